@@ -1,0 +1,78 @@
+//! Share containers over any [`ShareIo`]: the immutable `ShareFile` and the mutable
+//! `MutableShareFile` of Tahoe-LAFS 1.20, with every operation they have, ordered so that
+//! a crash at any point leaves the old or the new container after recovery.
+
+mod immutable;
+mod journal;
+mod mutable;
+
+pub use immutable::{CancelOutcome, ImmutableContainer};
+pub use mutable::{MutableContainer, TestOperator, TestVector};
+
+use crate::error::{Error, Result};
+use crate::format::lease::{Lease, StoredSecrets};
+use crate::io::ShareIo;
+use crate::types::{CancelSecret, NodeId, RenewSecret};
+
+/// A lease as a client presents it, before its secrets are stored.
+#[derive(Clone)]
+pub struct NewLease {
+    /// Tahoe's owner number (0 is reserved for empty mutable slots).
+    pub owner_num: u32,
+    /// The renew secret.
+    pub renew: RenewSecret,
+    /// The cancel secret.
+    pub cancel: CancelSecret,
+    /// Expiry in seconds since the epoch.
+    pub expiration_time: u32,
+    /// The accepting node (recorded in mutable containers only).
+    pub nodeid: NodeId,
+}
+
+impl NewLease {
+    /// The record to store in a container whose schema hashes secrets or not.
+    #[must_use]
+    pub fn to_lease(&self, hashed: bool) -> Lease {
+        Lease {
+            owner_num: self.owner_num,
+            expiration_time: self.expiration_time,
+            secrets: StoredSecrets::for_version(hashed, &self.renew, &self.cancel),
+            nodeid: Some(self.nodeid),
+        }
+    }
+}
+
+/// Bytes of the stack buffer used to stream data through the device without allocating.
+pub(crate) const CHUNK: usize = 1024;
+
+/// Syncs, poisoning the container if the device fails (a retried sync may lie).
+pub(crate) fn sync<IO: ShareIo>(io: &mut IO, poisoned: &mut bool) -> Result<(), IO::Error> {
+    if *poisoned {
+        return Err(Error::Poisoned);
+    }
+    io.sync().map_err(|e| {
+        *poisoned = true;
+        Error::Io(e)
+    })
+}
+
+/// Reads `min(buf.len(), end - offset)` bytes at `base + offset` of data ending at `end`;
+/// returns how many (0 when `offset >= end`), as Tahoe truncates reads.
+pub(crate) fn read_truncated<IO: ShareIo>(
+    io: &mut IO,
+    base: u64,
+    end: u64,
+    offset: u64,
+    buf: &mut [u8],
+) -> Result<usize, IO::Error> {
+    let available = end.saturating_sub(offset);
+    let n = (buf.len() as u64).min(available) as usize;
+    if n == 0 {
+        return Ok(0);
+    }
+    let dst = buf
+        .get_mut(..n)
+        .ok_or(Error::Bug("read_truncated bounds"))?;
+    io.read_at(base + offset, dst).map_err(Error::Io)?;
+    Ok(n)
+}

@@ -1,0 +1,197 @@
+//! The error type of every fallible operation in the core.
+//!
+//! Three kinds of failure are kept apart: [`Error::Corrupt`] (the bytes on the device are
+//! wrong), [`Error::Io`] (the device failed) and misuse of the API or protocol violations
+//! by a client (every other variant). Expected outcomes, such as a failed test vector, are
+//! not errors.
+
+use core::fmt;
+
+use crate::types::NodeId;
+
+/// What is wrong with a container's bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Corruption {
+    /// The container is shorter than its fixed header.
+    TruncatedHeader,
+    /// The lease count claims more records than the file can hold.
+    LeaseCountExceedsFile,
+    /// A lease record is cut off by the end of the file.
+    TruncatedLease,
+    /// A mutable container's data length reaches past its extra-lease block or the maximum.
+    DataLengthBeyondContainer,
+    /// A mutable container's extra-lease offset lies inside the header or the data.
+    OverlappingRegions,
+    /// A mutable container's extra-lease offset (or its count field) lies past the end.
+    LeaseOffsetBeyondEof,
+    /// A record of our own (upload state, journal) failed its checksum or bounds.
+    BadRecord,
+}
+
+impl fmt::Display for Corruption {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::TruncatedHeader => "container shorter than its header",
+            Self::LeaseCountExceedsFile => "lease count exceeds what the file holds",
+            Self::TruncatedLease => "lease record cut off by end of file",
+            Self::DataLengthBeyondContainer => "data length beyond the container",
+            Self::OverlappingRegions => "extra-lease offset overlaps the header or data",
+            Self::LeaseOffsetBeyondEof => "extra-lease offset beyond end of file",
+            Self::BadRecord => "record failed its checksum or bounds",
+        })
+    }
+}
+
+/// Every error of the core, generic over the device's error type `E`, so that nothing
+/// here allocates.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Error<E> {
+    /// The block device or share store failed.
+    Io(E),
+    /// The container's bytes are malformed.
+    Corrupt(Corruption),
+    /// An immutable container with a version other than 1 or 2 (Tahoe's
+    /// `UnknownImmutableContainerVersionError`); also raised when an immutable operation
+    /// meets a mutable container.
+    UnknownImmutableVersion(u32),
+    /// A mutable container whose magic is not one Tahoe wrote (Tahoe's
+    /// `UnknownMutableContainerVersionError`); also raised when a mutable operation meets
+    /// an immutable container.
+    UnknownMutableMagic,
+    /// Something that is not a regular share file stands where a share should be (a
+    /// symbolic link, a directory).
+    NotAShare,
+    /// A write would pass the maximum size (Tahoe's `DataTooLargeError`).
+    DataTooLarge {
+        /// The largest size allowed.
+        max: u64,
+        /// Where the write starts.
+        offset: u64,
+        /// How long it is.
+        length: u64,
+    },
+    /// A write overlaps bytes already written with different bytes (Tahoe's
+    /// `ConflictingWriteError`). Nothing of that write was applied.
+    ConflictingWrite {
+        /// Start of the first conflicting range.
+        start: u64,
+        /// End (exclusive) of the first conflicting range.
+        end: u64,
+    },
+    /// The write enabler given does not match the one recorded (Tahoe's
+    /// `BadWriteEnablerError`).
+    BadWriteEnabler {
+        /// The node that recorded the write enabler.
+        nodeid: NodeId,
+    },
+    /// Not enough space for the operation (Tahoe's `NoSpace`).
+    NoSpace,
+    /// No lease matches the secret given.
+    NoSuchLease,
+    /// The share does not exist.
+    NoSuchShare,
+    /// The share (or an upload of it) exists already.
+    AlreadyExists,
+    /// A test vector used an operator other than `eq`.
+    UnsupportedOperator,
+    /// Adding a lease would overflow the container's 32-bit lease count.
+    TooManyLeases,
+    /// An argument is out of its domain; the text names it.
+    InvalidArgument(&'static str),
+    /// The caller's buffer is too small; `needed` bytes are required.
+    BufferTooSmall {
+        /// Bytes required.
+        needed: usize,
+    },
+    /// An earlier sync failed: the handle accepts nothing more until reopened (a retried
+    /// sync may report success with the data gone).
+    Poisoned,
+    /// An internal invariant failed. This would otherwise have been a panic; please report
+    /// it.
+    Bug(&'static str),
+}
+
+impl<E> Error<E> {
+    /// Maps the device error type.
+    pub fn map_io<F>(self, f: impl FnOnce(E) -> F) -> Error<F> {
+        match self {
+            Self::Io(e) => Error::Io(f(e)),
+            Self::Corrupt(c) => Error::Corrupt(c),
+            Self::UnknownImmutableVersion(v) => Error::UnknownImmutableVersion(v),
+            Self::UnknownMutableMagic => Error::UnknownMutableMagic,
+            Self::NotAShare => Error::NotAShare,
+            Self::DataTooLarge {
+                max,
+                offset,
+                length,
+            } => Error::DataTooLarge {
+                max,
+                offset,
+                length,
+            },
+            Self::ConflictingWrite { start, end } => Error::ConflictingWrite { start, end },
+            Self::BadWriteEnabler { nodeid } => Error::BadWriteEnabler { nodeid },
+            Self::NoSpace => Error::NoSpace,
+            Self::NoSuchLease => Error::NoSuchLease,
+            Self::NoSuchShare => Error::NoSuchShare,
+            Self::AlreadyExists => Error::AlreadyExists,
+            Self::UnsupportedOperator => Error::UnsupportedOperator,
+            Self::TooManyLeases => Error::TooManyLeases,
+            Self::InvalidArgument(a) => Error::InvalidArgument(a),
+            Self::BufferTooSmall { needed } => Error::BufferTooSmall { needed },
+            Self::Poisoned => Error::Poisoned,
+            Self::Bug(b) => Error::Bug(b),
+        }
+    }
+}
+
+impl<E> From<Corruption> for Error<E> {
+    fn from(c: Corruption) -> Self {
+        Self::Corrupt(c)
+    }
+}
+
+impl<E: fmt::Debug> fmt::Display for Error<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Io(e) => write!(f, "I/O error: {e:?}"),
+            Self::Corrupt(c) => write!(f, "corrupt container: {c}"),
+            Self::UnknownImmutableVersion(v) => {
+                write!(f, "unknown immutable container version {v}")
+            }
+            Self::UnknownMutableMagic => f.write_str("unknown mutable container magic"),
+            Self::NotAShare => f.write_str("not a share file"),
+            Self::DataTooLarge {
+                max,
+                offset,
+                length,
+            } => write!(
+                f,
+                "data too large: offset {offset} + length {length} exceeds {max}"
+            ),
+            Self::ConflictingWrite { start, end } => {
+                write!(f, "chunk {start}-{end} doesn't match already written data")
+            }
+            Self::BadWriteEnabler { nodeid } => {
+                write!(f, "The write enabler was recorded by nodeid '{nodeid}'.")
+            }
+            Self::NoSpace => f.write_str("no space"),
+            Self::NoSuchLease => f.write_str("no matching lease"),
+            Self::NoSuchShare => f.write_str("no such share"),
+            Self::AlreadyExists => f.write_str("share already exists"),
+            Self::UnsupportedOperator => f.write_str("unsupported test operator (only eq)"),
+            Self::TooManyLeases => f.write_str("lease count would overflow"),
+            Self::InvalidArgument(a) => write!(f, "invalid argument: {a}"),
+            Self::BufferTooSmall { needed } => write!(f, "buffer too small: {needed} needed"),
+            Self::Poisoned => f.write_str("handle poisoned by an earlier sync failure"),
+            Self::Bug(b) => write!(f, "internal error (please report): {b}"),
+        }
+    }
+}
+
+impl<E: fmt::Debug> core::error::Error for Error<E> {}
+
+/// The result of a core operation over a device with error type `E`.
+pub type Result<T, E> = core::result::Result<T, Error<E>>;

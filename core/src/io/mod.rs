@@ -1,0 +1,116 @@
+//! The block I/O trait every container runs over, and its implementations.
+//!
+//! # Power-loss contract
+//!
+//! What a [`ShareIo`] implementation must promise, and what the containers assume:
+//!
+//! - A successful [`ShareIo::sync`] makes every write and length change before it durable.
+//! - Writes not yet synced may be lost at a crash, in any combination; a write that is
+//!   in flight at the crash may be applied in part.
+//! - Nothing is ever *invented*: after a crash a byte holds a value that was written to it,
+//!   or its value before.
+//! - A failed `sync` poisons the state: the caller may not assume anything about unsynced
+//!   writes, and must not retry the sync to get an acknowledgement (a retried `fsync` can
+//!   succeed with the data gone). The containers stop accepting updates after one.
+//!
+//! Under this contract the containers order their writes so that a crash at any point
+//! leaves the old container or the new one after recovery (see `docs/format.md`).
+
+pub use embedded_io::{Error as IoError, ErrorKind, ErrorType};
+
+mod adapter;
+#[cfg(any(test, feature = "_testing"))]
+pub mod faulty;
+#[cfg(feature = "std")]
+mod file;
+mod slice;
+#[cfg(feature = "alloc")]
+mod vec;
+
+pub use adapter::{AdapterError, SeekAdapter};
+#[cfg(feature = "std")]
+pub use file::FileIo;
+pub use slice::{MemError, SliceIo};
+#[cfg(feature = "alloc")]
+pub use vec::VecIo;
+
+/// Positional reads and writes on one share container.
+// A device's `len` is fallible I/O, not a collection size: an `is_empty` would add nothing.
+#[allow(clippy::len_without_is_empty)]
+pub trait ShareIo: ErrorType {
+    /// The current length in bytes.
+    fn len(&mut self) -> Result<u64, Self::Error>;
+    /// Fills `buf` exactly from `offset`; a short read is an error, never zero fill.
+    fn read_at(&mut self, offset: u64, buf: &mut [u8]) -> Result<(), Self::Error>;
+    /// Writes all of `data` at `offset`, extending the container (with zeros in any gap)
+    /// when it ends past the current length.
+    fn write_at(&mut self, offset: u64, data: &[u8]) -> Result<(), Self::Error>;
+    /// Truncates or extends (with zeros) to `len` bytes.
+    fn set_len(&mut self, len: u64) -> Result<(), Self::Error>;
+    /// After `Ok`, everything written before is durable.
+    fn sync(&mut self) -> Result<(), Self::Error>;
+}
+
+impl<T: ShareIo + ?Sized> ShareIo for &mut T {
+    fn len(&mut self) -> Result<u64, Self::Error> {
+        T::len(self)
+    }
+    fn read_at(&mut self, offset: u64, buf: &mut [u8]) -> Result<(), Self::Error> {
+        T::read_at(self, offset, buf)
+    }
+    fn write_at(&mut self, offset: u64, data: &[u8]) -> Result<(), Self::Error> {
+        T::write_at(self, offset, data)
+    }
+    fn set_len(&mut self, len: u64) -> Result<(), Self::Error> {
+        T::set_len(self, len)
+    }
+    fn sync(&mut self) -> Result<(), Self::Error> {
+        T::sync(self)
+    }
+}
+
+/// Why an access is out of bounds, for implementors' argument checks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RangeError {
+    /// `offset + length` overflows `u64`.
+    Overflow,
+    /// The range ends past `len` (reads) or `capacity` (writes).
+    OutOfBounds,
+}
+
+/// For implementors: checks that a read of `length` bytes at `offset` lies within `len`.
+///
+/// # Errors
+///
+/// [`RangeError`] when it does not.
+pub fn check_read(len: u64, offset: u64, length: usize) -> Result<(), RangeError> {
+    let end = offset
+        .checked_add(length as u64)
+        .ok_or(RangeError::Overflow)?;
+    if end > len {
+        return Err(RangeError::OutOfBounds);
+    }
+    Ok(())
+}
+
+/// For implementors: checks that a write of `length` bytes at `offset` fits `capacity`.
+///
+/// # Errors
+///
+/// [`RangeError`] when it does not.
+pub fn check_write(capacity: u64, offset: u64, length: usize) -> Result<(), RangeError> {
+    check_read(capacity, offset, length)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn range_checks() {
+        assert_eq!(check_read(10, 0, 10), Ok(()));
+        assert_eq!(check_read(10, 1, 10), Err(RangeError::OutOfBounds));
+        assert_eq!(check_read(10, u64::MAX, 1), Err(RangeError::Overflow));
+        assert_eq!(check_write(10, 10, 0), Ok(()));
+    }
+}

@@ -1,0 +1,21 @@
+#![doc = include_str!("../../README.md")]
+#![no_std]
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+#[cfg(feature = "alloc")]
+extern crate alloc;
+#[cfg(feature = "std")]
+extern crate std;
+
+pub mod container;
+pub mod error;
+pub mod format;
+pub mod io;
+pub mod store;
+pub mod types;
+
+pub use error::{Corruption, Error, Result};
+pub use types::{
+    CancelSecret, NodeId, RenewSecret, ShareNumber, ShareSet, StorageIndex, WriteEnabler,
+};

@@ -1,0 +1,211 @@
+//! An in-memory store (feature `alloc`).
+
+use alloc::collections::BTreeMap;
+use alloc::rc::Rc;
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::cell::RefCell;
+
+use super::ShareStore;
+use crate::error::{Error, Result};
+use crate::io::{ErrorType, MemError, ShareIo, VecIo};
+use crate::types::{ShareNumber, ShareSet, StorageIndex};
+
+/// A handle on one in-memory share; clones see the same bytes.
+#[derive(Debug, Clone, Default)]
+pub struct MemShare(Rc<RefCell<VecIo>>);
+
+impl MemShare {
+    /// A copy of the share's bytes.
+    #[must_use]
+    pub fn bytes(&self) -> Vec<u8> {
+        self.0.borrow().data.clone()
+    }
+}
+
+impl ErrorType for MemShare {
+    type Error = MemError;
+}
+
+impl ShareIo for MemShare {
+    fn len(&mut self) -> core::result::Result<u64, MemError> {
+        self.0.borrow_mut().len()
+    }
+    fn read_at(&mut self, offset: u64, buf: &mut [u8]) -> core::result::Result<(), MemError> {
+        self.0.borrow_mut().read_at(offset, buf)
+    }
+    fn write_at(&mut self, offset: u64, data: &[u8]) -> core::result::Result<(), MemError> {
+        self.0.borrow_mut().write_at(offset, data)
+    }
+    fn set_len(&mut self, len: u64) -> core::result::Result<(), MemError> {
+        self.0.borrow_mut().set_len(len)
+    }
+    fn sync(&mut self) -> core::result::Result<(), MemError> {
+        Ok(())
+    }
+}
+
+type Key = (StorageIndex, ShareNumber);
+
+/// Shares kept in memory, with an optional space limit.
+#[derive(Debug, Default, Clone)]
+pub struct MemStore {
+    published: BTreeMap<Key, MemShare>,
+    incoming: BTreeMap<Key, MemShare>,
+    /// Advisories stored, by name.
+    pub advisories: BTreeMap<String, Vec<u8>>,
+    /// Total capacity in bytes; `None` reports unknown space.
+    pub capacity: Option<u64>,
+}
+
+impl MemStore {
+    /// An empty store of unknown capacity.
+    #[must_use]
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Bytes held by all shares.
+    #[must_use]
+    pub fn used(&self) -> u64 {
+        self.published
+            .values()
+            .chain(self.incoming.values())
+            .map(|s| s.0.borrow().data.len() as u64)
+            .sum()
+    }
+
+    /// A deep copy (handles of the copy do not alias this store's).
+    #[must_use]
+    pub fn deep_clone(&self) -> Self {
+        let copy = |m: &BTreeMap<Key, MemShare>| {
+            m.iter()
+                .map(|(k, v)| (*k, MemShare(Rc::new(RefCell::new(v.0.borrow().clone())))))
+                .collect()
+        };
+        Self {
+            published: copy(&self.published),
+            incoming: copy(&self.incoming),
+            advisories: self.advisories.clone(),
+            capacity: self.capacity,
+        }
+    }
+
+    /// The published shares and their bytes, in order.
+    #[must_use]
+    pub fn snapshot(&self) -> Vec<(StorageIndex, ShareNumber, Vec<u8>)> {
+        self.published
+            .iter()
+            .map(|((si, n), s)| (*si, *n, s.bytes()))
+            .collect()
+    }
+}
+
+fn set_of(m: &BTreeMap<Key, MemShare>, si: &StorageIndex) -> ShareSet {
+    m.range((*si, ShareNumber(0))..=(*si, ShareNumber(255)))
+        .map(|((_, n), _)| *n)
+        .collect()
+}
+
+impl ShareStore for MemStore {
+    type Error = MemError;
+    type Io = MemShare;
+
+    fn open(
+        &mut self,
+        si: &StorageIndex,
+        shnum: ShareNumber,
+    ) -> Result<Option<MemShare>, MemError> {
+        Ok(self.published.get(&(*si, shnum)).cloned())
+    }
+
+    fn list(&mut self, si: &StorageIndex) -> Result<ShareSet, MemError> {
+        Ok(set_of(&self.published, si))
+    }
+
+    fn create_incoming(
+        &mut self,
+        si: &StorageIndex,
+        shnum: ShareNumber,
+    ) -> Result<MemShare, MemError> {
+        let key = (*si, shnum);
+        if self.published.contains_key(&key) || self.incoming.contains_key(&key) {
+            return Err(Error::AlreadyExists);
+        }
+        let share = MemShare::default();
+        self.incoming.insert(key, share.clone());
+        Ok(share)
+    }
+
+    fn open_incoming(
+        &mut self,
+        si: &StorageIndex,
+        shnum: ShareNumber,
+    ) -> Result<Option<MemShare>, MemError> {
+        Ok(self.incoming.get(&(*si, shnum)).cloned())
+    }
+
+    fn list_incoming(&mut self, si: &StorageIndex) -> Result<ShareSet, MemError> {
+        Ok(set_of(&self.incoming, si))
+    }
+
+    fn publish(&mut self, si: &StorageIndex, shnum: ShareNumber) -> Result<(), MemError> {
+        let key = (*si, shnum);
+        if self.published.contains_key(&key) {
+            return Err(Error::AlreadyExists);
+        }
+        let share = self.incoming.remove(&key).ok_or(Error::NoSuchShare)?;
+        self.published.insert(key, share);
+        Ok(())
+    }
+
+    fn abort(&mut self, si: &StorageIndex, shnum: ShareNumber) -> Result<(), MemError> {
+        self.incoming
+            .remove(&(*si, shnum))
+            .map(drop)
+            .ok_or(Error::NoSuchShare)
+    }
+
+    fn remove(&mut self, si: &StorageIndex, shnum: ShareNumber) -> Result<(), MemError> {
+        self.published
+            .remove(&(*si, shnum))
+            .map(drop)
+            .ok_or(Error::NoSuchShare)
+    }
+
+    fn available_space(&mut self) -> Result<Option<u64>, MemError> {
+        Ok(self.capacity.map(|c| c.saturating_sub(self.used())))
+    }
+
+    fn write_advisory(&mut self, name: &str, body: &[u8]) -> Result<(), MemError> {
+        self.advisories.insert(name.into(), body.into());
+        Ok(())
+    }
+
+    fn for_each_storage_index(
+        &mut self,
+        f: &mut dyn FnMut(StorageIndex) -> bool,
+    ) -> Result<(), MemError> {
+        let mut sis: Vec<StorageIndex> = self.published.keys().map(|(si, _)| *si).collect();
+        sis.sort_by_key(StorageIndex::to_base32);
+        sis.dedup();
+        for si in sis {
+            if !f(si) {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    fn for_each_incoming(
+        &mut self,
+        f: &mut dyn FnMut(StorageIndex, ShareNumber) -> bool,
+    ) -> Result<(), MemError> {
+        for (si, n) in self.incoming.keys() {
+            if !f(*si, *n) {
+                break;
+            }
+        }
+        Ok(())
+    }
+}

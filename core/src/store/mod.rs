@@ -1,0 +1,111 @@
+//! The share namespace: where containers live. This trait is what makes backends
+//! pluggable (Tahoe ticket #999): a memory store, a filesystem store with Tahoe's exact
+//! layout, and stores written in C or Python through the bindings.
+//!
+//! A share is *published* (visible to readers, listed) or *incoming* (being written).
+//! Incoming shares become published all at once through [`ShareStore::publish`].
+
+#[cfg(feature = "std")]
+mod fs;
+#[cfg(feature = "alloc")]
+mod memory;
+
+#[cfg(feature = "std")]
+pub use fs::FsStore;
+#[cfg(feature = "alloc")]
+pub use memory::{MemShare, MemStore};
+
+use crate::error::Result;
+use crate::io::{IoError, ShareIo};
+use crate::types::{ShareNumber, ShareSet, StorageIndex};
+
+/// Whether a store makes each acknowledged change durable before returning.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Durability {
+    /// fsync files and directories at every commit point (the default).
+    #[default]
+    Durable,
+    /// No fsync at all, as Tahoe 1.20 does; for benchmarks that compare like with like.
+    Tahoe,
+}
+
+/// The share namespace of a storage server.
+pub trait ShareStore {
+    /// The error of the store and of its devices.
+    type Error: IoError;
+    /// The device of one share.
+    type Io: ShareIo<Error = Self::Error>;
+
+    /// Opens a published share for reading and writing; `None` if there is none.
+    ///
+    /// # Errors
+    ///
+    /// [`crate::Error::NotAShare`] when something other than a regular file stands there.
+    fn open(
+        &mut self,
+        si: &StorageIndex,
+        shnum: ShareNumber,
+    ) -> Result<Option<Self::Io>, Self::Error>;
+
+    /// The published shares of a storage index (empty if it is unknown).
+    fn list(&mut self, si: &StorageIndex) -> Result<ShareSet, Self::Error>;
+
+    /// Creates an empty incoming share, exclusively.
+    ///
+    /// # Errors
+    ///
+    /// [`crate::Error::AlreadyExists`] when an incoming or published share exists.
+    fn create_incoming(
+        &mut self,
+        si: &StorageIndex,
+        shnum: ShareNumber,
+    ) -> Result<Self::Io, Self::Error>;
+
+    /// Opens an incoming share (after a restart, to resume an upload).
+    fn open_incoming(
+        &mut self,
+        si: &StorageIndex,
+        shnum: ShareNumber,
+    ) -> Result<Option<Self::Io>, Self::Error>;
+
+    /// The incoming shares of a storage index.
+    fn list_incoming(&mut self, si: &StorageIndex) -> Result<ShareSet, Self::Error>;
+
+    /// Makes an incoming share published, atomically and durably (per the store's
+    /// durability). Never replaces a published share.
+    ///
+    /// # Errors
+    ///
+    /// [`crate::Error::AlreadyExists`] when a published share exists;
+    /// [`crate::Error::NoSuchShare`] when there is no such incoming share.
+    fn publish(&mut self, si: &StorageIndex, shnum: ShareNumber) -> Result<(), Self::Error>;
+
+    /// Deletes an incoming share.
+    fn abort(&mut self, si: &StorageIndex, shnum: ShareNumber) -> Result<(), Self::Error>;
+
+    /// Deletes a published share (and its storage index's directory once empty).
+    ///
+    /// # Errors
+    ///
+    /// [`crate::Error::NoSuchShare`] when there is none.
+    fn remove(&mut self, si: &StorageIndex, shnum: ShareNumber) -> Result<(), Self::Error>;
+
+    /// Bytes free for shares; `None` when the store cannot tell.
+    fn available_space(&mut self) -> Result<Option<u64>, Self::Error>;
+
+    /// Stores a corruption advisory under `name` (Tahoe's file naming).
+    fn write_advisory(&mut self, name: &str, body: &[u8]) -> Result<(), Self::Error>;
+
+    /// Visits every storage index with published shares, in ascending order of their
+    /// base32 names; stop early by returning `false`.
+    fn for_each_storage_index(
+        &mut self,
+        f: &mut dyn FnMut(StorageIndex) -> bool,
+    ) -> Result<(), Self::Error>;
+
+    /// Visits every incoming share.
+    fn for_each_incoming(
+        &mut self,
+        f: &mut dyn FnMut(StorageIndex, ShareNumber) -> bool,
+    ) -> Result<(), Self::Error>;
+}
