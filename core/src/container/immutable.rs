@@ -365,6 +365,9 @@ impl<IO: ShareIo> ImmutableContainer<IO> {
         self.io
             .write_at(LEASE_COUNT_OFFSET, &kept.to_be_bytes())
             .map_err(Error::Io)?;
+        // The count must be durable before the truncation: the reverse order (after a
+        // power loss) would read as data shortened by the removed records.
+        sync(&mut self.io, &mut self.poisoned)?;
         self.layout.num_leases = kept;
         self.header.num_leases = kept;
         self.io

@@ -118,17 +118,18 @@ impl JournalWriter {
     }
 }
 
-/// Reads and verifies the journal at the end of a file of `file_len` bytes whose
-/// container ends at `container_end`. `None` when there is no valid journal.
+/// Reads and verifies the journal at the end of a file of `file_len` bytes. The journal
+/// must start at or after `min_start`: the end of the extra-lease count, below which
+/// clients control bytes. `None` when there is no valid journal.
 pub(crate) fn find<IO: ShareIo>(
     io: &mut IO,
     file_len: u64,
-    container_end: u64,
+    min_start: u64,
 ) -> Result<Option<Footer>, IO::Error> {
     let Some(footer_at) = file_len.checked_sub(FOOTER_SIZE) else {
         return Ok(None);
     };
-    if footer_at < container_end {
+    if footer_at < min_start {
         return Ok(None);
     }
     let mut raw = [0u8; FOOTER_SIZE as usize];
@@ -137,7 +138,7 @@ pub(crate) fn find<IO: ShareIo>(
         return Ok(None);
     };
     if footer.journal_start.checked_add(footer.body_len) != Some(footer_at)
-        || footer.journal_start < crate::format::mutable::DATA_OFFSET
+        || footer.journal_start < min_start
     {
         return Ok(None);
     }

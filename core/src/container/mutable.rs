@@ -96,9 +96,12 @@ impl<IO: ShareIo> MutableContainer<IO> {
     pub fn open(mut io: IO) -> Result<Self, IO::Error> {
         // A journal is looked for before the extra-lease block is parsed: while one is
         // being replayed, the old block may already be overwritten by new data.
+        // Its lower bound is the end of the count field, which the header locates both
+        // before and after a replay rewrites it; clients control no byte past that.
         let len = io.len().map_err(Error::Io)?;
-        if let Some(footer) = journal::find(&mut io, len, DATA_OFFSET)? {
-            read_header(&mut io, len)?;
+        let header = read_header(&mut io, len)?;
+        let min_start = header.extra_lease_offset.saturating_add(4);
+        if let Some(footer) = journal::find(&mut io, len, min_start)? {
             journal::replay(&mut io, &footer)?;
             io.set_len(footer.target_len).map_err(Error::Io)?;
             io.sync().map_err(Error::Io)?;
