@@ -97,6 +97,7 @@ impl From<Fatal> for DumpError {
     }
 }
 
+/// Prints the header fields (after counting the leases) and then every lease.
 fn dump_opened(share: &mut Share, out: &mut dyn Write) -> Result<(), DumpError> {
     let mut count = 0u64;
     share.for_each_lease(|_, _| {

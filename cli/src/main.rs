@@ -28,12 +28,16 @@ const USAGE: &str = "\
 tahoe-shares: inspect Tahoe-LAFS 1.20 share storage (read-only: it never writes)
 
 usage:
-  tahoe-shares dump-share FILE       show one share container: type, version, data length, leases
+  tahoe-shares dump-share FILE       show one share: type, version, data length, leases
   tahoe-shares catalog STORAGE_DIR   list every share: TYPE SI SHNUM SIZE EXPIRIES
   tahoe-shares verify STORAGE_DIR    check the structure of every share container
   tahoe-shares --help                show this text
 
 STORAGE_DIR is the node's storage directory, the one that holds shares/.
+
+dump-share: header fields, then one line per lease. Mutable leases are numbered by
+slot (cancelled slots are empty and skipped); 'pending recovery: yes' marks an update a
+crash interrupted, which the server completes or rolls back when it next opens the share.
 
 catalog: one line per share, sorted by storage index (base32), then share number.
 TYPE is CHK (immutable) or MUT (mutable), SIZE the data length in bytes, EXPIRIES the

@@ -38,12 +38,14 @@ pub fn describe(err: &ShareError) -> String {
 ///
 /// The OS error, or [`io::ErrorKind::InvalidInput`] when `path` is not a regular file.
 pub fn open_file(path: &Path) -> io::Result<FileIo> {
+    let not_regular = || io::Error::new(io::ErrorKind::InvalidInput, "not a regular file");
+    // Checked before opening too: opening a FIFO would block until a writer comes.
+    if !fs::metadata(path)?.is_file() {
+        return Err(not_regular());
+    }
     let file = File::open(path)?;
     if !file.metadata()?.is_file() {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            "not a regular file",
-        ));
+        return Err(not_regular());
     }
     Ok(FileIo::new(file))
 }
