@@ -43,6 +43,28 @@ impl fmt::Display for Corruption {
     }
 }
 
+/// A configured limit of the server (see `server::Config`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Limit {
+    /// Uploads in progress at once.
+    Uploads,
+    /// Separate written ranges tracked for one upload.
+    RangesPerUpload,
+    /// Bytes of one corruption advisory.
+    AdvisorySize,
+}
+
+impl fmt::Display for Limit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Uploads => "too many uploads in progress",
+            Self::RangesPerUpload => "too many separate ranges written in one upload",
+            Self::AdvisorySize => "corruption advisory too large",
+        })
+    }
+}
+
 /// Every error of the core, generic over the device's error type `E`, so that nothing
 /// here allocates.
 #[derive(Debug)]
@@ -108,6 +130,16 @@ pub enum Error<E> {
     /// An earlier sync failed: the handle accepts nothing more until reopened (a retried
     /// sync may report success with the data gone).
     Poisoned,
+    /// The upload secret does not match the one the upload was allocated with.
+    BadUploadSecret,
+    /// No upload is in progress for that share (never allocated, finished, aborted or
+    /// expired).
+    NoSuchUpload,
+    /// A configured limit is reached; nothing was changed.
+    LimitReached(Limit),
+    /// The server is read-only and the operation would write (only where the
+    /// configuration asks for it; Tahoe itself lets mutable writes through).
+    ReadOnly,
     /// An internal invariant failed. This would otherwise have been a panic; please report
     /// it.
     Bug(&'static str),
@@ -142,6 +174,10 @@ impl<E> Error<E> {
             Self::InvalidArgument(a) => Error::InvalidArgument(a),
             Self::BufferTooSmall { needed } => Error::BufferTooSmall { needed },
             Self::Poisoned => Error::Poisoned,
+            Self::BadUploadSecret => Error::BadUploadSecret,
+            Self::NoSuchUpload => Error::NoSuchUpload,
+            Self::LimitReached(l) => Error::LimitReached(l),
+            Self::ReadOnly => Error::ReadOnly,
             Self::Bug(b) => Error::Bug(b),
         }
     }
@@ -186,6 +222,10 @@ impl<E: fmt::Debug> fmt::Display for Error<E> {
             Self::InvalidArgument(a) => write!(f, "invalid argument: {a}"),
             Self::BufferTooSmall { needed } => write!(f, "buffer too small: {needed} needed"),
             Self::Poisoned => f.write_str("handle poisoned by an earlier sync failure"),
+            Self::BadUploadSecret => f.write_str("wrong upload secret"),
+            Self::NoSuchUpload => f.write_str("no upload in progress for that share"),
+            Self::LimitReached(l) => write!(f, "limit reached: {l}"),
+            Self::ReadOnly => f.write_str("the server is read-only"),
             Self::Bug(b) => write!(f, "internal error (please report): {b}"),
         }
     }

@@ -12,10 +12,13 @@ pub mod container;
 pub mod error;
 pub mod format;
 pub mod io;
+#[cfg(feature = "alloc")]
+pub mod server;
 pub mod store;
 pub mod types;
 
-pub use error::{Corruption, Error, Result};
+pub use error::{Corruption, Error, Limit, Result};
 pub use types::{
-    CancelSecret, NodeId, RenewSecret, ShareNumber, ShareSet, StorageIndex, WriteEnabler,
+    CancelSecret, NodeId, RenewSecret, ShareNumber, ShareSet, StorageIndex, UploadSecret,
+    WriteEnabler,
 };

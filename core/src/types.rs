@@ -3,6 +3,7 @@
 
 use core::fmt;
 
+use sha2::Digest;
 use subtle::ConstantTimeEq;
 
 /// A storage index: the 16-byte name under which a server keeps the shares of one file.
@@ -311,6 +312,57 @@ secret!(
     WriteEnabler
 );
 
+/// The secret of an immutable upload (GBS `X-Tahoe-Authorization: upload-secret`): any
+/// non-empty byte string chosen by the client. Only its SHA-256 digest is kept, and
+/// digests are compared in constant time.
+#[derive(Clone)]
+pub struct UploadSecret([u8; 32]);
+
+impl fmt::Debug for UploadSecret {
+    /// Shows nothing of the digest.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("UploadSecret(..)")
+    }
+}
+
+impl UploadSecret {
+    /// Digests a client's upload secret.
+    ///
+    /// # Errors
+    ///
+    /// [`InvalidLength`] when `secret` is empty.
+    pub fn new(secret: &[u8]) -> Result<Self, InvalidLength> {
+        if secret.is_empty() {
+            return Err(InvalidLength {
+                expected: 1,
+                actual: 0,
+            });
+        }
+        let mut h = sha2::Sha256::new();
+        h.update(b"tahoe-shares upload secret v1:");
+        h.update(secret);
+        Ok(Self(h.finalize().into()))
+    }
+
+    /// Rebuilds a secret from a stored digest (see [`Self::digest`]).
+    #[must_use]
+    pub fn from_digest(digest: [u8; 32]) -> Self {
+        Self(digest)
+    }
+
+    /// The digest, which is what resumable-upload records store.
+    #[must_use]
+    pub fn digest(&self) -> &[u8; 32] {
+        &self.0
+    }
+
+    /// Compares with another secret in constant time.
+    #[must_use]
+    pub fn ct_eq(&self, other: &Self) -> bool {
+        self.0.ct_eq(&other.0).into()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -376,5 +428,10 @@ mod tests {
         assert!(a.ct_eq(&RenewSecret([1; 32])));
         assert!(!a.ct_eq(&RenewSecret([2; 32])));
         assert!(RenewSecret::from_slice(&[0; 31]).is_err());
+        let u = UploadSecret::new(b"abc").unwrap();
+        assert!(u.ct_eq(&UploadSecret::new(b"abc").unwrap()));
+        assert!(!u.ct_eq(&UploadSecret::new(b"abd").unwrap()));
+        assert!(UploadSecret::new(b"").is_err());
+        assert!(UploadSecret::from_digest(*u.digest()).ct_eq(&u));
     }
 }

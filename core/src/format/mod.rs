@@ -14,6 +14,34 @@ pub mod mutable;
 
 use crate::error::Corruption;
 
+/// What kind of container a file's first bytes announce.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ShareKind {
+    /// An immutable container (version 1 or 2).
+    Immutable,
+    /// A mutable container (a magic Tahoe writes).
+    Mutable,
+}
+
+/// Bytes of a container's start that [`sniff`] needs to see.
+pub const SNIFF_SIZE: usize = 32;
+
+/// Tells a container's kind from its first bytes, as Tahoe's `is_valid_header` checks
+/// do: a mutable magic, or an immutable version number of 1 or 2. `None` for anything
+/// else (including files shorter than the check needs).
+#[must_use]
+pub fn sniff(start: &[u8]) -> Option<ShareKind> {
+    if let Some(magic) = start.get(..SNIFF_SIZE) {
+        if mutable::MutableVersion::from_magic(magic).is_some() {
+            return Some(ShareKind::Mutable);
+        }
+    }
+    match start.get(..4) {
+        Some([0, 0, 0, 1 | 2]) => Some(ShareKind::Immutable),
+        _ => None,
+    }
+}
+
 /// A bounds-checked reader over untrusted bytes.
 #[derive(Debug)]
 pub struct Cursor<'a> {

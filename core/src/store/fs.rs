@@ -89,6 +89,20 @@ impl FsStore {
         self.bucket_dir(si).join(shnum.file_name().as_str())
     }
 
+    fn record_path(&self, si: &StorageIndex, shnum: ShareNumber) -> PathBuf {
+        self.incoming_dir(si)
+            .join(std::format!("{}.upload", shnum.file_name().as_str()))
+    }
+
+    /// Removes an upload record if there is one, syncing its directory.
+    fn remove_record(&self, si: &StorageIndex, shnum: ShareNumber) -> Result<(), io::Error> {
+        match fs::remove_file(self.record_path(si, shnum)) {
+            Ok(()) => self.sync_dir(&self.incoming_dir(si)),
+            Err(e) if e.kind() == ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(Error::Io(e)),
+        }
+    }
+
     fn durable(&self) -> bool {
         self.durability == Durability::Durable
     }
@@ -276,6 +290,12 @@ impl ShareStore for FsStore {
         let Some(file) = self.open_file(&from, false)? else {
             return Err(Error::NoSuchShare);
         };
+        if fs::symlink_metadata(self.share_path(si, shnum)).is_ok() {
+            return Err(Error::AlreadyExists);
+        }
+        // The record goes first: a crash before the link leaves an incoming share
+        // without a record, which a restart discards (the close was not acknowledged).
+        self.remove_record(si, shnum)?;
         if self.durable() {
             file.file().sync_all().map_err(Error::Io)?;
         }
@@ -293,6 +313,7 @@ impl ShareStore for FsStore {
 
     fn abort(&mut self, si: &StorageIndex, shnum: ShareNumber) -> Result<(), io::Error> {
         let dir = self.incoming_dir(si);
+        self.remove_record(si, shnum)?;
         match fs::remove_file(dir.join(shnum.file_name().as_str())) {
             Ok(()) => {}
             Err(e) if e.kind() == ErrorKind::NotFound => return Err(Error::NoSuchShare),
@@ -317,6 +338,56 @@ impl ShareStore for FsStore {
         // Tahoe removes the storage index directory once it is empty (not the prefix).
         Self::remove_empty_dirs(&dir, 1);
         Ok(())
+    }
+
+    /// Writes `<shnum>.upload.tmp` beside the incoming share, syncs it, renames it over
+    /// `<shnum>.upload` and syncs the directory. Tahoe ignores both names (they are not
+    /// share numbers).
+    fn put_upload_record(
+        &mut self,
+        si: &StorageIndex,
+        shnum: ShareNumber,
+        record: &[u8],
+    ) -> Result<(), io::Error> {
+        let dir = self.incoming_dir(si);
+        if !dir.join(shnum.file_name().as_str()).is_file() {
+            return Err(Error::NoSuchShare);
+        }
+        let path = self.record_path(si, shnum);
+        let tmp = path.with_extension("upload.tmp");
+        let mut file = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .custom_flags(OFlag::O_NOFOLLOW.bits())
+            .open(&tmp)
+            .map_err(io_err)?;
+        std::io::Write::write_all(&mut file, record).map_err(Error::Io)?;
+        if self.durable() {
+            file.sync_all().map_err(Error::Io)?;
+        }
+        drop(file);
+        fs::rename(&tmp, &path).map_err(Error::Io)?;
+        self.sync_dir(&dir)
+    }
+
+    fn get_upload_record(
+        &mut self,
+        si: &StorageIndex,
+        shnum: ShareNumber,
+        buf: &mut [u8],
+    ) -> Result<Option<usize>, io::Error> {
+        let Some(mut io) = self.open_file(&self.record_path(si, shnum), false)? else {
+            return Ok(None);
+        };
+        let len = crate::io::ShareIo::len(&mut io).map_err(Error::Io)?;
+        let needed =
+            usize::try_from(len).map_err(|_| Error::BufferTooSmall { needed: usize::MAX })?;
+        let dst = buf
+            .get_mut(..needed)
+            .ok_or(Error::BufferTooSmall { needed })?;
+        crate::io::ShareIo::read_at(&mut io, 0, dst).map_err(Error::Io)?;
+        Ok(Some(needed))
     }
 
     fn available_space(&mut self) -> Result<Option<u64>, io::Error> {

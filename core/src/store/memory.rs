@@ -52,6 +52,7 @@ type Key = (StorageIndex, ShareNumber);
 pub struct MemStore {
     published: BTreeMap<Key, MemShare>,
     incoming: BTreeMap<Key, MemShare>,
+    records: BTreeMap<Key, Vec<u8>>,
     /// Advisories stored, by name.
     pub advisories: BTreeMap<String, Vec<u8>>,
     /// Total capacity in bytes; `None` reports unknown space.
@@ -86,6 +87,7 @@ impl MemStore {
         Self {
             published: copy(&self.published),
             incoming: copy(&self.incoming),
+            records: self.records.clone(),
             advisories: self.advisories.clone(),
             capacity: self.capacity,
         }
@@ -156,14 +158,46 @@ impl ShareStore for MemStore {
         }
         let share = self.incoming.remove(&key).ok_or(Error::NoSuchShare)?;
         self.published.insert(key, share);
+        self.records.remove(&key);
         Ok(())
     }
 
     fn abort(&mut self, si: &StorageIndex, shnum: ShareNumber) -> Result<(), MemError> {
+        self.records.remove(&(*si, shnum));
         self.incoming
             .remove(&(*si, shnum))
             .map(drop)
             .ok_or(Error::NoSuchShare)
+    }
+
+    fn put_upload_record(
+        &mut self,
+        si: &StorageIndex,
+        shnum: ShareNumber,
+        record: &[u8],
+    ) -> Result<(), MemError> {
+        let key = (*si, shnum);
+        if !self.incoming.contains_key(&key) {
+            return Err(Error::NoSuchShare);
+        }
+        self.records.insert(key, record.into());
+        Ok(())
+    }
+
+    fn get_upload_record(
+        &mut self,
+        si: &StorageIndex,
+        shnum: ShareNumber,
+        buf: &mut [u8],
+    ) -> Result<Option<usize>, MemError> {
+        let Some(r) = self.records.get(&(*si, shnum)) else {
+            return Ok(None);
+        };
+        let dst = buf
+            .get_mut(..r.len())
+            .ok_or(Error::BufferTooSmall { needed: r.len() })?;
+        dst.copy_from_slice(r);
+        Ok(Some(r.len()))
     }
 
     fn remove(&mut self, si: &StorageIndex, shnum: ShareNumber) -> Result<(), MemError> {
@@ -178,6 +212,9 @@ impl ShareStore for MemStore {
     }
 
     fn write_advisory(&mut self, name: &str, body: &[u8]) -> Result<(), MemError> {
+        if self.advisories.contains_key(name) {
+            return Err(Error::AlreadyExists);
+        }
         self.advisories.insert(name.into(), body.into());
         Ok(())
     }

@@ -72,7 +72,7 @@ pub trait ShareStore {
     fn list_incoming(&mut self, si: &StorageIndex) -> Result<ShareSet, Self::Error>;
 
     /// Makes an incoming share published, atomically and durably (per the store's
-    /// durability). Never replaces a published share.
+    /// durability), and deletes its upload record. Never replaces a published share.
     ///
     /// # Errors
     ///
@@ -80,7 +80,7 @@ pub trait ShareStore {
     /// [`crate::Error::NoSuchShare`] when there is no such incoming share.
     fn publish(&mut self, si: &StorageIndex, shnum: ShareNumber) -> Result<(), Self::Error>;
 
-    /// Deletes an incoming share.
+    /// Deletes an incoming share and its upload record, if any.
     fn abort(&mut self, si: &StorageIndex, shnum: ShareNumber) -> Result<(), Self::Error>;
 
     /// Deletes a published share (and its storage index's directory once empty).
@@ -90,10 +90,41 @@ pub trait ShareStore {
     /// [`crate::Error::NoSuchShare`] when there is none.
     fn remove(&mut self, si: &StorageIndex, shnum: ShareNumber) -> Result<(), Self::Error>;
 
+    /// Saves the upload record of an incoming share (the state of a resumable upload),
+    /// replacing the previous one atomically: after a crash, either record is found whole.
+    ///
+    /// # Errors
+    ///
+    /// [`crate::Error::NoSuchShare`] when there is no such incoming share.
+    fn put_upload_record(
+        &mut self,
+        si: &StorageIndex,
+        shnum: ShareNumber,
+        record: &[u8],
+    ) -> Result<(), Self::Error>;
+
+    /// Reads the upload record of an incoming share into `buf`; returns its length, or
+    /// `None` when there is none.
+    ///
+    /// # Errors
+    ///
+    /// [`crate::Error::BufferTooSmall`] when the record does not fit in `buf`.
+    fn get_upload_record(
+        &mut self,
+        si: &StorageIndex,
+        shnum: ShareNumber,
+        buf: &mut [u8],
+    ) -> Result<Option<usize>, Self::Error>;
+
     /// Bytes free for shares; `None` when the store cannot tell.
     fn available_space(&mut self) -> Result<Option<u64>, Self::Error>;
 
-    /// Stores a corruption advisory under `name` (Tahoe's file naming).
+    /// Stores a corruption advisory under `name` (Tahoe's file naming), never replacing
+    /// one.
+    ///
+    /// # Errors
+    ///
+    /// [`crate::Error::AlreadyExists`] when an advisory of that name exists.
     fn write_advisory(&mut self, name: &str, body: &[u8]) -> Result<(), Self::Error>;
 
     /// Visits every storage index with published shares, in ascending order of their
