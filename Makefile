@@ -11,17 +11,18 @@ VPY := $(VENV)/bin/python
 NOSTD_TARGET := thumbv7em-none-eabihf
 export CARGO_TERM_COLOR := never
 
-.PHONY: test demo venv rust-targets fmt-check clippy test-rust doc nostd test-python golden clean
+.PHONY: test demo venv rust-targets fmt-check clippy test-rust doc nostd test-python golden clean \
+	python-ext test-tahoe
 
-test: fmt-check clippy test-rust doc nostd test-python
+test: fmt-check clippy test-rust doc nostd test-python test-tahoe
 	@echo "make test: all checks passed"
 
 # --- set-up -----------------------------------------------------------------------------
 
-$(VENV)/.stamp: Makefile
+$(VENV)/.stamp: tests/requirements.txt
 	$(PYTHON) -m venv $(VENV)
 	$(VPY) -m pip install --quiet --upgrade pip
-	$(VPY) -m pip install --quiet tahoe-lafs==1.20.0 testtools==2.7.2 pytest hypothesis
+	$(VPY) -m pip install --quiet -r tests/requirements.txt
 	touch $@
 
 venv: $(VENV)/.stamp
@@ -59,9 +60,25 @@ nostd: rust-targets
 
 # Cross-checks against Tahoe-LAFS 1.20 itself: differential op scripts, both directions of
 # reading, and reproducibility of the committed golden files.
-test-python: venv
+test-python: venv python-ext
 	$(CARGO) build -p tahoe-shares --example apply_script
 	TS_APPLY=$(CURDIR)/target/debug/examples/apply_script $(VPY) -m pytest -q tests/python
+
+# Builds the extension module into the venv (an editable install of ffi-python), then
+# checks the type stubs against the module that was built.
+python-ext: venv
+	VIRTUAL_ENV=$(CURDIR)/$(VENV) $(VENV)/bin/maturin develop --quiet -m ffi-python/Cargo.toml
+	$(VPY) -m mypy.stubtest tahoe_shares._native
+
+# Tahoe-LAFS 1.20's own storage suites, with tahoe_shares.tahoe installed as its
+# StorageServer (tests/tahoe/run_trial.py fails if the drop-in is not in use).
+# tests.tahoe.test_local_client runs Tahoe's IStorageServer compliance mixins against
+# tahoe_shares.tahoe.LocalStorageClient.
+TAHOE_SUITES := allmydata.test.test_istorageserver allmydata.test.test_storage_http \
+	tests.tahoe.test_local_client
+test-tahoe: python-ext
+	rm -rf target/tahoe-trial && mkdir -p target/tahoe-trial
+	cd target/tahoe-trial && PYTHONPATH=$(CURDIR) $(CURDIR)/$(VPY) $(CURDIR)/tests/tahoe/run_trial.py $(TAHOE_SUITES)
 
 # Regenerates the golden files with Tahoe's own classes (they are committed).
 golden: venv
@@ -69,16 +86,12 @@ golden: venv
 
 # --- the main job -------------------------------------------------------------------------
 
-demo:
-	$(CARGO) build -q -p tahoe-shares-cli -p tahoe-shares --example make_demo_store
-	rm -rf target/demo-storage
-	./target/debug/examples/make_demo_store target/demo-storage
-	@echo; echo "== tahoe-shares catalog target/demo-storage"
-	./target/debug/tahoe-shares catalog target/demo-storage
-	@echo; echo "== tahoe-shares verify target/demo-storage"
-	./target/debug/tahoe-shares verify target/demo-storage
-	@echo; echo "== tahoe-shares dump-share (first share)"
-	./target/debug/tahoe-shares dump-share "$$(find target/demo-storage/shares -type f -not -path '*/incoming/*' | sort | head -1)"
+# A local Tahoe-LAFS grid on 127.0.0.1 (an introducer, three storage nodes whose storage
+# runs on tahoe_shares, a client): tahoe put, tahoe get, compare, then the operator tool on
+# each storage node. tools/demo_grid.py stops everything it started.
+demo: python-ext
+	$(CARGO) build -q -p tahoe-shares-cli
+	$(VPY) tools/demo_grid.py target/demo-grid target/debug/tahoe-shares
 
 clean:
 	$(CARGO) clean

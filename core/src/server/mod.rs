@@ -712,34 +712,42 @@ impl<S: ShareStore> Server<S> {
         let mut freed = 0u64;
         let mut found = false;
         for n in self.store.list(si)?.iter() {
-            let remove = match self.open_lease_holder(si, n)? {
-                Some(AnyShare::Immutable(mut c)) => match c.cancel_lease(cancel) {
-                    Ok(outcome) => {
-                        found = true;
-                        freed = freed.saturating_add(outcome.freed);
-                        if outcome.last_lease_removed {
-                            freed = freed.saturating_add(c.layout().container_size());
-                        }
-                        outcome.last_lease_removed
-                    }
-                    Err(Error::NoSuchLease) => false,
-                    Err(e) => return Err(e),
-                },
-                Some(AnyShare::Mutable(mut c)) => match c.cancel_lease(cancel) {
-                    Ok(last) => {
-                        found = true;
-                        if last {
-                            freed = freed.saturating_add(c.container_end());
-                        }
-                        last
-                    }
-                    Err(Error::NoSuchLease) => false,
-                    Err(e) => return Err(e),
-                },
-                None => false,
+            let Some(mut share) = self.open_lease_holder(si, n)? else {
+                continue;
             };
-            if remove {
+            // When every lease matches, the share goes in one step: rewriting the lease
+            // records first would let a crash leave a published share with no lease,
+            // which nothing would ever collect.
+            let (mut total, mut matching) = (0u64, 0u64);
+            let mut count = |_: u32, l: &Lease| {
+                total += 1;
+                matching += u64::from(l.secrets.matches_cancel(cancel));
+                true
+            };
+            match &mut share {
+                AnyShare::Immutable(c) => c.for_each_lease(&mut count)?,
+                AnyShare::Mutable(c) => c.for_each_lease(&mut count)?,
+            }
+            if matching == 0 {
+                continue;
+            }
+            found = true;
+            if matching == total {
+                freed = freed.saturating_add(match &share {
+                    AnyShare::Immutable(c) => c.layout().container_size(),
+                    AnyShare::Mutable(c) => c.container_end(),
+                });
+                drop(share);
                 self.store.remove(si, n)?;
+                continue;
+            }
+            match share {
+                AnyShare::Immutable(mut c) => {
+                    freed = freed.saturating_add(c.cancel_lease(cancel)?.freed);
+                }
+                AnyShare::Mutable(mut c) => {
+                    c.cancel_lease(cancel)?;
+                }
             }
         }
         if found {
@@ -754,7 +762,7 @@ impl<S: ShareStore> Server<S> {
     /// Records a client's report that a share is corrupt, in Tahoe's text format, named
     /// `<ISO-8601 UTC time without colons>--<storage index>-<share number>` (a `.N`
     /// suffix is added if that name is taken; Tahoe would overwrite). Both texts must be
-    /// UTF-8, as Tahoe decodes them.
+    /// UTF-8, as Tahoe decodes them, when the share is held.
     ///
     /// # Errors
     ///
@@ -768,13 +776,15 @@ impl<S: ShareStore> Server<S> {
         reason: &[u8],
         now: u64,
     ) -> Result<AdviseOutcome, S::Error> {
+        // Tahoe looks for the share before decoding: a report about a share not held is
+        // dropped whatever its text.
+        if !self.store.list(si)?.contains(shnum) {
+            return Ok(AdviseOutcome::NotHeld);
+        }
         let share_type = core::str::from_utf8(share_type)
             .map_err(|_| Error::InvalidArgument("share type is not UTF-8"))?;
         let reason = core::str::from_utf8(reason)
             .map_err(|_| Error::InvalidArgument("reason is not UTF-8"))?;
-        if !self.store.list(si)?.contains(shnum) {
-            return Ok(AdviseOutcome::NotHeld);
-        }
         let si_s = si.to_base32();
         let si_s = core::str::from_utf8(&si_s).map_err(|_| Error::Bug("base32"))?;
         let mut report = alloc::string::String::new();

@@ -3,7 +3,7 @@
 use alloc::vec::Vec;
 
 use super::Server;
-use crate::container::{MutableContainer, TestVector};
+use crate::container::{MutableContainer, NewLease, TestVector};
 use crate::error::{Error, Result};
 use crate::format::mutable::{MutableVersion, NEW_CONTAINER_SIZE};
 use crate::store::ShareStore;
@@ -175,7 +175,13 @@ impl<S: ShareStore> Server<S> {
                     let (_, c) = shares.get_mut(p).ok_or(Error::Bug("share position"))?;
                     c.writev(w.writes, w.new_length)?;
                 }
-                None => self.create_slot_share(si, n, &secrets.write_enabler, w)?,
+                None => self.create_slot_share(
+                    si,
+                    n,
+                    &secrets.write_enabler,
+                    w,
+                    renew_leases.then_some(&lease),
+                )?,
             }
             survivors.push(n);
         }
@@ -203,6 +209,10 @@ impl<S: ShareStore> Server<S> {
         let incoming = self.store.list_incoming(si)?;
         let mut growth: u64 = 0;
         for w in writes {
+            // Tahoe deletes without looking at the data vector (no DataTooLarge).
+            if w.new_length == Some(0) {
+                continue;
+            }
             let mut end = 0u64;
             for (offset, data) in w.writes {
                 let length = data.len() as u64;
@@ -214,9 +224,6 @@ impl<S: ShareStore> Server<S> {
                     },
                 )?;
                 end = end.max(e);
-            }
-            if w.new_length == Some(0) {
-                continue;
             }
             if let Some((_, c)) = shares.iter().find(|(n, _)| *n == w.share_number) {
                 growth = growth.saturating_add(end.saturating_sub(c.data_length()));
@@ -241,17 +248,25 @@ impl<S: ShareStore> Server<S> {
         Ok(())
     }
 
-    /// Creates a mutable share whole: built as an incoming share, then published.
+    /// Creates a mutable share whole: built as an incoming share, with its lease when
+    /// one is to be added (so that a crash never publishes it without; the bytes are
+    /// those of Tahoe's create, write, then add in the first slot), then published.
     fn create_slot_share(
         &mut self,
         si: &StorageIndex,
         n: ShareNumber,
         we: &WriteEnabler,
         w: &SlotWrite<'_>,
+        lease: Option<&NewLease>,
     ) -> Result<(), S::Error> {
         let io = self.store.create_incoming(si, n)?;
         let built = MutableContainer::create(io, MutableVersion::V2, self.nodeid, we.clone())
-            .and_then(|mut c| c.writev(w.writes, w.new_length).map(|()| c));
+            .and_then(|mut c| c.writev(w.writes, w.new_length).map(|()| c))
+            .and_then(|mut c| match lease {
+                // A new container has a free header slot: no space is needed.
+                Some(l) => c.add_lease(u64::MAX, l).map(|()| c),
+                None => Ok(c),
+            });
         match built {
             Ok(c) => {
                 drop(c);

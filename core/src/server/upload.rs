@@ -294,15 +294,12 @@ impl<S: ShareStore> Server<S> {
             return Ok(false);
         }
         let length = data.len() as u64;
-        let end = offset
-            .checked_add(length)
-            .filter(|&e| e <= upload.max_size)
-            .ok_or(Error::DataTooLarge {
-                max: upload.max_size,
-                offset,
-                length,
-            })?;
-        let overlaps: Vec<Range<u64>> = upload.written.overlapping(offset, end).collect();
+        // Tahoe compares the overlapping bytes before it checks the size: a write that
+        // conflicts and also runs past the end is a ConflictingWrite.
+        let overlaps: Vec<Range<u64>> = upload
+            .written
+            .overlapping(offset, offset.saturating_add(length))
+            .collect();
         for r in overlaps {
             let from = (r.start - offset) as usize;
             let to = (r.end - offset) as usize;
@@ -314,6 +311,14 @@ impl<S: ShareStore> Server<S> {
                 });
             }
         }
+        let end = offset
+            .checked_add(length)
+            .filter(|&e| e <= upload.max_size)
+            .ok_or(Error::DataTooLarge {
+                max: upload.max_size,
+                offset,
+                length,
+            })?;
         if upload.written.len_after_insert(offset, end) > max_ranges {
             return Err(Error::LimitReached(Limit::RangesPerUpload));
         }

@@ -5,11 +5,15 @@
 //! A share is *published* (visible to readers, listed) or *incoming* (being written).
 //! Incoming shares become published all at once through [`ShareStore::publish`].
 
+#[cfg(feature = "_testing")]
+mod faulty;
 #[cfg(feature = "std")]
 mod fs;
 #[cfg(feature = "alloc")]
 mod memory;
 
+#[cfg(feature = "_testing")]
+pub use faulty::{FaultPlan, FaultyShare, FaultyStore, StoreFault, StoreOp};
 #[cfg(feature = "std")]
 pub use fs::FsStore;
 #[cfg(feature = "alloc")]
