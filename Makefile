@@ -14,7 +14,7 @@ export CARGO_TERM_COLOR := never
 .PHONY: test demo venv rust-targets fmt-check clippy test-rust doc nostd test-python golden clean \
 	python-ext test-tahoe
 
-test: fmt-check clippy test-rust doc nostd test-python test-tahoe
+test: fmt-check clippy test-rust doc nostd test-python test-tahoe test-c
 	@echo "make test: all checks passed"
 
 # --- set-up -----------------------------------------------------------------------------
@@ -75,6 +75,7 @@ python-ext: venv
 # tests.tahoe.test_local_client runs Tahoe's IStorageServer compliance mixins against
 # tahoe_shares.tahoe.LocalStorageClient.
 TAHOE_SUITES := allmydata.test.test_istorageserver allmydata.test.test_storage_http \
+	allmydata.test.test_storage \
 	tests.tahoe.test_local_client
 test-tahoe: python-ext
 	rm -rf target/tahoe-trial && mkdir -p target/tahoe-trial
@@ -83,6 +84,86 @@ test-tahoe: python-ext
 # Regenerates the golden files with Tahoe's own classes (they are committed).
 golden: venv
 	$(VPY) tools/make_golden.py core/tests/golden
+
+# --- the C library (ffi-c) -------------------------------------------------------------
+
+.PHONY: test-c header c-lib install-c
+
+C_VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)
+C_CFLAGS := -std=c11 -Wall -Wextra -Wpedantic -Werror -g -Iffi-c/include -Iffi-c/examples -Iffi-c/tests
+C_SAN := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+C_LIBS := -lpthread -ldl -lm -lrt -lutil
+C_OUT := target/c
+C_PROGS := tests/test_api tests/test_misuse tests/differential examples/fs_example examples/memory_example
+VALGRIND := valgrind --quiet --leak-check=full --show-leak-kinds=all --errors-for-leak-kinds=all \
+	--error-exitcode=1
+# Each program with its arguments ($(1): the build directory, $(2): a scratch directory).
+c_runs = "$(1)/test_api $(2)" "$(1)/test_misuse $(2)" \
+	"$(1)/differential ffi-c/tests/differential.script $(2)/differential" \
+	"$(1)/fs_example $(2)/fs_example" "$(1)/memory_example"
+
+# Writes `prefix`, `libdir`, `includedir` and the version into the pkg-config template.
+c_pc = sed -e 's|@PREFIX@|$(1)|' -e 's|@LIBDIR@|$(1)/lib|' -e 's|@INCLUDEDIR@|$(1)/include|' \
+	-e 's|@VERSION@|$(C_VERSION)|' ffi-c/tahoe_shares.pc.in
+
+# The debug library, staged as an installation would lay it out (target/c/stage), with a
+# pkg-config file pointing there.
+c-lib:
+	$(CARGO) build -p tahoe-shares-c
+	rm -rf $(C_OUT)/stage && mkdir -p $(C_OUT)/stage/lib/pkgconfig $(C_OUT)/stage/include
+	cp ffi-c/include/tahoe_shares.h $(C_OUT)/stage/include/
+	cp target/debug/libtahoe_shares_c.a $(C_OUT)/stage/lib/libtahoe_shares.a
+	cp target/debug/libtahoe_shares_c.so $(C_OUT)/stage/lib/libtahoe_shares.so.0
+	ln -s libtahoe_shares.so.0 $(C_OUT)/stage/lib/libtahoe_shares.so
+	$(call c_pc,$(CURDIR)/$(C_OUT)/stage) > $(C_OUT)/stage/lib/pkgconfig/tahoe_shares.pc
+
+# The C tests and examples, built with -std=c11 -Wall -Wextra -Wpedantic -Werror against the
+# static library: run under AddressSanitizer + UndefinedBehaviorSanitizer, then (built without
+# them) under valgrind memcheck. Then the Rust tests of ffi-c: the header must be up to date,
+# and the differential test compares the C and Rust runs of one script. Last, an example
+# built through pkg-config against the shared library.
+test-c: c-lib
+	rm -rf $(C_OUT)/asan $(C_OUT)/plain $(C_OUT)/scratch && mkdir -p $(C_OUT)/asan $(C_OUT)/plain
+	for p in $(C_PROGS); do \
+		gcc $(C_CFLAGS) $(C_SAN) ffi-c/$$p.c ffi-c/examples/mem_store.c target/debug/libtahoe_shares_c.a \
+			$(C_LIBS) -o $(C_OUT)/asan/$$(basename $$p); \
+		gcc $(C_CFLAGS) ffi-c/$$p.c ffi-c/examples/mem_store.c target/debug/libtahoe_shares_c.a \
+			$(C_LIBS) -o $(C_OUT)/plain/$$(basename $$p); \
+	done
+	@echo "== AddressSanitizer + UndefinedBehaviorSanitizer"
+	for run in $(call c_runs,$(C_OUT)/asan,$(C_OUT)/scratch/asan); do \
+		mkdir -p $(C_OUT)/scratch/asan; \
+		ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 $$run > /dev/null; \
+	done
+	@echo "== valgrind memcheck"
+	for run in $(call c_runs,$(C_OUT)/plain,$(C_OUT)/scratch/valgrind); do \
+		mkdir -p $(C_OUT)/scratch/valgrind; \
+		$(VALGRIND) $$run > /dev/null; \
+	done
+	@echo "== cargo test -p tahoe-shares-c (header, differential test)"
+	TS_C_DIFF_RUNNER=$(CURDIR)/$(C_OUT)/asan/differential $(CARGO) test -p tahoe-shares-c
+	@echo "== pkg-config, shared library"
+	gcc $(C_CFLAGS) ffi-c/examples/fs_example.c -o $(C_OUT)/fs_example_shared \
+		$$(PKG_CONFIG_PATH=$(C_OUT)/stage/lib/pkgconfig pkg-config --cflags --libs tahoe_shares) \
+		-Wl,-rpath,$(CURDIR)/$(C_OUT)/stage/lib
+	$(C_OUT)/fs_example_shared $(C_OUT)/scratch/shared > /dev/null
+	rm -rf $(C_OUT)/scratch
+	@echo "make test-c: all checks passed"
+
+# Regenerates ffi-c/include/tahoe_shares.h from the sources (commit the result).
+header:
+	TS_BLESS_HEADER=1 $(CARGO) test -p tahoe-shares-c --test header
+
+# Installs the release library, header and pkg-config file under $(DESTDIR)$(PREFIX).
+PREFIX ?= /usr/local
+install-c:
+	$(CARGO) build --release -p tahoe-shares-c
+	install -d $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/include
+	install -m 644 ffi-c/include/tahoe_shares.h $(DESTDIR)$(PREFIX)/include/
+	install -m 644 target/release/libtahoe_shares_c.a $(DESTDIR)$(PREFIX)/lib/libtahoe_shares.a
+	install -m 755 target/release/libtahoe_shares_c.so $(DESTDIR)$(PREFIX)/lib/libtahoe_shares.so.0
+	ln -sf libtahoe_shares.so.0 $(DESTDIR)$(PREFIX)/lib/libtahoe_shares.so
+	$(call c_pc,$(PREFIX)) > $(DESTDIR)$(PREFIX)/lib/pkgconfig/tahoe_shares.pc
 
 # --- the main job -------------------------------------------------------------------------
 

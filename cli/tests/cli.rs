@@ -21,11 +21,11 @@ use tahoe_shares::{CancelSecret, NodeId, RenewSecret, ShareNumber, StorageIndex,
 const BIN: &str = env!("CARGO_BIN_EXE_tahoe-shares");
 
 /// Sorts first by base32 name ("777..."), though last by bytes.
-const SI_IMM: StorageIndex = StorageIndex([0xff; 16]);
+const SI_IMM: StorageIndex = StorageIndex::new([0xff; 16]);
 /// "aaaa...".
-const SI_MUT: StorageIndex = StorageIndex([0; 16]);
+const SI_MUT: StorageIndex = StorageIndex::new([0; 16]);
 /// "caib...".
-const SI_V1: StorageIndex = StorageIndex([0x10; 16]);
+const SI_V1: StorageIndex = StorageIndex::new([0x10; 16]);
 const MUT_NODEID: NodeId = NodeId([7; 20]);
 const MUT_EXPIRIES: [u32; 5] = [
     1_750_000_000,

@@ -29,7 +29,7 @@ fn main() -> Result<(), Box<dyn core::error::Error>> {
         .ok_or("usage: make_demo_store STORAGE_DIR")?;
     let mut store = FsStore::open(&dir, Durability::Durable)?;
 
-    let si = StorageIndex(*b"demo-immutable!!");
+    let si = StorageIndex::new(*b"demo-immutable!!");
     let data: Vec<u8> = (0..4096u32).map(|i| (i % 251) as u8).collect();
     for n in 0..3u8 {
         let io = store.create_incoming(&si, ShareNumber(n))?;
@@ -42,7 +42,7 @@ fn main() -> Result<(), Box<dyn core::error::Error>> {
         store.publish(&si, ShareNumber(n))?;
     }
 
-    let slot = StorageIndex(*b"demo-mutable!!!!");
+    let slot = StorageIndex::new(*b"demo-mutable!!!!");
     let io = store.create_incoming(&slot, ShareNumber(0))?;
     let mut share = MutableContainer::create(
         io,

@@ -6,61 +6,178 @@ use core::fmt;
 use sha2::Digest;
 use subtle::ConstantTimeEq;
 
-/// A storage index: the 16-byte name under which a server keeps the shares of one file.
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct StorageIndex(pub [u8; 16]);
+/// The longest storage index accepted, in bytes.
+///
+/// Tahoe's protocols (Foolscap and HTTP) carry 16-byte storage indexes, and every real one
+/// is 16 bytes. Tahoe's server code itself accepts any length (its own test suite stores
+/// shares under indexes such as `b"si1"`), so the core accepts 1 to 32 bytes, named in
+/// the same base32 as Tahoe names them.
+pub const MAX_STORAGE_INDEX_LEN: usize = 32;
 
-/// The length of a storage index in Tahoe's base32: 16 bytes make 26 characters.
+/// The length of a 16-byte storage index in Tahoe's base32: 26 characters.
 pub const STORAGE_INDEX_B32_LEN: usize = 26;
 
+/// The length in base32 of the longest storage index.
+pub const MAX_STORAGE_INDEX_B32_LEN: usize = (MAX_STORAGE_INDEX_LEN * 8).div_ceil(5);
+
+/// A storage index: the name under which a server keeps the shares of one file; 16 bytes
+/// in every protocol, 1 to [`MAX_STORAGE_INDEX_LEN`] bytes accepted.
+#[derive(Clone, Copy)]
+pub struct StorageIndex {
+    len: u8,
+    bytes: [u8; MAX_STORAGE_INDEX_LEN],
+}
+
+impl PartialEq for StorageIndex {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_bytes() == other.as_bytes()
+    }
+}
+
+impl Eq for StorageIndex {}
+
+impl PartialOrd for StorageIndex {
+    fn partial_cmp(&self, other: &Self) -> Option<core::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for StorageIndex {
+    fn cmp(&self, other: &Self) -> core::cmp::Ordering {
+        self.as_bytes().cmp(other.as_bytes())
+    }
+}
+
+impl core::hash::Hash for StorageIndex {
+    fn hash<H: core::hash::Hasher>(&self, state: &mut H) {
+        self.as_bytes().hash(state);
+    }
+}
+
+/// A storage index in Tahoe's base32 (lower case, no padding).
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Base32Name {
+    len: u8,
+    text: [u8; MAX_STORAGE_INDEX_B32_LEN],
+}
+
+impl Base32Name {
+    /// The characters, as bytes.
+    #[must_use]
+    pub fn as_bytes(&self) -> &[u8] {
+        self.text.get(..usize::from(self.len)).unwrap_or_default()
+    }
+
+    /// The characters.
+    #[must_use]
+    pub fn as_str(&self) -> &str {
+        // Only base32 characters are ever stored.
+        core::str::from_utf8(self.as_bytes()).unwrap_or_default()
+    }
+}
+
+impl fmt::Debug for Base32Name {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 impl StorageIndex {
-    /// Parses a storage index from exactly 16 bytes.
+    /// A storage index of the usual 16 bytes.
+    #[must_use]
+    pub const fn new(bytes: [u8; 16]) -> Self {
+        let mut all = [0u8; MAX_STORAGE_INDEX_LEN];
+        let mut i = 0;
+        while i < 16 {
+            all[i] = bytes[i];
+            i += 1;
+        }
+        Self {
+            len: 16,
+            bytes: all,
+        }
+    }
+
+    /// Takes a storage index of 1 to [`MAX_STORAGE_INDEX_LEN`] bytes.
     ///
     /// # Errors
     ///
-    /// [`InvalidLength`] if `bytes` is not 16 bytes long.
+    /// [`InvalidLength`] for an empty or longer slice.
     pub fn from_slice(bytes: &[u8]) -> Result<Self, InvalidLength> {
-        bytes.try_into().map(Self).map_err(|_| InvalidLength {
+        let bad = InvalidLength {
             expected: 16,
             actual: bytes.len(),
+        };
+        if bytes.is_empty() {
+            return Err(bad);
+        }
+        let mut all = [0u8; MAX_STORAGE_INDEX_LEN];
+        all.get_mut(..bytes.len())
+            .ok_or(bad)?
+            .copy_from_slice(bytes);
+        Ok(Self {
+            len: bytes.len() as u8,
+            bytes: all,
         })
     }
 
-    /// Tahoe's base32 form (RFC 4648 alphabet, lower case, no padding): 26 characters.
+    /// The bytes.
     #[must_use]
-    pub fn to_base32(&self) -> [u8; STORAGE_INDEX_B32_LEN] {
-        let mut out = [0u8; STORAGE_INDEX_B32_LEN];
-        // BASE32_NOPAD encodes 16 bytes into exactly 26 characters.
-        data_encoding::BASE32_NOPAD.encode_mut(&self.0, &mut out);
-        out.make_ascii_lowercase();
-        out
+    pub fn as_bytes(&self) -> &[u8] {
+        self.bytes.get(..usize::from(self.len)).unwrap_or_default()
     }
 
-    /// Parses Tahoe's lower-case base32 form (26 characters).
+    /// Tahoe's base32 form (RFC 4648 alphabet, lower case, no padding): 26 characters
+    /// for 16 bytes.
+    #[must_use]
+    pub fn to_base32(&self) -> Base32Name {
+        let bytes = self.as_bytes();
+        let n = data_encoding::BASE32_NOPAD.encode_len(bytes.len());
+        let mut text = [0u8; MAX_STORAGE_INDEX_B32_LEN];
+        if let Some(out) = text.get_mut(..n) {
+            data_encoding::BASE32_NOPAD.encode_mut(bytes, out);
+            out.make_ascii_lowercase();
+        }
+        Base32Name { len: n as u8, text }
+    }
+
+    /// Parses Tahoe's lower-case base32 form.
     ///
     /// # Errors
     ///
-    /// [`InvalidLength`] when the text is not the base32 form of 16 bytes.
+    /// [`InvalidLength`] when the text is not the canonical base32 form of 1 to
+    /// [`MAX_STORAGE_INDEX_LEN`] bytes.
     pub fn from_base32(text: &[u8]) -> Result<Self, InvalidLength> {
         let bad = InvalidLength {
             expected: STORAGE_INDEX_B32_LEN,
             actual: text.len(),
         };
-        if text.len() != STORAGE_INDEX_B32_LEN
+        if text.is_empty()
+            || text.len() > MAX_STORAGE_INDEX_B32_LEN
             || !text
                 .iter()
                 .all(|c| c.is_ascii_lowercase() || (b'2'..=b'7').contains(c))
         {
             return Err(bad);
         }
-        let mut upper = [0u8; STORAGE_INDEX_B32_LEN];
+        let mut upper = [0u8; MAX_STORAGE_INDEX_B32_LEN];
+        let upper = upper.get_mut(..text.len()).ok_or(bad)?;
         upper.copy_from_slice(text);
         upper.make_ascii_uppercase();
-        let mut out = [0u8; 16];
-        match data_encoding::BASE32_NOPAD.decode_mut(&upper, &mut out) {
-            // Reject non-canonical trailing bits so that every index has one spelling.
-            Ok(16) if Self(out).to_base32() == upper.map(|c| c.to_ascii_lowercase()) => {
-                Ok(Self(out))
+        let n = data_encoding::BASE32_NOPAD
+            .decode_len(upper.len())
+            .map_err(|_| bad)?;
+        let mut out = [0u8; MAX_STORAGE_INDEX_LEN];
+        let dst = out.get_mut(..n).ok_or(bad)?;
+        match data_encoding::BASE32_NOPAD.decode_mut(upper, dst) {
+            Ok(len) if len > 0 => {
+                let si = Self::from_slice(dst.get(..len).ok_or(bad)?)?;
+                // Reject non-canonical spellings so that every index has one name.
+                if si.to_base32().as_bytes() == text {
+                    Ok(si)
+                } else {
+                    Err(bad)
+                }
             }
             _ => Err(bad),
         }
@@ -70,7 +187,11 @@ impl StorageIndex {
     #[must_use]
     pub fn prefix(&self) -> [u8; 2] {
         let b = self.to_base32();
-        [b[0], b[1]]
+        match b.as_bytes() {
+            [a, c, ..] => [*a, *c],
+            // Every index of at least one byte has two base32 characters or more.
+            _ => [b'a', b'a'],
+        }
     }
 }
 
@@ -82,10 +203,7 @@ impl fmt::Debug for StorageIndex {
 
 impl fmt::Display for StorageIndex {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for c in self.to_base32() {
-            write!(f, "{}", char::from(c))?;
-        }
-        Ok(())
+        f.write_str(self.to_base32().as_str())
     }
 }
 
@@ -370,13 +488,13 @@ mod tests {
     #[test]
     fn storage_index_base32_matches_tahoe() {
         // Tahoe: base32.b2a(b"\x00" * 16) == b"aaaaaaaaaaaaaaaaaaaaaaaaaa".
-        let si = StorageIndex([0; 16]);
-        assert_eq!(&si.to_base32(), b"aaaaaaaaaaaaaaaaaaaaaaaaaa");
+        let si = StorageIndex::new([0; 16]);
+        assert_eq!(si.to_base32().as_bytes(), b"aaaaaaaaaaaaaaaaaaaaaaaaaa");
         // Tahoe: base32.b2a(bytes(range(16))) == b"aaaqeayeaudaocajbifqydiob4".
-        let si = StorageIndex(core::array::from_fn(|i| i as u8));
-        assert_eq!(&si.to_base32(), b"aaaqeayeaudaocajbifqydiob4");
+        let si = StorageIndex::new(core::array::from_fn(|i| i as u8));
+        assert_eq!(si.to_base32().as_bytes(), b"aaaqeayeaudaocajbifqydiob4");
         assert_eq!(&si.prefix(), b"aa");
-        assert_eq!(StorageIndex::from_base32(&si.to_base32()), Ok(si));
+        assert_eq!(StorageIndex::from_base32(si.to_base32().as_bytes()), Ok(si));
     }
 
     #[test]
@@ -385,7 +503,28 @@ mod tests {
         assert!(StorageIndex::from_base32(b"aaaqeayeaudaocajbifqydiob").is_err());
         // Last character carries 2 unused bits: 'b5' would set them.
         assert!(StorageIndex::from_base32(b"aaaqeayeaudaocajbifqydiob5").is_err());
-        assert!(StorageIndex::from_slice(&[0; 15]).is_err());
+        assert!(StorageIndex::from_slice(&[]).is_err());
+        assert!(StorageIndex::from_slice(&[0; 33]).is_err());
+        assert!(StorageIndex::from_base32(b"").is_err());
+    }
+
+    #[test]
+    fn short_storage_indexes_as_tahoe_names_them() {
+        // Tahoe: base32.b2a(b"si1") == b"onutc", storage_index_to_dir -> "on/onutc".
+        let si = StorageIndex::from_slice(b"si1").unwrap();
+        assert_eq!(si.to_base32().as_str(), "onutc");
+        assert_eq!(&si.prefix(), b"on");
+        assert_eq!(StorageIndex::from_base32(b"onutc"), Ok(si));
+        // base32.b2a(b"a") == b"me"
+        let one = StorageIndex::from_slice(b"a").unwrap();
+        assert_eq!(one.to_base32().as_str(), "me");
+        assert_eq!(&one.prefix(), b"me");
+        assert_ne!(one, si);
+        let long = StorageIndex::from_slice(&[0xff; 32]).unwrap();
+        assert_eq!(
+            StorageIndex::from_base32(long.to_base32().as_bytes()),
+            Ok(long)
+        );
     }
 
     #[test]

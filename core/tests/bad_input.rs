@@ -263,7 +263,7 @@ fn temp_dir(name: &str) -> PathBuf {
 fn rows14_15_share_names_symlinks_and_directories() {
     let root = temp_dir("names");
     let mut store = FsStore::open(&root, Durability::Durable).unwrap();
-    let si = StorageIndex([5; 16]);
+    let si = StorageIndex::new([5; 16]);
     let io = store.create_incoming(&si, ShareNumber(3)).unwrap();
     let mut c = ImmutableContainer::create(io, ImmutableVersion::V2, 4).unwrap();
     c.add_lease(&lease()).unwrap();
@@ -312,7 +312,7 @@ fn rows14_15_share_names_symlinks_and_directories() {
 fn fs_store_layout_is_tahoes() {
     let root = temp_dir("layout");
     let mut store = FsStore::open(&root, Durability::Tahoe).unwrap();
-    let si = StorageIndex(core::array::from_fn(|i| i as u8));
+    let si = StorageIndex::new(core::array::from_fn(|i| i as u8));
     let io = store.create_incoming(&si, ShareNumber(12)).unwrap();
     assert!(root
         .join("shares/incoming/aa/aaaqeayeaudaocajbifqydiob4/12")

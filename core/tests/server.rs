@@ -32,8 +32,8 @@ const DAYS31: u64 = DEFAULT_LEASE_DURATION as u64;
 // Tahoe's DEFAULT_RENEWAL_TIME.
 const _: () = assert!(DAYS31 == 31 * 24 * 60 * 60);
 const NODE: NodeId = NodeId([7; 20]);
-const SI: StorageIndex = StorageIndex([1; 16]);
-const MSI: StorageIndex = StorageIndex([9; 16]);
+const SI: StorageIndex = StorageIndex::new([1; 16]);
+const MSI: StorageIndex = StorageIndex::new([9; 16]);
 
 type MemServer = Server<MemStore>;
 type MemResult<T> = Result<T, Error<MemError>>;
@@ -813,7 +813,10 @@ fn bucket_reader_truncates_reads_and_reports_the_length() {
     write_slots(&mut s, &[0], b"m");
     let e = s.open_bucket(&MSI, sn(0)).unwrap_err();
     assert!(matches!(e, Error::UnknownImmutableVersion(_)), "{e:?}");
-    assert!(s.get_buckets(&StorageIndex([3; 16])).unwrap().is_empty());
+    assert!(s
+        .get_buckets(&StorageIndex::new([3; 16]))
+        .unwrap()
+        .is_empty());
 }
 
 // ----- leases ----------------------------------------------------------------------------
@@ -850,7 +853,7 @@ fn add_lease_adds_owner_1_for_31_days_on_every_share_of_both_kinds() {
         ]
     );
     // No shares: nothing to do, nothing created.
-    let empty = StorageIndex([4; 16]);
+    let empty = StorageIndex::new([4; 16]);
     assert_eq!(s.add_lease(&empty, &r, &c, 1, NOW).unwrap(), 0);
     assert!(s.shares(&empty).unwrap().is_empty());
 }
@@ -1474,7 +1477,7 @@ fn slot_readv_all_shares_when_none_listed_and_omits_missing_ones() {
         .slot_readv(&MSI, &set(&[4]), &[(0, 1)])
         .unwrap()
         .is_empty());
-    let unknown = StorageIndex([0xee; 16]);
+    let unknown = StorageIndex::new([0xee; 16]);
     assert!(s
         .slot_readv(&unknown, &ShareSet::new(), &[(0, 1)])
         .unwrap()

@@ -64,13 +64,13 @@ const NODE: NodeId = NodeId([7; 20]);
 const CAPACITY: u64 = 1 << 22;
 const WE: WriteEnabler = WriteEnabler([0x3c; 32]);
 
-const SI_BG: StorageIndex = StorageIndex([0x10; 16]);
-const SI_MBG: StorageIndex = StorageIndex([0x11; 16]);
-const SI_A: StorageIndex = StorageIndex([0xa0; 16]);
-const SI_B: StorageIndex = StorageIndex([0xb0; 16]);
-const SI_C: StorageIndex = StorageIndex([0xc0; 16]);
-const SI_M: StorageIndex = StorageIndex([0xd0; 16]);
-const SI_Z: StorageIndex = StorageIndex([0xe0; 16]);
+const SI_BG: StorageIndex = StorageIndex::new([0x10; 16]);
+const SI_MBG: StorageIndex = StorageIndex::new([0x11; 16]);
+const SI_A: StorageIndex = StorageIndex::new([0xa0; 16]);
+const SI_B: StorageIndex = StorageIndex::new([0xb0; 16]);
+const SI_C: StorageIndex = StorageIndex::new([0xc0; 16]);
+const SI_M: StorageIndex = StorageIndex::new([0xd0; 16]);
+const SI_Z: StorageIndex = StorageIndex::new([0xe0; 16]);
 
 fn sh(n: u8) -> ShareNumber {
     ShareNumber(n)
@@ -98,7 +98,7 @@ fn config(resume: bool) -> Config {
 /// The bytes an upload of share `n` of `si` writes (deterministic, position-dependent).
 fn content(si: &StorageIndex, n: ShareNumber, len: u64) -> Vec<u8> {
     (0..len)
-        .map(|i| (i.wrapping_mul(131) ^ u64::from(si.0[0]) ^ (u64::from(n.0) << 3)) as u8)
+        .map(|i| (i.wrapping_mul(131) ^ u64::from(si.as_bytes()[0]) ^ (u64::from(n.0) << 3)) as u8)
         .collect()
 }
 

@@ -22,9 +22,9 @@ use tahoe_shares::{
 const START: u64 = 1_700_000_000;
 const NODE: NodeId = NodeId([7; 20]);
 const SIS: [StorageIndex; 3] = [
-    StorageIndex([1; 16]),
-    StorageIndex([2; 16]),
-    StorageIndex([3; 16]),
+    StorageIndex::new([1; 16]),
+    StorageIndex::new([2; 16]),
+    StorageIndex::new([3; 16]),
 ];
 /// Share numbers used: 0..SHARES (a share number never allocated is `SHARES`).
 const SHARES: u8 = 4;

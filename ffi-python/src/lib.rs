@@ -110,6 +110,8 @@ impl Server {
     }
 }
 
+/// A lease as Python sees it.
+type LeaseTuple<'py> = (u8, &'static str, u32, u32, Option<Bound<'py, PyBytes>>);
 /// Read results as Python sees them: `{share number: [bytes per read]}`.
 type PyReads<'py> = HashMap<u8, Vec<Bound<'py, PyBytes>>>;
 type Testv = (u64, u64, Vec<u8>, Vec<u8>);
@@ -341,7 +343,7 @@ impl Server {
         })?;
         Ok(expired
             .into_iter()
-            .map(|(si, n)| (PyBytes::new(py, &si.0), n.0))
+            .map(|(si, n)| (PyBytes::new(py, si.as_bytes()), n.0))
             .collect())
     }
 
@@ -473,21 +475,27 @@ impl Server {
         self.run(py, |s| s.cancel_lease(&si, &cancel))
     }
 
-    /// Every lease of a storage index, as (share number, kind, owner number, expiry).
-    fn leases(
-        &self,
-        py: Python<'_>,
-        storage_index: &[u8],
-    ) -> PyResult<Vec<(u8, &'static str, u32, u32)>> {
+    /// Every lease of a storage index, as (share number, kind, owner number, expiry,
+    /// accepting node id or None; immutable leases record none).
+    fn leases<'py>(&self, py: Python<'py>, storage_index: &[u8]) -> PyResult<Vec<LeaseTuple<'py>>> {
         let si = si(storage_index)?;
         let mut out = Vec::new();
         self.run(py, |s| {
             s.for_each_lease(&si, |n, kind, l| {
-                out.push((n.0, kind_name(kind), l.owner_num, l.expiration_time));
+                out.push((
+                    n.0,
+                    kind_name(kind),
+                    l.owner_num,
+                    l.expiration_time,
+                    l.nodeid,
+                ));
                 true
             })
         })?;
-        Ok(out)
+        Ok(out
+            .into_iter()
+            .map(|(n, k, o, e, id)| (n, k, o, e, id.map(|id| PyBytes::new(py, &id.0))))
+            .collect())
     }
 
     /// Tahoe's `slot_testv_and_readv_and_writev`. `tw_vectors` maps share numbers to

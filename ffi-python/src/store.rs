@@ -149,7 +149,7 @@ pub enum NativeStore {
 }
 
 fn si_bytes<'py>(py: Python<'py>, si: &StorageIndex) -> Bound<'py, PyBytes> {
-    PyBytes::new(py, &si.0)
+    PyBytes::new(py, si.as_bytes())
 }
 
 fn share_set(obj: &Bound<'_, PyAny>) -> Result<ShareSet> {

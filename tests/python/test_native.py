@@ -105,13 +105,15 @@ def test_errors_form_one_tree(tmp_path):
     with pytest.raises(ts.ConflictingWrite):
         server.write(si, 0, b"s", 0, b"abcX", now=NOW)
     with pytest.raises(ts.DataTooLarge):
-        server.write(si, 0, b"s", 2, b"abc", now=NOW)
+        server.write(si, 0, b"s", 2, b"cdX", now=NOW)
     with pytest.raises(ts.BadUploadSecret):
         server.write(si, 0, b"other", 0, b"abcd", now=NOW)
     with pytest.raises(ts.NoSuchUpload):
         server.write(si, 1, b"s", 0, b"abcd", now=NOW)
     with pytest.raises(ts.InvalidArgument):
-        server.shares(b"short")
+        server.shares(b"")
+    with pytest.raises(ts.InvalidArgument):
+        server.shares(b"x" * 33)
     with pytest.raises(ts.InvalidArgument):
         server.write(si, 256, b"s", 0, b"", now=NOW)
     server.close(si, 0, b"s")
@@ -244,3 +246,17 @@ def test_uploads_resume_after_restart_in_sqlite(tmp_path):
     third = ts.Server(SQLiteStore(path), NODE, now=NOW + 120)
     assert not third.upload_in_progress(si, 1)
     assert SQLiteStore(path).incoming() == []
+
+
+def test_the_readme_python_example_runs(tmp_path, monkeypatch):
+    import re
+
+    with open(os.path.join(os.path.dirname(__file__), "..", "..", "README.md")) as f:
+        readme = f.read()
+    code = re.search(r"## Python.*?```python\n(.*?)```", readme, re.S).group(1)
+    monkeypatch.chdir(tmp_path)
+    scope: dict = {}
+    exec(compile(code, "README.md", "exec"), scope)
+    assert scope["allocated"] == {0, 1}
+    assert scope["server"].read(bytes(16), 0, 0, 100) == b"0123456789"
+    assert scope["ok"] is True

@@ -18,7 +18,7 @@
 //!
 //! let now = 1_700_000_000;
 //! let mut server = Server::new(MemStore::new(), NodeId([7; 20]), Config::default(), now)?;
-//! let si = StorageIndex([1; 16]);
+//! let si = StorageIndex::new([1; 16]);
 //! let secret = UploadSecret::new(b"upload secret").unwrap();
 //! let alloc = server.allocate_buckets(
 //!     &AllocateRequest {
@@ -786,7 +786,7 @@ impl<S: ShareStore> Server<S> {
         let reason = core::str::from_utf8(reason)
             .map_err(|_| Error::InvalidArgument("reason is not UTF-8"))?;
         let si_s = si.to_base32();
-        let si_s = core::str::from_utf8(&si_s).map_err(|_| Error::Bug("base32"))?;
+        let si_s = si_s.as_str();
         let mut report = alloc::string::String::new();
         let _ = write!(
             report,

@@ -62,6 +62,26 @@ fn read_all<IO: crate::io::ShareIo>(
     Ok(out)
 }
 
+/// Whether adding or renewing the lease with `renew` raises `NoSpace`: no lease matches,
+/// no slot is empty, and an extra slot does not fit in `space`.
+fn lease_needs_space<IO: crate::io::ShareIo>(
+    c: &mut MutableContainer<IO>,
+    renew: &RenewSecret,
+    space: u64,
+) -> Result<bool, IO::Error> {
+    if crate::format::lease::MUTABLE_LEASE_SIZE as u64 <= space {
+        return Ok(false);
+    }
+    for i in 0..c.num_slots() {
+        match c.lease_slot(i)? {
+            None => return Ok(false),
+            Some(l) if l.secrets.matches_renew(renew) => return Ok(false),
+            Some(_) => {}
+        }
+    }
+    Ok(true)
+}
+
 /// The shares of a slot, opened.
 type OpenSlots<IO> = Vec<(ShareNumber, MutableContainer<IO>)>;
 
@@ -159,6 +179,10 @@ impl<S: ShareStore> Server<S> {
         self.check_slot_writes(si, &shares, writes)?;
 
         let lease = self.lease_for(1, &secrets.renew, &secrets.cancel, now);
+        let space = self.available_space()?.unwrap_or(u64::MAX);
+        // Tahoe adds the leases after every write, in order, and stops at the first share
+        // that raises NoSpace: a new share after that one must be published without.
+        let mut lease_blocked = false;
         let mut survivors = Vec::new();
         for w in writes {
             let n = w.share_number;
@@ -174,13 +198,15 @@ impl<S: ShareStore> Server<S> {
                 Some(p) => {
                     let (_, c) = shares.get_mut(p).ok_or(Error::Bug("share position"))?;
                     c.writev(w.writes, w.new_length)?;
+                    lease_blocked = lease_blocked
+                        || (renew_leases && lease_needs_space(c, &secrets.renew, space)?);
                 }
                 None => self.create_slot_share(
                     si,
                     n,
                     &secrets.write_enabler,
                     w,
-                    renew_leases.then_some(&lease),
+                    (renew_leases && !lease_blocked).then_some(&lease),
                 )?,
             }
             survivors.push(n);

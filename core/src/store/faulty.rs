@@ -27,7 +27,7 @@
 //! use tahoe_shares::store::{FaultyStore, MemStore, ShareStore};
 //! use tahoe_shares::{ShareNumber, StorageIndex};
 //!
-//! let si = StorageIndex([1; 16]);
+//! let si = StorageIndex::new([1; 16]);
 //! let op = |s: &mut FaultyStore| -> bool {
 //!     s.create_incoming(&si, ShareNumber(0)).is_ok() && s.publish(&si, ShareNumber(0)).is_ok()
 //! };
@@ -515,7 +515,7 @@ impl ShareStore for FaultyStore {
 mod tests {
     use super::*;
 
-    const SI: StorageIndex = StorageIndex([5; 16]);
+    const SI: StorageIndex = StorageIndex::new([5; 16]);
 
     fn share(store: &mut FaultyStore) -> FaultyShare {
         store.create_incoming(&SI, ShareNumber(0)).unwrap()

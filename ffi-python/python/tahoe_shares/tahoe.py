@@ -56,6 +56,19 @@ def _now(clock: Any) -> int:
     return int(clock.seconds())
 
 
+def _container_version(path: str, mutable: bool) -> Any:
+    """What Tahoe reports as the version of a container it cannot use: the 32-byte magic
+    for a mutable request, the leading big-endian u32 for an immutable one."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(32)
+    except OSError:
+        return None
+    if mutable:
+        return head
+    return int.from_bytes(head[:4].ljust(4, b"\0"), "big")
+
+
 def _translate(e: _native.Error, path: str = "") -> Exception:
     """The exception Tahoe's own server raises in the same situation."""
     if isinstance(e, _native.DataTooLarge):
@@ -67,11 +80,11 @@ def _translate(e: _native.Error, path: str = "") -> Exception:
     if isinstance(e, _native.NoSpace):
         return NoSpace()
     if isinstance(e, _native.UnknownImmutableVersion):
-        return UnknownImmutableContainerVersionError(path, str(e))
+        return UnknownImmutableContainerVersionError(path, _container_version(path, False))
     if isinstance(e, _native.UnknownMutableMagic):
-        return UnknownMutableContainerVersionError(path, str(e))
+        return UnknownMutableContainerVersionError(path, _container_version(path, True))
     if isinstance(e, _native.NoSuchLease):
-        return IndexError(str(e))
+        return IndexError("Unable to renew non-existent lease: " + str(e))
     if isinstance(e, _native.UnsupportedOperator):
         return AssertionError(str(e))
     return e
@@ -228,10 +241,10 @@ class StorageServer(_TahoeStorageServer):
         try:
             already, allocated = self._native.allocate_buckets(
                 storage_index, renew_secret, cancel_secret, set(sharenums), allocated_size,
-                secret, owner_num=owner_num, renew_leases=renew_leases, now=_now(self._clock),
+                secret, owner_num=owner_num, renew_leases=bool(renew_leases), now=_now(self._clock),
             )
         except _native.Error as e:
-            raise _translate(e, self._bucket_path(storage_index)) from e
+            raise self._share_error(e, storage_index, "immutable") from e
         bucketwriters = {}
         for shnum in sorted(allocated):
             bw = BucketWriter(self, storage_index, shnum, secret, allocated_size, self._clock)
@@ -242,6 +255,21 @@ class StorageServer(_TahoeStorageServer):
             fileutil.make_dirs(self._bucket_path(storage_index))
         self.add_latency("allocate", self._clock.seconds() - start)
         return set(already), bucketwriters
+
+    def _share_error(self, e: _native.Error, storage_index: bytes, wanted: str) -> Exception:
+        """Tahoe's exception for ``e``; a wrong container kind names the first share
+        that is not of the ``wanted`` kind, as Tahoe's error does."""
+        path = self._bucket_path(storage_index)
+        if isinstance(e, (_native.UnknownImmutableVersion, _native.UnknownMutableMagic)):
+            for shnum in sorted(self._native.shares(storage_index)):
+                try:
+                    kind = self._native.stat_share(storage_index, shnum)["kind"]
+                except _native.Error:
+                    kind = None
+                if kind != wanted:
+                    path = os.path.join(path, str(shnum))
+                    break
+        return _translate(e, path)
 
     def _bucket_path(self, storage_index: bytes) -> str:
         return os.path.join(self.sharedir, storage_index_to_dir(storage_index))
@@ -255,7 +283,7 @@ class StorageServer(_TahoeStorageServer):
                 reader = self._native.open_bucket(storage_index, shnum)
                 readers[shnum] = BucketReader(self, reader, storage_index, shnum)
         except _native.Error as e:
-            raise _translate(e, self._bucket_path(storage_index)) from e
+            raise self._share_error(e, storage_index, "immutable") from e
         self.add_latency("get", self._clock.seconds() - start)
         return readers
 
@@ -272,6 +300,10 @@ class StorageServer(_TahoeStorageServer):
     def add_lease(self, storage_index, renew_secret, cancel_secret, owner_num=1):
         start = self._clock.seconds()
         self.count("add-lease")
+        if not self._native.shares(storage_index):
+            # Nothing to lease, whatever the secrets (Tahoe checks none of them then).
+            self.add_latency("add-lease", self._clock.seconds() - start)
+            return None
         try:
             self._native.add_lease(storage_index, renew_secret, cancel_secret,
                                    owner_num=owner_num, now=_now(self._clock))
@@ -283,8 +315,21 @@ class StorageServer(_TahoeStorageServer):
     def renew_lease(self, storage_index, renew_secret):
         start = self._clock.seconds()
         self.count("renew")
+        if not self._native.shares(storage_index):
+            self.add_latency("renew", self._clock.seconds() - start)
+            raise IndexError("no such lease to renew")
         try:
             self._native.renew_lease(storage_index, renew_secret, now=_now(self._clock))
+        except _native.NoSuchLease as e:
+            # Tahoe names the nodes that accepted the leases held, so that a client can
+            # follow a share migrated from another server.
+            nodeids = []
+            for (_, _, _, _, nodeid) in self._native.leases(storage_index):
+                if nodeid is not None and nodeid not in nodeids:
+                    nodeids.append(nodeid)
+            msg = "Unable to renew non-existent lease. I have leases accepted by nodeids: "
+            msg += ",".join("'%s'" % base32.b2a(n).decode() for n in nodeids) + " ."
+            raise IndexError(msg) from e
         except _native.Error as e:
             raise _translate(e, self._bucket_path(storage_index)) from e
         finally:
@@ -302,15 +347,39 @@ class StorageServer(_TahoeStorageServer):
                      new_length))
             for shnum, (testv, datav, new_length) in test_and_write_vectors.items()
         ]
+        write_enabler, renew_secret, cancel_secret = secrets
+        if len(write_enabler) != 32:
+            self._refuse_write_enabler(storage_index, write_enabler, renew_secret, cancel_secret)
+            # Tahoe stores a short write enabler zero-padded to its 32 bytes.
+            write_enabler = write_enabler.ljust(32, b"\0")[:32]
         try:
             result = self._native.slot_testv_and_readv_and_writev(
-                storage_index, tuple(secrets), tw, [(o, l) for (o, l) in read_vector],
-                renew_leases=renew_leases, now=_now(self._clock),
+                storage_index, (write_enabler, renew_secret, cancel_secret), tw,
+                [(o, l) for (o, l) in read_vector],
+                renew_leases=bool(renew_leases), now=_now(self._clock),
             )
         except _native.Error as e:
-            raise _translate(e, self._bucket_path(storage_index)) from e
+            raise self._share_error(e, storage_index, "mutable") from e
         self.add_latency("writev", self._clock.seconds() - start)
         return result
+
+    def _refuse_write_enabler(self, storage_index: bytes, write_enabler: bytes,
+                              renew_secret: bytes, cancel_secret: bytes) -> None:
+        """A write enabler that is not 32 bytes matches no stored one: with shares present,
+        raise Tahoe's BadWriteEnablerError naming the node that recorded theirs. The core
+        reports that node for a mismatching candidate; an empty test-and-write (which only
+        checks write enablers) with two different candidates finds one that mismatches."""
+        if not self._native.shares(storage_index):
+            return
+        for candidate in (b"\0" * 32, b"\xff" * 32):
+            try:
+                self._native.slot_testv_and_readv_and_writev(
+                    storage_index, (candidate, renew_secret, cancel_secret), [], [],
+                    renew_leases=False, now=_now(self._clock))
+            except _native.BadWriteEnabler as e:
+                raise BadWriteEnablerError(str(e)) from e
+            except _native.Error as e:
+                raise self._share_error(e, storage_index, "mutable") from e
 
     def slot_readv(self, storage_index, shares, readv):
         start = self._clock.seconds()
@@ -320,7 +389,7 @@ class StorageServer(_TahoeStorageServer):
         try:
             result = self._native.slot_readv(storage_index, set(shares), [(o, l) for (o, l) in readv])
         except _native.Error as e:
-            raise _translate(e, self._bucket_path(storage_index)) from e
+            raise self._share_error(e, storage_index, "mutable") from e
         self.add_latency("readv", self._clock.seconds() - start)
         return result
 

@@ -1,0 +1,558 @@
+//! The server handle: creation over a directory or a C store, freeing, locking, and the
+//! queries, advisories and version record.
+
+use core::ffi::{c_char, c_void};
+use core::ops::{Deref, DerefMut};
+use core::ptr::NonNull;
+use std::ffi::OsStr;
+use std::os::unix::ffi::OsStrExt;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use tahoe_shares::server::{Config, Server};
+use tahoe_shares::store::{Durability, FsStore};
+
+use crate::error::ts_result;
+use crate::ffi::{
+    boundary, boundary_or, check_live, out, ref_in, register, slice_in, unregister, Entry, Kind,
+};
+use crate::store::{ts_store_callbacks, CallbackStore};
+use crate::types::{
+    share_number, ts_advise_outcome, ts_config, ts_node_id, ts_share_set, ts_share_stat,
+    ts_storage_index, ts_version_info,
+};
+
+/// A Tahoe storage server over one share store (Tahoe's `StorageServer`). Create it with
+/// `ts_server_new_fs` or `ts_server_new_callback` and free it with `ts_server_free`.
+///
+/// Thread rules: a server may be called from any number of threads at once; its calls
+/// take turns (an internal mutex), so each is atomic with respect to the others. It must
+/// not be freed while another thread is still calling it.
+pub struct ts_server {
+    _private: [u8; 0],
+}
+
+/// A server over either kind of store.
+pub(crate) enum AnyServer {
+    /// Over a storage directory.
+    Fs(Server<FsStore>),
+    /// Over a store written in C.
+    Callback(Server<CallbackStore>),
+}
+
+/// What a `ts_server` pointer points to (an `Arc`, shared with the server's readers).
+pub(crate) struct Shared {
+    server: Mutex<AnyServer>,
+}
+
+// The header promises that a server may be shared between threads.
+const _: () = {
+    const fn shareable<T: Send + Sync>() {}
+    shareable::<Shared>();
+};
+
+/// Runs `$body` with `$s` bound to the server of either kind, mapping core errors to
+/// `ts_result`.
+macro_rules! with_server {
+    ($server:expr, $s:ident => $body:expr) => {
+        match $server {
+            $crate::server::AnyServer::Fs($s) => ($body).map_err($crate::error::ts_result::from),
+            $crate::server::AnyServer::Callback($s) => {
+                ($body).map_err($crate::error::ts_result::from)
+            }
+        }
+    };
+}
+pub(crate) use with_server;
+
+/// A locked server: this thread is inside a call on it until dropped.
+pub(crate) struct Locked<'a> {
+    // Dropped first: the lock is released before the thread is marked outside.
+    guard: MutexGuard<'a, AnyServer>,
+    _entry: Entry,
+}
+
+impl Deref for Locked<'_> {
+    type Target = AnyServer;
+    fn deref(&self) -> &AnyServer {
+        &self.guard
+    }
+}
+
+impl DerefMut for Locked<'_> {
+    fn deref_mut(&mut self) -> &mut AnyServer {
+        &mut self.guard
+    }
+}
+
+impl Shared {
+    /// The address of the handle (the key of the re-entrancy guard).
+    pub(crate) fn addr(&self) -> usize {
+        core::ptr::from_ref(self) as usize
+    }
+
+    /// Locks the server for one call.
+    ///
+    /// # Errors
+    ///
+    /// `TS_REENTRANT_CALL` from inside one of its callbacks; `TS_PANIC` after a call that
+    /// panicked while holding the lock.
+    pub(crate) fn lock(&self) -> Result<Locked<'_>, ts_result> {
+        let entry = Entry::enter(self.addr())?;
+        let guard = self.server.lock().map_err(|_| ts_result::TS_PANIC)?;
+        Ok(Locked {
+            guard,
+            _entry: entry,
+        })
+    }
+
+    /// Runs `f` holding the lock unless this thread holds it already (a callback of this
+    /// server is running), for dropping things that call the store's callbacks.
+    pub(crate) fn serialized<T>(&self, f: impl FnOnce() -> T) -> T {
+        if Entry::is_inside(self.addr()) {
+            return f();
+        }
+        let _guard = self
+            .server
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        f()
+    }
+}
+
+/// Borrows the server behind a handle.
+///
+/// # Errors
+///
+/// `TS_NULL_PARAMETER`, `TS_INVALID_HANDLE`.
+///
+/// # Safety
+///
+/// The handle must not be freed during `'a` (the registry rejects handles freed before).
+pub(crate) unsafe fn server_ref<'a>(ptr: *const ts_server) -> Result<&'a Shared, ts_result> {
+    check_live(ptr, Kind::Server)?;
+    // SAFETY: a live server handle is a pointer from `Arc::into_raw` of a `Shared` whose
+    // reference is still held (it is removed from the registry before being released), and
+    // the caller guarantees it is not freed during 'a.
+    Ok(unsafe { &*ptr.cast::<Shared>() })
+}
+
+/// A new reference to the server behind a live handle (for readers).
+///
+/// # Safety
+///
+/// `ptr` must have passed `server_ref` and still be live.
+pub(crate) unsafe fn server_arc(ptr: *const ts_server) -> Arc<Shared> {
+    let ptr = ptr.cast::<Shared>();
+    // SAFETY: `ptr` comes from `Arc::into_raw` and its reference is alive, so the count
+    // may be raised and a second `Arc` made from it.
+    unsafe {
+        Arc::increment_strong_count(ptr);
+        Arc::from_raw(ptr)
+    }
+}
+
+fn give_out(server: AnyServer, out_server: NonNull<*mut ts_server>) {
+    let ptr = Arc::into_raw(Arc::new(Shared {
+        server: Mutex::new(server),
+    }))
+    .cast_mut()
+    .cast::<ts_server>();
+    register(ptr, Kind::Server);
+    // SAFETY: `out_server` was checked by `out`; the caller guarantees it writable.
+    unsafe { out_server.write(ptr) };
+}
+
+/// Reads an optional configuration (NULL means the defaults).
+///
+/// # Safety
+///
+/// `config` must be NULL or point to a valid `ts_config`.
+unsafe fn config_in(config: *const ts_config) -> Result<Config, ts_result> {
+    if config.is_null() {
+        return Ok(Config::default());
+    }
+    // SAFETY: non-null; the caller guarantees a valid config.
+    Ok(Config::from(unsafe { ref_in(config) }?))
+}
+
+/// Starts a server over a Tahoe storage directory (`storage_dir`, `storage_dir_len` bytes,
+/// not NUL-terminated; created if missing), with Tahoe's layout: `shares/`,
+/// `shares/incoming/`, `corruption-advisories/`.
+///
+/// `durable` makes every acknowledged change durable (fsync of files and directories);
+/// false skips the fsyncs, as Tahoe 1.20 does. `config` NULL means `ts_config_default`.
+/// `now` is the time in seconds since the epoch. Incoming shares left by an earlier run
+/// are discarded, or resumed with `config->resume_uploads`.
+///
+/// On success `*out_server` is a new server the caller owns and frees with
+/// `ts_server_free`.
+///
+/// # Safety
+///
+/// Every pointer must be NULL or valid for the length or type given; `out_server` must be
+/// valid for writes.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ts_server_new_fs(
+    storage_dir: *const c_char,
+    storage_dir_len: usize,
+    durable: bool,
+    nodeid: *const ts_node_id,
+    config: *const ts_config,
+    now: u64,
+    out_server: *mut *mut ts_server,
+) -> ts_result {
+    boundary(|| {
+        let out_server = out(out_server)?;
+        // SAFETY: the caller guarantees each pointer NULL or valid for its length/type.
+        let (dir, nodeid, config) = unsafe {
+            (
+                slice_in(storage_dir.cast::<u8>(), storage_dir_len)?,
+                *ref_in(nodeid)?,
+                config_in(config)?,
+            )
+        };
+        if dir.is_empty() {
+            return Err(ts_result::TS_INVALID_ARGUMENT);
+        }
+        let durability = if durable {
+            Durability::Durable
+        } else {
+            Durability::Tahoe
+        };
+        let store = FsStore::open(OsStr::from_bytes(dir), durability)?;
+        let server = Server::new(store, nodeid.into(), config, now)?;
+        give_out(AnyServer::Fs(server), out_server);
+        Ok(())
+    })
+}
+
+/// Starts a server over a share store implemented in C: `*callbacks` (copied; every
+/// callback is required) called with `userdata`. See `ts_store_callbacks` for what each
+/// callback must do and the thread rules. The server calls the store already during this
+/// call (to discard or resume incoming shares).
+///
+/// `userdata` and the callbacks must stay usable until the server and every reader opened
+/// from it are freed; the library never frees `userdata`.
+///
+/// # Errors
+///
+/// `TS_NULL_PARAMETER` when a callback is NULL; errors of the store while starting.
+///
+/// # Safety
+///
+/// `callbacks`, `nodeid` and `config` must be NULL or valid; `out_server` must be valid for
+/// writes; the callbacks must behave as `ts_store_callbacks` describes.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ts_server_new_callback(
+    callbacks: *const ts_store_callbacks,
+    userdata: *mut c_void,
+    nodeid: *const ts_node_id,
+    config: *const ts_config,
+    now: u64,
+    out_server: *mut *mut ts_server,
+) -> ts_result {
+    boundary(|| {
+        let out_server = out(out_server)?;
+        // SAFETY: the caller guarantees each pointer NULL or valid for its type.
+        let (callbacks, nodeid, config) =
+            unsafe { (ref_in(callbacks)?, *ref_in(nodeid)?, config_in(config)?) };
+        let store = CallbackStore::new(callbacks, userdata).ok_or(ts_result::TS_NULL_PARAMETER)?;
+        let server = Server::new(store, nodeid.into(), config, now)?;
+        give_out(AnyServer::Callback(server), out_server);
+        Ok(())
+    })
+}
+
+/// Frees a server. NULL, and a server freed already, are ignored (a double free is
+/// detected unless the memory was reused by a new server meanwhile). Uploads in progress
+/// stay in the store as incoming shares (a new server discards or resumes them). The
+/// store itself is released when the last reader opened from the server is freed too.
+/// Called from one of the server's own callbacks, it does nothing.
+///
+/// # Safety
+///
+/// No other thread may be using the server.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ts_server_free(server: *mut ts_server) {
+    boundary_or((), || {
+        if server.is_null() || Entry::is_inside(server as usize) {
+            return;
+        }
+        if !unregister(server, Kind::Server) {
+            return;
+        }
+        // SAFETY: the handle was live (just unregistered, so this happens once) and comes
+        // from `Arc::into_raw`; the caller guarantees nobody else is using it.
+        drop(unsafe { Arc::from_raw(server.cast_const().cast::<Shared>()) });
+    });
+}
+
+/// The share numbers held for a storage index, of either kind (Tahoe's `get_shares`; an
+/// unknown storage index has none).
+///
+/// # Safety
+///
+/// `server` must be a server handle or NULL; the other pointers NULL or valid.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ts_server_shares(
+    server: *const ts_server,
+    storage_index: *const ts_storage_index,
+    out_shares: *mut ts_share_set,
+) -> ts_result {
+    boundary(|| {
+        let out_shares = out(out_shares)?;
+        // SAFETY: the caller guarantees valid or NULL pointers and no concurrent free.
+        let (shared, si) = unsafe { (server_ref(server)?, *ref_in(storage_index)?) };
+        let set = with_server!(&mut *shared.lock()?, s => s.shares(&si.into()))?;
+        // SAFETY: checked by `out`; the caller guarantees it writable.
+        unsafe { out_shares.write(set.into()) };
+        Ok(())
+    })
+}
+
+/// Bytes of data in an immutable share.
+///
+/// # Errors
+///
+/// `TS_NO_SUCH_SHARE`; `TS_UNKNOWN_IMMUTABLE_VERSION` for a mutable share.
+///
+/// # Safety
+///
+/// As `ts_server_shares`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ts_server_immutable_share_length(
+    server: *const ts_server,
+    storage_index: *const ts_storage_index,
+    share_number: u32,
+    out_length: *mut u64,
+) -> ts_result {
+    boundary(|| {
+        let out_length = out(out_length)?;
+        // SAFETY: as in `ts_server_shares`.
+        let (shared, si) = unsafe { (server_ref(server)?, *ref_in(storage_index)?) };
+        let n = self::share_number(share_number)?;
+        let len = with_server!(&mut *shared.lock()?, s => s.immutable_share_length(&si.into(), n))?;
+        // SAFETY: checked by `out`; the caller guarantees it writable.
+        unsafe { out_length.write(len) };
+        Ok(())
+    })
+}
+
+/// Bytes of data in a mutable share.
+///
+/// # Errors
+///
+/// `TS_NO_SUCH_SHARE`; `TS_UNKNOWN_MUTABLE_MAGIC` for an immutable share.
+///
+/// # Safety
+///
+/// As `ts_server_shares`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ts_server_mutable_share_length(
+    server: *const ts_server,
+    storage_index: *const ts_storage_index,
+    share_number: u32,
+    out_length: *mut u64,
+) -> ts_result {
+    boundary(|| {
+        let out_length = out(out_length)?;
+        // SAFETY: as in `ts_server_shares`.
+        let (shared, si) = unsafe { (server_ref(server)?, *ref_in(storage_index)?) };
+        let n = self::share_number(share_number)?;
+        let len = with_server!(&mut *shared.lock()?, s => s.mutable_share_length(&si.into(), n))?;
+        // SAFETY: checked by `out`; the caller guarantees it writable.
+        unsafe { out_length.write(len) };
+        Ok(())
+    })
+}
+
+/// Facts about one share of either kind: kind, lengths, leases.
+///
+/// # Errors
+///
+/// `TS_NO_SUCH_SHARE`; `TS_CORRUPT`.
+///
+/// # Safety
+///
+/// As `ts_server_shares`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ts_server_stat_share(
+    server: *const ts_server,
+    storage_index: *const ts_storage_index,
+    share_number: u32,
+    out_stat: *mut ts_share_stat,
+) -> ts_result {
+    boundary(|| {
+        let out_stat = out(out_stat)?;
+        // SAFETY: as in `ts_server_shares`.
+        let (shared, si) = unsafe { (server_ref(server)?, *ref_in(storage_index)?) };
+        let n = self::share_number(share_number)?;
+        let stat = with_server!(&mut *shared.lock()?, s => s.stat_share(&si.into(), n))?;
+        // SAFETY: checked by `out`; the caller guarantees it writable.
+        unsafe { out_stat.write(stat.into()) };
+        Ok(())
+    })
+}
+
+/// Tahoe's `get_available_space`: the store's free space less the reserved space, 0 when
+/// read-only. `*out_known` is false (and `*out_bytes` 0) when the store cannot tell.
+///
+/// # Safety
+///
+/// As `ts_server_shares`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ts_server_available_space(
+    server: *const ts_server,
+    out_known: *mut bool,
+    out_bytes: *mut u64,
+) -> ts_result {
+    boundary(|| {
+        let (out_known, out_bytes) = (out(out_known)?, out(out_bytes)?);
+        // SAFETY: as in `ts_server_shares`.
+        let shared = unsafe { server_ref(server)? };
+        let space = with_server!(&mut *shared.lock()?, s => s.available_space())?;
+        // SAFETY: checked by `out`; the caller guarantees them writable.
+        unsafe {
+            out_known.write(space.is_some());
+            out_bytes.write(space.unwrap_or(0));
+        }
+        Ok(())
+    })
+}
+
+/// Bytes reserved by the uploads in progress (Tahoe's `allocated_size`).
+///
+/// # Safety
+///
+/// As `ts_server_shares`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ts_server_allocated_size(
+    server: *const ts_server,
+    out_bytes: *mut u64,
+) -> ts_result {
+    boundary(|| {
+        let out_bytes = out(out_bytes)?;
+        // SAFETY: as in `ts_server_shares`.
+        let shared = unsafe { server_ref(server)? };
+        let bytes = match &*shared.lock()? {
+            AnyServer::Fs(s) => s.allocated_size(),
+            AnyServer::Callback(s) => s.allocated_size(),
+        };
+        // SAFETY: checked by `out`; the caller guarantees it writable.
+        unsafe { out_bytes.write(bytes) };
+        Ok(())
+    })
+}
+
+/// The version record (Tahoe's `get_version`).
+///
+/// # Safety
+///
+/// As `ts_server_shares`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ts_server_version(
+    server: *const ts_server,
+    out_version: *mut ts_version_info,
+) -> ts_result {
+    boundary(|| {
+        let out_version = out(out_version)?;
+        // SAFETY: as in `ts_server_shares`.
+        let shared = unsafe { server_ref(server)? };
+        let v = with_server!(&mut *shared.lock()?, s => s.version())?;
+        // SAFETY: checked by `out`; the caller guarantees it writable.
+        unsafe { out_version.write(v.into()) };
+        Ok(())
+    })
+}
+
+/// The server's node id.
+///
+/// # Safety
+///
+/// As `ts_server_shares`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ts_server_nodeid(
+    server: *const ts_server,
+    out_nodeid: *mut ts_node_id,
+) -> ts_result {
+    boundary(|| {
+        let out_nodeid = out(out_nodeid)?;
+        // SAFETY: as in `ts_server_shares`.
+        let shared = unsafe { server_ref(server)? };
+        let id = match &*shared.lock()? {
+            AnyServer::Fs(s) => s.nodeid(),
+            AnyServer::Callback(s) => s.nodeid(),
+        };
+        // SAFETY: checked by `out`; the caller guarantees it writable.
+        unsafe { out_nodeid.write(id.into()) };
+        Ok(())
+    })
+}
+
+/// The server's configuration.
+///
+/// # Safety
+///
+/// As `ts_server_shares`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ts_server_config(
+    server: *const ts_server,
+    out_config: *mut ts_config,
+) -> ts_result {
+    boundary(|| {
+        let out_config = out(out_config)?;
+        // SAFETY: as in `ts_server_shares`.
+        let shared = unsafe { server_ref(server)? };
+        let config = match &*shared.lock()? {
+            AnyServer::Fs(s) => ts_config::from(s.config()),
+            AnyServer::Callback(s) => ts_config::from(s.config()),
+        };
+        // SAFETY: checked by `out`; the caller guarantees it writable.
+        unsafe { out_config.write(config) };
+        Ok(())
+    })
+}
+
+/// Records a client's report that a share is corrupt (Tahoe's `advise_corrupt_share`),
+/// in Tahoe's text format, under a name made of `now` (UTC), the storage index and the
+/// share number. `share_type` and `reason` are UTF-8, not NUL-terminated.
+///
+/// # Errors
+///
+/// `TS_INVALID_ARGUMENT` for text that is not UTF-8; `TS_LIMIT_ADVISORY_SIZE`.
+///
+/// # Safety
+///
+/// As `ts_server_shares`; each buffer valid for its length.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ts_server_advise_corrupt_share(
+    server: *mut ts_server,
+    share_type: *const c_char,
+    share_type_len: usize,
+    storage_index: *const ts_storage_index,
+    share_number: u32,
+    reason: *const c_char,
+    reason_len: usize,
+    now: u64,
+    out_outcome: *mut ts_advise_outcome,
+) -> ts_result {
+    boundary(|| {
+        let out_outcome = out(out_outcome)?;
+        // SAFETY: as in `ts_server_shares`; each buffer valid for its length.
+        let (shared, si, share_type, reason) = unsafe {
+            (
+                server_ref(server)?,
+                *ref_in(storage_index)?,
+                slice_in(share_type.cast::<u8>(), share_type_len)?,
+                slice_in(reason.cast::<u8>(), reason_len)?,
+            )
+        };
+        let n = self::share_number(share_number)?;
+        let outcome = with_server!(&mut *shared.lock()?, s => {
+            s.advise_corrupt_share(share_type, &si.into(), n, reason, now)
+        })?;
+        // SAFETY: checked by `out`; the caller guarantees it writable.
+        unsafe { out_outcome.write(outcome.into()) };
+        Ok(())
+    })
+}
