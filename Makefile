@@ -61,8 +61,9 @@ nostd: rust-targets
 # Cross-checks against Tahoe-LAFS 1.20 itself: differential op scripts, both directions of
 # reading, and reproducibility of the committed golden files.
 test-python: venv python-ext
-	$(CARGO) build -p tahoe-shares --example apply_script
-	TS_APPLY=$(CURDIR)/target/debug/examples/apply_script $(VPY) -m pytest -q tests/python
+	$(CARGO) build -p tahoe-shares --example apply_script --example server_script
+	TS_APPLY=$(CURDIR)/target/debug/examples/apply_script \
+	TS_SERVER=$(CURDIR)/target/debug/examples/server_script $(VPY) -m pytest -q tests/python
 
 # Builds the extension module into the venv (an editable install of ffi-python), then
 # checks the type stubs against the module that was built.
