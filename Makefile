@@ -166,6 +166,18 @@ install-c:
 	ln -sf libtahoe_shares.so.0 $(DESTDIR)$(PREFIX)/lib/libtahoe_shares.so
 	$(call c_pc,$(PREFIX)) > $(DESTDIR)$(PREFIX)/lib/pkgconfig/tahoe_shares.pc
 
+# --- benchmarks (not part of `make test`) ------------------------------------------------
+
+.PHONY: bench
+
+# tahoe-shares against Tahoe-LAFS 1.20's own StorageServer and raw pwrite/pread, in one
+# run: prints the table and writes benches/RESULTS.md. The extension is built in release
+# mode for it (`make python-ext` puts the debug build back). BENCH_ARGS=--quick for a try.
+bench: venv
+	VIRTUAL_ENV=$(CURDIR)/$(VENV) $(VENV)/bin/maturin develop --release --quiet -m ffi-python/Cargo.toml
+	$(CARGO) build --release -p tahoe-shares-benches --bin rust_server_bench
+	$(VPY) benches/compare.py $(BENCH_ARGS)
+
 # --- the main job -------------------------------------------------------------------------
 
 # A local Tahoe-LAFS grid on 127.0.0.1 (an introducer, three storage nodes whose storage

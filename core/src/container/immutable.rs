@@ -6,7 +6,10 @@ use crate::format::immutable::{
     HeaderError, ImmutableHeader, ImmutableLayout, ImmutableVersion, HEADER_SIZE,
     LEASE_COUNT_OFFSET,
 };
-use crate::format::lease::{Lease, IMMUTABLE_LEASE_SIZE};
+use crate::format::lease::{renew_stored_form, Lease, IMMUTABLE_LEASE_SIZE};
+
+/// Lease records read at once when scanning (4 KiB of stack).
+const LEASE_BATCH: usize = 56;
 use crate::io::ShareIo;
 use crate::types::{CancelSecret, RenewSecret};
 
@@ -280,9 +283,34 @@ impl<IO: ShareIo> ImmutableContainer<IO> {
         allow_backdate: bool,
     ) -> Result<(), IO::Error> {
         self.recover()?;
-        for i in 0..self.layout.num_leases {
+        // The candidate is hashed once, and the records are read in batches: one device
+        // read and one hash per record made add_lease on a share with thousands of
+        // leases cost thousands of syscalls and hashes.
+        let hashed = self.header.version.hashed_secrets();
+        let wanted = renew_stored_form(secret, hashed);
+        let mut batch = [0u8; LEASE_BATCH * IMMUTABLE_LEASE_SIZE];
+        let count = self.layout.num_leases;
+        let mut first = 0u32;
+        while first < count {
+            let k = (count - first).min(LEASE_BATCH as u32);
+            let bytes = &mut batch[..k as usize * IMMUTABLE_LEASE_SIZE];
+            self.io
+                .read_at(self.layout.lease_record_offset(first), bytes)
+                .map_err(Error::Io)?;
+            // Stops at the match, or at a record that does not decode: `self.lease`
+            // below then reports it, as the record-at-a-time scan did.
+            let found = bytes.chunks_exact(IMMUTABLE_LEASE_SIZE).position(|rec| {
+                Lease::decode_immutable(rec, hashed)
+                    .map_or(true, |l| l.secrets.matches_renew_stored(&wanted))
+            });
+            let Some(j) = found else {
+                first += k;
+                continue;
+            };
+            let i = first + j as u32;
             let mut lease = self.lease(i)?;
-            if lease.secrets.matches_renew(secret) {
+            {
+                debug_assert!(lease.secrets.matches_renew(secret));
                 if allow_backdate || new_expiration > lease.expiration_time {
                     lease.expiration_time = new_expiration;
                     if self.poisoned {

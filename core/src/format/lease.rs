@@ -27,6 +27,16 @@ fn blake2b_256(data: &[u8]) -> [u8; 32] {
     h.finalize().into()
 }
 
+/// The 32 bytes a lease stores for renew secret `secret`: the secret itself, or its
+/// BLAKE2b hash when the container's schema hashes secrets.
+pub(crate) fn renew_stored_form(secret: &RenewSecret, hashed: bool) -> [u8; 32] {
+    if hashed {
+        blake2b_256(secret.as_bytes())
+    } else {
+        *secret.as_bytes()
+    }
+}
+
 /// Lease secrets stored in clear text (schema version 1).
 #[derive(Clone)]
 pub struct CleartextSecrets {
@@ -86,6 +96,12 @@ impl StoredSecrets {
             Self::Cleartext(c) => c.renew.ct_eq(secret),
             Self::Hashed(h) => h.renew_hash.ct_eq(&blake2b_256(secret.as_bytes())).into(),
         }
+    }
+
+    /// Whether `stored` (from [`renew_stored_form`]) is this lease's stored renew secret
+    /// (constant time). Hashes nothing, so a scan hashes the candidate once.
+    pub(crate) fn matches_renew_stored(&self, stored: &[u8; 32]) -> bool {
+        self.renew_bytes().ct_eq(stored).into()
     }
 
     /// Whether `secret` is this lease's cancel secret (constant time in the secret).
