@@ -14,7 +14,7 @@ export CARGO_TERM_COLOR := never
 .PHONY: test demo venv rust-targets fmt-check clippy test-rust doc nostd test-python golden clean \
 	python-ext test-tahoe
 
-test: fmt-check clippy test-rust doc nostd test-python test-tahoe test-c
+test: fmt-check clippy test-rust doc nostd test-python test-tahoe test-c fuzz-smoke
 	@echo "make test: all checks passed"
 
 # --- set-up -----------------------------------------------------------------------------
@@ -190,3 +190,29 @@ demo: python-ext
 clean:
 	$(CARGO) clean
 	rm -rf $(VENV)
+
+# --- fuzzing (fuzz/, its own workspace; cargo-fuzz needs nightly features) --------------
+
+.PHONY: fuzz fuzz-smoke fuzz-tool fuzz-build
+
+# The targets are listed in fuzz/run.sh (run, executions table) and fuzz/seed.sh.
+FUZZ_SMOKE_SECONDS ?= 10
+FUZZ_SECONDS ?= 600
+FUZZ_ENV := RUSTC_BOOTSTRAP=1
+# Every target: no allocation sized by a declared length (reliability.md P5).
+FUZZ_ARGS := -rss_limit_mb=512 -malloc_limit_mb=512
+
+fuzz-tool:
+	@$(CARGO) fuzz --version >/dev/null 2>&1 || $(CARGO) install cargo-fuzz --locked
+
+# Built once, then each target runs from its seeded corpus (fuzz/seed.sh copies the golden
+# files; fuzz/corpus is git-ignored). Crashes land in fuzz/artifacts/<target>/.
+fuzz-build: fuzz-tool
+	fuzz/seed.sh
+	cd fuzz && $(FUZZ_ENV) $(CARGO) fuzz build
+
+fuzz-smoke: fuzz-build
+	fuzz/run.sh $(FUZZ_SMOKE_SECONDS) $(FUZZ_ARGS)
+
+fuzz: fuzz-build
+	fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_ARGS)
