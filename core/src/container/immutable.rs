@@ -7,11 +7,11 @@ use crate::format::immutable::{
     LEASE_COUNT_OFFSET,
 };
 use crate::format::lease::{renew_stored_form, Lease, IMMUTABLE_LEASE_SIZE};
+use crate::io::ShareIo;
+use crate::types::{CancelSecret, RenewSecret};
 
 /// Lease records read at once when scanning (4 KiB of stack).
 const LEASE_BATCH: usize = 56;
-use crate::io::ShareIo;
-use crate::types::{CancelSecret, RenewSecret};
 
 /// An immutable share container over a device.
 #[derive(Debug)]
@@ -309,23 +309,20 @@ impl<IO: ShareIo> ImmutableContainer<IO> {
             };
             let i = first + j as u32;
             let mut lease = self.lease(i)?;
-            {
-                debug_assert!(lease.secrets.matches_renew(secret));
-                if allow_backdate || new_expiration > lease.expiration_time {
-                    lease.expiration_time = new_expiration;
-                    if self.poisoned {
-                        return Err(Error::Poisoned);
-                    }
-                    self.io
-                        .write_at(
-                            self.layout.lease_record_offset(i),
-                            &lease.encode_immutable(),
-                        )
-                        .map_err(Error::Io)?;
-                    sync(&mut self.io, &mut self.poisoned)?;
+            if allow_backdate || new_expiration > lease.expiration_time {
+                lease.expiration_time = new_expiration;
+                if self.poisoned {
+                    return Err(Error::Poisoned);
                 }
-                return Ok(());
+                self.io
+                    .write_at(
+                        self.layout.lease_record_offset(i),
+                        &lease.encode_immutable(),
+                    )
+                    .map_err(Error::Io)?;
+                sync(&mut self.io, &mut self.poisoned)?;
             }
+            return Ok(());
         }
         Err(Error::NoSuchLease)
     }

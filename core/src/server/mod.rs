@@ -343,6 +343,12 @@ impl<S: ShareStore> Server<S> {
         self.nodeid
     }
 
+    /// When a lease added or renewed at `now` expires (Tahoe's u32 field, saturated).
+    fn expiry(&self, now: u64) -> u32 {
+        let expiry = now.saturating_add(u64::from(self.config.lease_duration));
+        u32::try_from(expiry).unwrap_or(u32::MAX)
+    }
+
     fn lease_for(
         &self,
         owner_num: u32,
@@ -350,12 +356,11 @@ impl<S: ShareStore> Server<S> {
         cancel: &CancelSecret,
         now: u64,
     ) -> NewLease {
-        let expiry = now.saturating_add(u64::from(self.config.lease_duration));
         NewLease {
             owner_num,
             renew: renew.clone(),
             cancel: cancel.clone(),
-            expiration_time: u32::try_from(expiry).unwrap_or(u32::MAX),
+            expiration_time: self.expiry(now),
             nodeid: self.nodeid,
         }
     }
@@ -412,14 +417,29 @@ impl<S: ShareStore> Server<S> {
         si: &StorageIndex,
         shnum: ShareNumber,
     ) -> Result<Option<AnyShare<S::Io>>, S::Error> {
+        // A file of neither kind is opened as immutable: what Tahoe's ShareFile reports.
+        self.open_sniffed(si, shnum, true)
+    }
+
+    /// Opens a share by the kind its header announces; a file of neither kind is opened
+    /// as immutable when `unknown_as_immutable`, and skipped (`None`) otherwise.
+    fn open_sniffed(
+        &mut self,
+        si: &StorageIndex,
+        shnum: ShareNumber,
+        unknown_as_immutable: bool,
+    ) -> Result<Option<AnyShare<S::Io>>, S::Error> {
         let Some(mut io) = self.store.open(si, shnum)? else {
             return Ok(None);
         };
-        match sniff_io(&mut io)? {
-            Some(ShareKind::Mutable) => Ok(Some(AnyShare::Mutable(MutableContainer::open(io)?))),
-            // Not a mutable container: what Tahoe's ShareFile reports for it.
-            _ => Ok(Some(AnyShare::Immutable(ImmutableContainer::open(io)?))),
-        }
+        Ok(match sniff_io(&mut io)? {
+            Some(ShareKind::Mutable) => Some(AnyShare::Mutable(MutableContainer::open(io)?)),
+            Some(ShareKind::Immutable) => Some(AnyShare::Immutable(ImmutableContainer::open(io)?)),
+            None if unknown_as_immutable => {
+                Some(AnyShare::Immutable(ImmutableContainer::open(io)?))
+            }
+            None => None,
+        })
     }
 
     fn open_immutable(
@@ -603,14 +623,7 @@ impl<S: ShareStore> Server<S> {
         si: &StorageIndex,
         shnum: ShareNumber,
     ) -> Result<Option<AnyShare<S::Io>>, S::Error> {
-        let Some(mut io) = self.store.open(si, shnum)? else {
-            return Ok(None);
-        };
-        Ok(match sniff_io(&mut io)? {
-            Some(ShareKind::Mutable) => Some(AnyShare::Mutable(MutableContainer::open(io)?)),
-            Some(ShareKind::Immutable) => Some(AnyShare::Immutable(ImmutableContainer::open(io)?)),
-            None => None,
-        })
+        self.open_sniffed(si, shnum, false)
     }
 
     // ----- leases ----------------------------------------------------------------------
@@ -678,8 +691,7 @@ impl<S: ShareStore> Server<S> {
         renew: &RenewSecret,
         now: u64,
     ) -> Result<(), S::Error> {
-        let expiry = u32::try_from(now.saturating_add(u64::from(self.config.lease_duration)))
-            .unwrap_or(u32::MAX);
+        let expiry = self.expiry(now);
         let mut found = false;
         for n in self.store.list(si)?.iter() {
             match self.open_lease_holder(si, n)? {
