@@ -351,12 +351,13 @@ impl<IO: ShareIo> ImmutableContainer<IO> {
 
     /// Removes every lease whose cancel secret matches, compacting the others in order.
     ///
-    /// Order: move each kept record down into the first free slot, in ascending order, so
-    /// that no kept lease is ever overwritten before its copy exists; sync; write the new
-    /// count; truncate; sync. A crash while moving may leave a kept lease twice or a
-    /// cancelled one still present (never a kept one lost); a crash between the count and
-    /// the truncation leaves excess that the next update removes. Cancelling only the last
-    /// records moves nothing, and is atomic.
+    /// Order: move each kept record down into the first free slot, in ascending order,
+    /// syncing between moves, so that no kept lease is ever overwritten before its copy is
+    /// durable (without the syncs a power loss could keep a later move and lose the one
+    /// before it); sync; write the new count; sync; truncate; sync. A crash while moving
+    /// may leave a kept lease twice or a cancelled one still present (never a kept one
+    /// lost); a crash between the count and the truncation leaves excess that the next
+    /// update removes. Cancelling only the last records moves nothing, and is atomic.
     ///
     /// # Errors
     ///
@@ -365,15 +366,20 @@ impl<IO: ShareIo> ImmutableContainer<IO> {
         self.recover()?;
         let n = self.layout.num_leases;
         let mut kept = 0u32;
+        let mut unsynced = false;
         for i in 0..n {
             let lease = self.lease(i)?;
             if lease.secrets.matches_cancel(secret) {
                 continue;
             }
             if kept != i {
+                if unsynced {
+                    sync(&mut self.io, &mut self.poisoned)?;
+                }
                 if self.poisoned {
                     return Err(Error::Poisoned);
                 }
+                unsynced = true;
                 self.io
                     .write_at(
                         self.layout.lease_record_offset(kept),

@@ -98,9 +98,23 @@ impl<IO: ShareIo> MutableContainer<IO> {
         // being replayed, the old block may already be overwritten by new data.
         // Its lower bound is the end of the count field, which the header locates both
         // before and after a replay rewrites it; clients control no byte past that.
+        //
+        // A header that does not decode can only be one torn by a failed (short) write
+        // while a journal was being replayed: the fields that locate the regions are
+        // rewritten only by replays, and the journal is removed only once its replay is
+        // durable. That journal still ends the file, so it is looked for with the end of
+        // the header as the bound.
         let len = io.len().map_err(Error::Io)?;
-        let header = read_header(&mut io, len)?;
-        let min_start = header.extra_lease_offset.saturating_add(4);
+        let min_start = match read_header(&mut io, len) {
+            Ok(header) => header.extra_lease_offset.saturating_add(4),
+            Err(Error::Corrupt(c)) => {
+                if journal::find(&mut io, len, HEADER_SIZE)?.is_none() {
+                    return Err(Error::Corrupt(c));
+                }
+                HEADER_SIZE
+            }
+            Err(e) => return Err(e),
+        };
         if let Some(footer) = journal::find(&mut io, len, min_start)? {
             journal::replay(&mut io, &footer)?;
             io.set_len(footer.target_len).map_err(Error::Io)?;

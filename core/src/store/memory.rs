@@ -45,7 +45,7 @@ impl ShareIo for MemShare {
     }
 }
 
-type Key = (StorageIndex, ShareNumber);
+pub(crate) type Key = (StorageIndex, ShareNumber);
 
 /// Shares kept in memory, with an optional space limit.
 #[derive(Debug, Default, Clone)]
@@ -91,6 +91,40 @@ impl MemStore {
             advisories: self.advisories.clone(),
             capacity: self.capacity,
         }
+    }
+
+    /// Every share (`true`: incoming) with its bytes, for the fault-injecting store.
+    #[cfg(feature = "_testing")]
+    pub(crate) fn all_shares(&self) -> Vec<(Key, bool, Vec<u8>)> {
+        self.published
+            .iter()
+            .map(|(k, s)| (*k, false, s.bytes()))
+            .chain(self.incoming.iter().map(|(k, s)| (*k, true, s.bytes())))
+            .collect()
+    }
+
+    /// The upload records, for the fault-injecting store.
+    #[cfg(feature = "_testing")]
+    pub(crate) fn records(&self) -> &BTreeMap<Key, Vec<u8>> {
+        &self.records
+    }
+
+    /// Puts a share (`incoming` or published) holding `bytes`, replacing any; for the
+    /// fault-injecting store's crash images.
+    #[cfg(feature = "_testing")]
+    pub(crate) fn put_share(&mut self, key: Key, incoming: bool, bytes: Vec<u8>) {
+        let share = MemShare(Rc::new(RefCell::new(VecIo::from_vec(bytes))));
+        if incoming {
+            self.incoming.insert(key, share);
+        } else {
+            self.published.insert(key, share);
+        }
+    }
+
+    /// Puts an upload record; for the fault-injecting store's crash images.
+    #[cfg(feature = "_testing")]
+    pub(crate) fn put_record(&mut self, key: Key, record: Vec<u8>) {
+        self.records.insert(key, record);
     }
 
     /// The published shares and their bytes, in order.

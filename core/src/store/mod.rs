@@ -13,7 +13,10 @@ mod fs;
 mod memory;
 
 #[cfg(feature = "_testing")]
-pub use faulty::{FaultPlan, FaultyShare, FaultyStore, StoreFault, StoreOp};
+pub use faulty::{
+    Change, Fault, FaultPlan, FaultyShare, FaultyStore, Pending, Persist, StoreFault, StoreOp,
+    SECTOR,
+};
 #[cfg(feature = "std")]
 pub use fs::FsStore;
 #[cfg(feature = "alloc")]
