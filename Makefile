@@ -216,3 +216,22 @@ fuzz-smoke: fuzz-build
 
 fuzz: fuzz-build
 	fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_ARGS)
+
+# --- reliability figures (reliability.md 3.8) -------------------------------------------
+
+.PHONY: reliability
+RELIABILITY_FUZZ_SECONDS ?= 60
+RELIABILITY_EXHAUSTIVE ?= 8
+
+# Runs the crash, power-loss and fail-Nth enumerations (release build, every persisted
+# subset up to $(RELIABILITY_EXHAUSTIVE) pending changes), the bad-input catalogue of
+# core, Python and C, the concurrency harness, the resource limits and every fuzz target
+# for $(RELIABILITY_FUZZ_SECONDS) s, then prints the figures (also in
+# target/reliability.txt). docs/reliability.md records a run.
+reliability: venv python-ext c-lib fuzz-build
+	mkdir -p $(C_OUT)/reliability
+	gcc $(C_CFLAGS) ffi-c/tests/bad_input.c ffi-c/examples/mem_store.c \
+		target/debug/libtahoe_shares_c.a $(C_LIBS) -o $(C_OUT)/reliability/bad_input
+	$(VPY) tools/reliability.py --venv $(VENV) --c-bin $(C_OUT)/reliability \
+		--fuzz-seconds $(RELIABILITY_FUZZ_SECONDS) --exhaustive $(RELIABILITY_EXHAUSTIVE) \
+		$(foreach a,$(FUZZ_ARGS),--fuzz-arg=$(a))

@@ -29,7 +29,7 @@ use std::time::Instant;
 use tahoe_shares::container::{TestOperator, TestVector};
 use tahoe_shares::format::lease::DEFAULT_LEASE_DURATION;
 use tahoe_shares::server::{AllocateRequest, Config, Server, SlotSecrets, SlotWrite};
-use tahoe_shares::store::{Durability, FsStore};
+use tahoe_shares::store::{Durability, FsStore, ShareStore};
 use tahoe_shares::{
     CancelSecret, Error, NodeId, RenewSecret, ShareNumber, ShareSet, StorageIndex, UploadSecret,
     WriteEnabler,
@@ -1282,4 +1282,82 @@ fn lease_renewal_racing_a_growing_write_keeps_both() {
         leases.len(),
         data.len()
     );
+}
+
+/// Regression: separate servers on one directory (as separate processes) uploading
+/// distinct storage indexes under one two-letter prefix. Publishing or aborting the last
+/// upload under a prefix removes the emptied `incoming/` directories, which another
+/// server may just have created for its own share; its allocation then failed with
+/// `NotFound` (about 2% of them here). The store now tries again.
+#[test]
+fn separate_servers_uploading_under_one_prefix_never_fail() {
+    const PER_THREAD: u32 = 1500;
+    let dir = TempDir::new("prefix");
+    let mut servers: Vec<FsServer> = (0..4)
+        .map(|_| fs_server(dir.path(), Durability::Tahoe))
+        .collect();
+    let secret = UploadSecret::new(b"prefix race").unwrap();
+    let failures: Vec<String> = thread::scope(|scope| {
+        let handles: Vec<_> = servers
+            .iter_mut()
+            .enumerate()
+            .map(|(t, srv)| {
+                let secret = secret.clone();
+                scope.spawn(move || {
+                    let mut failures = Vec::new();
+                    for i in 0..PER_THREAD {
+                        // The same first byte gives the same base32 prefix.
+                        let mut b = [0u8; 16];
+                        b[1] = t as u8;
+                        b[2..6].copy_from_slice(&i.to_be_bytes());
+                        let si = StorageIndex::new(b);
+                        let req = AllocateRequest {
+                            storage_index: si,
+                            renew_secret: RenewSecret([1; 32]),
+                            cancel_secret: CancelSecret([2; 32]),
+                            share_numbers: [ShareNumber(0)].into_iter().collect(),
+                            allocated_size: 10,
+                            owner_num: 0,
+                            renew_leases: true,
+                            upload_secret: secret.clone(),
+                        };
+                        let r = srv
+                            .allocate_buckets(&req, NOW)
+                            .and_then(|_| {
+                                srv.write(&si, ShareNumber(0), &secret, 0, b"0123456789", NOW)
+                            })
+                            .and_then(|_| srv.close(&si, ShareNumber(0), &secret));
+                        if let Err(e) = r {
+                            failures.push(format!("{si:?}: {e:?}"));
+                        }
+                    }
+                    failures
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap())
+            .collect()
+    });
+    assert!(
+        failures.is_empty(),
+        "{} of {} uploads failed, e.g. {:?}",
+        failures.len(),
+        4 * PER_THREAD,
+        failures.first()
+    );
+    for srv in &mut servers {
+        assert_eq!(srv.allocated_size(), 0);
+    }
+    let mut reader = fs_server(dir.path(), Durability::Tahoe);
+    let mut shares = 0;
+    reader
+        .store_mut()
+        .for_each_storage_index(&mut |_| {
+            shares += 1;
+            true
+        })
+        .unwrap();
+    assert_eq!(shares, 4 * PER_THREAD as usize);
 }

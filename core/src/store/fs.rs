@@ -23,7 +23,18 @@ use crate::error::{Error, Result};
 use crate::io::FileIo;
 use crate::types::{ShareNumber, ShareSet, StorageIndex};
 
+/// How often a create or link is tried again when another process removed the directory
+/// just made for it.
+const DIR_RACE_RETRIES: u32 = 8;
+
 /// Shares in a Tahoe storage directory.
+///
+/// One server per storage directory: immutable uploads from several processes are safe
+/// (creation is exclusive and publishing never replaces a share), but mutable
+/// test-and-writes are serialised only within one [`crate::server::Server`], so two
+/// servers writing the same slot could both pass the test, and a server starting up
+/// discards every upload in progress under `incoming/`. Tahoe's own crawlers and
+/// read-only tools may run beside it.
 #[derive(Debug, Clone)]
 pub struct FsStore {
     root: PathBuf,
@@ -258,9 +269,23 @@ impl ShareStore for FsStore {
             return Err(Error::AlreadyExists);
         }
         let dir = self.incoming_dir(si);
-        self.make_dirs(&dir)?;
-        self.open_file(&dir.join(shnum.file_name().as_str()), true)?
-            .ok_or(Error::Bug("create_new returned no file"))
+        let path = dir.join(shnum.file_name().as_str());
+        // Another process publishing or aborting the last upload under the same prefix
+        // may remove the directories between their creation and the file's: try again.
+        let mut attempts = 0;
+        loop {
+            match self
+                .make_dirs(&dir)
+                .and_then(|()| self.open_file(&path, true))
+            {
+                Err(Error::Io(e))
+                    if e.kind() == ErrorKind::NotFound && attempts < DIR_RACE_RETRIES =>
+                {
+                    attempts += 1;
+                }
+                r => return r?.ok_or(Error::Bug("create_new returned no file")),
+            }
+        }
     }
 
     fn open_incoming(
@@ -301,8 +326,23 @@ impl ShareStore for FsStore {
         }
         drop(file);
         let bucket = self.bucket_dir(si);
-        self.make_dirs(&bucket)?;
-        fs::hard_link(&from, bucket.join(name.as_str())).map_err(io_err)?;
+        let to = bucket.join(name.as_str());
+        // As in create_incoming: another process removing the last share of this storage
+        // index may remove its directory between its creation and the link.
+        let mut attempts = 0;
+        loop {
+            match self
+                .make_dirs(&bucket)
+                .and_then(|()| fs::hard_link(&from, &to).map_err(io_err))
+            {
+                Err(Error::Io(e))
+                    if e.kind() == ErrorKind::NotFound && attempts < DIR_RACE_RETRIES =>
+                {
+                    attempts += 1;
+                }
+                r => break r?,
+            }
+        }
         self.sync_dir(&bucket)?;
         fs::remove_file(&from).map_err(Error::Io)?;
         self.sync_dir(&incoming_dir)?;
