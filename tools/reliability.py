@@ -156,8 +156,8 @@ def main() -> None:
     for name, n in fail_rows:
         w(f"  {name:<40} {n}")
     w(f"  {'total':<40} {sum(n for _, n in fail_rows)}"
-      f"  ({g('fail_nth_tolerated')} operations succeeded despite a fault other than a bit "
-      "flip, and were checked as acknowledged)")
+      f"  (succeeded despite a fault other than a bit flip, then checked as "
+      f"acknowledged: {g('fail_nth_tolerated')})")
     w(f"  bit flips acted on: {g('fail_nth_bit_flip_changed_shares')} touched shares changed, "
       f"{g('fail_nth_bit_flip_corrupt_shares')} read back as Corrupt (typed error); "
       "untouched shares always identical")
