@@ -124,11 +124,11 @@ def main() -> None:
     crash_power = g("crash_states_power_loss") + g("crash_states_power_loss_in_recovery")
     fail_rows = [
         ("fail once", g("fail_nth_fail_once")),
-        ("fail for good (sticky)", g("fail_nth_fail_for")),
-        ("ambiguous (applied, then failed)", g("fail_nth_ambiguous_applied")),
+        ("fail for good (sticky)", g("fail_nth_fail_sticky")),
+        ("ambiguous (applied, then failed)", g("fail_nth_ambiguous")),
         ("short write", g("fail_nth_short_write")),
         ("bit flip on read", g("fail_nth_bit_flip")),
-        ("ENOSPC after a byte budget", g("fail_nth_ENOSPC_after")),
+        ("ENOSPC after a byte budget", g("fail_nth_enospc")),
     ]
     bad = [("core", g("bad_inputs_core")), ("Python", g("bad_inputs_python")),
            ("C", g("bad_inputs_c"))]

@@ -521,24 +521,27 @@ fn uploads_of(srv: &Srv) -> Vec<(Key, u64, u64)> {
         .collect()
 }
 
-/// The fault modes of the fail-Nth loops.
-const FAIL_MODES: [(&str, Fault, bool); 5] = [
-    ("fail once", Fault::Fail, false),
-    ("fail for good", Fault::Fail, true),
-    ("ambiguous (applied, then failed)", Fault::Ambiguous, false),
-    ("short write", Fault::Short, false),
-    ("bit flip on read", Fault::BitFlip, false),
+/// The modes of the fail-Nth loops: figure key, label, and the fault with whether it
+/// sticks; the last, without a fault, is the ENOSPC loop.
+type Mode = (&'static str, &'static str, Option<(Fault, bool)>);
+const MODES: [Mode; 6] = [
+    ("fail_once", "fail once", Some((Fault::Fail, false))),
+    ("fail_sticky", "fail for good", Some((Fault::Fail, true))),
+    (
+        "ambiguous",
+        "ambiguous (applied, then failed)",
+        Some((Fault::Ambiguous, false)),
+    ),
+    ("short_write", "short write", Some((Fault::Short, false))),
+    (
+        "bit_flip",
+        "bit flip on read",
+        Some((Fault::BitFlip, false)),
+    ),
+    ("enospc", "ENOSPC after a byte budget", None),
 ];
 /// The ENOSPC loop's row in [`Tally::fail_runs`].
-const NO_SPACE_MODE: usize = FAIL_MODES.len();
-const MODE_NAMES: [&str; FAIL_MODES.len() + 1] = [
-    FAIL_MODES[0].0,
-    FAIL_MODES[1].0,
-    FAIL_MODES[2].0,
-    FAIL_MODES[3].0,
-    FAIL_MODES[4].0,
-    "ENOSPC after a byte budget",
-];
+const NO_SPACE_MODE: usize = MODES.len() - 1;
 
 #[derive(Default)]
 struct Tally {
@@ -553,7 +556,7 @@ struct Tally {
     /// Power-loss states inside recovery.
     power_recovery_states: usize,
     /// Fail-Nth runs, by mode.
-    fail_runs: [usize; FAIL_MODES.len() + 1],
+    fail_runs: [usize; MODES.len()],
     /// Fail-Nth runs (bit flips aside) whose operation still reported success (then
     /// checked as acknowledged).
     tolerated: usize,
@@ -787,7 +790,10 @@ fn run_power_losses(scenario: &Scenario, prep: &Prepared, tally: &mut Tally) {
 /// new server recovers. Then the same with ENOSPC after a growing byte budget.
 fn run_fail_nth(scenario: &Scenario, prep: &Prepared, tally: &mut Tally) {
     let name = &scenario.name;
-    for (mode, &(label, fault, sticky)) in FAIL_MODES.iter().enumerate() {
+    for (mode, &(_, label, fault)) in MODES.iter().enumerate() {
+        let Some((fault, sticky)) = fault else {
+            continue;
+        };
         for &(kind, from, _) in &prep.kinds {
             if !fault.applies_to(kind) || (sticky && !kind.is_mutating()) {
                 continue;
@@ -1863,14 +1869,8 @@ fn every_power_loss_state_of_every_server_operation_recovers() {
 #[test]
 fn fail_nth_loops_over_every_server_operation() {
     let (_, total) = run_phase(Phase::FailNth);
-    for (name, runs) in MODE_NAMES.iter().zip(total.fail_runs) {
-        eprintln!("server_crash: fail-nth, {name}: {runs} runs");
-        let key: String = name
-            .split(' ')
-            .take(2)
-            .collect::<Vec<_>>()
-            .join("_")
-            .replace(['(', ')', ','], "");
+    for (&(key, label, _), runs) in MODES.iter().zip(total.fail_runs) {
+        eprintln!("server_crash: fail-nth, {label}: {runs} runs");
         figure(&format!("fail_nth_{key}"), runs, 50);
     }
     figure("fail_nth_tolerated", total.tolerated, 0);

@@ -105,20 +105,19 @@ impl<IO: ShareIo> MutableContainer<IO> {
         // durable. That journal still ends the file, so it is looked for with the end of
         // the header as the bound.
         let len = io.len().map_err(Error::Io)?;
-        let min_start = match read_header(&mut io, len) {
-            Ok(header) => header.extra_lease_offset.saturating_add(4),
-            Err(Error::Corrupt(c)) => {
-                if journal::find(&mut io, len, HEADER_SIZE)?.is_none() {
-                    return Err(Error::Corrupt(c));
-                }
-                HEADER_SIZE
-            }
+        let (min_start, torn) = match read_header(&mut io, len) {
+            Ok(header) => (header.extra_lease_offset.saturating_add(4), None),
+            Err(Error::Corrupt(c)) => (HEADER_SIZE, Some(c)),
             Err(e) => return Err(e),
         };
-        if let Some(footer) = journal::find(&mut io, len, min_start)? {
-            journal::replay(&mut io, &footer)?;
-            io.set_len(footer.target_len).map_err(Error::Io)?;
-            io.sync().map_err(Error::Io)?;
+        match (journal::find(&mut io, len, min_start)?, torn) {
+            (Some(footer), _) => {
+                journal::replay(&mut io, &footer)?;
+                io.set_len(footer.target_len).map_err(Error::Io)?;
+                io.sync().map_err(Error::Io)?;
+            }
+            (None, Some(c)) => return Err(Error::Corrupt(c)),
+            (None, None) => {}
         }
         let mut c = Self::open_unrecovered(io)?;
         c.recover()?;

@@ -306,14 +306,16 @@ impl Power {
         id
     }
 
-    fn forget_pending(&mut self, id: u64, creates_too: bool) {
-        self.pending
-            .retain(|p| p.share != id || (!creates_too && matches!(p.change, Change::Create(..))));
+    /// Drops the pending changes of share `id` that `which` selects (they became durable,
+    /// or the share is gone).
+    fn forget(&mut self, id: u64, which: fn(&Change) -> bool) {
+        self.pending.retain(|p| p.share != id || !which(&p.change));
     }
 
     fn synced(&mut self, id: u64, bytes: Vec<u8>) {
         self.synced.insert(id, bytes);
-        self.forget_pending(id, false);
+        // Syncing a file does not make its name durable.
+        self.forget(id, |c| !matches!(c, Change::Create(..)));
     }
 
     fn created(&mut self, key: Key) {
@@ -337,12 +339,12 @@ impl Power {
         self.names.insert((key, false), id);
         self.records.remove(&key);
         self.synced.insert(id, bytes);
-        self.forget_pending(id, true);
+        self.forget(id, |_| true);
     }
 
     fn removed(&mut self, key: Key, incoming: bool) {
         if let Some(id) = self.live.remove(&(key, incoming)) {
-            self.forget_pending(id, true);
+            self.forget(id, |_| true);
             self.synced.remove(&id);
         }
         self.names.remove(&(key, incoming));
@@ -357,8 +359,7 @@ impl Power {
         self.records.insert(key, record.into());
         if let Some(&id) = self.live.get(&(key, true)) {
             self.names.insert((key, true), id);
-            self.pending
-                .retain(|p| p.share != id || !matches!(p.change, Change::Create(..)));
+            self.forget(id, |c| matches!(c, Change::Create(..)));
         }
     }
 }

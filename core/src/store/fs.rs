@@ -177,6 +177,27 @@ impl FsStore {
         Ok(())
     }
 
+    /// Creates `dir` (as [`Self::make_dirs`]) and runs `create` in it, trying again, a
+    /// bounded number of times, when another process removed the directory in between
+    /// (it removes directories it empties).
+    fn in_new_dir<T>(
+        &self,
+        dir: &Path,
+        mut create: impl FnMut() -> Result<T, io::Error>,
+    ) -> Result<T, io::Error> {
+        let mut attempts = 0;
+        loop {
+            match self.make_dirs(dir).and_then(|()| create()) {
+                Err(Error::Io(e))
+                    if e.kind() == ErrorKind::NotFound && attempts < DIR_RACE_RETRIES =>
+                {
+                    attempts += 1;
+                }
+                r => return r,
+            }
+        }
+    }
+
     fn list_dir(dir: &Path) -> Result<ShareSet, io::Error> {
         let mut set = ShareSet::new();
         let entries = match fs::read_dir(dir) {
@@ -271,21 +292,9 @@ impl ShareStore for FsStore {
         let dir = self.incoming_dir(si);
         let path = dir.join(shnum.file_name().as_str());
         // Another process publishing or aborting the last upload under the same prefix
-        // may remove the directories between their creation and the file's: try again.
-        let mut attempts = 0;
-        loop {
-            match self
-                .make_dirs(&dir)
-                .and_then(|()| self.open_file(&path, true))
-            {
-                Err(Error::Io(e))
-                    if e.kind() == ErrorKind::NotFound && attempts < DIR_RACE_RETRIES =>
-                {
-                    attempts += 1;
-                }
-                r => return r?.ok_or(Error::Bug("create_new returned no file")),
-            }
-        }
+        // may remove the directories between their creation and the file's.
+        self.in_new_dir(&dir, || self.open_file(&path, true))?
+            .ok_or(Error::Bug("create_new returned no file"))
     }
 
     fn open_incoming(
@@ -327,22 +336,9 @@ impl ShareStore for FsStore {
         drop(file);
         let bucket = self.bucket_dir(si);
         let to = bucket.join(name.as_str());
-        // As in create_incoming: another process removing the last share of this storage
-        // index may remove its directory between its creation and the link.
-        let mut attempts = 0;
-        loop {
-            match self
-                .make_dirs(&bucket)
-                .and_then(|()| fs::hard_link(&from, &to).map_err(io_err))
-            {
-                Err(Error::Io(e))
-                    if e.kind() == ErrorKind::NotFound && attempts < DIR_RACE_RETRIES =>
-                {
-                    attempts += 1;
-                }
-                r => break r?,
-            }
-        }
+        // Another process removing the last share of this storage index may remove its
+        // directory between its creation and the link.
+        self.in_new_dir(&bucket, || fs::hard_link(&from, &to).map_err(io_err))?;
         self.sync_dir(&bucket)?;
         fs::remove_file(&from).map_err(Error::Io)?;
         self.sync_dir(&incoming_dir)?;
