@@ -140,6 +140,9 @@ pub enum Error<E> {
     /// The server is read-only and the operation would write (only where the
     /// configuration asks for it; Tahoe itself lets mutable writes through).
     ReadOnly,
+    /// The storage directory is held by another writer (another process, or another
+    /// store object in this one): one writer per storage directory. Nothing was changed.
+    StorageLocked,
     /// An internal invariant failed. This would otherwise have been a panic; please report
     /// it.
     Bug(&'static str),
@@ -178,6 +181,7 @@ impl<E> Error<E> {
             Self::NoSuchUpload => Error::NoSuchUpload,
             Self::LimitReached(l) => Error::LimitReached(l),
             Self::ReadOnly => Error::ReadOnly,
+            Self::StorageLocked => Error::StorageLocked,
             Self::Bug(b) => Error::Bug(b),
         }
     }
@@ -226,6 +230,7 @@ impl<E: fmt::Debug> fmt::Display for Error<E> {
             Self::NoSuchUpload => f.write_str("no upload in progress for that share"),
             Self::LimitReached(l) => write!(f, "limit reached: {l}"),
             Self::ReadOnly => f.write_str("the server is read-only"),
+            Self::StorageLocked => f.write_str("the storage directory is in use by another server"),
             Self::Bug(b) => write!(f, "internal error (please report): {b}"),
         }
     }
