@@ -5,7 +5,7 @@ use tahoe_shares::container::{TestOperator, TestVector};
 use tahoe_shares::server::{ReadResults, SlotSecrets, SlotWrite};
 use tahoe_shares::ShareSet;
 
-use crate::error::ts_result;
+use crate::error::{ts_result, Fail};
 use crate::ffi::{
     boundary, boundary_or, check_live, out, ref_in, register, slice_in, unregister, Kind,
 };
@@ -193,7 +193,13 @@ pub unsafe extern "C" fn ts_server_slot_testv_and_readv_and_writev(
             let mut tv = Vec::with_capacity(t.len());
             for t in t {
                 if t.op != ts_test_operator::TS_TEST_EQ as u32 {
-                    return Err(ts_result::TS_UNSUPPORTED_OPERATOR);
+                    return Err(Fail::new(
+                        ts_result::TS_UNSUPPORTED_OPERATOR,
+                        format!(
+                            "unsupported test operator {} (only TS_TEST_EQ, 0, exists)",
+                            t.op
+                        ),
+                    ));
                 }
                 tv.push(TestVector {
                     offset: t.offset,
@@ -339,7 +345,9 @@ pub unsafe extern "C" fn ts_read_results_share(
         let (out_share_number, out_reads) = (out(out_share_number)?, out(out_reads)?);
         // SAFETY: the caller guarantees the handle is not freed meanwhile.
         let r = unsafe { results_ref(results)? };
-        let (n, reads) = r.get(index).ok_or(ts_result::TS_INVALID_ARGUMENT)?;
+        let (n, reads) = r
+            .get(index)
+            .ok_or_else(|| Fail::invalid(format!("index {index} is not below {}", r.len())))?;
         // SAFETY: checked by `out`; the caller guarantees them writable.
         unsafe {
             out_share_number.write(u32::from(n.0));
@@ -372,10 +380,15 @@ pub unsafe extern "C" fn ts_read_results_data(
         let (out_data, out_len) = (out(out_data)?, out(out_len)?);
         // SAFETY: the caller guarantees the handle is not freed meanwhile.
         let r = unsafe { results_ref(results)? };
-        let data = r
+        let (_, reads) = r
             .get(index)
-            .and_then(|(_, reads)| reads.get(read_index))
-            .ok_or(ts_result::TS_INVALID_ARGUMENT)?;
+            .ok_or_else(|| Fail::invalid(format!("index {index} is not below {}", r.len())))?;
+        let data = reads.get(read_index).ok_or_else(|| {
+            Fail::invalid(format!(
+                "read_index {read_index} is not below {}",
+                reads.len()
+            ))
+        })?;
         // SAFETY: checked by `out`; the caller guarantees them writable.
         unsafe {
             out_data.write(data.as_ptr());

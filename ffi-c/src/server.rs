@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use tahoe_shares::server::{Config, Server};
 use tahoe_shares::store::{Durability, FsStore};
 
-use crate::error::ts_result;
+use crate::error::{ts_result, Fail};
 use crate::ffi::{
     boundary, boundary_or, check_live, out, ref_in, register, slice_in, unregister, Entry, Kind,
 };
@@ -55,10 +55,8 @@ const _: () = {
 macro_rules! with_server {
     ($server:expr, $s:ident => $body:expr) => {
         match $server {
-            $crate::server::AnyServer::Fs($s) => ($body).map_err($crate::error::ts_result::from),
-            $crate::server::AnyServer::Callback($s) => {
-                ($body).map_err($crate::error::ts_result::from)
-            }
+            $crate::server::AnyServer::Fs($s) => ($body).map_err($crate::error::Fail::from),
+            $crate::server::AnyServer::Callback($s) => ($body).map_err($crate::error::Fail::from),
         }
     };
 }
@@ -212,7 +210,7 @@ pub unsafe extern "C" fn ts_server_new_fs(
             )
         };
         if dir.is_empty() {
-            return Err(ts_result::TS_INVALID_ARGUMENT);
+            return Err(Fail::invalid("the storage directory path is empty"));
         }
         let durability = if durable {
             Durability::Durable

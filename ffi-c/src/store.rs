@@ -268,8 +268,13 @@ pub struct ts_store_callbacks {
 /// Why a callback store failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CallbackError {
-    /// A callback returned this failure status.
-    Failed(c_int),
+    /// A callback returned a failure status.
+    Failed {
+        /// The callback's field name in `ts_store_callbacks` (`share_write_at`...).
+        callback: &'static str,
+        /// The status it returned.
+        status: c_int,
+    },
     /// A callback reported a length it cannot have (more than its buffer, or more than a
     /// file can hold).
     ImpossibleLength,
@@ -286,7 +291,9 @@ pub enum CallbackError {
 impl fmt::Display for CallbackError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::Failed(s) => write!(f, "store callback failed with status {s}"),
+            Self::Failed { callback, status } => {
+                write!(f, "store callback {callback} failed with status {status}")
+            }
             Self::ImpossibleLength => f.write_str("store callback returned an impossible length"),
             Self::UnexpectedEof => f.write_str("share_read_at made no progress"),
             Self::WriteZero => f.write_str("share_write_at made no progress"),
@@ -301,7 +308,7 @@ impl core::error::Error for CallbackError {}
 impl IoError for CallbackError {
     fn kind(&self) -> ErrorKind {
         match self {
-            Self::Failed(_) => ErrorKind::Other,
+            Self::Failed { .. } => ErrorKind::Other,
             Self::ImpossibleLength | Self::BadVisit | Self::UnexpectedEof => ErrorKind::InvalidData,
             Self::WriteZero => ErrorKind::WriteZero,
             Self::Overflow => ErrorKind::InvalidInput,
@@ -388,23 +395,26 @@ impl StoreCallbacks {
 }
 
 /// Maps a callback status with no special meaning for the operation.
-fn check(status: c_int) -> Result<(), CallbackError> {
+fn check(callback: &'static str, status: c_int) -> Result<(), CallbackError> {
     match status {
         OK => Ok(()),
         NOT_FOUND => Err(Error::NoSuchShare),
         EXISTS => Err(Error::AlreadyExists),
         NOT_A_SHARE => Err(Error::NotAShare),
         INVALID_ARGUMENT => Err(Error::InvalidArgument("refused by the store callback")),
-        other => Err(Error::Io(CallbackError::Failed(other))),
+        other => Err(Error::Io(CallbackError::Failed {
+            callback,
+            status: other,
+        })),
     }
 }
 
 /// Maps a status of a share I/O callback: anything but success is a device failure.
-fn check_io(status: c_int) -> core::result::Result<(), CallbackError> {
+fn check_io(callback: &'static str, status: c_int) -> core::result::Result<(), CallbackError> {
     if status == OK {
         Ok(())
     } else {
-        Err(CallbackError::Failed(status))
+        Err(CallbackError::Failed { callback, status })
     }
 }
 
@@ -439,6 +449,7 @@ impl CallbackStore {
     /// Calls an open-like callback: `Ok(None)` for `TS_CB_NOT_FOUND` when `absent_ok`.
     fn open_with(
         &mut self,
+        name: &'static str,
         f: unsafe extern "C" fn(
             *mut c_void,
             *const ts_storage_index,
@@ -465,12 +476,13 @@ impl CallbackStore {
         if absent_ok && status == NOT_FOUND {
             return Ok(None);
         }
-        check(status)?;
+        check(name, status)?;
         Ok(Some(self.share(handle)))
     }
 
     fn list_with(
         &mut self,
+        name: &'static str,
         f: unsafe extern "C" fn(*mut c_void, *const ts_storage_index, *mut ts_share_set) -> c_int,
         si: &StorageIndex,
     ) -> Result<ShareSet, CallbackError> {
@@ -478,19 +490,22 @@ impl CallbackStore {
         let mut set = ts_share_set::default();
         // SAFETY: as in `open_with`; every bit pattern of the set is valid.
         let status = unsafe { f(self.userdata, &raw const si, &raw mut set) };
-        check(status)?;
+        check(name, status)?;
         Ok(set.into())
     }
 
     fn share_op(
         &mut self,
+        name: &'static str,
         f: unsafe extern "C" fn(*mut c_void, *const ts_storage_index, u32) -> c_int,
         si: &StorageIndex,
         shnum: ShareNumber,
     ) -> Result<(), CallbackError> {
         let si = ts_storage_index::from(*si);
         // SAFETY: as in `open_with`.
-        check(unsafe { f(self.userdata, &raw const si, u32::from(shnum.0)) })
+        check(name, unsafe {
+            f(self.userdata, &raw const si, u32::from(shnum.0))
+        })
     }
 }
 
@@ -569,11 +584,11 @@ impl ShareStore for CallbackStore {
         si: &StorageIndex,
         shnum: ShareNumber,
     ) -> Result<Option<CallbackShare>, CallbackError> {
-        self.open_with(self.cb.open, si, shnum, true)
+        self.open_with("open", self.cb.open, si, shnum, true)
     }
 
     fn list(&mut self, si: &StorageIndex) -> Result<ShareSet, CallbackError> {
-        self.list_with(self.cb.list, si)
+        self.list_with("list", self.cb.list, si)
     }
 
     fn create_incoming(
@@ -581,7 +596,7 @@ impl ShareStore for CallbackStore {
         si: &StorageIndex,
         shnum: ShareNumber,
     ) -> Result<CallbackShare, CallbackError> {
-        self.open_with(self.cb.create_incoming, si, shnum, false)?
+        self.open_with("create_incoming", self.cb.create_incoming, si, shnum, false)?
             .ok_or(Error::Bug("create_incoming"))
     }
 
@@ -590,23 +605,23 @@ impl ShareStore for CallbackStore {
         si: &StorageIndex,
         shnum: ShareNumber,
     ) -> Result<Option<CallbackShare>, CallbackError> {
-        self.open_with(self.cb.open_incoming, si, shnum, true)
+        self.open_with("open_incoming", self.cb.open_incoming, si, shnum, true)
     }
 
     fn list_incoming(&mut self, si: &StorageIndex) -> Result<ShareSet, CallbackError> {
-        self.list_with(self.cb.list_incoming, si)
+        self.list_with("list_incoming", self.cb.list_incoming, si)
     }
 
     fn publish(&mut self, si: &StorageIndex, shnum: ShareNumber) -> Result<(), CallbackError> {
-        self.share_op(self.cb.publish, si, shnum)
+        self.share_op("publish", self.cb.publish, si, shnum)
     }
 
     fn abort(&mut self, si: &StorageIndex, shnum: ShareNumber) -> Result<(), CallbackError> {
-        self.share_op(self.cb.abort, si, shnum)
+        self.share_op("abort", self.cb.abort, si, shnum)
     }
 
     fn remove(&mut self, si: &StorageIndex, shnum: ShareNumber) -> Result<(), CallbackError> {
-        self.share_op(self.cb.remove, si, shnum)
+        self.share_op("remove", self.cb.remove, si, shnum)
     }
 
     fn put_upload_record(
@@ -617,7 +632,7 @@ impl ShareStore for CallbackStore {
     ) -> Result<(), CallbackError> {
         let si = ts_storage_index::from(*si);
         // SAFETY: as in `open_with`; `record` is valid for its length during the call.
-        check(unsafe {
+        check("put_upload_record", unsafe {
             (self.cb.put_upload_record)(
                 self.userdata,
                 &raw const si,
@@ -655,7 +670,7 @@ impl ShareStore for CallbackStore {
                 Err(Error::BufferTooSmall { needed: len })
             }
             OK | BUFFER_TOO_SMALL => Err(Error::Io(CallbackError::ImpossibleLength)),
-            other => check(other).map(|()| None),
+            other => check("get_upload_record", other).map(|()| None),
         }
     }
 
@@ -666,13 +681,13 @@ impl ShareStore for CallbackStore {
         if status == NOT_FOUND {
             return Ok(None);
         }
-        check(status)?;
+        check("available_space", status)?;
         Ok(Some(bytes))
     }
 
     fn write_advisory(&mut self, name: &str, body: &[u8]) -> Result<(), CallbackError> {
         // SAFETY: as in `open_with`; both buffers are valid for their lengths.
-        check(unsafe {
+        check("write_advisory", unsafe {
             (self.cb.write_advisory)(
                 self.userdata,
                 name.as_ptr().cast::<c_char>(),
@@ -701,7 +716,7 @@ impl ShareStore for CallbackStore {
                 (&raw mut visit).cast::<c_void>(),
             )
         };
-        check(status)?;
+        check("for_each_storage_index", status)?;
         if visit.failed {
             return Err(Error::Io(CallbackError::BadVisit));
         }
@@ -725,7 +740,7 @@ impl ShareStore for CallbackStore {
                 (&raw mut visit).cast::<c_void>(),
             )
         };
-        check(status)?;
+        check("for_each_incoming", status)?;
         if visit.failed {
             return Err(Error::Io(CallbackError::BadVisit));
         }
@@ -764,7 +779,9 @@ impl ShareIo for CallbackShare {
         // Left unset, the length reads as impossible.
         let mut len = u64::MAX;
         // SAFETY: the callback table's contract; `len` is a local valid for the call.
-        check_io(unsafe { (self.cb.len)(self.userdata, self.handle, &raw mut len) })?;
+        check_io("share_len", unsafe {
+            (self.cb.len)(self.userdata, self.handle, &raw mut len)
+        })?;
         if len > MAX_LEN {
             return Err(CallbackError::ImpossibleLength);
         }
@@ -779,7 +796,7 @@ impl ShareIo for CallbackShare {
                 .ok_or(CallbackError::Overflow)?;
             let mut n = usize::MAX;
             // SAFETY: the callback table's contract; `rest` is writable for its length.
-            check_io(unsafe {
+            check_io("share_read_at", unsafe {
                 (self.cb.read_at)(
                     self.userdata,
                     self.handle,
@@ -808,7 +825,7 @@ impl ShareIo for CallbackShare {
                 .ok_or(CallbackError::Overflow)?;
             let mut n = usize::MAX;
             // SAFETY: the callback table's contract; `rest` is readable for its length.
-            check_io(unsafe {
+            check_io("share_write_at", unsafe {
                 (self.cb.write_at)(
                     self.userdata,
                     self.handle,
@@ -831,11 +848,15 @@ impl ShareIo for CallbackShare {
 
     fn set_len(&mut self, len: u64) -> core::result::Result<(), CallbackError> {
         // SAFETY: the callback table's contract.
-        check_io(unsafe { (self.cb.set_len)(self.userdata, self.handle, len) })
+        check_io("share_set_len", unsafe {
+            (self.cb.set_len)(self.userdata, self.handle, len)
+        })
     }
 
     fn sync(&mut self) -> core::result::Result<(), CallbackError> {
         // SAFETY: the callback table's contract.
-        check_io(unsafe { (self.cb.sync)(self.userdata, self.handle) })
+        check_io("share_sync", unsafe {
+            (self.cb.sync)(self.userdata, self.handle)
+        })
     }
 }

@@ -6,7 +6,7 @@ use tahoe_shares::server::{AdviseOutcome, Config, ShareStat, UploadInfo, Version
 use tahoe_shares::WriteEnabler;
 use tahoe_shares::{CancelSecret, NodeId, RenewSecret, ShareNumber, ShareSet, StorageIndex};
 
-use crate::error::ts_result;
+use crate::error::{ts_result, Fail};
 use crate::ffi::{boundary, boundary_or, out, ref_in};
 
 /// A storage index: the 16-byte name of one file's shares.
@@ -112,10 +112,10 @@ impl From<ShareSet> for ts_share_set {
 /// # Errors
 ///
 /// `TS_INVALID_ARGUMENT` above 255.
-pub(crate) fn share_number(n: u32) -> Result<ShareNumber, ts_result> {
+pub(crate) fn share_number(n: u32) -> Result<ShareNumber, Fail> {
     u8::try_from(n)
         .map(ShareNumber)
-        .map_err(|_| ts_result::TS_INVALID_ARGUMENT)
+        .map_err(|_| Fail::invalid(format!("share number {n} is not 0 to 255")))
 }
 
 /// Adds share number `share_number` to `*set`.

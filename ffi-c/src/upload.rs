@@ -6,7 +6,7 @@ use core::ffi::c_void;
 use tahoe_shares::server::AllocateRequest;
 use tahoe_shares::UploadSecret;
 
-use crate::error::ts_result;
+use crate::error::{ts_result, Fail};
 use crate::ffi::{boundary, out, out_buf, ref_in, slice_in, too_small};
 use crate::server::{server_ref, ts_server, with_server, AnyServer};
 use crate::types::{
@@ -54,10 +54,10 @@ pub struct ts_allocation {
 /// # Safety
 ///
 /// `ptr` must be NULL or valid for `len` bytes.
-unsafe fn upload_secret(ptr: *const u8, len: usize) -> Result<UploadSecret, ts_result> {
+unsafe fn upload_secret(ptr: *const u8, len: usize) -> Result<UploadSecret, Fail> {
     // SAFETY: the caller's guarantee.
     let bytes = unsafe { slice_in(ptr, len)? };
-    UploadSecret::new(bytes).map_err(|_| ts_result::TS_INVALID_ARGUMENT)
+    UploadSecret::new(bytes).map_err(|_| Fail::invalid("the upload secret is empty"))
 }
 
 /// Allocates buckets for an immutable upload (Tahoe's `allocate_buckets`): reports the
