@@ -45,9 +45,12 @@
  *   while the server is locked: they must not call the same server or its readers (such
  *   calls fail with TS_REENTRANT_CALL).
  * - Panics. The library never unwinds into C: a panic (a bug) returns TS_PANIC.
- * - Storage indexes, secrets and node ids are fixed-size structs of raw bytes; share
- *   numbers are uint32_t values 0 to 255 (others fail with TS_INVALID_ARGUMENT); sets of
- *   share numbers are ts_share_set bit sets.
+ * - Storage indexes are ts_storage_index structs: a length (1 to 32 bytes; 16 in every
+ *   Tahoe protocol) and the bytes, zero past the length in every one the library hands
+ *   out; one of length 0 or above 32 fails with TS_INVALID_ARGUMENT. The same struct
+ *   reaches store callbacks and visitors, with its true length. Secrets and node ids are
+ *   fixed-size structs of raw bytes; share numbers are uint32_t values 0 to 255 (others
+ *   fail with TS_INVALID_ARGUMENT); sets of share numbers are ts_share_set bit sets.
  */
 
 #ifndef TAHOE_SHARES_H
@@ -58,6 +61,12 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+/**
+ * The longest storage index, in bytes. Every storage index of Tahoe's protocols is 16
+ * bytes; the library accepts 1 to 32 (Tahoe's own test suites use short ones).
+ */
+#define TS_STORAGE_INDEX_MAX_LEN 32
 
 /**
  * The result of every function that can fail. `TS_OK` (0) is success; every other value
@@ -363,6 +372,28 @@ typedef struct ts_reader ts_reader;
 typedef struct ts_server ts_server;
 
 /**
+ * A storage index: the name of one file's shares, `len` bytes (1 to
+ * `TS_STORAGE_INDEX_MAX_LEN`; 16 in every Tahoe protocol) held in the first `len` bytes
+ * of `bytes`.
+ *
+ * Every function taking one fails with `TS_INVALID_ARGUMENT` when `len` is 0 or above
+ * `TS_STORAGE_INDEX_MAX_LEN`, and ignores the bytes past `len`. Every storage index the
+ * library hands out (outputs, store callbacks, visitors) has its true length and zeros
+ * past it, so two of them are equal exactly when the whole structs are (`memcmp`).
+ * `ts_storage_index_from_bytes` fills one from a buffer and its length.
+ */
+typedef struct ts_storage_index {
+    /**
+     * Bytes used in `bytes`: 1 to `TS_STORAGE_INDEX_MAX_LEN`.
+     */
+    uint8_t len;
+    /**
+     * The bytes (not base32); those past `len` are ignored.
+     */
+    uint8_t bytes[TS_STORAGE_INDEX_MAX_LEN];
+} ts_storage_index;
+
+/**
  * A set of share numbers 0 to 255: share `n` is bit `n % 64` of `bits[n / 64]`. All zero
  * is the empty set. Build one with `ts_share_set_insert` or by setting bits.
  */
@@ -434,16 +465,6 @@ typedef struct ts_node_id {
      */
     uint8_t bytes[20];
 } ts_node_id;
-
-/**
- * A storage index: the 16-byte name of one file's shares.
- */
-typedef struct ts_storage_index {
-    /**
-     * The bytes (not base32).
-     */
-    uint8_t bytes[16];
-} ts_storage_index;
 
 /**
  * Opens, creates or opens-incoming a share: on `TS_CB_OK` the callback stores its own
@@ -1112,6 +1133,24 @@ ts_result ts_result_message(uint32_t result,
                             char *buf,
                             size_t len,
                             size_t *out_n);
+
+/**
+ * Fills `*out_storage_index` with the `len` bytes at `bytes`: the true length, zeros
+ * past it.
+ *
+ * # Errors
+ *
+ * `TS_INVALID_ARGUMENT` when `len` is 0 or above `TS_STORAGE_INDEX_MAX_LEN` (nothing is
+ * written); `TS_NULL_PARAMETER`.
+ *
+ * # Safety
+ *
+ * `bytes` must be NULL or readable for `len` bytes; `out_storage_index` NULL or valid
+ * for writes.
+ */
+ts_result ts_storage_index_from_bytes(const uint8_t *bytes,
+                                      size_t len,
+                                      struct ts_storage_index *out_storage_index);
 
 /**
  * Adds share number `share_number` to `*set`.

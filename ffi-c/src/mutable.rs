@@ -10,7 +10,7 @@ use crate::ffi::{
     boundary, boundary_or, check_live, out, ref_in, register, slice_in, unregister, Kind,
 };
 use crate::server::{server_ref, ts_server, with_server};
-use crate::types::{share_number, ts_secret, ts_share_set, ts_storage_index};
+use crate::types::{share_number, storage_index_in, ts_secret, ts_share_set, ts_storage_index};
 
 /// The test operators of a test vector. Tahoe 1.20 supports only `eq`.
 #[repr(u32)]
@@ -168,7 +168,7 @@ pub unsafe extern "C" fn ts_server_slot_testv_and_readv_and_writev(
         let (shared, si, secrets, entries, readv) = unsafe {
             (
                 server_ref(server)?,
-                *ref_in(storage_index)?,
+                storage_index_in(storage_index)?,
                 ref_in(secrets)?,
                 slice_in(writes, writes_len)?,
                 read_vector(readv, readv_len)?,
@@ -228,7 +228,7 @@ pub unsafe extern "C" fn ts_server_slot_testv_and_readv_and_writev(
         }
         let outcome = with_server!(&mut *shared.lock()?, s => {
             s.slot_testv_and_readv_and_writev(
-                &si.into(),
+                &si,
                 &secrets,
                 &slot_writes,
                 &readv,
@@ -274,7 +274,7 @@ pub unsafe extern "C" fn ts_server_slot_readv(
         let (handle, si, vector) = unsafe {
             (
                 server_ref(server)?,
-                *ref_in(storage_index)?,
+                storage_index_in(storage_index)?,
                 read_vector(readv, readv_len)?,
             )
         };
@@ -284,8 +284,7 @@ pub unsafe extern "C" fn ts_server_slot_readv(
             // SAFETY: non-null; the caller guarantees a valid set.
             ShareSet::from(unsafe { *ref_in(shares)? })
         };
-        let results =
-            with_server!(&mut *handle.lock()?, s => s.slot_readv(&si.into(), &wanted, &vector))?;
+        let results = with_server!(&mut *handle.lock()?, s => s.slot_readv(&si, &wanted, &vector))?;
         // SAFETY: checked by `out`; the caller guarantees it writable.
         unsafe { out_reads.write(give_out(results)) };
         Ok(())

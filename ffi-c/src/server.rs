@@ -17,8 +17,8 @@ use crate::ffi::{
 };
 use crate::store::{ts_store_callbacks, CallbackStore};
 use crate::types::{
-    share_number, ts_advise_outcome, ts_config, ts_node_id, ts_share_set, ts_share_stat,
-    ts_storage_index, ts_version_info,
+    share_number, storage_index_in, ts_advise_outcome, ts_config, ts_node_id, ts_share_set,
+    ts_share_stat, ts_storage_index, ts_version_info,
 };
 
 /// A Tahoe storage server over one share store (Tahoe's `StorageServer`). Create it with
@@ -300,8 +300,8 @@ pub unsafe extern "C" fn ts_server_shares(
     boundary(|| {
         let out_shares = out(out_shares)?;
         // SAFETY: the caller guarantees valid or NULL pointers and no concurrent free.
-        let (shared, si) = unsafe { (server_ref(server)?, *ref_in(storage_index)?) };
-        let set = with_server!(&mut *shared.lock()?, s => s.shares(&si.into()))?;
+        let (shared, si) = unsafe { (server_ref(server)?, storage_index_in(storage_index)?) };
+        let set = with_server!(&mut *shared.lock()?, s => s.shares(&si))?;
         // SAFETY: checked by `out`; the caller guarantees it writable.
         unsafe { out_shares.write(set.into()) };
         Ok(())
@@ -327,9 +327,9 @@ pub unsafe extern "C" fn ts_server_immutable_share_length(
     boundary(|| {
         let out_length = out(out_length)?;
         // SAFETY: as in `ts_server_shares`.
-        let (shared, si) = unsafe { (server_ref(server)?, *ref_in(storage_index)?) };
+        let (shared, si) = unsafe { (server_ref(server)?, storage_index_in(storage_index)?) };
         let n = self::share_number(share_number)?;
-        let len = with_server!(&mut *shared.lock()?, s => s.immutable_share_length(&si.into(), n))?;
+        let len = with_server!(&mut *shared.lock()?, s => s.immutable_share_length(&si, n))?;
         // SAFETY: checked by `out`; the caller guarantees it writable.
         unsafe { out_length.write(len) };
         Ok(())
@@ -355,9 +355,9 @@ pub unsafe extern "C" fn ts_server_mutable_share_length(
     boundary(|| {
         let out_length = out(out_length)?;
         // SAFETY: as in `ts_server_shares`.
-        let (shared, si) = unsafe { (server_ref(server)?, *ref_in(storage_index)?) };
+        let (shared, si) = unsafe { (server_ref(server)?, storage_index_in(storage_index)?) };
         let n = self::share_number(share_number)?;
-        let len = with_server!(&mut *shared.lock()?, s => s.mutable_share_length(&si.into(), n))?;
+        let len = with_server!(&mut *shared.lock()?, s => s.mutable_share_length(&si, n))?;
         // SAFETY: checked by `out`; the caller guarantees it writable.
         unsafe { out_length.write(len) };
         Ok(())
@@ -383,9 +383,9 @@ pub unsafe extern "C" fn ts_server_stat_share(
     boundary(|| {
         let out_stat = out(out_stat)?;
         // SAFETY: as in `ts_server_shares`.
-        let (shared, si) = unsafe { (server_ref(server)?, *ref_in(storage_index)?) };
+        let (shared, si) = unsafe { (server_ref(server)?, storage_index_in(storage_index)?) };
         let n = self::share_number(share_number)?;
-        let stat = with_server!(&mut *shared.lock()?, s => s.stat_share(&si.into(), n))?;
+        let stat = with_server!(&mut *shared.lock()?, s => s.stat_share(&si, n))?;
         // SAFETY: checked by `out`; the caller guarantees it writable.
         unsafe { out_stat.write(stat.into()) };
         Ok(())
@@ -540,14 +540,14 @@ pub unsafe extern "C" fn ts_server_advise_corrupt_share(
         let (shared, si, share_type, reason) = unsafe {
             (
                 server_ref(server)?,
-                *ref_in(storage_index)?,
+                storage_index_in(storage_index)?,
                 slice_in(share_type.cast::<u8>(), share_type_len)?,
                 slice_in(reason.cast::<u8>(), reason_len)?,
             )
         };
         let n = self::share_number(share_number)?;
         let outcome = with_server!(&mut *shared.lock()?, s => {
-            s.advise_corrupt_share(share_type, &si.into(), n, reason, now)
+            s.advise_corrupt_share(share_type, &si, n, reason, now)
         })?;
         // SAFETY: checked by `out`; the caller guarantees it writable.
         unsafe { out_outcome.write(outcome.into()) };

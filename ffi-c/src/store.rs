@@ -11,7 +11,7 @@ use tahoe_shares::io::{ErrorKind, ErrorType, IoError, ShareIo};
 use tahoe_shares::store::ShareStore;
 use tahoe_shares::{Error, Result, ShareNumber, ShareSet, StorageIndex};
 
-use crate::types::{share_number, ts_share_set, ts_storage_index};
+use crate::types::{share_number, ts_share_set, ts_storage_index, TS_STORAGE_INDEX_MAX_LEN};
 
 /// What a store callback returns. `TS_CB_OK` is success; any value not listed here is a
 /// failure of the storage (for example an `errno`) and reaches the caller of the server
@@ -265,8 +265,10 @@ pub struct ts_store_callbacks {
     pub share_close: ts_share_close_fn,
 }
 
-/// Why a callback store failed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Why a callback store failed. Its `Debug` is its `Display` text, so that the message C
+/// callers read (`ts_last_error_message`) is the same sentence however the core formats
+/// the I/O error inside its own.
+#[derive(Clone, Copy, PartialEq, Eq)]
 pub enum CallbackError {
     /// A callback returned a failure status.
     Failed {
@@ -284,6 +286,11 @@ pub enum CallbackError {
     WriteZero,
     /// A visitor was called with NULL or a share number above 255.
     BadVisit,
+    /// A visitor was called with a storage index whose `len` is 0 or above 32.
+    BadStorageIndex {
+        /// The `len` it had.
+        len: u8,
+    },
     /// An offset plus a length overflows 64 bits.
     Overflow,
 }
@@ -298,8 +305,19 @@ impl fmt::Display for CallbackError {
             Self::UnexpectedEof => f.write_str("share_read_at made no progress"),
             Self::WriteZero => f.write_str("share_write_at made no progress"),
             Self::BadVisit => f.write_str("visitor called with an invalid argument"),
+            Self::BadStorageIndex { len } => write!(
+                f,
+                "visitor called with a storage index of {len} bytes (1 to \
+                 {TS_STORAGE_INDEX_MAX_LEN} accepted)"
+            ),
             Self::Overflow => f.write_str("offset overflow"),
         }
+    }
+}
+
+impl fmt::Debug for CallbackError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
     }
 }
 
@@ -309,7 +327,10 @@ impl IoError for CallbackError {
     fn kind(&self) -> ErrorKind {
         match self {
             Self::Failed { .. } => ErrorKind::Other,
-            Self::ImpossibleLength | Self::BadVisit | Self::UnexpectedEof => ErrorKind::InvalidData,
+            Self::ImpossibleLength
+            | Self::BadVisit
+            | Self::BadStorageIndex { .. }
+            | Self::UnexpectedEof => ErrorKind::InvalidData,
             Self::WriteZero => ErrorKind::WriteZero,
             Self::Overflow => ErrorKind::InvalidInput,
         }
@@ -512,12 +533,26 @@ impl CallbackStore {
 /// The context of a visitor: the core's closure, and what went wrong.
 struct Visit<'a, F: ?Sized> {
     f: &'a mut F,
-    failed: bool,
+    /// Why the visit failed (the visitor was called with something invalid, or panicked).
+    failure: Option<CallbackError>,
     stopped: bool,
 }
 
 type SiVisit<'a> = Visit<'a, dyn FnMut(StorageIndex) -> bool + 'a>;
 type IncomingVisit<'a> = Visit<'a, dyn FnMut(StorageIndex, ShareNumber) -> bool + 'a>;
+
+/// The storage index a store callback handed to a visitor.
+///
+/// # Safety
+///
+/// `si` must be NULL or valid for this call.
+unsafe fn visited_storage_index(
+    si: *const ts_storage_index,
+) -> core::result::Result<StorageIndex, CallbackError> {
+    // SAFETY: the caller's guarantee.
+    let si = unsafe { crate::ffi::ref_in(si) }.map_err(|_| CallbackError::BadVisit)?;
+    crate::types::storage_index_from(si).map_err(|_| CallbackError::BadStorageIndex { len: si.len })
+}
 
 /// The visitor given to `for_each_storage_index`.
 unsafe extern "C" fn visit_storage_index(ctx: *mut c_void, si: *const ts_storage_index) -> bool {
@@ -527,21 +562,24 @@ unsafe extern "C" fn visit_storage_index(ctx: *mut c_void, si: *const ts_storage
         // together with this function, alive for the whole callback (the contract forbids
         // calling the visitor afterwards).
         let v = unsafe { &mut *ctx };
-        if v.failed || v.stopped {
+        if v.failure.is_some() || v.stopped {
             return false;
         }
         // SAFETY: the callback passes NULL or a storage index valid for this call.
-        let Ok(si) = (unsafe { crate::ffi::ref_in(si) }) else {
-            v.failed = true;
-            return false;
+        let si = match unsafe { visited_storage_index(si) } {
+            Ok(si) => si,
+            Err(e) => {
+                v.failure = Some(e);
+                return false;
+            }
         };
-        let go_on = (v.f)(StorageIndex::from(*si));
+        let go_on = (v.f)(si);
         v.stopped = !go_on;
         go_on
     }));
     r.unwrap_or_else(|_| {
         // SAFETY: as above; the closure's borrow ended with the panic.
-        unsafe { (*ctx).failed = true };
+        unsafe { (*ctx).failure = Some(CallbackError::BadVisit) };
         false
     })
 }
@@ -556,21 +594,29 @@ unsafe extern "C" fn visit_incoming(
     let r = catch_unwind(AssertUnwindSafe(|| {
         // SAFETY: as in `visit_storage_index`.
         let v = unsafe { &mut *ctx };
-        if v.failed || v.stopped {
+        if v.failure.is_some() || v.stopped {
             return false;
         }
         // SAFETY: the callback passes NULL or a storage index valid for this call.
-        let (Ok(si), Ok(n)) = (unsafe { crate::ffi::ref_in(si) }, share_number(shnum)) else {
-            v.failed = true;
-            return false;
+        let si = unsafe { visited_storage_index(si) };
+        let (si, n) = match (si, share_number(shnum)) {
+            (Ok(si), Ok(n)) => (si, n),
+            (Err(e), _) => {
+                v.failure = Some(e);
+                return false;
+            }
+            (Ok(_), Err(_)) => {
+                v.failure = Some(CallbackError::BadVisit);
+                return false;
+            }
         };
-        let go_on = (v.f)(StorageIndex::from(*si), n);
+        let go_on = (v.f)(si, n);
         v.stopped = !go_on;
         go_on
     }));
     r.unwrap_or_else(|_| {
         // SAFETY: as in `visit_storage_index`.
-        unsafe { (*ctx).failed = true };
+        unsafe { (*ctx).failure = Some(CallbackError::BadVisit) };
         false
     })
 }
@@ -704,7 +750,7 @@ impl ShareStore for CallbackStore {
     ) -> Result<(), CallbackError> {
         let mut visit: SiVisit<'_> = Visit {
             f,
-            failed: false,
+            failure: None,
             stopped: false,
         };
         // SAFETY: as in `open_with`; `visit` outlives the call, and `visit_storage_index`
@@ -717,8 +763,8 @@ impl ShareStore for CallbackStore {
             )
         };
         check("for_each_storage_index", status)?;
-        if visit.failed {
-            return Err(Error::Io(CallbackError::BadVisit));
+        if let Some(e) = visit.failure {
+            return Err(Error::Io(e));
         }
         Ok(())
     }
@@ -729,7 +775,7 @@ impl ShareStore for CallbackStore {
     ) -> Result<(), CallbackError> {
         let mut visit: IncomingVisit<'_> = Visit {
             f,
-            failed: false,
+            failure: None,
             stopped: false,
         };
         // SAFETY: as in `for_each_storage_index`.
@@ -741,8 +787,8 @@ impl ShareStore for CallbackStore {
             )
         };
         check("for_each_incoming", status)?;
-        if visit.failed {
-            return Err(Error::Io(CallbackError::BadVisit));
+        if let Some(e) = visit.failure {
+            return Err(Error::Io(e));
         }
         Ok(())
     }

@@ -24,9 +24,12 @@ static const uint8_t SECRET[] = "secret";
 static const size_t SECRET_LEN = 6;
 static char scratch[512];
 
+/* A 16-byte storage index, every byte `b`. */
 static ts_storage_index si_of(uint8_t b) {
+    uint8_t bytes[16];
+    memset(bytes, b, sizeof bytes);
     ts_storage_index si;
-    memset(si.bytes, b, sizeof si.bytes);
+    CHECK_OK(ts_storage_index_from_bytes(bytes, sizeof bytes, &si));
     return si;
 }
 
@@ -452,6 +455,7 @@ typedef enum fault {
     RECORD_SMALL_LIE,
     VISIT_NULL,
     VISIT_BAD_SHNUM,
+    VISIT_BAD_SI_LEN,
     CREATE_EXISTS,
     SYNC_FAILS,
 } fault;
@@ -460,6 +464,7 @@ static fault active = NONE;
 static ts_store_callbacks base;
 static ts_server *reentry_target = NULL;
 static ts_result reentry_result = TS_OK;
+static ts_storage_index last_created; /* what create_incoming was last given */
 
 static int f_read_at(void *ud, void *share, uint64_t off, uint8_t *buf, size_t len, size_t *out_n) {
     switch (active) {
@@ -538,10 +543,17 @@ static int f_for_each_incoming(void *ud, ts_visit_incoming_fn visit, void *ctx) 
         visit(ctx, &si, 300);
         return TS_CB_OK;
     }
+    if (active == VISIT_BAD_SI_LEN) {
+        ts_storage_index si = si_of(1);
+        si.len = 0;
+        visit(ctx, &si, 0);
+        return TS_CB_OK;
+    }
     return base.for_each_incoming(ud, visit, ctx);
 }
 
 static int f_create_incoming(void *ud, const ts_storage_index *si, uint32_t n, void **out) {
+    last_created = *si;
     if (active == CREATE_EXISTS) {
         return TS_CB_EXISTS;
     }
@@ -605,11 +617,11 @@ static void callbacks(void) {
     /* The last error names the callback and its status. */
     active = READ_FAILS;
     CHECK_RESULT(ts_server_read_share(s, &si, 0, 0, buf, sizeof buf, &n), TS_IO);
-    CHECK(strstr(last_message(), "share_read_at") != NULL && strstr(last_message(), "5") != NULL);
+    CHECK(strstr(last_message(), "store callback share_read_at failed with status 5") != NULL);
     active = LIST_GARBAGE;
     ts_share_set set;
     CHECK_RESULT(ts_server_shares(s, &si, &set), TS_IO);
-    CHECK(strstr(last_message(), "list") != NULL && strstr(last_message(), "32767") != NULL);
+    CHECK(strstr(last_message(), "store callback list failed with status 32767") != NULL);
     active = NONE;
     CHECK_OK(ts_server_read_share(s, &si, 0, 0, buf, sizeof buf, &n));
     CHECK(n == 6 && memcmp(buf, "abcdef", 6) == 0);
@@ -633,7 +645,7 @@ static void callbacks(void) {
     active = SYNC_FAILS; /* with resume_uploads, a write syncs */
     CHECK_RESULT(ts_server_write(s, &si2, 0, SECRET, SECRET_LEN, 0, (const uint8_t *)"xyz", 3, NOW, &complete),
                  TS_IO);
-    CHECK(strstr(last_message(), "share_sync") != NULL && strstr(last_message(), "28") != NULL);
+    CHECK(strstr(last_message(), "store callback share_sync failed with status 28") != NULL);
     active = NONE;
     CHECK_RESULT(ts_server_write(s, &si2, 0, SECRET, SECRET_LEN, 0, (const uint8_t *)"xyz", 3, NOW, &complete),
                  TS_POISONED);
@@ -646,6 +658,17 @@ static void callbacks(void) {
     CHECK_RESULT(ts_server_add_lease(s, &si, &renew, &cancel, 0, NOW, &count), TS_NO_SPACE);
     CHECK(count == 99 && ts_last_error_code() == TS_NO_SPACE && strcmp(last_message(), "no space") == 0);
     mem_store_set_capacity(store, 1 << 20);
+
+    /* Store callbacks get a storage index's real length, zeros past it. */
+    ts_storage_index short_si;
+    CHECK_OK(ts_storage_index_from_bytes((const uint8_t *)"si1", 3, &short_si));
+    req = request(short_si, 6);
+    CHECK_OK(ts_server_allocate_buckets(s, &req, NOW, &a));
+    CHECK(last_created.len == 3 && memcmp(last_created.bytes, "si1", 3) == 0);
+    for (size_t i = 3; i < sizeof last_created.bytes; i++) {
+        CHECK(last_created.bytes[i] == 0);
+    }
+    CHECK_OK(ts_server_abort(s, &short_si, 0, SECRET, SECRET_LEN));
 
     /* Re-entrant calls from callbacks are refused, and do not deadlock. */
     CHECK_OK(ts_server_for_each_lease(s, &si, reenter_visit, s));
@@ -662,13 +685,15 @@ static void callbacks(void) {
     CHECK_OK(ts_server_allocate_buckets(s, &req, NOW, &a));
     CHECK_OK(ts_server_write(s, &si3, 0, SECRET, SECRET_LEN, 0, (const uint8_t *)"abc", 3, NOW, &complete));
     ts_server_free(s);
-    const fault restart_faults[] = {RECORD_TOO_LONG, VISIT_NULL, VISIT_BAD_SHNUM};
+    const fault restart_faults[] = {RECORD_TOO_LONG, VISIT_NULL, VISIT_BAD_SHNUM, VISIT_BAD_SI_LEN};
     for (size_t i = 0; i < sizeof restart_faults / sizeof restart_faults[0]; i++) {
         active = restart_faults[i];
         s = NULL;
         CHECK_RESULT(ts_server_new_callback(&cb, store, &id, &config, NOW, &s), TS_IO);
         CHECK(s == NULL);
     }
+    /* A visitor given a storage index of a bad length says what is accepted. */
+    CHECK(strstr(last_message(), "storage index of 0 bytes (1 to 32 accepted)") != NULL);
     /* A record too big for the library's buffer is not trusted: the upload is discarded. */
     active = RECORD_SMALL_LIE;
     CHECK_RESULT(ts_server_new_callback(&cb, store, &id, &config, NOW, &s), TS_IO);
