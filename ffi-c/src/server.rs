@@ -185,6 +185,13 @@ unsafe fn config_in(config: *const ts_config) -> Result<Config, ts_result> {
 /// On success `*out_server` is a new server the caller owns and frees with
 /// `ts_server_free`.
 ///
+/// # Errors
+///
+/// `TS_INVALID_ARGUMENT` for an empty path; `TS_IO` when the directories cannot be
+/// created or read (the last error has the operating system's text);
+/// `TS_STORAGE_LOCKED` when another server (in this process or another) holds the
+/// directory.
+///
 /// # Safety
 ///
 /// Every pointer must be NULL or valid for the length or type given; `out_server` must be
