@@ -14,14 +14,14 @@
 
 #include "tahoe_shares.h"
 
-/* Prints the description of a failed call and exits. */
+/* Prints the message of a failed call and exits. */
 static void check(ts_result r, const char *what) {
     if (r == TS_OK) {
         return;
     }
-    char msg[128];
-    size_t n;
-    if (ts_result_message(r, msg, sizeof msg, &n) != TS_OK) {
+    /* The full message of this thread's last failure (cut to the buffer if longer). */
+    char msg[512];
+    if (ts_last_error_message(msg, sizeof msg, NULL) != TS_OK) {
         strcpy(msg, "?");
     }
     fprintf(stderr, "%s failed: %s (%u)\n", what, msg, (unsigned)r);
@@ -52,7 +52,9 @@ int main(int argc, char **argv) {
     /* An immutable upload: allocate share 0, write it, close it. */
     ts_allocate_request req;
     memset(&req, 0, sizeof req);
-    memset(req.storage_index.bytes, 0xaa, 16);
+    uint8_t si_bytes[16];
+    memset(si_bytes, 0xaa, sizeof si_bytes);
+    check(ts_storage_index_from_bytes(si_bytes, sizeof si_bytes, &req.storage_index), "storage_index_from_bytes");
     memset(req.renew_secret.bytes, 0x01, 32);
     memset(req.cancel_secret.bytes, 0x02, 32);
     check(ts_share_set_insert(&req.share_numbers, 0), "ts_share_set_insert");
@@ -81,7 +83,8 @@ int main(int argc, char **argv) {
 
     /* A mutable slot: create share 0 with a test that it is empty, then read it. */
     ts_storage_index slot;
-    memset(slot.bytes, 0xbb, 16);
+    memset(si_bytes, 0xbb, sizeof si_bytes);
+    check(ts_storage_index_from_bytes(si_bytes, sizeof si_bytes, &slot), "storage_index_from_bytes");
     ts_slot_secrets secrets;
     memset(secrets.write_enabler.bytes, 0x03, 32);
     memset(secrets.renew_secret.bytes, 0x04, 32);

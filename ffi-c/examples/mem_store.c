@@ -89,10 +89,16 @@ size_t mem_store_advisories(const mem_store *s) {
     return s->n_advisories;
 }
 
+/* Storage indexes are equal when their lengths and their first `len` bytes are (the
+ * library hands out zeros past the length, but compare only what is used). */
+static bool same_si(const ts_storage_index *a, const ts_storage_index *b) {
+    return a->len == b->len && memcmp(a->bytes, b->bytes, a->len) == 0;
+}
+
 static mem_entry *find(mem_store *s, const ts_storage_index *si, uint32_t shnum, bool incoming) {
     for (size_t i = 0; i < s->n_entries; i++) {
         mem_entry *e = &s->entries[i];
-        if (e->incoming == incoming && e->shnum == shnum && memcmp(e->si.bytes, si->bytes, 16) == 0) {
+        if (e->incoming == incoming && e->shnum == shnum && same_si(&e->si, si)) {
             return e;
         }
     }
@@ -136,7 +142,7 @@ static int list_kind(mem_store *s, const ts_storage_index *si, bool incoming, ts
     ts_share_set set = {{0, 0, 0, 0}};
     for (size_t i = 0; i < s->n_entries; i++) {
         mem_entry *e = &s->entries[i];
-        if (e->incoming == incoming && memcmp(e->si.bytes, si->bytes, 16) == 0) {
+        if (e->incoming == incoming && same_si(&e->si, si)) {
             set.bits[e->shnum / 64] |= UINT64_C(1) << (e->shnum % 64);
         }
     }
@@ -295,8 +301,11 @@ static int cb_write_advisory(void *ud, const char *name, size_t name_len, const 
     return TS_CB_OK;
 }
 
+/* Byte order: the common prefix, then the shorter first. */
 static int compare_si(const void *a, const void *b) {
-    return memcmp(a, b, sizeof(ts_storage_index));
+    const ts_storage_index *x = a, *y = b;
+    int c = memcmp(x->bytes, y->bytes, x->len < y->len ? x->len : y->len);
+    return c != 0 ? c : (int)x->len - (int)y->len;
 }
 
 static int cb_for_each_storage_index(void *ud, ts_visit_storage_index_fn visit, void *ctx) {

@@ -16,9 +16,9 @@ static void check(ts_result r, const char *what) {
     if (r == TS_OK) {
         return;
     }
-    char msg[128];
-    size_t n;
-    if (ts_result_message(r, msg, sizeof msg, &n) != TS_OK) {
+    /* The full message of this thread's last failure (cut to the buffer if longer). */
+    char msg[512];
+    if (ts_last_error_message(msg, sizeof msg, NULL) != TS_OK) {
         strcpy(msg, "?");
     }
     fprintf(stderr, "%s failed: %s (%u)\n", what, msg, (unsigned)r);
@@ -46,7 +46,10 @@ int main(void) {
     /* Upload three shares of one file, out of order. */
     ts_allocate_request req;
     memset(&req, 0, sizeof req);
-    memset(req.storage_index.bytes, 0x33, 16);
+    /* A storage index is a length and the bytes; every Tahoe protocol uses 16. */
+    uint8_t si_bytes[16];
+    memset(si_bytes, 0x33, sizeof si_bytes);
+    check(ts_storage_index_from_bytes(si_bytes, sizeof si_bytes, &req.storage_index), "storage_index_from_bytes");
     memset(req.renew_secret.bytes, 0x44, 32);
     memset(req.cancel_secret.bytes, 0x55, 32);
     for (uint32_t i = 0; i < 3; i++) {

@@ -5,9 +5,26 @@
  * Conventions
  *
  * - Results. Every function that can fail returns a ts_result: TS_OK (0) or an error.
- *   ts_result_message() describes any code. Outputs (the out_* parameters) are written
- *   only on TS_OK, never on failure, with one exception: TS_BUFFER_TOO_SMALL writes the
- *   size needed to the function's out_n, and nothing else.
+ *   ts_result_message() describes any code; ts_last_error_message() gives the full
+ *   message of the failure itself. Outputs (the out_* parameters) are written only on
+ *   TS_OK, never on failure, with one exception: TS_BUFFER_TOO_SMALL writes the size
+ *   needed to the function's out_n, and nothing else.
+ * - Last error. Every function that returns a ts_result records its failures as the
+ *   calling thread's last error: the code it returned (ts_last_error_code()) and its full
+ *   message (ts_last_error_message()), the core's own text: which argument is wrong and
+ *   why, what is corrupt, the operating system's text of an I/O error (and the path,
+ *   where the core names one), the callback and status of a store callback that failed.
+ *   No message ever contains a secret (lease secrets, write enablers, upload secrets).
+ *   A call that succeeds leaves the last error as it was (as errno: read it right after
+ *   a call failed); ts_last_error_clear() forgets it. ts_result_message() and the
+ *   ts_last_error_*() functions never change it, not even when they fail, and neither
+ *   do the functions that return no ts_result. Each thread has its own: a failure on one
+ *   thread never changes what another reads, and a thread with no failure yet reads
+ *   TS_OK and an empty message. A call made from inside a store callback or visitor
+ *   records on the thread running it, like any other (a failure of the outer call then
+ *   replaces it). The library keeps one message per thread, freed when the thread
+ *   exits; ts_last_error_message() copies it into the caller's buffer, cut to fit as by
+ *   snprintf.
  * - Buffers. Every buffer pointer is followed by its length in bytes (or entries, for
  *   arrays of structs). A length of 0 accepts any pointer, NULL included; a NULL pointer
  *   with a non-zero length fails with TS_NULL_PARAMETER. Text (paths, advisory fields) is
@@ -28,9 +45,12 @@
  *   while the server is locked: they must not call the same server or its readers (such
  *   calls fail with TS_REENTRANT_CALL).
  * - Panics. The library never unwinds into C: a panic (a bug) returns TS_PANIC.
- * - Storage indexes, secrets and node ids are fixed-size structs of raw bytes; share
- *   numbers are uint32_t values 0 to 255 (others fail with TS_INVALID_ARGUMENT); sets of
- *   share numbers are ts_share_set bit sets.
+ * - Storage indexes are ts_storage_index structs: a length (1 to 32 bytes; 16 in every
+ *   Tahoe protocol) and the bytes, zero past the length in every one the library hands
+ *   out; one of length 0 or above 32 fails with TS_INVALID_ARGUMENT. The same struct
+ *   reaches store callbacks and visitors, with its true length. Secrets and node ids are
+ *   fixed-size structs of raw bytes; share numbers are uint32_t values 0 to 255 (others
+ *   fail with TS_INVALID_ARGUMENT); sets of share numbers are ts_share_set bit sets.
  */
 
 #ifndef TAHOE_SHARES_H
@@ -41,6 +61,12 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+/**
+ * The longest storage index, in bytes. Every storage index of Tahoe's protocols is 16
+ * bytes; the library accepts 1 to 32 (Tahoe's own test suites use short ones).
+ */
+#define TS_STORAGE_INDEX_MAX_LEN 32
 
 /**
  * The result of every function that can fail. `TS_OK` (0) is success; every other value
@@ -188,6 +214,11 @@ enum ts_result
      * An error of a newer core version that has no code of its own yet.
      */
     TS_ERROR = 29,
+    /**
+     * The storage directory is held by another writer (another process, or another
+     * server in this one): one writer per storage directory. Nothing was changed.
+     */
+    TS_STORAGE_LOCKED = 30,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -341,6 +372,28 @@ typedef struct ts_reader ts_reader;
 typedef struct ts_server ts_server;
 
 /**
+ * A storage index: the name of one file's shares, `len` bytes (1 to
+ * `TS_STORAGE_INDEX_MAX_LEN`; 16 in every Tahoe protocol) held in the first `len` bytes
+ * of `bytes`.
+ *
+ * Every function taking one fails with `TS_INVALID_ARGUMENT` when `len` is 0 or above
+ * `TS_STORAGE_INDEX_MAX_LEN`, and ignores the bytes past `len`. Every storage index the
+ * library hands out (outputs, store callbacks, visitors) has its true length and zeros
+ * past it, so two of them are equal exactly when the whole structs are (`memcmp`).
+ * `ts_storage_index_from_bytes` fills one from a buffer and its length.
+ */
+typedef struct ts_storage_index {
+    /**
+     * Bytes used in `bytes`: 1 to `TS_STORAGE_INDEX_MAX_LEN`.
+     */
+    uint8_t len;
+    /**
+     * The bytes (not base32); those past `len` are ignored.
+     */
+    uint8_t bytes[TS_STORAGE_INDEX_MAX_LEN];
+} ts_storage_index;
+
+/**
  * A set of share numbers 0 to 255: share `n` is bit `n % 64` of `bits[n / 64]`. All zero
  * is the empty set. Build one with `ts_share_set_insert` or by setting bits.
  */
@@ -412,16 +465,6 @@ typedef struct ts_node_id {
      */
     uint8_t bytes[20];
 } ts_node_id;
-
-/**
- * A storage index: the 16-byte name of one file's shares.
- */
-typedef struct ts_storage_index {
-    /**
-     * The bytes (not base32).
-     */
-    uint8_t bytes[16];
-} ts_storage_index;
 
 /**
  * Opens, creates or opens-incoming a share: on `TS_CB_OK` the callback stores its own
@@ -1018,7 +1061,7 @@ typedef struct ts_read_vector {
 /**
  * Every code, in order (for tests and `ts_result_message`).
  */
-#define ts_result_ALL { TS_OK, TS_PANIC, TS_NULL_PARAMETER, TS_INVALID_HANDLE, TS_INVALID_ARGUMENT, TS_BUFFER_TOO_SMALL, TS_REENTRANT_CALL, TS_IO, TS_CORRUPT, TS_UNKNOWN_IMMUTABLE_VERSION, TS_UNKNOWN_MUTABLE_MAGIC, TS_NOT_A_SHARE, TS_DATA_TOO_LARGE, TS_CONFLICTING_WRITE, TS_BAD_WRITE_ENABLER, TS_NO_SPACE, TS_NO_SUCH_LEASE, TS_NO_SUCH_SHARE, TS_ALREADY_EXISTS, TS_UNSUPPORTED_OPERATOR, TS_TOO_MANY_LEASES, TS_POISONED, TS_BAD_UPLOAD_SECRET, TS_NO_SUCH_UPLOAD, TS_LIMIT_UPLOADS, TS_LIMIT_RANGES_PER_UPLOAD, TS_LIMIT_ADVISORY_SIZE, TS_READ_ONLY, TS_BUG, TS_ERROR, }
+#define ts_result_ALL { TS_OK, TS_PANIC, TS_NULL_PARAMETER, TS_INVALID_HANDLE, TS_INVALID_ARGUMENT, TS_BUFFER_TOO_SMALL, TS_REENTRANT_CALL, TS_IO, TS_CORRUPT, TS_UNKNOWN_IMMUTABLE_VERSION, TS_UNKNOWN_MUTABLE_MAGIC, TS_NOT_A_SHARE, TS_DATA_TOO_LARGE, TS_CONFLICTING_WRITE, TS_BAD_WRITE_ENABLER, TS_NO_SPACE, TS_NO_SUCH_LEASE, TS_NO_SUCH_SHARE, TS_ALREADY_EXISTS, TS_UNSUPPORTED_OPERATOR, TS_TOO_MANY_LEASES, TS_POISONED, TS_BAD_UPLOAD_SECRET, TS_NO_SUCH_UPLOAD, TS_LIMIT_UPLOADS, TS_LIMIT_RANGES_PER_UPLOAD, TS_LIMIT_ADVISORY_SIZE, TS_READ_ONLY, TS_BUG, TS_ERROR, TS_STORAGE_LOCKED, }
 
 #ifdef __cplusplus
 extern "C" {
@@ -1029,6 +1072,48 @@ extern "C" {
  * never free it.
  */
 const char *ts_library_version(void);
+
+/**
+ * Copies the full message of the last call that failed on the calling thread into `buf`
+ * (`cap` bytes), NUL-terminated, UTF-8. It is the core's complete description: which
+ * argument is wrong and why, what is corrupt, the operating system's text of an I/O
+ * error (and the path, where the core names one). It never contains a secret.
+ *
+ * The message is cut when it does not fit, like `snprintf`: at most `cap - 1` bytes, cut
+ * at a UTF-8 character boundary, then a NUL (nothing is written when `cap` is 0).
+ * `*needed` (when `needed` is not NULL) is the size of buffer that holds the whole
+ * message, NUL included; the message was cut if and only if `*needed > cap`. So
+ * `ts_last_error_message(NULL, 0, &n)` asks for the size.
+ *
+ * With no failure recorded on this thread (none yet, or cleared by
+ * `ts_last_error_clear`), the message is empty (`*needed` is 1). See the header's
+ * conventions for when the last error is set.
+ *
+ * # Errors
+ *
+ * `TS_NULL_PARAMETER` when `buf` is NULL and `cap` is not 0. This function never changes
+ * the last error, not even when it fails.
+ *
+ * # Safety
+ *
+ * `buf` must be NULL (with `cap` 0) or writable for `cap` bytes; `needed` NULL or valid
+ * for writes.
+ */
+ts_result ts_last_error_message(char *buf,
+                                size_t cap,
+                                size_t *needed);
+
+/**
+ * The result code of the last call that failed on the calling thread (the code that call
+ * returned), or `TS_OK` when none is recorded. It never changes the last error.
+ */
+ts_result ts_last_error_code(void);
+
+/**
+ * Forgets the calling thread's last error: `ts_last_error_code` returns `TS_OK` and the
+ * message is empty until a call fails again. Other threads' last errors are untouched.
+ */
+void ts_last_error_clear(void);
 
 /**
  * Writes the English description of a result code into `buf`, NUL-terminated (UTF-8;
@@ -1048,6 +1133,24 @@ ts_result ts_result_message(uint32_t result,
                             char *buf,
                             size_t len,
                             size_t *out_n);
+
+/**
+ * Fills `*out_storage_index` with the `len` bytes at `bytes`: the true length, zeros
+ * past it.
+ *
+ * # Errors
+ *
+ * `TS_INVALID_ARGUMENT` when `len` is 0 or above `TS_STORAGE_INDEX_MAX_LEN` (nothing is
+ * written); `TS_NULL_PARAMETER`.
+ *
+ * # Safety
+ *
+ * `bytes` must be NULL or readable for `len` bytes; `out_storage_index` NULL or valid
+ * for writes.
+ */
+ts_result ts_storage_index_from_bytes(const uint8_t *bytes,
+                                      size_t len,
+                                      struct ts_storage_index *out_storage_index);
 
 /**
  * Adds share number `share_number` to `*set`.
@@ -1104,6 +1207,13 @@ ts_result ts_config_default(struct ts_config *out_config);
  *
  * On success `*out_server` is a new server the caller owns and frees with
  * `ts_server_free`.
+ *
+ * # Errors
+ *
+ * `TS_INVALID_ARGUMENT` for an empty path; `TS_IO` when the directories cannot be
+ * created or read (the last error has the operating system's text);
+ * `TS_STORAGE_LOCKED` when another server (in this process or another) holds the
+ * directory.
  *
  * # Safety
  *

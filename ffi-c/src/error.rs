@@ -1,10 +1,14 @@
-//! The result codes of every exported function, and their messages.
+//! The result codes of every exported function, their messages, and the last error of
+//! each thread (the full message of the last call that failed).
 
+use core::cell::RefCell;
 use core::ffi::c_char;
+use core::fmt;
+use std::panic::catch_unwind;
 
 use tahoe_shares::{Error, Limit};
 
-use crate::ffi::{boundary, out, out_buf, too_small};
+use crate::ffi::{out, out_buf, quiet_boundary, too_small};
 
 /// The result of every function that can fail. `TS_OK` (0) is success; every other value
 /// is an error. The numbers are stable: a code is never renumbered or reused (a retired
@@ -88,11 +92,14 @@ pub enum ts_result {
     TS_BUG = 28,
     /// An error of a newer core version that has no code of its own yet.
     TS_ERROR = 29,
+    /// The storage directory is held by another writer (another process, or another
+    /// server in this one): one writer per storage directory. Nothing was changed.
+    TS_STORAGE_LOCKED = 30,
 }
 
 impl ts_result {
     /// Every code, in order (for tests and `ts_result_message`).
-    pub const ALL: [Self; 30] = [
+    pub const ALL: [Self; 31] = [
         Self::TS_OK,
         Self::TS_PANIC,
         Self::TS_NULL_PARAMETER,
@@ -123,6 +130,7 @@ impl ts_result {
         Self::TS_READ_ONLY,
         Self::TS_BUG,
         Self::TS_ERROR,
+        Self::TS_STORAGE_LOCKED,
     ];
 
     /// The code with number `n`, if any.
@@ -167,6 +175,7 @@ impl ts_result {
             Self::TS_READ_ONLY => "the server is read-only",
             Self::TS_BUG => "internal error (a bug in tahoe-shares; please report it)",
             Self::TS_ERROR => "error",
+            Self::TS_STORAGE_LOCKED => "the storage directory is in use by another server",
         }
     }
 }
@@ -204,10 +213,194 @@ impl<E> From<&Error<E>> for ts_result {
             Error::LimitReached(Limit::AdvisorySize) => Self::TS_LIMIT_ADVISORY_SIZE,
             Error::ReadOnly => Self::TS_READ_ONLY,
             Error::Bug(_) => Self::TS_BUG,
+            Error::StorageLocked => Self::TS_STORAGE_LOCKED,
             // Variants added to the core later, until they get their own code.
             _ => Self::TS_ERROR,
         }
     }
+}
+
+/// How an exported function failed: its result code and the full message that
+/// `ts_last_error_message` reports for it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Fail {
+    code: ts_result,
+    /// `None`: the code's own description is the whole message.
+    message: Option<String>,
+}
+
+impl Fail {
+    /// A failure with a message more precise than the code's description.
+    pub(crate) fn new(code: ts_result, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: Some(message.into()),
+        }
+    }
+
+    /// An invalid argument, described by `message`.
+    pub(crate) fn invalid(message: impl Into<String>) -> Self {
+        Self::new(ts_result::TS_INVALID_ARGUMENT, message)
+    }
+
+    /// The result code.
+    #[must_use]
+    pub(crate) fn code(&self) -> ts_result {
+        self.code
+    }
+
+    /// The full message.
+    #[must_use]
+    pub(crate) fn message(&self) -> &str {
+        self.message.as_deref().unwrap_or(self.code.message())
+    }
+}
+
+impl From<ts_result> for Fail {
+    fn from(code: ts_result) -> Self {
+        Self {
+            code,
+            message: None,
+        }
+    }
+}
+
+/// The code of the core's error, and its `Display` text as the message. (Bounded on the
+/// `Display` of `Error<E>` itself, so that whatever the core needs of `E` to display it
+/// is what is needed here.)
+impl<E> From<Error<E>> for Fail
+where
+    Error<E>: fmt::Display,
+{
+    fn from(e: Error<E>) -> Self {
+        Self {
+            code: ts_result::from(&e),
+            message: Some(e.to_string()),
+        }
+    }
+}
+
+/// The last failure of a thread: `TS_OK` and an empty message before any.
+struct LastError {
+    code: ts_result,
+    message: String,
+}
+
+std::thread_local! {
+    static LAST_ERROR: RefCell<LastError> = const {
+        RefCell::new(LastError { code: ts_result::TS_OK, message: String::new() })
+    };
+}
+
+/// Records a failure as the calling thread's last error.
+pub(crate) fn set_last_error(fail: &Fail) {
+    // `try_with`: nothing to record into while the thread is being torn down.
+    let _ = LAST_ERROR.try_with(|last| {
+        if let Ok(mut last) = last.try_borrow_mut() {
+            last.code = fail.code;
+            last.message.clear();
+            last.message.push_str(fail.message());
+        }
+    });
+}
+
+/// Runs `f` on the calling thread's last error (`None` while the thread is torn down).
+fn with_last_error<T>(f: impl FnOnce(&mut LastError) -> T) -> Option<T> {
+    LAST_ERROR
+        .try_with(|last| last.try_borrow_mut().ok().map(|mut l| f(&mut l)))
+        .ok()
+        .flatten()
+}
+
+/// The longest prefix of `text` of at most `max` bytes that ends on a character boundary.
+fn utf8_prefix(text: &str, max: usize) -> &[u8] {
+    let mut end = max.min(text.len());
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    text.as_bytes().get(..end).unwrap_or_default()
+}
+
+/// Copies the full message of the last call that failed on the calling thread into `buf`
+/// (`cap` bytes), NUL-terminated, UTF-8. It is the core's complete description: which
+/// argument is wrong and why, what is corrupt, the operating system's text of an I/O
+/// error (and the path, where the core names one). It never contains a secret.
+///
+/// The message is cut when it does not fit, like `snprintf`: at most `cap - 1` bytes, cut
+/// at a UTF-8 character boundary, then a NUL (nothing is written when `cap` is 0).
+/// `*needed` (when `needed` is not NULL) is the size of buffer that holds the whole
+/// message, NUL included; the message was cut if and only if `*needed > cap`. So
+/// `ts_last_error_message(NULL, 0, &n)` asks for the size.
+///
+/// With no failure recorded on this thread (none yet, or cleared by
+/// `ts_last_error_clear`), the message is empty (`*needed` is 1). See the header's
+/// conventions for when the last error is set.
+///
+/// # Errors
+///
+/// `TS_NULL_PARAMETER` when `buf` is NULL and `cap` is not 0. This function never changes
+/// the last error, not even when it fails.
+///
+/// # Safety
+///
+/// `buf` must be NULL (with `cap` 0) or writable for `cap` bytes; `needed` NULL or valid
+/// for writes.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ts_last_error_message(
+    buf: *mut c_char,
+    cap: usize,
+    needed: *mut usize,
+) -> ts_result {
+    // Not `boundary`: this function must not record its own failures.
+    quiet_boundary(|| {
+        let buf = out_buf(buf.cast::<u8>(), cap)?;
+        let needed = if needed.is_null() {
+            None
+        } else {
+            Some(out(needed)?)
+        };
+        let (whole, mut bytes) = with_last_error(|last| {
+            let fits = utf8_prefix(&last.message, cap.saturating_sub(1));
+            let mut bytes = Vec::with_capacity(fits.len() + 1);
+            bytes.extend_from_slice(fits);
+            (last.message.len() + 1, bytes)
+        })
+        .unwrap_or((1, Vec::new()));
+        if cap > 0 {
+            bytes.push(0);
+            // SAFETY: the caller guarantees `buf` writable for `cap` bytes, and `bytes`
+            // (ours) holds at most `cap`.
+            unsafe { buf.fill(&bytes)? };
+        }
+        if let Some(needed) = needed {
+            // SAFETY: checked by `out`; the caller guarantees it writable.
+            unsafe { needed.write(whole) };
+        }
+        Ok(())
+    })
+}
+
+/// The result code of the last call that failed on the calling thread (the code that call
+/// returned), or `TS_OK` when none is recorded. It never changes the last error.
+#[unsafe(no_mangle)]
+pub extern "C" fn ts_last_error_code() -> ts_result {
+    catch_unwind(|| with_last_error(|last| last.code))
+        .ok()
+        .flatten()
+        .unwrap_or(ts_result::TS_OK)
+}
+
+/// Forgets the calling thread's last error: `ts_last_error_code` returns `TS_OK` and the
+/// message is empty until a call fails again. Other threads' last errors are untouched.
+#[unsafe(no_mangle)]
+pub extern "C" fn ts_last_error_clear() {
+    let _ = catch_unwind(|| {
+        with_last_error(|last| {
+            last.code = ts_result::TS_OK;
+            // Give the memory back: a thread that cleared its last error holds none.
+            last.message = String::new();
+        })
+    });
 }
 
 /// Writes the English description of a result code into `buf`, NUL-terminated (UTF-8;
@@ -229,7 +422,8 @@ pub unsafe extern "C" fn ts_result_message(
     len: usize,
     out_n: *mut usize,
 ) -> ts_result {
-    boundary(|| {
+    // Not `boundary`: describing a code must not replace the last error's message.
+    quiet_boundary(|| {
         let out_n = out(out_n)?;
         let buf = out_buf(buf.cast::<u8>(), len)?;
         let text = ts_result::from_u32(result).map_or("unknown result code", ts_result::message);
@@ -238,7 +432,7 @@ pub unsafe extern "C" fn ts_result_message(
         bytes.push(0);
         if bytes.len() > buf.len() {
             // SAFETY: `out_n` was checked by `out` and the caller guarantees it writable.
-            return unsafe { too_small(out_n, bytes.len()) };
+            return unsafe { too_small(out_n, bytes.len()) }.map_err(|f| f.code());
         }
         // SAFETY: the caller guarantees `buf` writable for `len` bytes; `bytes` is ours.
         unsafe { buf.fill(&bytes)? };
@@ -259,7 +453,7 @@ mod tests {
             assert_eq!(ts_result::from_u32(i as u32), Some(*r));
             assert!(r.message().len() < 128);
         }
-        assert_eq!(ts_result::from_u32(30), None);
+        assert_eq!(ts_result::from_u32(31), None);
     }
 
     #[test]
@@ -267,5 +461,54 @@ mod tests {
         let e: Error<()> = Error::LimitReached(Limit::RangesPerUpload);
         assert_eq!(ts_result::from(e), ts_result::TS_LIMIT_RANGES_PER_UPLOAD);
         assert_eq!(ts_result::from(Error::Io(())), ts_result::TS_IO);
+        assert_eq!(
+            ts_result::from(Error::<()>::StorageLocked),
+            ts_result::TS_STORAGE_LOCKED
+        );
+        assert_eq!(
+            ts_result::from(Error::<()>::NoSpace),
+            ts_result::TS_NO_SPACE
+        );
+    }
+
+    #[test]
+    fn failures_carry_the_core_message() {
+        let e: Error<std::io::Error> = Error::Io(std::io::Error::from_raw_os_error(28));
+        let f = Fail::from(e);
+        assert_eq!(f.code(), ts_result::TS_IO);
+        // The operating system's text, whichever way the core formats the error.
+        assert!(
+            f.message().contains("No space left on device"),
+            "{}",
+            f.message()
+        );
+        let f = Fail::from(Error::<()>::StorageLocked);
+        assert_eq!(f.code(), ts_result::TS_STORAGE_LOCKED);
+        assert_eq!(f.message(), Error::<()>::StorageLocked.to_string());
+        let f = Fail::from(ts_result::TS_NO_SUCH_SHARE);
+        assert_eq!(f.message(), "no such share");
+    }
+
+    #[test]
+    fn last_error_is_per_thread_and_cut_at_characters() {
+        ts_last_error_clear();
+        assert_eq!(ts_last_error_code(), ts_result::TS_OK);
+        set_last_error(&Fail::invalid("caf\u{e9} au lait"));
+        std::thread::spawn(|| assert_eq!(ts_last_error_code(), ts_result::TS_OK))
+            .join()
+            .unwrap();
+        assert_eq!(ts_last_error_code(), ts_result::TS_INVALID_ARGUMENT);
+        let mut buf = [0x55u8; 8];
+        let mut needed = 0usize;
+        // SAFETY: `buf` and `needed` are locals valid for the lengths given.
+        let r = unsafe { ts_last_error_message(buf.as_mut_ptr().cast(), 5, &raw mut needed) };
+        assert_eq!(r, ts_result::TS_OK);
+        // "caf" and a NUL: the two bytes of the e-acute do not fit in the 4 left.
+        assert_eq!(&buf[..5], b"caf\0\x55");
+        assert_eq!(needed, "caf\u{e9} au lait".len() + 1);
+        assert_eq!(utf8_prefix("caf\u{e9}", 4), b"caf");
+        assert_eq!(utf8_prefix("caf\u{e9}", 5), "caf\u{e9}".as_bytes());
+        assert_eq!(utf8_prefix("", 3), b"");
+        ts_last_error_clear();
     }
 }

@@ -9,14 +9,28 @@ use std::collections::BTreeMap;
 use std::panic::catch_unwind;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
-use crate::error::ts_result;
+use crate::error::{set_last_error, ts_result, Fail};
 
 // ----- panic boundary --------------------------------------------------------------------
 
 /// Runs the body of an exported function that returns a [`ts_result`]: `Ok` becomes
-/// `TS_OK`, `Err(r)` becomes `r`, and a panic becomes `TS_PANIC` instead of unwinding into
-/// C.
-pub(crate) fn boundary(f: impl FnOnce() -> Result<(), ts_result>) -> ts_result {
+/// `TS_OK`; a failure becomes its code, and is recorded as the thread's last error (its
+/// full message for `ts_last_error_message`); a panic becomes `TS_PANIC` (recorded too)
+/// instead of unwinding into C. A success leaves the last error as it was.
+pub(crate) fn boundary(f: impl FnOnce() -> Result<(), Fail>) -> ts_result {
+    let fail = match catch_unwind(AssertUnwindSafe(f)) {
+        Ok(Ok(())) => return ts_result::TS_OK,
+        Ok(Err(fail)) => fail,
+        Err(_) => Fail::from(ts_result::TS_PANIC),
+    };
+    set_last_error(&fail);
+    fail.code()
+}
+
+/// [`boundary`] for the functions that report errors (`ts_result_message` and the last
+/// error's own functions): their failures are not recorded, so that asking about the last
+/// error never replaces it.
+pub(crate) fn quiet_boundary(f: impl FnOnce() -> Result<(), ts_result>) -> ts_result {
     match catch_unwind(AssertUnwindSafe(f)) {
         Ok(Ok(())) => ts_result::TS_OK,
         Ok(Err(r)) => r,
@@ -160,10 +174,13 @@ impl<T: Copy> OutBuf<T> {
 /// # Safety
 ///
 /// `out_n` must be valid for writes (it was checked by [`out`]).
-pub(crate) unsafe fn too_small(out_n: NonNull<usize>, needed: usize) -> Result<(), ts_result> {
+pub(crate) unsafe fn too_small(out_n: NonNull<usize>, needed: usize) -> Result<(), Fail> {
     // SAFETY: the caller passes a pointer checked by `out` and valid for writes.
     unsafe { out_n.write(needed) };
-    Err(ts_result::TS_BUFFER_TOO_SMALL)
+    Err(Fail::new(
+        ts_result::TS_BUFFER_TOO_SMALL,
+        format!("buffer too small: room for {needed} needed (written to out_n)"),
+    ))
 }
 
 // ----- live handles ----------------------------------------------------------------------
@@ -297,7 +314,11 @@ mod tests {
     fn panics_become_results() {
         assert_eq!(boundary(|| panic!("boom")), ts_result::TS_PANIC);
         assert_eq!(
-            boundary(|| Err(ts_result::TS_NO_SPACE)),
+            boundary(|| Err(ts_result::TS_NO_SPACE.into())),
+            ts_result::TS_NO_SPACE
+        );
+        assert_eq!(
+            quiet_boundary(|| Err(ts_result::TS_NO_SPACE)),
             ts_result::TS_NO_SPACE
         );
         assert_eq!(boundary(|| Ok(())), ts_result::TS_OK);

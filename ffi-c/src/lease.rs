@@ -9,7 +9,7 @@ use tahoe_shares::ShareNumber;
 use crate::error::ts_result;
 use crate::ffi::{boundary, out, ref_in};
 use crate::server::{server_ref, ts_server, with_server};
-use crate::types::{ts_node_id, ts_secret, ts_share_kind, ts_storage_index};
+use crate::types::{storage_index_in, ts_node_id, ts_secret, ts_share_kind, ts_storage_index};
 
 /// One lease, as `ts_server_for_each_lease` shows it (its secrets are not shown).
 #[repr(C)]
@@ -69,13 +69,13 @@ pub unsafe extern "C" fn ts_server_add_lease(
         let (shared, si, renew, cancel) = unsafe {
             (
                 server_ref(server)?,
-                *ref_in(storage_index)?,
+                storage_index_in(storage_index)?,
                 ref_in(renew_secret)?.renew(),
                 ref_in(cancel_secret)?.cancel(),
             )
         };
         let count = with_server!(&mut *shared.lock()?, s => {
-            s.add_lease(&si.into(), &renew, &cancel, owner_num, now)
+            s.add_lease(&si, &renew, &cancel, owner_num, now)
         })?;
         // SAFETY: checked by `out`; the caller guarantees it writable.
         unsafe { out_count.write(count) };
@@ -106,11 +106,11 @@ pub unsafe extern "C" fn ts_server_renew_lease(
         let (shared, si, renew) = unsafe {
             (
                 server_ref(server)?,
-                *ref_in(storage_index)?,
+                storage_index_in(storage_index)?,
                 ref_in(renew_secret)?.renew(),
             )
         };
-        with_server!(&mut *shared.lock()?, s => s.renew_lease(&si.into(), &renew, now))
+        with_server!(&mut *shared.lock()?, s => s.renew_lease(&si, &renew, now))
     })
 }
 
@@ -138,11 +138,11 @@ pub unsafe extern "C" fn ts_server_cancel_lease(
         let (shared, si, cancel) = unsafe {
             (
                 server_ref(server)?,
-                *ref_in(storage_index)?,
+                storage_index_in(storage_index)?,
                 ref_in(cancel_secret)?.cancel(),
             )
         };
-        let freed = with_server!(&mut *shared.lock()?, s => s.cancel_lease(&si.into(), &cancel))?;
+        let freed = with_server!(&mut *shared.lock()?, s => s.cancel_lease(&si, &cancel))?;
         // SAFETY: checked by `out`; the caller guarantees it writable.
         unsafe { out_freed.write(freed) };
         Ok(())
@@ -178,13 +178,13 @@ pub unsafe extern "C" fn ts_server_for_each_lease(
     boundary(|| {
         let visit = visit.ok_or(ts_result::TS_NULL_PARAMETER)?;
         // SAFETY: as in `ts_server_add_lease`.
-        let (shared, si) = unsafe { (server_ref(server)?, *ref_in(storage_index)?) };
+        let (shared, si) = unsafe { (server_ref(server)?, storage_index_in(storage_index)?) };
         let each = |n: ShareNumber, kind: ShareKind, lease: &Lease| {
             let l = ts_lease::from(lease);
             // SAFETY: the caller guarantees `visit` callable with `userdata`; `l` is a
             // local valid for the call.
             unsafe { visit(userdata, u32::from(n.0), kind.into(), &raw const l) }
         };
-        with_server!(&mut *shared.lock()?, s => s.for_each_lease(&si.into(), each))
+        with_server!(&mut *shared.lock()?, s => s.for_each_lease(&si, each))
     })
 }

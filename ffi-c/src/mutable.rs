@@ -5,12 +5,12 @@ use tahoe_shares::container::{TestOperator, TestVector};
 use tahoe_shares::server::{ReadResults, SlotSecrets, SlotWrite};
 use tahoe_shares::ShareSet;
 
-use crate::error::ts_result;
+use crate::error::{ts_result, Fail};
 use crate::ffi::{
     boundary, boundary_or, check_live, out, ref_in, register, slice_in, unregister, Kind,
 };
 use crate::server::{server_ref, ts_server, with_server};
-use crate::types::{share_number, ts_secret, ts_share_set, ts_storage_index};
+use crate::types::{share_number, storage_index_in, ts_secret, ts_share_set, ts_storage_index};
 
 /// The test operators of a test vector. Tahoe 1.20 supports only `eq`.
 #[repr(u32)]
@@ -168,7 +168,7 @@ pub unsafe extern "C" fn ts_server_slot_testv_and_readv_and_writev(
         let (shared, si, secrets, entries, readv) = unsafe {
             (
                 server_ref(server)?,
-                *ref_in(storage_index)?,
+                storage_index_in(storage_index)?,
                 ref_in(secrets)?,
                 slice_in(writes, writes_len)?,
                 read_vector(readv, readv_len)?,
@@ -193,7 +193,13 @@ pub unsafe extern "C" fn ts_server_slot_testv_and_readv_and_writev(
             let mut tv = Vec::with_capacity(t.len());
             for t in t {
                 if t.op != ts_test_operator::TS_TEST_EQ as u32 {
-                    return Err(ts_result::TS_UNSUPPORTED_OPERATOR);
+                    return Err(Fail::new(
+                        ts_result::TS_UNSUPPORTED_OPERATOR,
+                        format!(
+                            "unsupported test operator {} (only TS_TEST_EQ, 0, exists)",
+                            t.op
+                        ),
+                    ));
                 }
                 tv.push(TestVector {
                     offset: t.offset,
@@ -222,7 +228,7 @@ pub unsafe extern "C" fn ts_server_slot_testv_and_readv_and_writev(
         }
         let outcome = with_server!(&mut *shared.lock()?, s => {
             s.slot_testv_and_readv_and_writev(
-                &si.into(),
+                &si,
                 &secrets,
                 &slot_writes,
                 &readv,
@@ -268,7 +274,7 @@ pub unsafe extern "C" fn ts_server_slot_readv(
         let (handle, si, vector) = unsafe {
             (
                 server_ref(server)?,
-                *ref_in(storage_index)?,
+                storage_index_in(storage_index)?,
                 read_vector(readv, readv_len)?,
             )
         };
@@ -278,8 +284,7 @@ pub unsafe extern "C" fn ts_server_slot_readv(
             // SAFETY: non-null; the caller guarantees a valid set.
             ShareSet::from(unsafe { *ref_in(shares)? })
         };
-        let results =
-            with_server!(&mut *handle.lock()?, s => s.slot_readv(&si.into(), &wanted, &vector))?;
+        let results = with_server!(&mut *handle.lock()?, s => s.slot_readv(&si, &wanted, &vector))?;
         // SAFETY: checked by `out`; the caller guarantees it writable.
         unsafe { out_reads.write(give_out(results)) };
         Ok(())
@@ -339,7 +344,9 @@ pub unsafe extern "C" fn ts_read_results_share(
         let (out_share_number, out_reads) = (out(out_share_number)?, out(out_reads)?);
         // SAFETY: the caller guarantees the handle is not freed meanwhile.
         let r = unsafe { results_ref(results)? };
-        let (n, reads) = r.get(index).ok_or(ts_result::TS_INVALID_ARGUMENT)?;
+        let (n, reads) = r
+            .get(index)
+            .ok_or_else(|| Fail::invalid(format!("index {index} is not below {}", r.len())))?;
         // SAFETY: checked by `out`; the caller guarantees them writable.
         unsafe {
             out_share_number.write(u32::from(n.0));
@@ -372,10 +379,15 @@ pub unsafe extern "C" fn ts_read_results_data(
         let (out_data, out_len) = (out(out_data)?, out(out_len)?);
         // SAFETY: the caller guarantees the handle is not freed meanwhile.
         let r = unsafe { results_ref(results)? };
-        let data = r
+        let (_, reads) = r
             .get(index)
-            .and_then(|(_, reads)| reads.get(read_index))
-            .ok_or(ts_result::TS_INVALID_ARGUMENT)?;
+            .ok_or_else(|| Fail::invalid(format!("index {index} is not below {}", r.len())))?;
+        let data = reads.get(read_index).ok_or_else(|| {
+            Fail::invalid(format!(
+                "read_index {read_index} is not below {}",
+                reads.len()
+            ))
+        })?;
         // SAFETY: checked by `out`; the caller guarantees them writable.
         unsafe {
             out_data.write(data.as_ptr());

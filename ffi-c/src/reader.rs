@@ -7,11 +7,11 @@ use tahoe_shares::server::BucketReader;
 
 use crate::error::ts_result;
 use crate::ffi::{
-    boundary, boundary_or, check_live, out, out_buf, ref_in, register, too_small, unregister, Kind,
+    boundary, boundary_or, check_live, out, out_buf, register, too_small, unregister, Kind,
 };
 use crate::server::{server_arc, server_ref, ts_server, with_server, AnyServer, Shared};
 use crate::store::CallbackShare;
-use crate::types::{share_number, ts_storage_index};
+use crate::types::{share_number, storage_index_in, ts_storage_index};
 
 /// A reader of one immutable share (Tahoe's `BucketReader`), from `ts_server_open_bucket`
 /// or `ts_server_get_buckets`; free it with `ts_reader_free`.
@@ -104,9 +104,8 @@ pub unsafe extern "C" fn ts_server_open_bucket(
     boundary(|| {
         let out_reader = out(out_reader)?;
         // SAFETY: the caller guarantees valid or NULL pointers and no concurrent free.
-        let (shared, si) = unsafe { (server_ref(server)?, *ref_in(storage_index)?) };
+        let (shared, si) = unsafe { (server_ref(server)?, storage_index_in(storage_index)?) };
         let n = self::share_number(share_number)?;
-        let si = si.into();
         let reader = match &mut *shared.lock()? {
             AnyServer::Fs(s) => AnyReader::Fs(s.open_bucket(&si, n)?),
             AnyServer::Callback(s) => AnyReader::Callback(s.open_bucket(&si, n)?),
@@ -146,8 +145,7 @@ pub unsafe extern "C" fn ts_server_get_buckets(
         let out_n = out(out_n)?;
         let out_readers = out_buf(out_readers, out_readers_len)?;
         // SAFETY: as in `ts_server_open_bucket`.
-        let (shared, si) = unsafe { (server_ref(server)?, *ref_in(storage_index)?) };
-        let si = si.into();
+        let (shared, si) = unsafe { (server_ref(server)?, storage_index_in(storage_index)?) };
         let readers: Vec<AnyReader> = {
             let mut guard = shared.lock()?;
             match &mut *guard {
@@ -308,9 +306,8 @@ pub unsafe extern "C" fn ts_server_read_share(
         let out_n = out(out_n)?;
         let buf = out_buf(buf, buf_len)?;
         // SAFETY: as in `ts_server_open_bucket`.
-        let (shared, si) = unsafe { (server_ref(server)?, *ref_in(storage_index)?) };
+        let (shared, si) = unsafe { (server_ref(server)?, storage_index_in(storage_index)?) };
         let n = self::share_number(share_number)?;
-        let si = si.into();
         let len = buf_len as u64;
         let data = with_server!(&mut *shared.lock()?, s => {
             s.open_bucket(&si, n).and_then(|mut r| r.read_vec(offset, len))

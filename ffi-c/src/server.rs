@@ -11,14 +11,14 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use tahoe_shares::server::{Config, Server};
 use tahoe_shares::store::{Durability, FsStore};
 
-use crate::error::ts_result;
+use crate::error::{ts_result, Fail};
 use crate::ffi::{
     boundary, boundary_or, check_live, out, ref_in, register, slice_in, unregister, Entry, Kind,
 };
 use crate::store::{ts_store_callbacks, CallbackStore};
 use crate::types::{
-    share_number, ts_advise_outcome, ts_config, ts_node_id, ts_share_set, ts_share_stat,
-    ts_storage_index, ts_version_info,
+    share_number, storage_index_in, ts_advise_outcome, ts_config, ts_node_id, ts_share_set,
+    ts_share_stat, ts_storage_index, ts_version_info,
 };
 
 /// A Tahoe storage server over one share store (Tahoe's `StorageServer`). Create it with
@@ -55,10 +55,8 @@ const _: () = {
 macro_rules! with_server {
     ($server:expr, $s:ident => $body:expr) => {
         match $server {
-            $crate::server::AnyServer::Fs($s) => ($body).map_err($crate::error::ts_result::from),
-            $crate::server::AnyServer::Callback($s) => {
-                ($body).map_err($crate::error::ts_result::from)
-            }
+            $crate::server::AnyServer::Fs($s) => ($body).map_err($crate::error::Fail::from),
+            $crate::server::AnyServer::Callback($s) => ($body).map_err($crate::error::Fail::from),
         }
     };
 }
@@ -187,6 +185,13 @@ unsafe fn config_in(config: *const ts_config) -> Result<Config, ts_result> {
 /// On success `*out_server` is a new server the caller owns and frees with
 /// `ts_server_free`.
 ///
+/// # Errors
+///
+/// `TS_INVALID_ARGUMENT` for an empty path; `TS_IO` when the directories cannot be
+/// created or read (the last error has the operating system's text);
+/// `TS_STORAGE_LOCKED` when another server (in this process or another) holds the
+/// directory.
+///
 /// # Safety
 ///
 /// Every pointer must be NULL or valid for the length or type given; `out_server` must be
@@ -212,7 +217,7 @@ pub unsafe extern "C" fn ts_server_new_fs(
             )
         };
         if dir.is_empty() {
-            return Err(ts_result::TS_INVALID_ARGUMENT);
+            return Err(Fail::invalid("the storage directory path is empty"));
         }
         let durability = if durable {
             Durability::Durable
@@ -302,8 +307,8 @@ pub unsafe extern "C" fn ts_server_shares(
     boundary(|| {
         let out_shares = out(out_shares)?;
         // SAFETY: the caller guarantees valid or NULL pointers and no concurrent free.
-        let (shared, si) = unsafe { (server_ref(server)?, *ref_in(storage_index)?) };
-        let set = with_server!(&mut *shared.lock()?, s => s.shares(&si.into()))?;
+        let (shared, si) = unsafe { (server_ref(server)?, storage_index_in(storage_index)?) };
+        let set = with_server!(&mut *shared.lock()?, s => s.shares(&si))?;
         // SAFETY: checked by `out`; the caller guarantees it writable.
         unsafe { out_shares.write(set.into()) };
         Ok(())
@@ -329,9 +334,9 @@ pub unsafe extern "C" fn ts_server_immutable_share_length(
     boundary(|| {
         let out_length = out(out_length)?;
         // SAFETY: as in `ts_server_shares`.
-        let (shared, si) = unsafe { (server_ref(server)?, *ref_in(storage_index)?) };
+        let (shared, si) = unsafe { (server_ref(server)?, storage_index_in(storage_index)?) };
         let n = self::share_number(share_number)?;
-        let len = with_server!(&mut *shared.lock()?, s => s.immutable_share_length(&si.into(), n))?;
+        let len = with_server!(&mut *shared.lock()?, s => s.immutable_share_length(&si, n))?;
         // SAFETY: checked by `out`; the caller guarantees it writable.
         unsafe { out_length.write(len) };
         Ok(())
@@ -357,9 +362,9 @@ pub unsafe extern "C" fn ts_server_mutable_share_length(
     boundary(|| {
         let out_length = out(out_length)?;
         // SAFETY: as in `ts_server_shares`.
-        let (shared, si) = unsafe { (server_ref(server)?, *ref_in(storage_index)?) };
+        let (shared, si) = unsafe { (server_ref(server)?, storage_index_in(storage_index)?) };
         let n = self::share_number(share_number)?;
-        let len = with_server!(&mut *shared.lock()?, s => s.mutable_share_length(&si.into(), n))?;
+        let len = with_server!(&mut *shared.lock()?, s => s.mutable_share_length(&si, n))?;
         // SAFETY: checked by `out`; the caller guarantees it writable.
         unsafe { out_length.write(len) };
         Ok(())
@@ -385,9 +390,9 @@ pub unsafe extern "C" fn ts_server_stat_share(
     boundary(|| {
         let out_stat = out(out_stat)?;
         // SAFETY: as in `ts_server_shares`.
-        let (shared, si) = unsafe { (server_ref(server)?, *ref_in(storage_index)?) };
+        let (shared, si) = unsafe { (server_ref(server)?, storage_index_in(storage_index)?) };
         let n = self::share_number(share_number)?;
-        let stat = with_server!(&mut *shared.lock()?, s => s.stat_share(&si.into(), n))?;
+        let stat = with_server!(&mut *shared.lock()?, s => s.stat_share(&si, n))?;
         // SAFETY: checked by `out`; the caller guarantees it writable.
         unsafe { out_stat.write(stat.into()) };
         Ok(())
@@ -542,14 +547,14 @@ pub unsafe extern "C" fn ts_server_advise_corrupt_share(
         let (shared, si, share_type, reason) = unsafe {
             (
                 server_ref(server)?,
-                *ref_in(storage_index)?,
+                storage_index_in(storage_index)?,
                 slice_in(share_type.cast::<u8>(), share_type_len)?,
                 slice_in(reason.cast::<u8>(), reason_len)?,
             )
         };
         let n = self::share_number(share_number)?;
         let outcome = with_server!(&mut *shared.lock()?, s => {
-            s.advise_corrupt_share(share_type, &si.into(), n, reason, now)
+            s.advise_corrupt_share(share_type, &si, n, reason, now)
         })?;
         // SAFETY: checked by `out`; the caller guarantees it writable.
         unsafe { out_outcome.write(outcome.into()) };

@@ -11,7 +11,7 @@ use tahoe_shares::io::{ErrorKind, ErrorType, IoError, ShareIo};
 use tahoe_shares::store::ShareStore;
 use tahoe_shares::{Error, Result, ShareNumber, ShareSet, StorageIndex};
 
-use crate::types::{share_number, ts_share_set, ts_storage_index};
+use crate::types::{share_number, ts_share_set, ts_storage_index, TS_STORAGE_INDEX_MAX_LEN};
 
 /// What a store callback returns. `TS_CB_OK` is success; any value not listed here is a
 /// failure of the storage (for example an `errno`) and reaches the caller of the server
@@ -265,11 +265,18 @@ pub struct ts_store_callbacks {
     pub share_close: ts_share_close_fn,
 }
 
-/// Why a callback store failed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Why a callback store failed. Its `Debug` is its `Display` text, so that the message C
+/// callers read (`ts_last_error_message`) is the same sentence however the core formats
+/// the I/O error inside its own.
+#[derive(Clone, Copy, PartialEq, Eq)]
 pub enum CallbackError {
-    /// A callback returned this failure status.
-    Failed(c_int),
+    /// A callback returned a failure status.
+    Failed {
+        /// The callback's field name in `ts_store_callbacks` (`share_write_at`...).
+        callback: &'static str,
+        /// The status it returned.
+        status: c_int,
+    },
     /// A callback reported a length it cannot have (more than its buffer, or more than a
     /// file can hold).
     ImpossibleLength,
@@ -279,6 +286,11 @@ pub enum CallbackError {
     WriteZero,
     /// A visitor was called with NULL or a share number above 255.
     BadVisit,
+    /// A visitor was called with a storage index whose `len` is 0 or above 32.
+    BadStorageIndex {
+        /// The `len` it had.
+        len: u8,
+    },
     /// An offset plus a length overflows 64 bits.
     Overflow,
 }
@@ -286,13 +298,26 @@ pub enum CallbackError {
 impl fmt::Display for CallbackError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::Failed(s) => write!(f, "store callback failed with status {s}"),
+            Self::Failed { callback, status } => {
+                write!(f, "store callback {callback} failed with status {status}")
+            }
             Self::ImpossibleLength => f.write_str("store callback returned an impossible length"),
             Self::UnexpectedEof => f.write_str("share_read_at made no progress"),
             Self::WriteZero => f.write_str("share_write_at made no progress"),
             Self::BadVisit => f.write_str("visitor called with an invalid argument"),
+            Self::BadStorageIndex { len } => write!(
+                f,
+                "visitor called with a storage index of {len} bytes (1 to \
+                 {TS_STORAGE_INDEX_MAX_LEN} accepted)"
+            ),
             Self::Overflow => f.write_str("offset overflow"),
         }
+    }
+}
+
+impl fmt::Debug for CallbackError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
     }
 }
 
@@ -301,8 +326,11 @@ impl core::error::Error for CallbackError {}
 impl IoError for CallbackError {
     fn kind(&self) -> ErrorKind {
         match self {
-            Self::Failed(_) => ErrorKind::Other,
-            Self::ImpossibleLength | Self::BadVisit | Self::UnexpectedEof => ErrorKind::InvalidData,
+            Self::Failed { .. } => ErrorKind::Other,
+            Self::ImpossibleLength
+            | Self::BadVisit
+            | Self::BadStorageIndex { .. }
+            | Self::UnexpectedEof => ErrorKind::InvalidData,
             Self::WriteZero => ErrorKind::WriteZero,
             Self::Overflow => ErrorKind::InvalidInput,
         }
@@ -388,23 +416,26 @@ impl StoreCallbacks {
 }
 
 /// Maps a callback status with no special meaning for the operation.
-fn check(status: c_int) -> Result<(), CallbackError> {
+fn check(callback: &'static str, status: c_int) -> Result<(), CallbackError> {
     match status {
         OK => Ok(()),
         NOT_FOUND => Err(Error::NoSuchShare),
         EXISTS => Err(Error::AlreadyExists),
         NOT_A_SHARE => Err(Error::NotAShare),
         INVALID_ARGUMENT => Err(Error::InvalidArgument("refused by the store callback")),
-        other => Err(Error::Io(CallbackError::Failed(other))),
+        other => Err(Error::Io(CallbackError::Failed {
+            callback,
+            status: other,
+        })),
     }
 }
 
 /// Maps a status of a share I/O callback: anything but success is a device failure.
-fn check_io(status: c_int) -> core::result::Result<(), CallbackError> {
+fn check_io(callback: &'static str, status: c_int) -> core::result::Result<(), CallbackError> {
     if status == OK {
         Ok(())
     } else {
-        Err(CallbackError::Failed(status))
+        Err(CallbackError::Failed { callback, status })
     }
 }
 
@@ -439,6 +470,7 @@ impl CallbackStore {
     /// Calls an open-like callback: `Ok(None)` for `TS_CB_NOT_FOUND` when `absent_ok`.
     fn open_with(
         &mut self,
+        name: &'static str,
         f: unsafe extern "C" fn(
             *mut c_void,
             *const ts_storage_index,
@@ -465,12 +497,13 @@ impl CallbackStore {
         if absent_ok && status == NOT_FOUND {
             return Ok(None);
         }
-        check(status)?;
+        check(name, status)?;
         Ok(Some(self.share(handle)))
     }
 
     fn list_with(
         &mut self,
+        name: &'static str,
         f: unsafe extern "C" fn(*mut c_void, *const ts_storage_index, *mut ts_share_set) -> c_int,
         si: &StorageIndex,
     ) -> Result<ShareSet, CallbackError> {
@@ -478,31 +511,48 @@ impl CallbackStore {
         let mut set = ts_share_set::default();
         // SAFETY: as in `open_with`; every bit pattern of the set is valid.
         let status = unsafe { f(self.userdata, &raw const si, &raw mut set) };
-        check(status)?;
+        check(name, status)?;
         Ok(set.into())
     }
 
     fn share_op(
         &mut self,
+        name: &'static str,
         f: unsafe extern "C" fn(*mut c_void, *const ts_storage_index, u32) -> c_int,
         si: &StorageIndex,
         shnum: ShareNumber,
     ) -> Result<(), CallbackError> {
         let si = ts_storage_index::from(*si);
         // SAFETY: as in `open_with`.
-        check(unsafe { f(self.userdata, &raw const si, u32::from(shnum.0)) })
+        check(name, unsafe {
+            f(self.userdata, &raw const si, u32::from(shnum.0))
+        })
     }
 }
 
 /// The context of a visitor: the core's closure, and what went wrong.
 struct Visit<'a, F: ?Sized> {
     f: &'a mut F,
-    failed: bool,
+    /// Why the visit failed (the visitor was called with something invalid, or panicked).
+    failure: Option<CallbackError>,
     stopped: bool,
 }
 
 type SiVisit<'a> = Visit<'a, dyn FnMut(StorageIndex) -> bool + 'a>;
 type IncomingVisit<'a> = Visit<'a, dyn FnMut(StorageIndex, ShareNumber) -> bool + 'a>;
+
+/// The storage index a store callback handed to a visitor.
+///
+/// # Safety
+///
+/// `si` must be NULL or valid for this call.
+unsafe fn visited_storage_index(
+    si: *const ts_storage_index,
+) -> core::result::Result<StorageIndex, CallbackError> {
+    // SAFETY: the caller's guarantee.
+    let si = unsafe { crate::ffi::ref_in(si) }.map_err(|_| CallbackError::BadVisit)?;
+    crate::types::storage_index_from(si).map_err(|_| CallbackError::BadStorageIndex { len: si.len })
+}
 
 /// The visitor given to `for_each_storage_index`.
 unsafe extern "C" fn visit_storage_index(ctx: *mut c_void, si: *const ts_storage_index) -> bool {
@@ -512,21 +562,24 @@ unsafe extern "C" fn visit_storage_index(ctx: *mut c_void, si: *const ts_storage
         // together with this function, alive for the whole callback (the contract forbids
         // calling the visitor afterwards).
         let v = unsafe { &mut *ctx };
-        if v.failed || v.stopped {
+        if v.failure.is_some() || v.stopped {
             return false;
         }
         // SAFETY: the callback passes NULL or a storage index valid for this call.
-        let Ok(si) = (unsafe { crate::ffi::ref_in(si) }) else {
-            v.failed = true;
-            return false;
+        let si = match unsafe { visited_storage_index(si) } {
+            Ok(si) => si,
+            Err(e) => {
+                v.failure = Some(e);
+                return false;
+            }
         };
-        let go_on = (v.f)(StorageIndex::from(*si));
+        let go_on = (v.f)(si);
         v.stopped = !go_on;
         go_on
     }));
     r.unwrap_or_else(|_| {
         // SAFETY: as above; the closure's borrow ended with the panic.
-        unsafe { (*ctx).failed = true };
+        unsafe { (*ctx).failure = Some(CallbackError::BadVisit) };
         false
     })
 }
@@ -541,21 +594,29 @@ unsafe extern "C" fn visit_incoming(
     let r = catch_unwind(AssertUnwindSafe(|| {
         // SAFETY: as in `visit_storage_index`.
         let v = unsafe { &mut *ctx };
-        if v.failed || v.stopped {
+        if v.failure.is_some() || v.stopped {
             return false;
         }
         // SAFETY: the callback passes NULL or a storage index valid for this call.
-        let (Ok(si), Ok(n)) = (unsafe { crate::ffi::ref_in(si) }, share_number(shnum)) else {
-            v.failed = true;
-            return false;
+        let si = unsafe { visited_storage_index(si) };
+        let (si, n) = match (si, share_number(shnum)) {
+            (Ok(si), Ok(n)) => (si, n),
+            (Err(e), _) => {
+                v.failure = Some(e);
+                return false;
+            }
+            (Ok(_), Err(_)) => {
+                v.failure = Some(CallbackError::BadVisit);
+                return false;
+            }
         };
-        let go_on = (v.f)(StorageIndex::from(*si), n);
+        let go_on = (v.f)(si, n);
         v.stopped = !go_on;
         go_on
     }));
     r.unwrap_or_else(|_| {
         // SAFETY: as in `visit_storage_index`.
-        unsafe { (*ctx).failed = true };
+        unsafe { (*ctx).failure = Some(CallbackError::BadVisit) };
         false
     })
 }
@@ -569,11 +630,11 @@ impl ShareStore for CallbackStore {
         si: &StorageIndex,
         shnum: ShareNumber,
     ) -> Result<Option<CallbackShare>, CallbackError> {
-        self.open_with(self.cb.open, si, shnum, true)
+        self.open_with("open", self.cb.open, si, shnum, true)
     }
 
     fn list(&mut self, si: &StorageIndex) -> Result<ShareSet, CallbackError> {
-        self.list_with(self.cb.list, si)
+        self.list_with("list", self.cb.list, si)
     }
 
     fn create_incoming(
@@ -581,7 +642,7 @@ impl ShareStore for CallbackStore {
         si: &StorageIndex,
         shnum: ShareNumber,
     ) -> Result<CallbackShare, CallbackError> {
-        self.open_with(self.cb.create_incoming, si, shnum, false)?
+        self.open_with("create_incoming", self.cb.create_incoming, si, shnum, false)?
             .ok_or(Error::Bug("create_incoming"))
     }
 
@@ -590,23 +651,23 @@ impl ShareStore for CallbackStore {
         si: &StorageIndex,
         shnum: ShareNumber,
     ) -> Result<Option<CallbackShare>, CallbackError> {
-        self.open_with(self.cb.open_incoming, si, shnum, true)
+        self.open_with("open_incoming", self.cb.open_incoming, si, shnum, true)
     }
 
     fn list_incoming(&mut self, si: &StorageIndex) -> Result<ShareSet, CallbackError> {
-        self.list_with(self.cb.list_incoming, si)
+        self.list_with("list_incoming", self.cb.list_incoming, si)
     }
 
     fn publish(&mut self, si: &StorageIndex, shnum: ShareNumber) -> Result<(), CallbackError> {
-        self.share_op(self.cb.publish, si, shnum)
+        self.share_op("publish", self.cb.publish, si, shnum)
     }
 
     fn abort(&mut self, si: &StorageIndex, shnum: ShareNumber) -> Result<(), CallbackError> {
-        self.share_op(self.cb.abort, si, shnum)
+        self.share_op("abort", self.cb.abort, si, shnum)
     }
 
     fn remove(&mut self, si: &StorageIndex, shnum: ShareNumber) -> Result<(), CallbackError> {
-        self.share_op(self.cb.remove, si, shnum)
+        self.share_op("remove", self.cb.remove, si, shnum)
     }
 
     fn put_upload_record(
@@ -617,7 +678,7 @@ impl ShareStore for CallbackStore {
     ) -> Result<(), CallbackError> {
         let si = ts_storage_index::from(*si);
         // SAFETY: as in `open_with`; `record` is valid for its length during the call.
-        check(unsafe {
+        check("put_upload_record", unsafe {
             (self.cb.put_upload_record)(
                 self.userdata,
                 &raw const si,
@@ -655,7 +716,7 @@ impl ShareStore for CallbackStore {
                 Err(Error::BufferTooSmall { needed: len })
             }
             OK | BUFFER_TOO_SMALL => Err(Error::Io(CallbackError::ImpossibleLength)),
-            other => check(other).map(|()| None),
+            other => check("get_upload_record", other).map(|()| None),
         }
     }
 
@@ -666,13 +727,13 @@ impl ShareStore for CallbackStore {
         if status == NOT_FOUND {
             return Ok(None);
         }
-        check(status)?;
+        check("available_space", status)?;
         Ok(Some(bytes))
     }
 
     fn write_advisory(&mut self, name: &str, body: &[u8]) -> Result<(), CallbackError> {
         // SAFETY: as in `open_with`; both buffers are valid for their lengths.
-        check(unsafe {
+        check("write_advisory", unsafe {
             (self.cb.write_advisory)(
                 self.userdata,
                 name.as_ptr().cast::<c_char>(),
@@ -689,7 +750,7 @@ impl ShareStore for CallbackStore {
     ) -> Result<(), CallbackError> {
         let mut visit: SiVisit<'_> = Visit {
             f,
-            failed: false,
+            failure: None,
             stopped: false,
         };
         // SAFETY: as in `open_with`; `visit` outlives the call, and `visit_storage_index`
@@ -701,9 +762,9 @@ impl ShareStore for CallbackStore {
                 (&raw mut visit).cast::<c_void>(),
             )
         };
-        check(status)?;
-        if visit.failed {
-            return Err(Error::Io(CallbackError::BadVisit));
+        check("for_each_storage_index", status)?;
+        if let Some(e) = visit.failure {
+            return Err(Error::Io(e));
         }
         Ok(())
     }
@@ -714,7 +775,7 @@ impl ShareStore for CallbackStore {
     ) -> Result<(), CallbackError> {
         let mut visit: IncomingVisit<'_> = Visit {
             f,
-            failed: false,
+            failure: None,
             stopped: false,
         };
         // SAFETY: as in `for_each_storage_index`.
@@ -725,9 +786,9 @@ impl ShareStore for CallbackStore {
                 (&raw mut visit).cast::<c_void>(),
             )
         };
-        check(status)?;
-        if visit.failed {
-            return Err(Error::Io(CallbackError::BadVisit));
+        check("for_each_incoming", status)?;
+        if let Some(e) = visit.failure {
+            return Err(Error::Io(e));
         }
         Ok(())
     }
@@ -764,7 +825,9 @@ impl ShareIo for CallbackShare {
         // Left unset, the length reads as impossible.
         let mut len = u64::MAX;
         // SAFETY: the callback table's contract; `len` is a local valid for the call.
-        check_io(unsafe { (self.cb.len)(self.userdata, self.handle, &raw mut len) })?;
+        check_io("share_len", unsafe {
+            (self.cb.len)(self.userdata, self.handle, &raw mut len)
+        })?;
         if len > MAX_LEN {
             return Err(CallbackError::ImpossibleLength);
         }
@@ -779,7 +842,7 @@ impl ShareIo for CallbackShare {
                 .ok_or(CallbackError::Overflow)?;
             let mut n = usize::MAX;
             // SAFETY: the callback table's contract; `rest` is writable for its length.
-            check_io(unsafe {
+            check_io("share_read_at", unsafe {
                 (self.cb.read_at)(
                     self.userdata,
                     self.handle,
@@ -808,7 +871,7 @@ impl ShareIo for CallbackShare {
                 .ok_or(CallbackError::Overflow)?;
             let mut n = usize::MAX;
             // SAFETY: the callback table's contract; `rest` is readable for its length.
-            check_io(unsafe {
+            check_io("share_write_at", unsafe {
                 (self.cb.write_at)(
                     self.userdata,
                     self.handle,
@@ -831,11 +894,15 @@ impl ShareIo for CallbackShare {
 
     fn set_len(&mut self, len: u64) -> core::result::Result<(), CallbackError> {
         // SAFETY: the callback table's contract.
-        check_io(unsafe { (self.cb.set_len)(self.userdata, self.handle, len) })
+        check_io("share_set_len", unsafe {
+            (self.cb.set_len)(self.userdata, self.handle, len)
+        })
     }
 
     fn sync(&mut self) -> core::result::Result<(), CallbackError> {
         // SAFETY: the callback table's contract.
-        check_io(unsafe { (self.cb.sync)(self.userdata, self.handle) })
+        check_io("share_sync", unsafe {
+            (self.cb.sync)(self.userdata, self.handle)
+        })
     }
 }

@@ -3,18 +3,35 @@
 
 use tahoe_shares::format::ShareKind;
 use tahoe_shares::server::{AdviseOutcome, Config, ShareStat, UploadInfo, VersionInfo};
+use tahoe_shares::types::MAX_STORAGE_INDEX_LEN;
 use tahoe_shares::WriteEnabler;
 use tahoe_shares::{CancelSecret, NodeId, RenewSecret, ShareNumber, ShareSet, StorageIndex};
 
-use crate::error::ts_result;
-use crate::ffi::{boundary, boundary_or, out, ref_in};
+use crate::error::{ts_result, Fail};
+use crate::ffi::{boundary, boundary_or, out, ref_in, slice_in};
 
-/// A storage index: the 16-byte name of one file's shares.
+/// The longest storage index, in bytes. Every storage index of Tahoe's protocols is 16
+/// bytes; the library accepts 1 to 32 (Tahoe's own test suites use short ones).
+pub const TS_STORAGE_INDEX_MAX_LEN: usize = 32;
+
+const _: () = assert!(TS_STORAGE_INDEX_MAX_LEN == MAX_STORAGE_INDEX_LEN);
+
+/// A storage index: the name of one file's shares, `len` bytes (1 to
+/// `TS_STORAGE_INDEX_MAX_LEN`; 16 in every Tahoe protocol) held in the first `len` bytes
+/// of `bytes`.
+///
+/// Every function taking one fails with `TS_INVALID_ARGUMENT` when `len` is 0 or above
+/// `TS_STORAGE_INDEX_MAX_LEN`, and ignores the bytes past `len`. Every storage index the
+/// library hands out (outputs, store callbacks, visitors) has its true length and zeros
+/// past it, so two of them are equal exactly when the whole structs are (`memcmp`).
+/// `ts_storage_index_from_bytes` fills one from a buffer and its length.
 #[repr(C)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ts_storage_index {
-    /// The bytes (not base32).
-    pub bytes: [u8; 16],
+    /// Bytes used in `bytes`: 1 to `TS_STORAGE_INDEX_MAX_LEN`.
+    pub len: u8,
+    /// The bytes (not base32); those past `len` are ignored.
+    pub bytes: [u8; TS_STORAGE_INDEX_MAX_LEN],
 }
 
 /// A 32-byte secret: a lease renew or cancel secret, or a slot's write enabler.
@@ -42,23 +59,85 @@ pub struct ts_share_set {
     pub bits: [u64; 4],
 }
 
-impl From<ts_storage_index> for StorageIndex {
-    fn from(s: ts_storage_index) -> Self {
-        Self::new(s.bytes)
+/// What is wrong with a storage index of `len` bytes.
+pub(crate) fn bad_storage_index_len(len: usize) -> String {
+    format!("a storage index is 1 to {TS_STORAGE_INDEX_MAX_LEN} bytes, not {len}")
+}
+
+/// The storage index a C caller passed.
+///
+/// # Errors
+///
+/// `TS_INVALID_ARGUMENT` for a length of 0 or above `TS_STORAGE_INDEX_MAX_LEN`.
+pub(crate) fn storage_index_from(s: &ts_storage_index) -> Result<StorageIndex, Fail> {
+    s.bytes
+        .get(..usize::from(s.len))
+        .filter(|b| !b.is_empty())
+        .and_then(|b| StorageIndex::from_slice(b).ok())
+        .ok_or_else(|| Fail::invalid(bad_storage_index_len(usize::from(s.len))))
+}
+
+/// Exact: the true length, zeros past it.
+impl From<StorageIndex> for ts_storage_index {
+    fn from(s: StorageIndex) -> Self {
+        let src = s.as_bytes();
+        let mut bytes = [0u8; TS_STORAGE_INDEX_MAX_LEN];
+        for (dst, src) in bytes.iter_mut().zip(src) {
+            *dst = *src;
+        }
+        Self {
+            // A storage index holds at most 32 bytes.
+            len: u8::try_from(src.len()).unwrap_or(u8::MAX),
+            bytes,
+        }
     }
 }
 
-/// Exact for every index the C API hands in (all are 16 bytes). The core also accepts
-/// shorter indexes, which only Tahoe's own test suites create; one of those found in a
-/// storage directory reaches C zero-padded to 16 bytes.
-impl From<StorageIndex> for ts_storage_index {
-    fn from(s: StorageIndex) -> Self {
-        let mut bytes = [0u8; 16];
-        for (dst, src) in bytes.iter_mut().zip(s.as_bytes()) {
-            *dst = *src;
+/// Reads a storage index argument.
+///
+/// # Errors
+///
+/// `TS_NULL_PARAMETER`; `TS_INVALID_ARGUMENT` for a bad length.
+///
+/// # Safety
+///
+/// `ptr` must be NULL or point to a valid `ts_storage_index`.
+pub(crate) unsafe fn storage_index_in(ptr: *const ts_storage_index) -> Result<StorageIndex, Fail> {
+    // SAFETY: the caller's guarantee.
+    storage_index_from(unsafe { ref_in(ptr)? })
+}
+
+/// Fills `*out_storage_index` with the `len` bytes at `bytes`: the true length, zeros
+/// past it.
+///
+/// # Errors
+///
+/// `TS_INVALID_ARGUMENT` when `len` is 0 or above `TS_STORAGE_INDEX_MAX_LEN` (nothing is
+/// written); `TS_NULL_PARAMETER`.
+///
+/// # Safety
+///
+/// `bytes` must be NULL or readable for `len` bytes; `out_storage_index` NULL or valid
+/// for writes.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ts_storage_index_from_bytes(
+    bytes: *const u8,
+    len: usize,
+    out_storage_index: *mut ts_storage_index,
+) -> ts_result {
+    boundary(|| {
+        let out_si = out(out_storage_index)?;
+        if len == 0 || len > TS_STORAGE_INDEX_MAX_LEN {
+            return Err(Fail::invalid(bad_storage_index_len(len)));
         }
-        Self { bytes }
-    }
+        // SAFETY: the caller guarantees `bytes` readable for `len` bytes.
+        let bytes = unsafe { slice_in(bytes, len)? };
+        let si = StorageIndex::from_slice(bytes)
+            .map_err(|_| Fail::invalid(bad_storage_index_len(len)))?;
+        // SAFETY: checked by `out`; the caller guarantees it writable.
+        unsafe { out_si.write(si.into()) };
+        Ok(())
+    })
 }
 
 impl From<ts_node_id> for NodeId {
@@ -112,10 +191,10 @@ impl From<ShareSet> for ts_share_set {
 /// # Errors
 ///
 /// `TS_INVALID_ARGUMENT` above 255.
-pub(crate) fn share_number(n: u32) -> Result<ShareNumber, ts_result> {
+pub(crate) fn share_number(n: u32) -> Result<ShareNumber, Fail> {
     u8::try_from(n)
         .map(ShareNumber)
-        .map_err(|_| ts_result::TS_INVALID_ARGUMENT)
+        .map_err(|_| Fail::invalid(format!("share number {n} is not 0 to 255")))
 }
 
 /// Adds share number `share_number` to `*set`.

@@ -6,11 +6,12 @@ use core::ffi::c_void;
 use tahoe_shares::server::AllocateRequest;
 use tahoe_shares::UploadSecret;
 
-use crate::error::ts_result;
+use crate::error::{ts_result, Fail};
 use crate::ffi::{boundary, out, out_buf, ref_in, slice_in, too_small};
 use crate::server::{server_ref, ts_server, with_server, AnyServer};
 use crate::types::{
-    share_number, ts_range, ts_secret, ts_share_set, ts_storage_index, ts_upload_info,
+    share_number, storage_index_from, storage_index_in, ts_range, ts_secret, ts_share_set,
+    ts_storage_index, ts_upload_info,
 };
 
 /// The arguments of Tahoe's `allocate_buckets`.
@@ -54,10 +55,10 @@ pub struct ts_allocation {
 /// # Safety
 ///
 /// `ptr` must be NULL or valid for `len` bytes.
-unsafe fn upload_secret(ptr: *const u8, len: usize) -> Result<UploadSecret, ts_result> {
+unsafe fn upload_secret(ptr: *const u8, len: usize) -> Result<UploadSecret, Fail> {
     // SAFETY: the caller's guarantee.
     let bytes = unsafe { slice_in(ptr, len)? };
-    UploadSecret::new(bytes).map_err(|_| ts_result::TS_INVALID_ARGUMENT)
+    UploadSecret::new(bytes).map_err(|_| Fail::invalid("the upload secret is empty"))
 }
 
 /// Allocates buckets for an immutable upload (Tahoe's `allocate_buckets`): reports the
@@ -89,7 +90,7 @@ pub unsafe extern "C" fn ts_server_allocate_buckets(
         // SAFETY: the caller guarantees valid or NULL pointers and no concurrent free.
         let (shared, req) = unsafe { (server_ref(server)?, ref_in(request)?) };
         let req = AllocateRequest {
-            storage_index: req.storage_index.into(),
+            storage_index: storage_index_from(&req.storage_index)?,
             renew_secret: req.renew_secret.renew(),
             cancel_secret: req.cancel_secret.cancel(),
             share_numbers: req.share_numbers.into(),
@@ -144,14 +145,14 @@ pub unsafe extern "C" fn ts_server_write(
         let (shared, si, secret, data) = unsafe {
             (
                 server_ref(server)?,
-                *ref_in(storage_index)?,
+                storage_index_in(storage_index)?,
                 self::upload_secret(upload_secret, upload_secret_len)?,
                 slice_in(data, data_len)?,
             )
         };
         let n = self::share_number(share_number)?;
         let complete = with_server!(&mut *shared.lock()?, s => {
-            s.write(&si.into(), n, &secret, offset, data, now)
+            s.write(&si, n, &secret, offset, data, now)
         })?;
         // SAFETY: checked by `out`; the caller guarantees it writable.
         unsafe { out_complete.write(complete) };
@@ -188,13 +189,12 @@ pub unsafe extern "C" fn ts_server_required_ranges(
         let (shared, si, secret) = unsafe {
             (
                 server_ref(server)?,
-                *ref_in(storage_index)?,
+                storage_index_in(storage_index)?,
                 self::upload_secret(upload_secret, upload_secret_len)?,
             )
         };
         let n = self::share_number(share_number)?;
-        let ranges =
-            with_server!(&mut *shared.lock()?, s => s.required_ranges(&si.into(), n, &secret))?;
+        let ranges = with_server!(&mut *shared.lock()?, s => s.required_ranges(&si, n, &secret))?;
         let ranges: Vec<ts_range> = ranges
             .into_iter()
             .map(|r| ts_range {
@@ -242,12 +242,12 @@ pub unsafe extern "C" fn ts_server_close(
         let (shared, si, secret) = unsafe {
             (
                 server_ref(server)?,
-                *ref_in(storage_index)?,
+                storage_index_in(storage_index)?,
                 self::upload_secret(upload_secret, upload_secret_len)?,
             )
         };
         let n = self::share_number(share_number)?;
-        let size = with_server!(&mut *shared.lock()?, s => s.close(&si.into(), n, &secret))?;
+        let size = with_server!(&mut *shared.lock()?, s => s.close(&si, n, &secret))?;
         // SAFETY: checked by `out`; the caller guarantees it writable.
         unsafe { out_size.write(size) };
         Ok(())
@@ -276,12 +276,12 @@ pub unsafe extern "C" fn ts_server_abort(
         let (shared, si, secret) = unsafe {
             (
                 server_ref(server)?,
-                *ref_in(storage_index)?,
+                storage_index_in(storage_index)?,
                 self::upload_secret(upload_secret, upload_secret_len)?,
             )
         };
         let n = self::share_number(share_number)?;
-        with_server!(&mut *shared.lock()?, s => s.abort(&si.into(), n, &secret))
+        with_server!(&mut *shared.lock()?, s => s.abort(&si, n, &secret))
     })
 }
 
@@ -348,9 +348,8 @@ pub unsafe extern "C" fn ts_server_upload_in_progress(
     boundary(|| {
         let out_in_progress = out(out_in_progress)?;
         // SAFETY: as in `ts_server_write`.
-        let (shared, si) = unsafe { (server_ref(server)?, *ref_in(storage_index)?) };
+        let (shared, si) = unsafe { (server_ref(server)?, storage_index_in(storage_index)?) };
         let n = self::share_number(share_number)?;
-        let si = si.into();
         let yes = match &*shared.lock()? {
             AnyServer::Fs(s) => s.upload_in_progress(&si, n),
             AnyServer::Callback(s) => s.upload_in_progress(&si, n),

@@ -2,13 +2,13 @@
  * The bad-input catalogue (reference/reliability.md 3.4) against the C API: one function
  * row_NN per row, each checking its specific ts_result.
  *
- * Covered: rows 1-16 and 18-38. Not covered: row 17 (ts_storage_index is a fixed
- * 16-byte struct: a storage index of another length cannot be passed) and row 39 (S3:
- * there is no S3 backend). Row 18 covers the one secret of variable length, the upload
- * secret (the 32-byte secrets are fixed-size structs).
+ * Covered: rows 1-38. Not covered: row 39 (S3: there is no S3 backend). Row 18 covers the
+ * one secret of variable length, the upload secret (the 32-byte secrets are fixed-size
+ * structs).
  *
  * Rows where the library follows Tahoe 1.20 rather than the catalogue check what it
- * does: 7 (TS_UNKNOWN_MUTABLE_MAGIC, Tahoe's UnknownMutableContainerVersionError),
+ * does: 17 (storage indexes of 1 to 32 bytes are accepted, as Tahoe's server and its own
+ * test suites use short ones; 0 or 33 bytes give TS_INVALID_ARGUMENT), 7 (TS_UNKNOWN_MUTABLE_MAGIC, Tahoe's UnknownMutableContainerVersionError),
  * 19-20 (TS_INVALID_ARGUMENT; a ts_share_set deduplicates by construction), 21 and 26
  * (Tahoe skips an allocation that does not fit, and publishes with holes), 25
  * (TS_NO_SUCH_UPLOAD), 29 (no vector limit in the server: the wire schemas cap at 30),
@@ -41,9 +41,12 @@ static int rows_run = 0;
 
 /* ----- helpers --------------------------------------------------------------------------- */
 
+/* A 16-byte storage index, every byte `b`. */
 static ts_storage_index si_of(uint8_t b) {
+    uint8_t bytes[16];
+    memset(bytes, b, sizeof bytes);
     ts_storage_index si;
-    memset(si.bytes, b, sizeof si.bytes);
+    CHECK_OK(ts_storage_index_from_bytes(bytes, sizeof bytes, &si));
     return si;
 }
 
@@ -141,12 +144,12 @@ static size_t count_ranges(ts_server *s, ts_storage_index si, ts_range *out, siz
     return n;
 }
 
-/* Tahoe's base32 of a storage index (lower case, no padding): 26 characters. */
-static void b32(const ts_storage_index *si, char out[27]) {
+/* Tahoe's base32 of a storage index (lower case, no padding): 26 characters for 16 bytes. */
+static void b32(const ts_storage_index *si, char out[56]) {
     static const char alphabet[] = "abcdefghijklmnopqrstuvwxyz234567";
     unsigned bits = 0, acc = 0;
     size_t o = 0;
-    for (size_t i = 0; i < 16; i++) {
+    for (size_t i = 0; i < si->len; i++) {
         acc = (acc << 8) | si->bytes[i];
         bits += 8;
         while (bits >= 5) {
@@ -175,7 +178,7 @@ static void mkdirs(const char *path) {
 
 /* The bucket directory of `si` under `dir` ("shares" or "shares/incoming"). */
 static void bucket_dir(const char *storage, const char *dir, ts_storage_index si, char *out, size_t len) {
-    char name[27];
+    char name[56];
     b32(&si, name);
     snprintf(out, len, "%s/%s/%c%c/%s", storage, dir, name[0], name[1], name);
 }
@@ -485,6 +488,73 @@ static void row_16_stale_incoming_removed(void) {
     CHECK_OK(ts_server_upload_in_progress(s, &si, 2, &in_progress));
     CHECK(!in_progress);
     ts_server_free(s);
+}
+
+/* The full message of this thread's last failure. */
+static const char *last_message(void) {
+    static char buf[512];
+    CHECK_OK(ts_last_error_message(buf, sizeof buf, NULL));
+    return buf;
+}
+
+static void row_17_storage_index_length(void) {
+    ROW(17);
+    uint8_t bytes[TS_STORAGE_INDEX_MAX_LEN + 1];
+    memset(bytes, 0x17, sizeof bytes);
+    ts_storage_index si;
+    memset(&si, 0x5a, sizeof si);
+    /* 0 and 33 bytes are refused, nothing written, and the message says what is accepted. */
+    CHECK_RESULT(ts_storage_index_from_bytes(bytes, 0, &si), TS_INVALID_ARGUMENT);
+    CHECK(strcmp(last_message(), "a storage index is 1 to 32 bytes, not 0") == 0);
+    CHECK_RESULT(ts_storage_index_from_bytes(bytes, 33, &si), TS_INVALID_ARGUMENT);
+    CHECK(strcmp(last_message(), "a storage index is 1 to 32 bytes, not 33") == 0);
+    CHECK(si.len == 0x5a);
+    /* A struct with such a length is refused by every function taking one. */
+    ts_share_set set;
+    const uint8_t bad_lens[] = {0, 33, 255};
+    for (size_t i = 0; i < sizeof bad_lens; i++) {
+        si = si_of(17);
+        si.len = bad_lens[i];
+        CHECK_RESULT(ts_server_shares(fs, &si, &set), TS_INVALID_ARGUMENT);
+        CHECK(strstr(last_message(), "a storage index is 1 to 32 bytes") != NULL);
+        ts_allocate_request req = request(si, 0, 10);
+        ts_allocation a;
+        CHECK_RESULT(ts_server_allocate_buckets(fs, &req, NOW, &a), TS_INVALID_ARGUMENT);
+        CHECK(strstr(last_message(), "a storage index is 1 to 32 bytes") != NULL);
+    }
+    uint64_t allocated = 1;
+    CHECK_OK(ts_server_allocated_size(fs, &allocated));
+    CHECK(allocated == 0);
+    /* 1, 3 and 32 bytes are accepted with their real length: "si1" is not "si1" padded
+     * with zeros, and its bucket is Tahoe's base32 of the three bytes (shares/on/onutc). */
+    ts_storage_index si1, padded, one, full;
+    CHECK_OK(ts_storage_index_from_bytes((const uint8_t *)"si1", 3, &si1));
+    uint8_t zeros[16] = {'s', 'i', '1'};
+    CHECK_OK(ts_storage_index_from_bytes(zeros, sizeof zeros, &padded));
+    CHECK_OK(ts_storage_index_from_bytes(bytes, 1, &one));
+    CHECK_OK(ts_storage_index_from_bytes(bytes, 32, &full));
+    CHECK(si1.len == 3 && padded.len == 16 && one.len == 1 && full.len == 32);
+    CHECK(si1.bytes[3] == 0 && si1.bytes[31] == 0);
+    upload(fs, si1);
+    upload(fs, one);
+    upload(fs, full);
+    char path[800];
+    snprintf(path, sizeof path, "%s/shares/on/onutc/0", root);
+    CHECK(access(path, F_OK) == 0);
+    CHECK_OK(ts_server_shares(fs, &padded, &set));
+    CHECK(ts_share_set_count(&set) == 0);
+    const ts_storage_index *held[] = {&si1, &one, &full};
+    for (size_t i = 0; i < 3; i++) {
+        CHECK_OK(ts_server_shares(fs, held[i], &set));
+        CHECK(ts_share_set_count(&set) == 1);
+        ts_reader *r = NULL;
+        CHECK_OK(ts_server_open_bucket(fs, held[i], 0, &r));
+        ts_storage_index back;
+        uint32_t n;
+        CHECK_OK(ts_reader_share(r, &back, &n));
+        CHECK(memcmp(&back, held[i], sizeof back) == 0 && n == 0);
+        ts_reader_free(r);
+    }
 }
 
 /* ----- arguments and the server (memory store) ------------------------------------------ */
@@ -1063,6 +1133,7 @@ int main(int argc, char **argv) {
     row_14_odd_share_names_ignored();
     row_15_symlink_or_directory_not_a_share();
     row_16_stale_incoming_removed();
+    row_17_storage_index_length();
     ts_server_free(fs);
     row_18_empty_upload_secret();
     row_19_share_number_above_255();
@@ -1085,7 +1156,7 @@ int main(int argc, char **argv) {
     row_36_backend_sync_error();
     row_37_enospc_during_upload();
     row_38_callback_errors_and_impossible_lengths();
-    CHECK(rows_run == 37);
+    CHECK(rows_run == 38);
     printf("RELIABILITY bad_inputs_c %d\n", rows_run);
     return 0;
 }

@@ -43,9 +43,19 @@ static const char *word(const char *tok) {
     return tok;
 }
 
+/* "B" is 16 bytes of value B; "B*N" is N bytes of value B (1 to 32). */
 static ts_storage_index si_of(const char *tok) {
+    CHECK(tok != NULL);
+    uint8_t bytes[TS_STORAGE_INDEX_MAX_LEN];
+    size_t len = 16;
+    const char *star = strchr(tok, '*');
+    if (star != NULL) {
+        len = (size_t)num(star + 1);
+        CHECK(len >= 1 && len <= sizeof bytes);
+    }
+    memset(bytes, byte_of(tok), len);
     ts_storage_index si;
-    memset(si.bytes, byte_of(tok), sizeof si.bytes);
+    CHECK_OK(ts_storage_index_from_bytes(bytes, len, &si));
     return si;
 }
 

@@ -31,6 +31,13 @@ fn num(tok: &str) -> u64 {
     tok.parse().expect("number")
 }
 
+/// `B` is 16 bytes of value `B`; `B*N` is `N` bytes of value `B`.
+fn storage_index(tok: &str) -> StorageIndex {
+    let (b, n) = tok.split_once('*').map_or((tok, 16), |(b, n)| (b, num(n)));
+    let bytes = vec![byte(b); usize::try_from(n).expect("length")];
+    StorageIndex::from_slice(&bytes).expect("1 to 32 bytes")
+}
+
 fn code<T>(r: &Result<T, Error<io::Error>>) -> u32 {
     match r {
         Ok(_) => 0,
@@ -88,7 +95,7 @@ fn run_rust(dir: &Path) -> String {
             continue;
         }
         let srv = server.get_or_insert_with(|| start(dir, now));
-        let si = || StorageIndex::new([byte(tok[1]); 16]);
+        let si = || storage_index(tok[1]);
         let mut line_out = format!("{} {op}", i + 1);
         let detail = match op {
             "allocate" => {

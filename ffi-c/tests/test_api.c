@@ -27,9 +27,12 @@ static ts_node_id node(uint8_t b) {
     return id;
 }
 
+/* A 16-byte storage index, every byte `b`. */
 static ts_storage_index si_of(uint8_t b) {
+    uint8_t bytes[16];
+    memset(bytes, b, sizeof bytes);
     ts_storage_index si;
-    memset(si.bytes, b, sizeof si.bytes);
+    CHECK_OK(ts_storage_index_from_bytes(bytes, sizeof bytes, &si));
     return si;
 }
 
@@ -180,7 +183,7 @@ static void immutable_uploads(ts_server *s) {
     ts_storage_index rsi;
     uint32_t rn;
     CHECK_OK(ts_reader_share(r, &rsi, &rn));
-    CHECK(rn == 2 && memcmp(rsi.bytes, si.bytes, 16) == 0);
+    CHECK(rn == 2 && memcmp(&rsi, &si, sizeof si) == 0);
     CHECK_OK(ts_reader_read(r, 3, buf, 4, &n));
     CHECK(n == 4 && memcmp(buf, "3456", 4) == 0);
     ts_reader_free(r);
@@ -329,12 +332,59 @@ static void expiry(ts_server *s) {
     CHECK_RESULT(write_share(s, si, 0, 2, "cd", &complete), TS_NO_SUCH_UPLOAD);
 }
 
+/* Storage indexes of 1 to 32 bytes keep their length everywhere: the uploads in progress,
+ * the expiry callback, readers. */
+static bool upload_is_short(void *ud, const ts_upload_info *u) {
+    const ts_storage_index *want = ud;
+    CHECK(memcmp(&u->storage_index, want, sizeof *want) == 0);
+    return true;
+}
+
+static void expired_is_short(void *ud, const ts_storage_index *si, uint32_t shnum) {
+    const ts_storage_index *want = ud;
+    CHECK(memcmp(si, want, sizeof *want) == 0 && shnum == 1);
+}
+
+static void short_storage_indexes(ts_server *s) {
+    ts_storage_index si;
+    CHECK_OK(ts_storage_index_from_bytes((const uint8_t *)"si1", 3, &si));
+    ts_allocate_request req = request(si, 4, 0, 2);
+    ts_allocation a;
+    CHECK_OK(ts_server_allocate_buckets(s, &req, NOW, &a));
+    CHECK(ts_share_set_count(&a.allocated) == 2);
+    CHECK_OK(ts_server_uploads(s, upload_is_short, &si));
+    bool complete;
+    CHECK_OK(write_share(s, si, 0, 0, "tiny", &complete));
+    CHECK(complete);
+    CHECK_OK(close_share(s, si, 0));
+    size_t count = 0;
+    CHECK_OK(ts_server_expire_stale_uploads(s, NOW + 3600, expired_is_short, &si, &count));
+    CHECK(count == 1);
+    ts_reader *r = NULL;
+    CHECK_OK(ts_server_open_bucket(s, &si, 0, &r));
+    ts_storage_index back;
+    uint32_t n;
+    CHECK_OK(ts_reader_share(r, &back, &n));
+    CHECK(back.len == 3 && memcmp(&back, &si, sizeof si) == 0);
+    ts_reader_free(r);
+    /* The same bytes padded to 16 are another storage index. */
+    uint8_t padded_bytes[16] = {'s', 'i', '1'};
+    ts_storage_index padded;
+    CHECK_OK(ts_storage_index_from_bytes(padded_bytes, sizeof padded_bytes, &padded));
+    ts_share_set held;
+    CHECK_OK(ts_server_shares(s, &padded, &held));
+    CHECK(ts_share_set_count(&held) == 0);
+    CHECK_OK(ts_server_shares(s, &si, &held));
+    CHECK(ts_share_set_count(&held) == 1);
+}
+
 static void scenario(ts_server *s, ts_node_id id) {
     immutable_uploads(s);
     leases(s);
     mutable_slots(s);
     queries(s, id);
     expiry(s);
+    short_storage_indexes(s);
 }
 
 /* --- resumed uploads ------------------------------------------------------------------ */

@@ -2,12 +2,16 @@
  * Misuse of the C API: NULL pointers, zero and impossible lengths, buffers too small,
  * freed and foreign handles, double frees, store callbacks that fail or return impossible
  * values, and callbacks that call back into their server. Every case must give a result
- * code, never a crash (the sanitizers and valgrind watch the memory).
+ * code, never a crash (the sanitizers and valgrind watch the memory). The last error of each
+ * thread: set by every failing call with the full message, kept per thread, never
+ * holding a secret.
  *
  *     test_misuse SCRATCH_DIR
  */
 #define _POSIX_C_SOURCE 200809L
 
+#include <errno.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
@@ -20,9 +24,12 @@ static const uint8_t SECRET[] = "secret";
 static const size_t SECRET_LEN = 6;
 static char scratch[512];
 
+/* A 16-byte storage index, every byte `b`. */
 static ts_storage_index si_of(uint8_t b) {
+    uint8_t bytes[16];
+    memset(bytes, b, sizeof bytes);
     ts_storage_index si;
-    memset(si.bytes, b, sizeof si.bytes);
+    CHECK_OK(ts_storage_index_from_bytes(bytes, sizeof bytes, &si));
     return si;
 }
 
@@ -60,10 +67,14 @@ static void upload(ts_server *s, ts_storage_index si) {
 static void result_messages(void) {
     char buf[160];
     size_t n = 0;
-    for (unsigned r = 0; r <= 29; r++) {
+    for (unsigned r = 0; r <= TS_STORAGE_LOCKED; r++) {
         CHECK_OK(ts_result_message(r, buf, sizeof buf, &n));
         CHECK(n > 0 && n < 128 && strlen(buf) == n);
     }
+    /* Codes are appended, never renumbered. */
+    CHECK(TS_ERROR == 29 && TS_STORAGE_LOCKED == 30);
+    CHECK_OK(ts_result_message(TS_STORAGE_LOCKED, buf, sizeof buf, &n));
+    CHECK(strcmp(buf, "the storage directory is in use by another server") == 0);
     CHECK_OK(ts_result_message(12345, buf, sizeof buf, &n));
     CHECK(strcmp(buf, "unknown result code") == 0);
     /* Asking for the size, then a buffer one byte short: the size needed is reported and
@@ -260,6 +271,174 @@ static void handles(ts_server *s) {
     CHECK_RESULT(ts_server_shares((const ts_server *)(void *)&not_a_handle, &si, &set), TS_INVALID_HANDLE);
 }
 
+/* --- the last error ------------------------------------------------------------------ */
+
+/* The calling thread's last error message (main thread only: one static buffer). */
+static const char *last_message(void) {
+    static char buf[1024];
+    size_t needed = 0;
+    CHECK_OK(ts_last_error_message(buf, sizeof buf, &needed));
+    CHECK(needed == strlen(buf) + 1 && needed <= sizeof buf);
+    return buf;
+}
+
+/* Whether `msg` shows none of the 32 bytes of a secret made of byte `b`: neither raw nor
+ * in hex. */
+static bool shows_no_secret(const char *msg, uint8_t b) {
+    char raw[9], lower[17], upper[17];
+    memset(raw, (char)b, 8);
+    raw[8] = '\0';
+    for (int i = 0; i < 8; i++) {
+        snprintf(lower + 2 * i, 3, "%02x", b);
+        snprintf(upper + 2 * i, 3, "%02X", b);
+    }
+    return strstr(msg, raw) == NULL && strstr(msg, lower) == NULL && strstr(msg, upper) == NULL;
+}
+
+static void last_error(ts_server *s) {
+    char buf[256];
+    size_t needed = 0;
+    ts_storage_index si = si_of(0x61);
+    ts_share_set set;
+    uint64_t len;
+
+    /* Nothing recorded: TS_OK and an empty message. */
+    ts_last_error_clear();
+    CHECK(ts_last_error_code() == TS_OK);
+    memset(buf, 'x', sizeof buf);
+    CHECK_OK(ts_last_error_message(buf, sizeof buf, &needed));
+    CHECK(buf[0] == '\0' && needed == 1);
+
+    /* A failure records its code and message; a later success leaves them. */
+    CHECK_RESULT(ts_server_shares(s, &si, NULL), TS_NULL_PARAMETER);
+    CHECK(ts_last_error_code() == TS_NULL_PARAMETER);
+    CHECK(strcmp(last_message(), "a required pointer argument was NULL") == 0);
+    CHECK_OK(ts_server_shares(s, &si, &set));
+    CHECK(ts_last_error_code() == TS_NULL_PARAMETER);
+    CHECK(strcmp(last_message(), "a required pointer argument was NULL") == 0);
+
+    /* The full text: which argument and why, not only the code's sentence. */
+    CHECK_RESULT(ts_server_immutable_share_length(s, &si, 300, &len), TS_INVALID_ARGUMENT);
+    CHECK(strcmp(last_message(), "share number 300 is not 0 to 255") == 0);
+    ts_allocate_request req = request(si, 4);
+    req.upload_secret_len = 0;
+    ts_allocation a;
+    CHECK_RESULT(ts_server_allocate_buckets(s, &req, NOW, &a), TS_INVALID_ARGUMENT);
+    CHECK(strcmp(last_message(), "the upload secret is empty") == 0);
+    ts_range ranges[1];
+    size_t n = 0;
+    req = request(si, 4);
+    CHECK_OK(ts_server_allocate_buckets(s, &req, NOW, &a));
+    CHECK_RESULT(ts_server_required_ranges(s, &si, 0, SECRET, SECRET_LEN, ranges, 0, &n), TS_BUFFER_TOO_SMALL);
+    CHECK(ts_last_error_code() == TS_BUFFER_TOO_SMALL && strstr(last_message(), "1 needed") != NULL);
+    CHECK_OK(ts_server_abort(s, &si, 0, SECRET, SECRET_LEN));
+    CHECK_RESULT(ts_server_immutable_share_length(s, &si, 7, &len), TS_NO_SUCH_SHARE);
+    CHECK(strcmp(last_message(), "no such share") == 0);
+
+    /* Cut to the buffer as by snprintf, NUL-terminated; `needed` tells the whole size. */
+    const char *full = "no such share";
+    CHECK_OK(ts_last_error_message(NULL, 0, &needed));
+    CHECK(needed == strlen(full) + 1);
+    memset(buf, 'x', sizeof buf);
+    CHECK_OK(ts_last_error_message(buf, 5, &needed));
+    CHECK(memcmp(buf, "no s", 4) == 0 && buf[4] == '\0' && buf[5] == 'x' && needed == strlen(full) + 1);
+    CHECK_OK(ts_last_error_message(buf, 1, NULL));
+    CHECK(buf[0] == '\0');
+    CHECK_OK(ts_last_error_message(buf, needed, NULL));
+    CHECK(strcmp(buf, full) == 0);
+    /* Asking never replaces it, even when the asking fails. */
+    CHECK_RESULT(ts_last_error_message(NULL, 5, &needed), TS_NULL_PARAMETER);
+    CHECK_RESULT(ts_result_message(TS_IO, NULL, 0, &needed), TS_BUFFER_TOO_SMALL);
+    CHECK(ts_last_error_code() == TS_NO_SUCH_SHARE && strcmp(last_message(), full) == 0);
+
+    /* An I/O error carries the operating system's text. */
+    char file[600], below[700];
+    snprintf(file, sizeof file, "%s/a-file", scratch);
+    FILE *f = fopen(file, "w");
+    CHECK(f != NULL && fclose(f) == 0);
+    snprintf(below, sizeof below, "%s/storage", file);
+    ts_node_id id = {{0}};
+    ts_server *out = NULL;
+    CHECK_RESULT(ts_server_new_fs(below, strlen(below), false, &id, NULL, NOW, &out), TS_IO);
+    CHECK(out == NULL && ts_last_error_code() == TS_IO);
+    CHECK(strstr(last_message(), strerror(ENOTDIR)) != NULL);
+
+    /* No secret in any message: wrong write enabler, renew and cancel secrets, upload
+     * secret. */
+    ts_storage_index slot = si_of(0x62);
+    ts_slot_secrets sec = {secret_of('w'), secret_of('r'), secret_of('c')};
+    ts_write_vector wv = {0, (const uint8_t *)"data", 4};
+    ts_slot_write w = {0, NULL, 0, &wv, 1, false, 0};
+    bool passed;
+    CHECK_OK(ts_server_slot_testv_and_readv_and_writev(s, &slot, &sec, &w, 1, NULL, 0, true, NOW, &passed, NULL));
+    CHECK(passed);
+    ts_slot_secrets wrong = {secret_of('W'), secret_of('R'), secret_of('C')};
+    CHECK_RESULT(ts_server_slot_testv_and_readv_and_writev(s, &slot, &wrong, &w, 1, NULL, 0, true, NOW, &passed, NULL),
+                 TS_BAD_WRITE_ENABLER);
+    CHECK(strlen(last_message()) > 0);
+    CHECK(shows_no_secret(last_message(), 'W') && shows_no_secret(last_message(), 'w'));
+    ts_secret renew = secret_of('R'), cancel = secret_of('C');
+    CHECK_RESULT(ts_server_renew_lease(s, &slot, &renew, NOW), TS_NO_SUCH_LEASE);
+    CHECK(shows_no_secret(last_message(), 'R') && shows_no_secret(last_message(), 'r'));
+    CHECK_RESULT(ts_server_cancel_lease(s, &slot, &cancel, &len), TS_NO_SUCH_LEASE);
+    CHECK(shows_no_secret(last_message(), 'C') && shows_no_secret(last_message(), 'c'));
+    static const uint8_t TOKEN[] = "hunter2-upload-token";
+    req = request(si, 4);
+    CHECK_OK(ts_server_allocate_buckets(s, &req, NOW, &a));
+    bool complete;
+    CHECK_RESULT(ts_server_write(s, &si, 0, TOKEN, sizeof TOKEN - 1, 0, (const uint8_t *)"ab", 2, NOW, &complete),
+                 TS_BAD_UPLOAD_SECRET);
+    CHECK(strlen(last_message()) > 0 && strstr(last_message(), "hunter2") == NULL);
+    CHECK_OK(ts_server_abort(s, &si, 0, SECRET, SECRET_LEN));
+
+    ts_last_error_clear();
+    CHECK(ts_last_error_code() == TS_OK && strcmp(last_message(), "") == 0);
+}
+
+/* Two threads fail differently, wait for each other, then each reads its own last error
+ * (and the main thread's is untouched). */
+typedef struct thread_case {
+    ts_server *server;
+    pthread_barrier_t *both_failed;
+    uint32_t share_number;
+    bool clean_at_start;
+    bool sees_own;
+} thread_case;
+
+static void *fail_then_read(void *arg) {
+    thread_case *c = arg;
+    ts_storage_index si = si_of(1);
+    uint64_t len;
+    char buf[128] = "?";
+    c->clean_at_start = ts_last_error_code() == TS_OK;
+    ts_result r = ts_server_immutable_share_length(c->server, &si, c->share_number, &len);
+    pthread_barrier_wait(c->both_failed);
+    char want[64];
+    snprintf(want, sizeof want, "share number %u is not 0 to 255", (unsigned)c->share_number);
+    c->sees_own = r == TS_INVALID_ARGUMENT && ts_last_error_code() == TS_INVALID_ARGUMENT &&
+                  ts_last_error_message(buf, sizeof buf, NULL) == TS_OK && strcmp(buf, want) == 0;
+    return NULL;
+}
+
+static void last_error_threads(ts_server *s) {
+    uint64_t len;
+    ts_storage_index si = si_of(1);
+    CHECK_RESULT(ts_server_immutable_share_length(s, &si, 299, &len), TS_INVALID_ARGUMENT);
+    pthread_barrier_t barrier;
+    CHECK(pthread_barrier_init(&barrier, NULL, 2) == 0);
+    thread_case cases[2] = {{s, &barrier, 301, false, false}, {s, &barrier, 302, false, false}};
+    pthread_t t[2];
+    for (int i = 0; i < 2; i++) {
+        CHECK(pthread_create(&t[i], NULL, fail_then_read, &cases[i]) == 0);
+    }
+    for (int i = 0; i < 2; i++) {
+        CHECK(pthread_join(t[i], NULL) == 0);
+        CHECK(cases[i].clean_at_start && cases[i].sees_own);
+    }
+    CHECK(pthread_barrier_destroy(&barrier) == 0);
+    CHECK(strcmp(last_message(), "share number 299 is not 0 to 255") == 0);
+}
+
 /* --- failing and lying store callbacks ----------------------------------------------- */
 
 typedef enum fault {
@@ -276,6 +455,7 @@ typedef enum fault {
     RECORD_SMALL_LIE,
     VISIT_NULL,
     VISIT_BAD_SHNUM,
+    VISIT_BAD_SI_LEN,
     CREATE_EXISTS,
     SYNC_FAILS,
 } fault;
@@ -284,6 +464,7 @@ static fault active = NONE;
 static ts_store_callbacks base;
 static ts_server *reentry_target = NULL;
 static ts_result reentry_result = TS_OK;
+static ts_storage_index last_created; /* what create_incoming was last given */
 
 static int f_read_at(void *ud, void *share, uint64_t off, uint8_t *buf, size_t len, size_t *out_n) {
     switch (active) {
@@ -362,10 +543,17 @@ static int f_for_each_incoming(void *ud, ts_visit_incoming_fn visit, void *ctx) 
         visit(ctx, &si, 300);
         return TS_CB_OK;
     }
+    if (active == VISIT_BAD_SI_LEN) {
+        ts_storage_index si = si_of(1);
+        si.len = 0;
+        visit(ctx, &si, 0);
+        return TS_CB_OK;
+    }
     return base.for_each_incoming(ud, visit, ctx);
 }
 
 static int f_create_incoming(void *ud, const ts_storage_index *si, uint32_t n, void **out) {
+    last_created = *si;
     if (active == CREATE_EXISTS) {
         return TS_CB_EXISTS;
     }
@@ -426,9 +614,14 @@ static void callbacks(void) {
         active = read_faults[i].f;
         CHECK_RESULT(ts_server_read_share(s, &si, 0, 0, buf, sizeof buf, &n), read_faults[i].want);
     }
+    /* The last error names the callback and its status. */
+    active = READ_FAILS;
+    CHECK_RESULT(ts_server_read_share(s, &si, 0, 0, buf, sizeof buf, &n), TS_IO);
+    CHECK(strstr(last_message(), "store callback share_read_at failed with status 5") != NULL);
     active = LIST_GARBAGE;
     ts_share_set set;
     CHECK_RESULT(ts_server_shares(s, &si, &set), TS_IO);
+    CHECK(strstr(last_message(), "store callback list failed with status 32767") != NULL);
     active = NONE;
     CHECK_OK(ts_server_read_share(s, &si, 0, 0, buf, sizeof buf, &n));
     CHECK(n == 6 && memcmp(buf, "abcdef", 6) == 0);
@@ -452,10 +645,30 @@ static void callbacks(void) {
     active = SYNC_FAILS; /* with resume_uploads, a write syncs */
     CHECK_RESULT(ts_server_write(s, &si2, 0, SECRET, SECRET_LEN, 0, (const uint8_t *)"xyz", 3, NOW, &complete),
                  TS_IO);
+    CHECK(strstr(last_message(), "store callback share_sync failed with status 28") != NULL);
     active = NONE;
     CHECK_RESULT(ts_server_write(s, &si2, 0, SECRET, SECRET_LEN, 0, (const uint8_t *)"xyz", 3, NOW, &complete),
                  TS_POISONED);
     CHECK_OK(ts_server_abort(s, &si2, 0, SECRET, SECRET_LEN));
+
+    /* A full store: a new lease does not fit, and that is TS_NO_SPACE with its message. */
+    mem_store_set_capacity(store, 0);
+    ts_secret renew = secret_of('N'), cancel = secret_of('n');
+    size_t count = 99;
+    CHECK_RESULT(ts_server_add_lease(s, &si, &renew, &cancel, 0, NOW, &count), TS_NO_SPACE);
+    CHECK(count == 99 && ts_last_error_code() == TS_NO_SPACE && strcmp(last_message(), "no space") == 0);
+    mem_store_set_capacity(store, 1 << 20);
+
+    /* Store callbacks get a storage index's real length, zeros past it. */
+    ts_storage_index short_si;
+    CHECK_OK(ts_storage_index_from_bytes((const uint8_t *)"si1", 3, &short_si));
+    req = request(short_si, 6);
+    CHECK_OK(ts_server_allocate_buckets(s, &req, NOW, &a));
+    CHECK(last_created.len == 3 && memcmp(last_created.bytes, "si1", 3) == 0);
+    for (size_t i = 3; i < sizeof last_created.bytes; i++) {
+        CHECK(last_created.bytes[i] == 0);
+    }
+    CHECK_OK(ts_server_abort(s, &short_si, 0, SECRET, SECRET_LEN));
 
     /* Re-entrant calls from callbacks are refused, and do not deadlock. */
     CHECK_OK(ts_server_for_each_lease(s, &si, reenter_visit, s));
@@ -472,13 +685,15 @@ static void callbacks(void) {
     CHECK_OK(ts_server_allocate_buckets(s, &req, NOW, &a));
     CHECK_OK(ts_server_write(s, &si3, 0, SECRET, SECRET_LEN, 0, (const uint8_t *)"abc", 3, NOW, &complete));
     ts_server_free(s);
-    const fault restart_faults[] = {RECORD_TOO_LONG, VISIT_NULL, VISIT_BAD_SHNUM};
+    const fault restart_faults[] = {RECORD_TOO_LONG, VISIT_NULL, VISIT_BAD_SHNUM, VISIT_BAD_SI_LEN};
     for (size_t i = 0; i < sizeof restart_faults / sizeof restart_faults[0]; i++) {
         active = restart_faults[i];
         s = NULL;
         CHECK_RESULT(ts_server_new_callback(&cb, store, &id, &config, NOW, &s), TS_IO);
         CHECK(s == NULL);
     }
+    /* A visitor given a storage index of a bad length says what is accepted. */
+    CHECK(strstr(last_message(), "storage index of 0 bytes (1 to 32 accepted)") != NULL);
     /* A record too big for the library's buffer is not trusted: the upload is discarded. */
     active = RECORD_SMALL_LIE;
     CHECK_RESULT(ts_server_new_callback(&cb, store, &id, &config, NOW, &s), TS_IO);
@@ -506,6 +721,8 @@ int main(int argc, char **argv) {
     CHECK_OK(ts_server_new_fs(scratch, strlen(scratch), false, &id, NULL, NOW, &s));
     null_and_lengths(s);
     handles(s);
+    last_error(s);
+    last_error_threads(s);
     ts_server_free(s);
     /* Double free of a server: ignored. */
     ts_server_free(s);
