@@ -85,6 +85,10 @@ fn implausible(lease: &Lease, now: f64) -> Option<String> {
 /// fit in the share data.
 fn check_layout(container: &Container, share: &ShareFile, findings: &mut Vec<Finding>) {
     let data_length = container.data_length();
+    if let (Container::Mutable(_), 0) = (container, data_length) {
+        findings.push(Finding::warning("empty", "a mutable share without data"));
+        return;
+    }
     // A CHK layout reaching past the data is truncation, whatever the cut-off bytes
     // would parse as.
     if let Container::Immutable { .. } = container {
@@ -138,17 +142,13 @@ fn check_layout(container: &Container, share: &ShareFile, findings: &mut Vec<Fin
         }
         Ok(Layout::Sdmf(_)) => {}
         Ok(Layout::UnknownMutable(first)) => {
-            if data_length > 0 {
-                findings.push(Finding::problem(
-                    "corrupt",
-                    format!(
-                        "mutable share data of unknown type (first byte {})",
-                        first.map_or_else(|| "missing".to_owned(), |b| b.to_string())
-                    ),
-                ));
-            } else {
-                findings.push(Finding::warning("empty", "a mutable share without data"));
-            }
+            findings.push(Finding::problem(
+                "corrupt",
+                format!(
+                    "mutable share data of unknown type (first byte {})",
+                    first.map_or_else(|| "missing".to_owned(), |b| b.to_string())
+                ),
+            ));
         }
     }
 }

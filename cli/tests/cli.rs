@@ -1361,3 +1361,24 @@ fn read_only_and_unreadable_as_an_unprivileged_user() {
     assert_eq!(r.code, 2, "{r:?}");
     assert!(r.stderr.contains("Permission denied"), "{r:?}");
 }
+
+#[test]
+fn verify_warns_of_an_empty_mutable_share() {
+    let tmp = TempDir::new("empty-mutable");
+    let bucket = tmp.path().join("shares/aa").join(SI_SDMF.to_string());
+    fs::create_dir_all(&bucket).unwrap();
+    fs::copy(golden_dir().join("mutable-v2-empty.bin"), bucket.join("0")).unwrap();
+    let r = run2("verify", tmp.path());
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(
+        r.lines(),
+        [
+            format!(
+                "warning: {}: a mutable share without data",
+                bucket.join("0").display()
+            )
+            .as_str(),
+            "ok: 1 shares",
+        ]
+    );
+}
