@@ -796,6 +796,47 @@ mod tests {
         }
     }
 
+    /// Every parser on every window of deterministic garbage, and on headers whose
+    /// lengths and offsets are all extreme: errors, never a panic or a large allocation.
+    #[test]
+    fn garbage_is_refused_without_panicking() {
+        use std::io::Write as _;
+        let path = std::env::temp_dir().join(format!("tahoe-shares-layout-{}", std::process::id()));
+        let mut seed = 0x2545_f491_4f6c_dd1d_u64;
+        let mut bytes: Vec<u8> = (0..4096)
+            .map(|_| {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                seed as u8
+            })
+            .collect();
+        for (first, fill) in [(0u8, 0xffu8), (1, 0xff), (0, 0x00), (1, 0x7f), (2, 0x00)] {
+            let mut extreme = vec![fill; 300];
+            extreme[0] = first;
+            bytes.extend_from_slice(&extreme);
+        }
+        let mut f = std::fs::File::create(&path).unwrap();
+        f.write_all(&bytes).unwrap();
+        drop(f);
+        let file = std::fs::File::open(&path).unwrap();
+        let len = bytes.len() as u64;
+        for base in (0..len).step_by(37) {
+            for wlen in [0, 1, 58, 59, 106, 107, 122, 123, 500, u64::MAX / 2, u64::MAX] {
+                let w = Window::new(&file, base, wlen.min(len - base));
+                let _ = parse_chk(&w);
+                let _ = parse_sdmf(&w);
+                let _ = parse_mdmf(&w, true);
+                // A window claiming more than the file holds reads short, not garbage.
+                let w = Window::new(&file, base, wlen);
+                let _ = parse_chk(&w);
+                let _ = parse_sdmf(&w);
+                let _ = parse_mdmf(&w, true);
+            }
+        }
+        std::fs::remove_file(&path).unwrap();
+    }
+
     #[test]
     fn spans_follow_python_slices() {
         assert_eq!(Span::slice(5, 3, 100), Span { start: 5, len: 0 });
