@@ -822,7 +822,19 @@ mod tests {
         let file = std::fs::File::open(&path).unwrap();
         let len = bytes.len() as u64;
         for base in (0..len).step_by(37) {
-            for wlen in [0, 1, 58, 59, 106, 107, 122, 123, 500, u64::MAX / 2, u64::MAX] {
+            for wlen in [
+                0,
+                1,
+                58,
+                59,
+                106,
+                107,
+                122,
+                123,
+                500,
+                u64::MAX / 2,
+                u64::MAX,
+            ] {
                 let w = Window::new(&file, base, wlen.min(len - base));
                 let _ = parse_chk(&w);
                 let _ = parse_sdmf(&w);

@@ -1382,3 +1382,37 @@ fn verify_warns_of_an_empty_mutable_share() {
         ]
     );
 }
+
+#[test]
+fn progress_shows_on_a_terminal_only() {
+    let tmp = TempDir::new("progress");
+    let mut store = FsStore::open(tmp.path(), Durability::Tahoe).unwrap();
+    let (chk, _) = chk_layout(1000, 3, 10);
+    for i in 0..200u8 {
+        add_immutable(&mut store, StorageIndex::new([i; 16]), 0, &chk, &[NOW + 10]);
+    }
+    // Not a terminal: nothing on stderr.
+    let r = run2("verify", tmp.path());
+    assert_eq!(
+        (r.code, r.lines(), r.stderr.as_str()),
+        (0, vec!["ok: 200 shares"], "")
+    );
+    // A terminal (util-linux's script gives the command one): the spinner draws there.
+    let typescript = tmp.path().join("typescript");
+    let command = format!(
+        "{BIN} verify --now {NOW} {} > /dev/null",
+        tmp.path().display()
+    );
+    let status = Command::new("script")
+        .args(["-qfc", &command])
+        .arg(&typescript)
+        .stdout(std::process::Stdio::null())
+        .status()
+        .expect("script (util-linux) is needed to give the tool a terminal");
+    assert!(status.success());
+    let screen = String::from_utf8_lossy(&fs::read(&typescript).unwrap()).into_owned();
+    assert!(
+        screen.contains(" shares"),
+        "no progress on the terminal: {screen:?}"
+    );
+}
