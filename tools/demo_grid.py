@@ -42,6 +42,19 @@ def tahoe(*args: str) -> subprocess.CompletedProcess:
     return done
 
 
+def tahoe_all(commands: list[tuple[str, ...]]) -> None:
+    """Runs several ``tahoe`` commands at once; fails if any fails."""
+    running = [(args, subprocess.Popen([*NODE, *args], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                       text=True)) for args in commands]
+    failed = []
+    for args, p in running:
+        out, _ = p.communicate()
+        if p.returncode != 0:
+            failed.append(f"demo: tahoe {args[0]} failed:\n{out}")
+    if failed:
+        raise SystemExit("\n".join(failed))
+
+
 def wait_for(what: str, predicate, timeout: float = 120.0) -> None:
     deadline = time.time() + timeout
     while time.time() < deadline:
@@ -85,19 +98,21 @@ def grid(work: str, storage_nodes: int = STORAGE_NODES, tahoe_nodes: int = 0,
         print(f"== introducer up ({furl.split('@')[1]})")
 
         encoding = [f"--shares-needed={needed}", f"--shares-happy={happy}", f"--shares-total={total}"]
-        storage_dirs = []
-        for i in range(storage_nodes + tahoe_nodes):
-            d = os.path.join(work, f"storage{i}")
+        # The nodes are created side by side (each `tahoe create-*` is a Python start-up).
+        storage_dirs = [os.path.join(work, f"storage{i}") for i in range(storage_nodes + tahoe_nodes)]
+        creates = []
+        for i, d in enumerate(storage_dirs):
             p, w = free_port(), free_port()
-            tahoe("create-node", f"--port=tcp:{p}:interface=127.0.0.1",
-                  f"--location=tcp:127.0.0.1:{p}", f"--webport=tcp:{w}:interface=127.0.0.1",
-                  f"--introducer={furl}", f"--nickname=storage{i}", *encoding, d)
-            start(d, NODE if i < storage_nodes else TAHOE)
-            storage_dirs.append(d)
+            creates.append(("create-node", f"--port=tcp:{p}:interface=127.0.0.1",
+                            f"--location=tcp:127.0.0.1:{p}", f"--webport=tcp:{w}:interface=127.0.0.1",
+                            f"--introducer={furl}", f"--nickname=storage{i}", *encoding, d))
         client = os.path.join(work, "client")
         w = free_port()
-        tahoe("create-client", f"--webport=tcp:{w}:interface=127.0.0.1", f"--introducer={furl}",
-              "--nickname=client", *encoding, client)
+        creates.append(("create-client", f"--webport=tcp:{w}:interface=127.0.0.1", f"--introducer={furl}",
+                        "--nickname=client", *encoding, client))
+        tahoe_all(creates)
+        for i, d in enumerate(storage_dirs):
+            start(d, NODE if i < storage_nodes else TAHOE)
         start(client)
         url = f"http://127.0.0.1:{w}/"
 

@@ -38,6 +38,7 @@ with warnings.catch_warnings():
     from allmydata.storage.immutable_schema import ALL_SCHEMAS as IMMUTABLE_SCHEMAS
     from allmydata.storage.lease import LeaseInfo
     from allmydata.storage.mutable import MutableShareFile
+    from allmydata.storage.mutable_schema import ALL_SCHEMAS as MUTABLE_SCHEMAS
 
 # "Now" for both tools: the real time of this run, so that the grid's leases have time left.
 NOW = int(time.time())
@@ -159,8 +160,13 @@ def tool_dump(cli: Path, path: Path, *flags: str) -> list[str]:
 
 
 def comparable(lines: list[str]) -> list[str]:
-    """Tahoe's dump without the write enabler, a secret the tool does not print."""
-    return [line for line in lines if not line.startswith(" write_enabler: ")]
+    """A dump without the secrets the tool does not print: the write enabler and
+    clear-text (v1) lease secrets (hashed ones are printed by both)."""
+    def secret(line: str) -> bool:
+        if line.startswith(" write_enabler: "):
+            return True
+        return line.startswith(("  renew_secret: ", "  cancel_secret: ")) and "hash:" not in line
+    return [line for line in lines if not secret(line)]
 
 
 @pytest.mark.parametrize("flags", [(), ("--offsets",)])
@@ -254,6 +260,13 @@ def crafted(grid, tmp_path_factory) -> Path:
         out.writev([(0, data)], None)
         for i in range(5):
             out.add_lease(1 << 30, lease(i + 1, NOW + 1000 * (i + 1)))
+    # The SDMF share data again, in a v1 mutable container (clear-text lease secrets).
+    m1 = next(s for s in MUTABLE_SCHEMAS if s.version == 1)
+    path = place("fzp2zyyyyyyyyyyyyyyyyyyyyy", 0)
+    out = MutableShareFile(str(path), schema=m1)
+    out.create(b"\x07" * 20, b"\x01" * 32)
+    out.writev([(0, MutableShareFile(str(muts[0])).readv([(0, 1 << 30)])[0])], None)
+    out.add_lease(1 << 30, lease(3, NOW + 4000))
     # Mutable data of an unknown type, and a mutable share without leases.
     path = place("gaydambqgaydambqgaydambqga", 0)
     out = MutableShareFile(str(path))
@@ -280,7 +293,7 @@ def test_catalog_matches_tahoe_on_share_classes(cli, crafted):
     assert sum(line.startswith("UNKNOWN mutable") for line in want) == 1
     got = run_cli(cli, "catalog", "--now", str(NOW), str(crafted))
     assert sorted(got.stdout.splitlines()) == sorted(want)
-    assert len(want) == 6
+    assert len(want) == 7
     # Every share Tahoe could not describe is named on stderr, and the unparsable ones
     # make the status non-zero.
     assert got.returncode == 1, got
@@ -304,7 +317,7 @@ def test_dump_share_matches_tahoe_on_share_classes(cli, crafted):
         got = comparable(tool_dump(cli, share, "--offsets"))
         assert got[: len(want)] == want, share
         checked += 1
-    assert checked >= 6
+    assert checked >= 7
 
 
 def test_verify_names_each_problem(cli, crafted):
