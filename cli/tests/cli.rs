@@ -84,14 +84,15 @@ impl Run {
     }
 }
 
-fn run_as<S: AsRef<OsStr>>(prefix: &[&str], args: &[S]) -> Run {
+/// Runs `bin` with `args`, behind `prefix` (a command that runs its arguments).
+fn run_bin_as<S: AsRef<OsStr>>(bin: &Path, prefix: &[&str], args: &[S]) -> Run {
     let mut cmd = match prefix.split_first() {
         Some((first, rest)) => {
             let mut c = Command::new(first);
-            c.args(rest).arg(BIN);
+            c.args(rest).arg(bin);
             c
         }
-        None => Command::new(BIN),
+        None => Command::new(bin),
     };
     let out = cmd.args(args).output().expect("run tahoe-shares");
     let run = Run {
@@ -104,7 +105,7 @@ fn run_as<S: AsRef<OsStr>>(prefix: &[&str], args: &[S]) -> Run {
 }
 
 fn run<S: AsRef<OsStr>>(args: &[S]) -> Run {
-    run_as::<S>(&[], args)
+    run_bin_as::<S>(Path::new(BIN), &[], args)
 }
 
 /// `tahoe-shares COMMAND --now NOW PATH`.
@@ -1294,6 +1295,12 @@ fn read_only_and_unreadable_as_an_unprivileged_user() {
     };
     let tmp = TempDir::new("perm");
     let store = build_store(tmp.path());
+    // The build directory may be out of the unprivileged user's reach: run a copy.
+    let bin_dir = TempDir::new("perm-bin");
+    let bin = bin_dir.path().join("tahoe-shares");
+    fs::copy(BIN, &bin).unwrap();
+    fs::set_permissions(bin_dir.path(), fs::Permissions::from_mode(0o755)).unwrap();
+    fs::set_permissions(&bin, fs::Permissions::from_mode(0o755)).unwrap();
     // Read-only for everyone: directories r-x, files r--.
     let mut stack = vec![tmp.path().to_path_buf()];
     while let Some(d) = stack.pop() {
@@ -1310,7 +1317,8 @@ fn read_only_and_unreadable_as_an_unprivileged_user() {
     fs::set_permissions(tmp.path(), fs::Permissions::from_mode(0o555)).unwrap();
     let now = NOW.to_string();
     let with = |command: &str, path: &Path| {
-        run_as(
+        run_bin_as(
+            &bin,
             &prefix,
             &[
                 OsStr::new(command),
