@@ -135,6 +135,15 @@ fn describe(path: &Path, si: &str, shnum: u8, now: f64) -> Described {
     }
 }
 
+/// A number of the URI extension block as JSON: a number where JSON's integers reach,
+/// else its decimal text (a garbled block may declare anything Python's `int` reads).
+fn int_json(n: i128) -> Value {
+    i64::try_from(n)
+        .map(Value::from)
+        .or_else(|_| u64::try_from(n).map(Value::from))
+        .unwrap_or_else(|_| n.to_string().into())
+}
+
 /// The part of a catalog line that describes the layout (before the expiration and the
 /// path), with the layout's fields added to the JSON record; `None` for unknown
 /// mutable data.
@@ -143,9 +152,9 @@ fn layout_body(layout: &Layout, si: &str, json: &mut Value) -> Result<Option<Str
         Layout::Chk(chk) => {
             let (k, n, size) = chk.catalog_fields()?;
             let hash = b32(&chk.ueb_hash);
-            json["k"] = json!(k);
-            json["n"] = json!(n);
-            json["size"] = json!(size);
+            json["k"] = int_json(k);
+            json["n"] = int_json(n);
+            json["size"] = int_json(size);
             json["ueb_hash"] = hash.clone().into();
             Some(format!("CHK {si} {k}/{n} {size} {hash}"))
         }

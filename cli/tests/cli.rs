@@ -1424,3 +1424,36 @@ fn progress_shows_on_a_terminal_only() {
         "no progress on the terminal: {screen:?}"
     );
 }
+
+#[test]
+fn numbers_past_json_integers_in_a_ueb_are_text() {
+    // Python's int() reads any length of digits; JSON integers stop at 64 bits.
+    let ueb = format!(
+        "needed_shares:30:{},size:1:5,total_shares:1:3,",
+        "9".repeat(30)
+    );
+    let mut layout = Vec::new();
+    for field in [1u32, 0, 0, 0x24, 0x24, 0x24, 0x24, 0x24, 0x24] {
+        layout.extend_from_slice(&field.to_be_bytes());
+    }
+    layout.extend_from_slice(&(ueb.len() as u32).to_be_bytes());
+    layout.extend_from_slice(ueb.as_bytes());
+    let tmp = TempDir::new("bigint");
+    let mut store = FsStore::open(tmp.path(), Durability::Tahoe).unwrap();
+    add_immutable(&mut store, SI_CHK, 0, &layout, &[NOW + 1]);
+    let r = run(&[
+        OsStr::new("--json"),
+        OsStr::new("catalog"),
+        tmp.path().as_os_str(),
+    ]);
+    assert_eq!(r.code, 0, "{r:?}");
+    let v: serde_json::Value = serde_json::from_str(r.stdout.trim()).unwrap();
+    assert_eq!(v["k"], "9".repeat(30));
+    assert_eq!(v["n"], 3);
+    let r = run2("catalog", tmp.path());
+    assert!(
+        r.stdout
+            .starts_with(&format!("CHK {SI_CHK} {}/3 5 ", "9".repeat(30))),
+        "{r:?}"
+    );
+}
