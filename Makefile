@@ -62,7 +62,8 @@ nostd: rust-targets
 # reading, and reproducibility of the committed golden files.
 test-python: venv python-ext
 	$(CARGO) build -p tahoe-shares --example apply_script --example server_script
-	TS_APPLY=$(CURDIR)/target/debug/examples/apply_script \
+	$(CARGO) build -p tahoe-shares-cli
+	TS_CLI=$(CURDIR)/target/debug/tahoe-shares TS_APPLY=$(CURDIR)/target/debug/examples/apply_script \
 	TS_SERVER=$(CURDIR)/target/debug/examples/server_script $(VPY) -m pytest -q tests/python
 
 # Builds the extension module into the venv (an editable install of ffi-python), then

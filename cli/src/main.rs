@@ -1,115 +1,152 @@
 //! `tahoe-shares`: the operator tool of tahoe-shares, for Tahoe-LAFS storage directories.
 //!
-//! - `tahoe-shares dump-share FILE` shows one share container: type, version, data
-//!   length and every lease (what `tahoe debug dump-share` shows of the container).
-//! - `tahoe-shares catalog STORAGE_DIR` lists every share, one line each, like
-//!   `tahoe debug catalog-shares`.
-//! - `tahoe-shares verify STORAGE_DIR` checks every container's structure and names each
-//!   corrupt one.
+//! - `tahoe-shares catalog DIR...` prints, for every share, the line `tahoe debug
+//!   catalog-shares` prints.
+//! - `tahoe-shares dump-share FILE` prints what `tahoe debug dump-share` prints, then
+//!   what the container holds besides.
+//! - `tahoe-shares verify DIR...` checks every share and every entry of the directory.
 //!
-//! The tool never writes: files are opened read-only, mutable containers are read without
-//! recovering an interrupted update (that is reported instead), and a directory that is
-//! not a complete storage directory is refused rather than set up. Exit status: 0 when
-//! all is well, 1 when a share is corrupt, 2 for usage errors and unreadable inputs.
+//! Every command takes `--json` (one JSON object per line; docs/cli.md lists the
+//! fields). The tool never writes: files and directories are opened read-only, mutable
+//! containers are read without recovering an interrupted update (that is reported
+//! instead), and nothing is created. Exit status: 0 when all is well, 1 when something
+//! was unreadable or corrupt, 2 for usage errors and inputs that are not what the
+//! command takes.
 
-mod commands;
+mod catalog;
 mod date;
+mod dump;
+mod layout;
+mod quote;
+mod report;
 mod share;
+mod verify;
+mod walk;
 
-use std::ffi::OsString;
-use std::io::{self, BufWriter, ErrorKind, Write};
-use std::path::Path;
+use std::io::{ErrorKind, IsTerminal};
+use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::SystemTime;
 
-use commands::{say, Fatal};
+use clap::{Parser, Subcommand};
 
-/// The text of `--help`.
-const USAGE: &str = "\
-tahoe-shares: inspect Tahoe-LAFS 1.20 share storage (read-only: it never writes)
+use report::{say, OutputError, Report};
 
-usage:
-  tahoe-shares dump-share FILE       show one share: type, version, data length, leases
-  tahoe-shares catalog STORAGE_DIR   list every share: TYPE SI SHNUM SIZE EXPIRIES
-  tahoe-shares verify STORAGE_DIR    check the structure of every share container
-  tahoe-shares --help                show this text
+/// Inspect Tahoe-LAFS 1.20 share storage (read-only: it never writes).
+#[derive(Parser, Debug)]
+#[command(
+    name = "tahoe-shares",
+    version,
+    propagate_version = true,
+    // A missing command is a usage error like any other: one line of usage, not the help.
+    subcommand_required = true,
+    arg_required_else_help = false
+)]
+struct Cli {
+    /// Print one JSON object per line (per share, finding or dump) instead of text.
+    #[arg(long, global = true)]
+    json: bool,
+    /// The time (seconds since the epoch) lease times are counted from, instead of the
+    /// clock: makes the output reproducible.
+    #[arg(
+        long,
+        global = true,
+        value_name = "SECONDS",
+        allow_negative_numbers = true
+    )]
+    now: Option<f64>,
+    #[command(subcommand)]
+    command: Command,
+}
 
-STORAGE_DIR is the node's storage directory, the one that holds shares/.
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// One line per share, as `tahoe debug catalog-shares` prints it.
+    ///
+    /// Each line is `CHK SI k/N size UEB-hash expiration PATH`,
+    /// `SDMF|MDMF SI k/N size #seqnum:roothash expiration PATH` or
+    /// `UNKNOWN really-unknown|mutable PATH`. Shares that cannot be read, and shares
+    /// without a lease, print no line (Tahoe fails on them): they are named on stderr.
+    Catalog {
+        /// Storage directories (holding shares/) or node directories (holding
+        /// storage/shares/).
+        #[arg(required = true, value_name = "DIR")]
+        dirs: Vec<PathBuf>,
+    },
+    /// Everything `tahoe debug dump-share` shows of one share, then the container's own
+    /// fields.
+    DumpShare {
+        /// The share file.
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+        /// Also print the offset of each section (as Tahoe's --offsets).
+        #[arg(long)]
+        offsets: bool,
+        /// Leases only, not the CHK contents (as Tahoe's --leases-only).
+        #[arg(long)]
+        leases_only: bool,
+    },
+    /// Check every share and every entry: corrupt, unreadable and truncated shares,
+    /// implausible leases, stray entries, leftovers in incoming/.
+    Verify {
+        /// Storage directories (holding shares/) or node directories.
+        #[arg(required = true, value_name = "DIR")]
+        dirs: Vec<PathBuf>,
+    },
+}
 
-dump-share: header fields, then one line per lease. Mutable leases are numbered by
-slot (cancelled slots are empty and skipped); 'pending recovery: yes' marks an update a
-crash interrupted, which the server completes or rolls back when it next opens the share.
-
-catalog: one line per share, sorted by storage index (base32), then share number.
-TYPE is CHK (immutable) or MUT (mutable), SIZE the data length in bytes, EXPIRIES the
-lease expiry times (seconds since the epoch) separated by commas, or - when there is no
-lease. A share that cannot be read is listed as: CORRUPT SI SHNUM ERROR.
-
-verify: prints 'corrupt: PATH: ERROR' for each corrupt share, 'warning: PATH: ...' for
-each share an interrupted update left for the server to repair, then 'ok: N shares'
-when nothing is corrupt.
-
-exit status: 0 success; 1 a corrupt share (verify, dump-share) or an incomplete listing
-(catalog); 2 a usage error, or a file or directory that cannot be read.
-";
-
-/// Exit status for usage errors and unreadable inputs.
-const EXIT_USAGE: u8 = 2;
+/// The clock, as Tahoe's `time.time()`.
+fn clock() -> f64 {
+    SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
+}
 
 fn main() -> ExitCode {
-    let args: Vec<OsString> = std::env::args_os().skip(1).collect();
-    ExitCode::from(run(&args))
-}
-
-/// Whether an argument asks for help.
-fn is_help(arg: &OsString) -> bool {
-    matches!(arg.to_str(), Some("--help" | "-h" | "help"))
-}
-
-/// Reports a usage error: the reason and the usage text on stderr.
-fn usage_error(reason: &str) -> u8 {
-    say(format_args!("{reason}"));
-    let _ = write!(io::stderr().lock(), "\n{USAGE}");
-    EXIT_USAGE
-}
-
-/// Runs the command line (without the program name); returns the exit status.
-fn run(args: &[OsString]) -> u8 {
-    let Some(command) = args.first() else {
-        return usage_error("no command given");
-    };
-    if is_help(command) || args.get(1).is_some_and(is_help) {
-        let _ = io::stdout().lock().write_all(USAGE.as_bytes());
-        return 0;
-    }
-    let name = command.to_string_lossy();
-    let action: fn(&Path, &mut dyn Write) -> Result<u8, Fatal> = match &*name {
-        "dump-share" => commands::dump_share,
-        "catalog" => commands::catalog,
-        "verify" => commands::verify,
-        _ => return usage_error(&format!("unknown command {name:?}")),
-    };
-    let operand = match args {
-        [_, operand] => Path::new(operand),
-        [_] => return usage_error(&format!("{name}: missing operand")),
-        _ => return usage_error(&format!("{name}: takes exactly one operand")),
-    };
-    let stdout = io::stdout();
-    let mut out = BufWriter::new(stdout.lock());
-    let result = action(operand, &mut out).and_then(|status| {
-        out.flush().map_err(Fatal::Output)?;
-        Ok(status)
-    });
-    match result {
-        Ok(status) => status,
-        Err(Fatal::Input(message)) => {
-            say(format_args!("{message}"));
-            EXIT_USAGE
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            // Help and --version go to stdout with status 0; usage errors print the
+            // error, one line of usage and where to find help, with status 2.
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
         }
+    };
+    let now = cli.now.unwrap_or_else(clock);
+    if !now.is_finite() {
+        say("--now: not a finite number");
+        return ExitCode::from(2);
+    }
+    let progress = std::io::stderr().is_terminal();
+    let mut report = Report::new(
+        cli.json,
+        progress && !matches!(cli.command, Command::DumpShare { .. }),
+    );
+    let status = match &cli.command {
+        Command::Catalog { dirs } => catalog::catalog(dirs, now, &mut report),
+        Command::Verify { dirs } => verify::verify(dirs, now, &mut report),
+        Command::DumpShare {
+            file,
+            offsets,
+            leases_only,
+        } => dump::dump_share(
+            file,
+            dump::DumpOptions {
+                now,
+                offsets: *offsets,
+                leases_only: *leases_only,
+            },
+            &mut report,
+        ),
+    };
+    let result = status.and_then(|s| report.finish().map(|()| s));
+    match result {
+        Ok(s) => ExitCode::from(s),
         // The reader went away (`| head`): nothing to say, and no one to say it to.
-        Err(Fatal::Output(e)) if e.kind() == ErrorKind::BrokenPipe => EXIT_USAGE,
-        Err(Fatal::Output(e)) => {
-            say(format_args!("writing output: {e}"));
-            EXIT_USAGE
+        Err(OutputError(e)) if e.kind() == ErrorKind::BrokenPipe => ExitCode::from(2),
+        Err(OutputError(e)) => {
+            say(&format!("writing output: {e}"));
+            ExitCode::from(2)
         }
     }
 }
