@@ -3,14 +3,6 @@
 //! Each function checks and converts its arguments, calls one core function with the GIL
 //! released, and converts the result. The Pythonic layer (`tahoe_shares`) and Tahoe's
 //! drop-in (`tahoe_shares.tahoe`) are written in Python on top of it.
-//!
-//! **The one locking rule.** Every method that reaches a core server or reader releases
-//! the GIL *before* it takes that object's mutex, and takes the GIL back only after the
-//! mutex is released; the only code that runs with both is a Python store's or space
-//! callable's own callback, which reattaches from inside the locked section. The rule is
-//! kept by construction: the mutexes are reached only through [`Server::with_core`] and
-//! [`BucketReader::with_reader`]. Taking a mutex while holding the GIL deadlocks against a
-//! thread that holds the mutex and waits for the GIL to call Python.
 
 // The binding is a std crate: the core-over-std preferences of the no_std core do not
 // apply here.
@@ -142,8 +134,12 @@ struct Server {
 
 impl Server {
     /// The only way to the core server: releases the GIL, takes the mutex, runs `f`,
-    /// releases the mutex, takes the GIL back and maps the error (the module's locking
-    /// rule).
+    /// releases the mutex, takes the GIL back and maps the error.
+    ///
+    /// The module's one locking rule (stated for users in `tahoe_shares.__doc__`): no
+    /// thread waits for a server's or reader's mutex while holding the GIL, since the
+    /// mutex's holder may be waiting for the GIL to call a Python store or space callable.
+    /// The mutexes are reached only here and in `BucketReader::with_reader`.
     fn with_core<T: Send>(
         &self,
         py: Python<'_>,
@@ -438,7 +434,10 @@ impl Server {
     /// secret). ``sharenums`` is any iterable of share numbers; ``owner_num`` the lease
     /// owner number (Tahoe's front ends pass 0); ``renew_leases`` whether to add or renew
     /// the lease on shares already held; ``now`` the time (default: the clock).
-    #[pyo3(signature = (storage_index, renew_secret, cancel_secret, sharenums, allocated_size, upload_secret, *, owner_num=None, renew_leases=true, now=None))]
+    #[pyo3(
+        signature = (storage_index, renew_secret, cancel_secret, sharenums, allocated_size, upload_secret, *, owner_num=None, renew_leases=true, now=None),
+        text_signature = "($self, storage_index, renew_secret, cancel_secret, sharenums, allocated_size, upload_secret, *, owner_num=0, renew_leases=True, now=None)"
+    )]
     #[allow(clippy::too_many_arguments)]
     fn allocate_buckets(
         &self,
@@ -660,7 +659,10 @@ impl Server {
     /// Adds or renews a lease on every share; returns how many shares carry it.
     /// ``owner_num`` is the lease owner number (default 1); ``now`` the time (default:
     /// the clock).
-    #[pyo3(signature = (storage_index, renew_secret, cancel_secret, *, owner_num=None, now=None))]
+    #[pyo3(
+        signature = (storage_index, renew_secret, cancel_secret, *, owner_num=None, now=None),
+        text_signature = "($self, storage_index, renew_secret, cancel_secret, *, owner_num=1, now=None)"
+    )]
     fn add_lease(
         &self,
         py: Python<'_>,

@@ -452,6 +452,8 @@ def test_signature_shows_the_core_defaults():
     assert Ellipsis not in defaults.values()
     text = pydoc.render_doc(ts.Server, renderer=pydoc.plaintext)
     assert "lease_duration=2678400" in text and "max_advisory_size=262144" in text
+    assert "owner_num=0, renew_leases=True" in text  # allocate_buckets
+    assert "cancel_secret, *, owner_num=1, now=None" in text  # add_lease
     # Passing nothing behaves as the defaults say.
     s = ts.Server(MemoryStore(), NODE, now=NOW)
     s.add_lease(SI, RENEW, CANCEL, now=NOW)  # no shares: nothing happens

@@ -119,7 +119,7 @@ class Server:
         allocated_size: int,
         upload_secret: Buffer,
         *,
-        owner_num: Optional[int] = None,
+        owner_num: int = 0,
         renew_leases: bool = True,
         now: Optional[int] = None,
     ) -> tuple[set[int], set[int]]: ...
@@ -152,7 +152,7 @@ class Server:
         renew_secret: Buffer,
         cancel_secret: Buffer,
         *,
-        owner_num: Optional[int] = None,
+        owner_num: int = 1,
         now: Optional[int] = None,
     ) -> int: ...
     def renew_lease(
