@@ -12,13 +12,14 @@
 
 mod args;
 mod errors;
+mod locked;
 mod store;
 
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
-use std::sync::Mutex;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyType};
 use tahoe_shares::container::TestVector;
@@ -31,6 +32,7 @@ use tahoe_shares::{
 
 use crate::args::{opt, shnum, BytesLike, Int};
 use crate::errors::{invalid, new_err, to_py, Context, Kind};
+use crate::locked::{LockError, Locked};
 use crate::store::{NativeError, NativeIo, NativeStore};
 
 type CoreServer = server::Server<NativeStore>;
@@ -71,18 +73,28 @@ fn kind_name(kind: ShareKind) -> &'static str {
 
 /// Why a locked call did not reach its result.
 enum Fail {
-    /// The mutex is poisoned: a panic in the core, which never happens by design.
-    Poisoned,
+    /// The mutex could not be taken.
+    Lock(LockError),
     /// `shutdown()` was called.
     Closed,
     /// The core failed.
     Core(CoreError),
 }
 
+impl From<LockError> for Fail {
+    fn from(e: LockError) -> Self {
+        Self::Lock(e)
+    }
+}
+
 impl Fail {
     fn into_py(self, py: Python<'_>, ctx: Context<'_>) -> PyErr {
         match self {
-            Self::Poisoned => new_err(Kind::InternalError, "server lock poisoned"),
+            Self::Lock(LockError::Poisoned) => new_err(Kind::InternalError, "lock poisoned"),
+            Self::Lock(LockError::Reentrant) => PyRuntimeError::new_err(
+                "re-entrant call: a Python store or space callable called the server or \
+                 reader it serves",
+            ),
             Self::Closed => new_err(Kind::ServerClosed, "the server is shut down"),
             Self::Core(e) => to_py(py, e, ctx),
         }
@@ -127,7 +139,7 @@ impl Fail {
 #[pyclass(frozen, module = "tahoe_shares._native")]
 struct Server {
     /// None once shut down.
-    inner: Mutex<Option<CoreServer>>,
+    inner: Locked<Option<CoreServer>>,
     /// The storage directory of a filesystem store, for error messages.
     directory: Option<PathBuf>,
 }
@@ -136,21 +148,20 @@ impl Server {
     /// The only way to the core server: releases the GIL, takes the mutex, runs `f`,
     /// releases the mutex, takes the GIL back and maps the error.
     ///
-    /// The module's one locking rule (stated for users in `tahoe_shares.__doc__`): no
-    /// thread waits for a server's or reader's mutex while holding the GIL, since the
-    /// mutex's holder may be waiting for the GIL to call a Python store or space callable.
-    /// The mutexes are reached only here and in `BucketReader::with_reader`.
+    /// [`Locked`] keeps the module's one locking rule (stated for users in
+    /// `tahoe_shares.__doc__`).
     fn with_core<T: Send>(
         &self,
         py: Python<'_>,
         f: impl FnOnce(&mut CoreServer) -> Result<T, CoreError> + Send,
     ) -> PyResult<T> {
-        py.allow_threads(|| {
-            let mut guard = self.inner.lock().map_err(|_| Fail::Poisoned)?;
-            let server = guard.as_mut().ok_or(Fail::Closed)?;
-            f(server).map_err(Fail::Core)
-        })
-        .map_err(|e| e.into_py(py, self.context()))
+        self.inner
+            .with(py, |server| {
+                f(server.as_mut().ok_or(Fail::Closed)?).map_err(Fail::Core)
+            })
+            .map_err(Fail::from)
+            .and_then(|r| r)
+            .map_err(|e| e.into_py(py, self.context()))
     }
 
     fn context(&self) -> Context<'_> {
@@ -318,7 +329,7 @@ impl Server {
             .allow_threads(|| CoreServer::new(store, nodeid, config, now))
             .map_err(|e| to_py(py, e, ctx))?;
         Ok(Self {
-            inner: Mutex::new(Some(server)),
+            inner: Locked::new(Some(server)),
             directory,
         })
     }
@@ -329,9 +340,10 @@ impl Server {
     /// earlier keep reading their share. Every later call raises ``ServerClosed``; calling
     /// ``shutdown()`` again does nothing. (Not named ``close``: that is an upload's.)
     fn shutdown(&self, py: Python<'_>) -> PyResult<()> {
-        let taken = py
-            .allow_threads(|| self.inner.lock().map(|mut g| g.take()).map_err(drop))
-            .map_err(|()| new_err(Kind::InternalError, "server lock poisoned"))?;
+        let taken = self
+            .inner
+            .with(py, Option::take)
+            .map_err(|e| Fail::Lock(e).into_py(py, self.context()))?;
         // Dropped with the GIL held, so that a Python store is released now, not at the
         // next time some thread takes the GIL.
         drop(taken);
@@ -341,8 +353,9 @@ impl Server {
     /// Whether ``shutdown()`` was called.
     #[getter]
     fn closed(&self, py: Python<'_>) -> PyResult<bool> {
-        py.allow_threads(|| self.inner.lock().map(|g| g.is_none()).map_err(drop))
-            .map_err(|()| new_err(Kind::InternalError, "server lock poisoned"))
+        self.inner
+            .with(py, |s| s.is_none())
+            .map_err(|e| Fail::Lock(e).into_py(py, self.context()))
     }
 
     /// ``with Server(...) as s:`` returns the server (``ServerClosed`` if shut down).
@@ -609,7 +622,7 @@ impl Server {
         let (si, n) = (si(&storage_index)?, shnum(&sharenum, "sharenum")?);
         let reader = self.with_core(py, |s| s.open_bucket(&si, n))?;
         Ok(BucketReader {
-            inner: Mutex::new(reader),
+            inner: Locked::new(reader),
             directory: self.directory.clone(),
         })
     }
@@ -891,31 +904,30 @@ impl UploadInfo {
 /// A reader of one immutable share; it keeps the share open.
 #[pyclass(frozen, module = "tahoe_shares._native")]
 struct BucketReader {
-    inner: Mutex<server::BucketReader<NativeIo>>,
+    inner: Locked<server::BucketReader<NativeIo>>,
     /// The storage directory of a filesystem store, for error messages.
     directory: Option<PathBuf>,
 }
 
 impl BucketReader {
-    /// The only way to the core reader: the GIL released before its mutex is taken (the
-    /// module's locking rule).
+    /// The only way to the core reader (through [`Locked`], as `Server::with_core`).
     fn with_reader<T: Send>(
         &self,
         py: Python<'_>,
         f: impl FnOnce(&mut server::BucketReader<NativeIo>) -> Result<T, CoreError> + Send,
     ) -> PyResult<T> {
-        py.allow_threads(|| {
-            let mut guard = self.inner.lock().map_err(|_| Fail::Poisoned)?;
-            f(&mut guard).map_err(Fail::Core)
-        })
-        .map_err(|e| {
-            e.into_py(
-                py,
-                Context {
-                    directory: self.directory.as_deref(),
-                },
-            )
-        })
+        self.inner
+            .with(py, |r| f(r).map_err(Fail::Core))
+            .map_err(Fail::from)
+            .and_then(|r| r)
+            .map_err(|e| {
+                e.into_py(
+                    py,
+                    Context {
+                        directory: self.directory.as_deref(),
+                    },
+                )
+            })
     }
 }
 

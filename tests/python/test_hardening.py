@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import errno
+import faulthandler
 import gc
 import inspect
 import os
@@ -14,6 +15,7 @@ import pydoc
 import subprocess
 import sys
 import textwrap
+import threading
 import traceback
 import weakref
 
@@ -177,6 +179,65 @@ def test_no_deadlock_between_the_gil_and_the_server_lock(tmp_path):
         f"exit status {proc.returncode}, stdout {proc.stdout!r}; a deadlock shows as "
         f"faulthandler's 'Timeout' dump of every thread:\n{proc.stderr}"
     )
+
+
+def _in_thread(call, watchdog=60):
+    """Runs ``call`` in a thread; returns what it returned or raised, failing if it is
+    still running after ``watchdog`` seconds (a deadlock with the GIL released)."""
+    outcome = {}
+
+    def run():
+        try:
+            outcome["value"] = call()
+        except BaseException as e:  # noqa: BLE001 - handed to the test
+            outcome["error"] = e
+
+    # A thread stuck with the GIL held would stop this thread's join too: faulthandler's
+    # own thread then dumps every stack and ends the run.
+    faulthandler.dump_traceback_later(watchdog * 2, exit=True)
+    try:
+        t = threading.Thread(target=run, daemon=True)
+        t.start()
+        t.join(watchdog)
+    finally:
+        faulthandler.cancel_dump_traceback_later()
+    assert not t.is_alive(), "the call deadlocked"
+    return outcome
+
+
+def test_a_store_calling_the_server_it_serves_gets_an_error_not_a_deadlock():
+    server = {}
+
+    class Recursive(MemoryStore):
+        def list(self, storage_index):
+            if "s" in server:
+                server["s"].allocated_size()
+            return super().list(storage_index)
+
+        def open(self, storage_index, shnum):
+            handle = super().open(storage_index, shnum)
+            if handle is not None:
+                read = handle.read
+
+                def read_calling_the_reader(offset, length):
+                    if "reader" in server:
+                        server["reader"].length()
+                    return read(offset, length)
+
+                handle.read = read_calling_the_reader
+            return handle
+
+    s = ts.Server(Recursive(), NODE, now=NOW)
+    _publish(s)
+    server["s"] = s
+    error = _in_thread(lambda: s.shares(SI))["error"]
+    assert isinstance(error, ts.IoError) and isinstance(error.__cause__, RuntimeError)
+    assert "re-entrant call" in str(error.__cause__)
+    server["reader"] = s.open_bucket(SI, 0)
+    error = _in_thread(lambda: server["reader"].read(0, 4))["error"]
+    assert isinstance(error, ts.IoError) and "re-entrant call" in str(error.__cause__)
+    # Nothing is left locked.
+    assert s.allocated_size() == 0 and server["reader"].length() == 4
 
 
 # ----- item 5: I/O errors are OSErrors with errno, strerror and filename ---------------
