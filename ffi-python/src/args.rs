@@ -86,11 +86,17 @@ bounded!(u8, u32, u64, usize);
 impl Int<'_> {
     /// The value as a `T`, or `InvalidArgument` naming `name`.
     pub fn to<T: Bounded>(&self, name: &str) -> PyResult<T> {
+        self.to_named(&|| name.to_owned())
+    }
+
+    /// As [`Int::to`], the name built only for the error.
+    fn to_named<T: Bounded>(&self, name: &dyn Fn() -> String) -> PyResult<T> {
         let value = self.0.extract::<i128>().ok();
         value.and_then(|v| T::try_from(v).ok()).ok_or_else(|| {
             let got = value.map_or_else(|| "an integer outside it".to_owned(), |v| v.to_string());
             invalid(format!(
-                "{name} must be an integer from {} to {}; got {got}",
+                "{} must be an integer from {} to {}; got {got}",
+                name(),
                 T::LOW,
                 T::HIGH
             ))
@@ -109,14 +115,18 @@ pub fn shnum(v: &Int<'_>, name: &str) -> PyResult<ShareNumber> {
 }
 
 /// A `TypeError` naming the argument.
-fn type_error(name: &str, e: &PyErr, py: Python<'_>) -> PyErr {
-    let err = PyTypeError::new_err(format!("{name}: {}", e.value(py)));
+fn type_error(name: &dyn Fn() -> String, e: &PyErr, py: Python<'_>) -> PyErr {
+    let err = PyTypeError::new_err(format!("{}: {}", name(), e.value(py)));
     err.set_cause(py, Some(e.clone_ref(py)));
     err
 }
 
-/// Extracts `T` from `ob`, a `TypeError` naming `name` if it is not one.
-fn extract<'py, T: FromPyObject<'py>>(ob: &Bound<'py, PyAny>, name: &str) -> PyResult<T> {
+/// Extracts `T` from `ob`, a `TypeError` naming the argument if it is not one. Names are
+/// closures, so that nothing is formatted unless an error needs it.
+fn extract<'py, T: FromPyObject<'py>>(
+    ob: &Bound<'py, PyAny>,
+    name: &dyn Fn() -> String,
+) -> PyResult<T> {
     ob.extract().map_err(|e| {
         if e.is_instance_of::<PyTypeError>(ob.py()) {
             type_error(name, &e, ob.py())
@@ -126,16 +136,25 @@ fn extract<'py, T: FromPyObject<'py>>(ob: &Bound<'py, PyAny>, name: &str) -> PyR
     })
 }
 
+/// An integer item of a vector, as a `T`.
+fn int<T: Bounded>(ob: &Bound<'_, PyAny>, name: &dyn Fn() -> String) -> PyResult<T> {
+    extract::<Int<'_>>(ob, name)?.to_named(name)
+}
+
 /// The items of an iterable (not a string or a byte string, whose items are characters or
 /// bytes, never what is meant).
-fn iterate<'py>(ob: &Bound<'py, PyAny>, name: &str) -> PyResult<Bound<'py, PyIterator>> {
+fn iterate<'py>(
+    ob: &Bound<'py, PyAny>,
+    name: &dyn Fn() -> String,
+) -> PyResult<Bound<'py, PyIterator>> {
     if ob.is_instance_of::<PyString>()
         || ob.is_instance_of::<PyBytes>()
         || ob.is_instance_of::<PyByteArray>()
         || ob.is_instance_of::<PyMemoryView>()
     {
         return Err(PyTypeError::new_err(format!(
-            "{name} must be an iterable of values, not {}",
+            "{} must be an iterable of values, not {}",
+            name(),
             ob.get_type().name()?
         )));
     }
@@ -145,26 +164,25 @@ fn iterate<'py>(ob: &Bound<'py, PyAny>, name: &str) -> PyResult<Bound<'py, PyIte
 /// Exactly `N` items of an iterable (a tuple or list of `N`).
 fn fixed<'py, const N: usize>(
     ob: &Bound<'py, PyAny>,
-    name: &str,
+    name: &dyn Fn() -> String,
 ) -> PyResult<[Bound<'py, PyAny>; N]> {
+    let wrong = || PyTypeError::new_err(format!("{} must have {N} items", name()));
     let mut items = Vec::with_capacity(N);
     for item in iterate(ob, name)? {
         if items.len() == N {
-            return Err(PyTypeError::new_err(format!("{name} must have {N} items")));
+            return Err(wrong());
         }
         items.push(item?);
     }
-    items
-        .try_into()
-        .map_err(|_| PyTypeError::new_err(format!("{name} must have {N} items")))
+    items.try_into().map_err(|_| wrong())
 }
 
 /// A set of share numbers from any iterable of integers (duplicates collapse).
 pub fn share_set(ob: &Bound<'_, PyAny>, name: &str) -> PyResult<ShareSet> {
     let mut set = ShareSet::new();
-    for (i, item) in iterate(ob, name)?.enumerate() {
-        let n: Int<'_> = extract(&item?, &format!("{name}[{i}]"))?;
-        set.insert(shnum(&n, name)?);
+    for (i, item) in iterate(ob, &|| name.to_owned())?.enumerate() {
+        let n: Int<'_> = extract(&item?, &|| format!("{name}[{i}]"))?;
+        set.insert(ShareNumber(n.to::<u8>(name)?));
     }
     Ok(set)
 }
@@ -172,14 +190,11 @@ pub fn share_set(ob: &Bound<'_, PyAny>, name: &str) -> PyResult<ShareSet> {
 /// A read vector: `(offset, length)` pairs.
 pub fn read_vector(ob: &Bound<'_, PyAny>, name: &str) -> PyResult<Vec<(u64, u64)>> {
     let mut out = Vec::new();
-    for (i, item) in iterate(ob, name)?.enumerate() {
-        let what = format!("{name}[{i}]");
-        let [offset, length] = fixed(&item?, &what)?;
-        let offset: Int<'_> = extract(&offset, &format!("{what} offset"))?;
-        let length: Int<'_> = extract(&length, &format!("{what} length"))?;
+    for (i, item) in iterate(ob, &|| name.to_owned())?.enumerate() {
+        let [offset, length] = fixed(&item?, &|| format!("{name}[{i}]"))?;
         out.push((
-            offset.to(&format!("{what} offset"))?,
-            length.to(&format!("{what} length"))?,
+            int(&offset, &|| format!("{name}[{i}] offset"))?,
+            int(&length, &|| format!("{name}[{i}] length"))?,
         ));
     }
     Ok(out)
@@ -209,49 +224,44 @@ pub fn tw_vectors<'py>(ob: &Bound<'py, PyAny>, name: &str) -> PyResult<Vec<TestA
         d.iter().collect()
     } else {
         let mut pairs = Vec::new();
-        for (i, item) in iterate(ob, name)?.enumerate() {
-            let [k, v] = fixed(&item?, &format!("{name}[{i}]"))?;
+        for (i, item) in iterate(ob, &|| name.to_owned())?.enumerate() {
+            let [k, v] = fixed(&item?, &|| format!("{name}[{i}]"))?;
             pairs.push((k, v));
         }
         pairs
     };
     let mut out = Vec::with_capacity(pairs.len());
     for (k, v) in pairs {
-        let n: Int<'_> = extract(&k, &format!("{name} share number"))?;
-        let share = shnum(&n, &format!("{name} share number"))?;
-        let what = format!("{name}[{share}]", share = share.0);
+        let share = ShareNumber(int(&k, &|| format!("{name} share number"))?);
+        let what = || format!("{name}[{}]", share.0);
         let [test_vector, write_vector, new_length] = fixed(&v, &what)?;
         let mut tests = Vec::new();
-        for (j, t) in iterate(&test_vector, &format!("{what} tests"))?.enumerate() {
-            let at = format!("{what} test {j}");
+        for (j, t) in iterate(&test_vector, &|| format!("{} tests", what()))?.enumerate() {
+            let at = || format!("{} test {j}", what());
             let [offset, length, operator, specimen] = fixed(&t?, &at)?;
-            let operator: BytesLike<'_> = extract(&operator, &format!("{at} operator"))?;
+            let operator: BytesLike<'_> = extract(&operator, &|| format!("{} operator", at()))?;
             tests.push(Test {
-                offset: extract::<Int<'_>>(&offset, &format!("{at} offset"))?
-                    .to(&format!("{at} offset"))?,
-                length: extract::<Int<'_>>(&length, &format!("{at} length"))?
-                    .to(&format!("{at} length"))?,
+                offset: int(&offset, &|| format!("{} offset", at()))?,
+                length: int(&length, &|| format!("{} length", at()))?,
                 operator: TestOperator::parse::<NativeError>(operator.as_slice()).map_err(|e| {
                     crate::errors::to_py(ob.py(), e, crate::errors::Context::default())
                 })?,
-                specimen: extract(&specimen, &format!("{at} specimen"))?,
+                specimen: extract(&specimen, &|| format!("{} specimen", at()))?,
             });
         }
         let mut writes = Vec::new();
-        for (j, w) in iterate(&write_vector, &format!("{what} writes"))?.enumerate() {
-            let at = format!("{what} write {j}");
+        for (j, w) in iterate(&write_vector, &|| format!("{} writes", what()))?.enumerate() {
+            let at = || format!("{} write {j}", what());
             let [offset, data] = fixed(&w?, &at)?;
             writes.push((
-                extract::<Int<'_>>(&offset, &format!("{at} offset"))?
-                    .to(&format!("{at} offset"))?,
-                extract(&data, &format!("{at} data"))?,
+                int(&offset, &|| format!("{} offset", at()))?,
+                extract(&data, &|| format!("{} data", at()))?,
             ));
         }
         let new_length = if new_length.is_none() {
             None
         } else {
-            let at = format!("{what} new length");
-            Some(extract::<Int<'_>>(&new_length, &at)?.to(&at)?)
+            Some(int(&new_length, &|| format!("{} new length", what()))?)
         };
         out.push(TestAndWrite {
             share,
