@@ -7,50 +7,40 @@
 // The binding is a std crate: the core-over-std preferences of the no_std core do not
 // apply here.
 #![allow(clippy::std_instead_of_core, clippy::alloc_instead_of_core)]
+// pyo3 hands each extracted argument to a method by value.
+#![allow(clippy::needless_pass_by_value)]
 
+mod args;
 mod errors;
+mod locked;
 mod store;
 
 use std::collections::{HashMap, HashSet};
-use std::sync::{Mutex, MutexGuard};
+use std::path::PathBuf;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyDict};
-use tahoe_shares::container::{TestOperator, TestVector};
+use pyo3::types::{PyBytes, PyDict, PyList, PyType};
+use tahoe_shares::container::TestVector;
 use tahoe_shares::format::ShareKind;
 use tahoe_shares::server::{self, AdviseOutcome, AllocateRequest, Config, SlotSecrets, SlotWrite};
-use tahoe_shares::store::{Durability, FsStore};
+use tahoe_shares::store::{Durability, FsStore, ShareStore};
 use tahoe_shares::{
-    CancelSecret, NodeId, RenewSecret, ShareNumber, ShareSet, StorageIndex, UploadSecret,
-    WriteEnabler,
+    CancelSecret, NodeId, RenewSecret, ShareSet, StorageIndex, UploadSecret, WriteEnabler,
 };
 
-use crate::errors::{to_py, InvalidArgument};
+use crate::args::{opt, shnum, BytesLike, Int};
+use crate::errors::{invalid, new_err, to_py, Context, Kind};
+use crate::locked::{LockError, Locked};
 use crate::store::{NativeError, NativeIo, NativeStore};
 
 type CoreServer = server::Server<NativeStore>;
+type CoreError = tahoe_shares::Error<NativeError>;
 
-fn invalid(what: &str) -> PyErr {
-    InvalidArgument::new_err(what.to_owned())
-}
-
-fn si(bytes: &[u8]) -> PyResult<StorageIndex> {
-    StorageIndex::from_slice(bytes).map_err(|_| invalid("a storage index is 16 bytes"))
-}
-
-fn shnum(n: i64) -> PyResult<ShareNumber> {
-    u8::try_from(n)
-        .map(ShareNumber)
-        .map_err(|_| invalid("share numbers are 0 to 255"))
-}
-
-fn shares(ns: &HashSet<i64>) -> PyResult<ShareSet> {
-    let mut set = ShareSet::new();
-    for &n in ns {
-        set.insert(shnum(n)?);
-    }
-    Ok(set)
+fn si(bytes: &BytesLike<'_>) -> PyResult<StorageIndex> {
+    StorageIndex::from_slice(bytes.as_slice())
+        .map_err(|_| invalid("a storage index is 1 to 32 bytes"))
 }
 
 fn set_to_py(set: ShareSet) -> HashSet<u8> {
@@ -61,16 +51,17 @@ fn secret32(bytes: &[u8], what: &'static str) -> PyResult<[u8; 32]> {
     bytes.try_into().map_err(|_| invalid(what))
 }
 
-fn to_upload_secret(bytes: &[u8]) -> PyResult<UploadSecret> {
-    UploadSecret::new(bytes).map_err(|_| invalid("an upload secret is not empty"))
+fn to_upload_secret(bytes: &BytesLike<'_>) -> PyResult<UploadSecret> {
+    UploadSecret::new(bytes.as_slice()).map_err(|_| invalid("an upload secret is not empty"))
 }
 
-fn now_or(now: Option<u64>) -> u64 {
-    now.unwrap_or_else(|| {
+/// `now`, or the system clock.
+fn now_or(now: Option<&Int<'_>>) -> PyResult<u64> {
+    Ok(opt::<u64>(now, "now")?.unwrap_or_else(|| {
         SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_secs())
-    })
+    }))
 }
 
 fn kind_name(kind: ShareKind) -> &'static str {
@@ -80,71 +71,207 @@ fn kind_name(kind: ShareKind) -> &'static str {
     }
 }
 
-/// A Tahoe storage server over a storage directory or a Python share store.
+/// Why a locked call did not reach its result.
+enum Fail {
+    /// The mutex could not be taken.
+    Lock(LockError),
+    /// `shutdown()` was called.
+    Closed,
+    /// The core failed.
+    Core(CoreError),
+}
+
+impl From<LockError> for Fail {
+    fn from(e: LockError) -> Self {
+        Self::Lock(e)
+    }
+}
+
+impl Fail {
+    fn into_py(self, py: Python<'_>, ctx: Context<'_>) -> PyErr {
+        match self {
+            Self::Lock(LockError::Poisoned) => new_err(Kind::InternalError, "lock poisoned"),
+            Self::Lock(LockError::Reentrant) => PyRuntimeError::new_err(
+                "re-entrant call: a Python store or space callable called the server or \
+                 reader it serves",
+            ),
+            Self::Closed => new_err(Kind::ServerClosed, "the server is shut down"),
+            Self::Core(e) => to_py(py, e, ctx),
+        }
+    }
+}
+
+/// A Tahoe-LAFS 1.20 storage server over a storage directory or a Python share store.
+///
+/// ``Server(storage, nodeid, *, ...)``:
+///
+/// - ``storage``: a storage directory (Tahoe's ``storage/``: a ``str`` or
+///   ``os.PathLike``), or an object implementing ``tahoe_shares.store.ShareStore``.
+/// - ``nodeid``: the node's 20-byte id (bytes-like), recorded in mutable leases.
+/// - ``now``: the time of opening, seconds since the epoch (default: the clock); it dates
+///   uploads resumed at start-up.
+/// - ``reserved_space``: bytes of free space never given to shares.
+/// - ``readonly``: accept no new immutable shares (the available space reads as 0).
+/// - ``discard_storage``: throw immutable share data away (Tahoe's testing option).
+/// - ``lease_duration``: seconds a lease lasts from when it is added or renewed.
+/// - ``upload_idle_timeout``: seconds an upload may go without a write before
+///   ``expire_stale_uploads`` aborts it.
+/// - ``max_uploads``: uploads in progress at once.
+/// - ``max_ranges_per_upload``: separate written ranges one upload may have.
+/// - ``max_advisory_size``: bytes of one corruption advisory.
+/// - ``resume_uploads``: keep uploads in progress across a restart.
+/// - ``mutable_writes_respect_space``: apply read-only mode and the space check to
+///   mutable writes too (Tahoe 1.20 does not).
+/// - ``durable``: fsync share files and directories before acknowledging (filesystem
+///   stores; False syncs as little as Tahoe does).
+/// - ``available_space``: a callable answering the free space in bytes (or None) instead
+///   of ``statvfs`` (filesystem stores; a Python store answers its own).
+///
+/// Defaults are the core's ``Config::default()`` (see ``inspect.signature(Server)``).
 ///
 /// Every method may be called from any thread; calls are serialised, and the GIL is
 /// released while the server works (a Python store's methods take it back to run).
+/// Integers out of range raise ``InvalidArgument`` (a ``ValueError``) naming the argument;
+/// byte strings may be any bytes-like object.
+///
+/// ``shutdown()`` (or leaving a ``with Server(...) as s:`` block) releases the storage
+/// directory and the store; later calls raise ``ServerClosed`` (a ``ValueError``).
 #[pyclass(frozen, module = "tahoe_shares._native")]
 struct Server {
-    inner: Mutex<CoreServer>,
+    /// None once shut down.
+    inner: Locked<Option<CoreServer>>,
+    /// The storage directory of a filesystem store, for error messages.
+    directory: Option<PathBuf>,
 }
 
 impl Server {
-    fn lock(&self) -> PyResult<MutexGuard<'_, CoreServer>> {
-        // A poisoned lock means a panic inside the core, which never happens by design;
-        // refuse further work rather than continue on a state of unknown shape.
-        self.inner
-            .lock()
-            .map_err(|_| errors::InternalError::new_err("server lock poisoned"))
-    }
-
-    fn run<T: Send>(
+    /// The only way to the core server: releases the GIL, takes the mutex, runs `f`,
+    /// releases the mutex, takes the GIL back and maps the error.
+    ///
+    /// [`Locked`] keeps the module's one locking rule (stated for users in
+    /// `tahoe_shares.__doc__`).
+    fn with_core<T: Send>(
         &self,
         py: Python<'_>,
-        f: impl FnOnce(&mut CoreServer) -> tahoe_shares::Result<T, NativeError> + Send,
+        f: impl FnOnce(&mut CoreServer) -> Result<T, CoreError> + Send,
     ) -> PyResult<T> {
-        py.allow_threads(|| {
-            let mut guard = self.lock()?;
-            f(&mut guard).map_err(to_py)
-        })
+        self.inner
+            .with(py, |server| {
+                f(server.as_mut().ok_or(Fail::Closed)?).map_err(Fail::Core)
+            })
+            .map_err(Fail::from)
+            .and_then(|r| r)
+            .map_err(|e| e.into_py(py, self.context()))
     }
+
+    fn context(&self) -> Context<'_> {
+        Context {
+            directory: self.directory.as_deref(),
+        }
+    }
+
+    /// The `(tests, writes)` of one share's entry, borrowing its bytes.
+    fn slot_parts<'a>(
+        tw: &'a args::TestAndWrite<'_>,
+    ) -> (Vec<TestVector<'a>>, Vec<(u64, &'a [u8])>) {
+        let tests = tw
+            .tests
+            .iter()
+            .map(|t| TestVector {
+                offset: t.offset,
+                length: t.length,
+                operator: t.operator,
+                specimen: t.specimen.as_slice(),
+            })
+            .collect();
+        let writes = tw.writes.iter().map(|(o, d)| (*o, d.as_slice())).collect();
+        (tests, writes)
+    }
+}
+
+/// Sets `Server.__signature__` to the signature pyo3 derives from `#[new]`, with the
+/// defaults of the core's `Config::default()` in place of the `...` it shows for them.
+fn set_server_signature(py: Python<'_>, class: &Bound<'_, PyType>) -> PyResult<()> {
+    // Destructured, not read field by field: a new `Config` field fails to compile here
+    // until it is given a keyword.
+    let Config {
+        reserved_space,
+        readonly,
+        discard_storage,
+        lease_duration,
+        upload_idle_timeout,
+        max_uploads,
+        max_ranges_per_upload,
+        max_advisory_size,
+        resume_uploads,
+        mutable_writes_respect_space,
+    } = Config::default();
+    let defaults = PyDict::new(py);
+    defaults.set_item("reserved_space", reserved_space)?;
+    defaults.set_item("readonly", readonly)?;
+    defaults.set_item("discard_storage", discard_storage)?;
+    defaults.set_item("lease_duration", lease_duration)?;
+    defaults.set_item("upload_idle_timeout", upload_idle_timeout)?;
+    defaults.set_item("max_uploads", max_uploads)?;
+    defaults.set_item("max_ranges_per_upload", max_ranges_per_upload)?;
+    defaults.set_item("max_advisory_size", max_advisory_size)?;
+    defaults.set_item("resume_uploads", resume_uploads)?;
+    defaults.set_item("mutable_writes_respect_space", mutable_writes_respect_space)?;
+    let sig = py.import("inspect")?.call_method1("signature", (class,))?;
+    let params = PyList::empty(py);
+    for p in sig
+        .getattr("parameters")?
+        .call_method0("values")?
+        .try_iter()?
+    {
+        let p = p?;
+        match defaults.get_item(p.getattr("name")?)? {
+            Some(v) => {
+                let kw = PyDict::new(py);
+                kw.set_item("default", v)?;
+                params.append(p.call_method("replace", (), Some(&kw))?)?;
+            }
+            None => params.append(p)?,
+        }
+    }
+    let kw = PyDict::new(py);
+    kw.set_item("parameters", params)?;
+    class.setattr("__signature__", sig.call_method("replace", (), Some(&kw))?)
 }
 
 /// A lease as Python sees it.
 type LeaseTuple<'py> = (u8, &'static str, u32, u32, Option<Bound<'py, PyBytes>>);
 /// Read results as Python sees them: `{share number: [bytes per read]}`.
 type PyReads<'py> = HashMap<u8, Vec<Bound<'py, PyBytes>>>;
-type Testv = (u64, u64, Vec<u8>, Vec<u8>);
-type Datav = (u64, Vec<u8>);
-type TwEntry = (Vec<Testv>, Vec<Datav>, Option<u64>);
 
 // Python signatures are Tahoe's (storage index, share number, secret, offset, data, now...).
 #[allow(clippy::too_many_arguments)]
 #[pymethods]
 impl Server {
-    /// Opens a server. `storage` is a storage directory (Tahoe's `storage/`) or an object
-    /// implementing `tahoe_shares.store.ShareStore`.
+    /// Opens a server (the keywords are documented on the class).
     #[new]
     #[pyo3(signature = (
-        storage, nodeid, *, now=None, reserved_space=0, readonly=false, discard_storage=false,
-        lease_duration=31*24*60*60, upload_idle_timeout=30*60, max_uploads=65_536,
-        max_ranges_per_upload=4096, max_advisory_size=256*1024, resume_uploads=false,
-        mutable_writes_respect_space=false, durable=true, available_space=None
+        storage, nodeid, *, now=None, reserved_space=None, readonly=Config::default().readonly,
+        discard_storage=Config::default().discard_storage, lease_duration=None,
+        upload_idle_timeout=None, max_uploads=None, max_ranges_per_upload=None,
+        max_advisory_size=None, resume_uploads=Config::default().resume_uploads,
+        mutable_writes_respect_space=Config::default().mutable_writes_respect_space,
+        durable=true, available_space=None
     ))]
     #[allow(clippy::too_many_arguments, clippy::fn_params_excessive_bools)]
     fn new(
         py: Python<'_>,
         storage: &Bound<'_, PyAny>,
-        nodeid: &[u8],
-        now: Option<u64>,
-        reserved_space: u64,
+        nodeid: BytesLike<'_>,
+        now: Option<Int<'_>>,
+        reserved_space: Option<Int<'_>>,
         readonly: bool,
         discard_storage: bool,
-        lease_duration: u32,
-        upload_idle_timeout: u64,
-        max_uploads: usize,
-        max_ranges_per_upload: usize,
-        max_advisory_size: usize,
+        lease_duration: Option<Int<'_>>,
+        upload_idle_timeout: Option<Int<'_>>,
+        max_uploads: Option<Int<'_>>,
+        max_ranges_per_upload: Option<Int<'_>>,
+        max_advisory_size: Option<Int<'_>>,
         resume_uploads: bool,
         mutable_writes_respect_space: bool,
         durable: bool,
@@ -152,59 +279,149 @@ impl Server {
     ) -> PyResult<Self> {
         let nodeid = NodeId(
             nodeid
+                .as_slice()
                 .try_into()
                 .map_err(|_| invalid("a node id is 20 bytes"))?,
         );
-        let store = if let Ok(path) = storage.extract::<std::path::PathBuf>() {
+        let d = Config::default();
+        let config = Config {
+            reserved_space: opt(reserved_space.as_ref(), "reserved_space")?
+                .unwrap_or(d.reserved_space),
+            readonly,
+            discard_storage,
+            lease_duration: opt(lease_duration.as_ref(), "lease_duration")?
+                .unwrap_or(d.lease_duration),
+            upload_idle_timeout: opt(upload_idle_timeout.as_ref(), "upload_idle_timeout")?
+                .unwrap_or(d.upload_idle_timeout),
+            max_uploads: opt(max_uploads.as_ref(), "max_uploads")?.unwrap_or(d.max_uploads),
+            max_ranges_per_upload: opt(max_ranges_per_upload.as_ref(), "max_ranges_per_upload")?
+                .unwrap_or(d.max_ranges_per_upload),
+            max_advisory_size: opt(max_advisory_size.as_ref(), "max_advisory_size")?
+                .unwrap_or(d.max_advisory_size),
+            resume_uploads,
+            mutable_writes_respect_space,
+        };
+        let now = now_or(now.as_ref())?;
+        let (store, directory) = if let Ok(path) = storage.extract::<PathBuf>() {
             let durability = if durable {
                 Durability::Durable
             } else {
                 Durability::Tahoe
             };
+            let ctx = Context {
+                directory: Some(&path),
+            };
             let fs = py
-                .allow_threads(|| FsStore::open(path, durability))
-                .map_err(|e| to_py(e.map_io(NativeError::Os)))?;
-            NativeStore::Fs {
+                .allow_threads(|| FsStore::open(&path, durability))
+                .map_err(|e| to_py(py, e.map_io(NativeError::Os), ctx))?;
+            let store = NativeStore::Fs {
                 store: fs,
                 space: available_space,
-            }
+            };
+            (store, Some(path))
         } else {
-            NativeStore::Python(storage.clone().unbind())
+            (NativeStore::Python(storage.clone().unbind()), None)
         };
-        let config = Config {
-            reserved_space,
-            readonly,
-            discard_storage,
-            lease_duration,
-            upload_idle_timeout,
-            max_uploads,
-            max_ranges_per_upload,
-            max_advisory_size,
-            resume_uploads,
-            mutable_writes_respect_space,
+        let ctx = Context {
+            directory: directory.as_deref(),
         };
-        let now = now_or(now);
         let server = py
             .allow_threads(|| CoreServer::new(store, nodeid, config, now))
-            .map_err(to_py)?;
+            .map_err(|e| to_py(py, e, ctx))?;
         Ok(Self {
-            inner: Mutex::new(server),
+            inner: Locked::new(Some(server)),
+            directory,
         })
+    }
+
+    /// Shuts the server down: drops the core server and its store, which releases the
+    /// storage directory (and its lock) and a Python store. Uploads in progress are
+    /// abandoned as at a restart (kept only with ``resume_uploads``). Readers opened
+    /// earlier keep reading their share. Every later call raises ``ServerClosed``; calling
+    /// ``shutdown()`` again does nothing. (Not named ``close``: that is an upload's.)
+    fn shutdown(&self, py: Python<'_>) -> PyResult<()> {
+        let taken = self
+            .inner
+            .with(py, Option::take)
+            .map_err(|e| Fail::Lock(e).into_py(py, self.context()))?;
+        // Dropped with the GIL held, so that a Python store is released now, not at the
+        // next time some thread takes the GIL.
+        drop(taken);
+        Ok(())
+    }
+
+    /// Whether ``shutdown()`` was called.
+    #[getter]
+    fn closed(&self, py: Python<'_>) -> PyResult<bool> {
+        self.inner
+            .with(py, |s| s.is_none())
+            .map_err(|e| Fail::Lock(e).into_py(py, self.context()))
+    }
+
+    /// ``with Server(...) as s:`` returns the server (``ServerClosed`` if shut down).
+    fn __enter__(slf: Bound<'_, Self>) -> PyResult<Bound<'_, Self>> {
+        slf.get().with_core(slf.py(), |_| Ok(()))?;
+        Ok(slf)
+    }
+
+    /// Leaving the ``with`` block shuts the server down; exceptions propagate.
+    #[pyo3(signature = (exc_type, exc_value, traceback))]
+    fn __exit__(
+        &self,
+        py: Python<'_>,
+        exc_type: &Bound<'_, PyAny>,
+        exc_value: &Bound<'_, PyAny>,
+        traceback: &Bound<'_, PyAny>,
+    ) -> PyResult<bool> {
+        let _ = (exc_type, exc_value, traceback);
+        self.shutdown(py)?;
+        Ok(false)
     }
 
     /// The free space for shares (after the reserve; 0 when read-only), or None.
     fn available_space(&self, py: Python<'_>) -> PyResult<Option<u64>> {
-        self.run(py, server::Server::available_space)
+        self.with_core(py, server::Server::available_space)
     }
 
     /// Bytes reserved by uploads in progress.
-    fn allocated_size(&self) -> PyResult<u64> {
-        Ok(self.lock()?.allocated_size())
+    fn allocated_size(&self, py: Python<'_>) -> PyResult<u64> {
+        self.with_core(py, |s| Ok(s.allocated_size()))
+    }
+
+    /// The storage indexes that hold shares, in the store's order (base32 order for the
+    /// filesystem store).
+    fn storage_indexes<'py>(&self, py: Python<'py>) -> PyResult<Vec<Bound<'py, PyBytes>>> {
+        let mut found = Vec::new();
+        self.with_core(py, |s| {
+            s.store_mut().for_each_storage_index(&mut |si| {
+                found.push(si);
+                true
+            })
+        })?;
+        Ok(found
+            .iter()
+            .map(|si| PyBytes::new(py, si.as_bytes()))
+            .collect())
+    }
+
+    /// The uploads in progress, ordered by storage index and share number.
+    fn uploads(&self, py: Python<'_>) -> PyResult<Vec<UploadInfo>> {
+        let found: Vec<server::UploadInfo> = self.with_core(py, |s| Ok(s.uploads().collect()))?;
+        Ok(found
+            .into_iter()
+            .map(|u| UploadInfo {
+                storage_index: PyBytes::new(py, u.storage_index.as_bytes()).unbind(),
+                sharenum: u.share_number.0,
+                allocated_size: u.allocated_size,
+                written: u.written,
+                last_activity: u.last_activity,
+            })
+            .collect())
     }
 
     /// The version record, with Tahoe's keys.
     fn version<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
-        let v = self.run(py, server::Server::version)?;
+        let v = self.with_core(py, server::Server::version)?;
         let d = PyDict::new(py);
         let space = v.reported_space();
         d.set_item("maximum-immutable-share-size", space)?;
@@ -227,72 +444,87 @@ impl Server {
     }
 
     /// Allocates buckets; returns (shares already held, shares allocated to this upload
-    /// secret).
-    #[pyo3(signature = (storage_index, renew_secret, cancel_secret, sharenums, allocated_size, upload_secret, *, owner_num=0, renew_leases=true, now=None))]
+    /// secret). ``sharenums`` is any iterable of share numbers; ``owner_num`` the lease
+    /// owner number (Tahoe's front ends pass 0); ``renew_leases`` whether to add or renew
+    /// the lease on shares already held; ``now`` the time (default: the clock).
+    #[pyo3(
+        signature = (storage_index, renew_secret, cancel_secret, sharenums, allocated_size, upload_secret, *, owner_num=None, renew_leases=true, now=None),
+        text_signature = "($self, storage_index, renew_secret, cancel_secret, sharenums, allocated_size, upload_secret, *, owner_num=0, renew_leases=True, now=None)"
+    )]
     #[allow(clippy::too_many_arguments)]
     fn allocate_buckets(
         &self,
         py: Python<'_>,
-        storage_index: &[u8],
-        renew_secret: &[u8],
-        cancel_secret: &[u8],
+        storage_index: BytesLike<'_>,
+        renew_secret: BytesLike<'_>,
+        cancel_secret: BytesLike<'_>,
         sharenums: &Bound<'_, PyAny>,
-        allocated_size: u64,
-        upload_secret: &[u8],
-        owner_num: u32,
+        allocated_size: Int<'_>,
+        upload_secret: BytesLike<'_>,
+        owner_num: Option<Int<'_>>,
         renew_leases: bool,
-        now: Option<u64>,
+        now: Option<Int<'_>>,
     ) -> PyResult<(HashSet<u8>, HashSet<u8>)> {
         let req = AllocateRequest {
-            storage_index: si(storage_index)?,
-            renew_secret: RenewSecret(secret32(renew_secret, "a renew secret is 32 bytes")?),
-            cancel_secret: CancelSecret(secret32(cancel_secret, "a cancel secret is 32 bytes")?),
-            share_numbers: shares(&sharenums.extract::<HashSet<i64>>()?)?,
-            allocated_size,
-            owner_num,
+            storage_index: si(&storage_index)?,
+            renew_secret: RenewSecret(secret32(
+                renew_secret.as_slice(),
+                "a renew secret is 32 bytes",
+            )?),
+            cancel_secret: CancelSecret(secret32(
+                cancel_secret.as_slice(),
+                "a cancel secret is 32 bytes",
+            )?),
+            share_numbers: args::share_set(sharenums, "sharenums")?,
+            allocated_size: allocated_size.to("allocated_size")?,
+            owner_num: opt(owner_num.as_ref(), "owner_num")?.unwrap_or(0),
             renew_leases,
-            upload_secret: to_upload_secret(upload_secret)?,
+            upload_secret: to_upload_secret(&upload_secret)?,
         };
-        let now = now_or(now);
-        let a = self.run(py, |s| s.allocate_buckets(&req, now))?;
+        let now = now_or(now.as_ref())?;
+        let a = self.with_core(py, |s| s.allocate_buckets(&req, now))?;
         Ok((set_to_py(a.already_have), set_to_py(a.allocated)))
     }
 
-    /// Writes to an upload; returns whether every byte is now written.
+    /// Writes ``data`` at ``offset`` of an upload; returns whether every byte is now
+    /// written. ``now`` is the time of the write (default: the clock).
     #[pyo3(signature = (storage_index, sharenum, upload_secret, offset, data, *, now=None))]
+    #[allow(clippy::too_many_arguments)]
     fn write(
         &self,
         py: Python<'_>,
-        storage_index: &[u8],
-        sharenum: i64,
-        upload_secret: &[u8],
-        offset: u64,
-        data: &[u8],
-        now: Option<u64>,
+        storage_index: BytesLike<'_>,
+        sharenum: Int<'_>,
+        upload_secret: BytesLike<'_>,
+        offset: Int<'_>,
+        data: BytesLike<'_>,
+        now: Option<Int<'_>>,
     ) -> PyResult<bool> {
-        let (si, n, secret, now) = (
-            si(storage_index)?,
-            shnum(sharenum)?,
-            to_upload_secret(upload_secret)?,
-            now_or(now),
+        let (si, n, secret, offset, now) = (
+            si(&storage_index)?,
+            shnum(&sharenum, "sharenum")?,
+            to_upload_secret(&upload_secret)?,
+            offset.to::<u64>("offset")?,
+            now_or(now.as_ref())?,
         );
-        self.run(py, |s| s.write(&si, n, &secret, offset, data, now))
+        let data = data.as_slice();
+        self.with_core(py, |s| s.write(&si, n, &secret, offset, data, now))
     }
 
     /// The ranges of an upload not yet written, as (start, end) pairs.
     fn required_ranges(
         &self,
         py: Python<'_>,
-        storage_index: &[u8],
-        sharenum: i64,
-        upload_secret: &[u8],
+        storage_index: BytesLike<'_>,
+        sharenum: Int<'_>,
+        upload_secret: BytesLike<'_>,
     ) -> PyResult<Vec<(u64, u64)>> {
         let (si, n, secret) = (
-            si(storage_index)?,
-            shnum(sharenum)?,
-            to_upload_secret(upload_secret)?,
+            si(&storage_index)?,
+            shnum(&sharenum, "sharenum")?,
+            to_upload_secret(&upload_secret)?,
         );
-        let ranges = self.run(py, |s| s.required_ranges(&si, n, &secret))?;
+        let ranges = self.with_core(py, |s| s.required_ranges(&si, n, &secret))?;
         Ok(ranges.into_iter().map(|r| (r.start, r.end)).collect())
     }
 
@@ -300,45 +532,45 @@ impl Server {
     fn close(
         &self,
         py: Python<'_>,
-        storage_index: &[u8],
-        sharenum: i64,
-        upload_secret: &[u8],
+        storage_index: BytesLike<'_>,
+        sharenum: Int<'_>,
+        upload_secret: BytesLike<'_>,
     ) -> PyResult<u64> {
         let (si, n, secret) = (
-            si(storage_index)?,
-            shnum(sharenum)?,
-            to_upload_secret(upload_secret)?,
+            si(&storage_index)?,
+            shnum(&sharenum, "sharenum")?,
+            to_upload_secret(&upload_secret)?,
         );
-        self.run(py, |s| s.close(&si, n, &secret))
+        self.with_core(py, |s| s.close(&si, n, &secret))
     }
 
     /// Abandons an upload.
     fn abort(
         &self,
         py: Python<'_>,
-        storage_index: &[u8],
-        sharenum: i64,
-        upload_secret: &[u8],
+        storage_index: BytesLike<'_>,
+        sharenum: Int<'_>,
+        upload_secret: BytesLike<'_>,
     ) -> PyResult<()> {
         let (si, n, secret) = (
-            si(storage_index)?,
-            shnum(sharenum)?,
-            to_upload_secret(upload_secret)?,
+            si(&storage_index)?,
+            shnum(&sharenum, "sharenum")?,
+            to_upload_secret(&upload_secret)?,
         );
-        self.run(py, |s| s.abort(&si, n, &secret))
+        self.with_core(py, |s| s.abort(&si, n, &secret))
     }
 
-    /// Aborts uploads idle for the configured time; returns their (storage index, share
-    /// number) pairs.
+    /// Aborts uploads idle for ``upload_idle_timeout`` at ``now`` (default: the clock);
+    /// returns their (storage index, share number) pairs.
     #[pyo3(signature = (now=None))]
     fn expire_stale_uploads<'py>(
         &self,
         py: Python<'py>,
-        now: Option<u64>,
+        now: Option<Int<'_>>,
     ) -> PyResult<Vec<(Bound<'py, PyBytes>, u8)>> {
-        let now = now_or(now);
+        let now = now_or(now.as_ref())?;
         let mut expired = Vec::new();
-        self.run(py, |s| {
+        self.with_core(py, |s| {
             s.expire_stale_uploads(now, |si, n| expired.push((si, n)))
         })?;
         Ok(expired
@@ -348,29 +580,35 @@ impl Server {
     }
 
     /// Whether an upload of that share is in progress.
-    fn upload_in_progress(&self, storage_index: &[u8], sharenum: i64) -> PyResult<bool> {
-        Ok(self
-            .lock()?
-            .upload_in_progress(&si(storage_index)?, shnum(sharenum)?))
+    fn upload_in_progress(
+        &self,
+        py: Python<'_>,
+        storage_index: BytesLike<'_>,
+        sharenum: Int<'_>,
+    ) -> PyResult<bool> {
+        let (si, n) = (si(&storage_index)?, shnum(&sharenum, "sharenum")?);
+        self.with_core(py, |s| Ok(s.upload_in_progress(&si, n)))
     }
 
     /// The share numbers held for a storage index.
-    fn shares(&self, py: Python<'_>, storage_index: &[u8]) -> PyResult<HashSet<u8>> {
-        let si = si(storage_index)?;
-        Ok(set_to_py(self.run(py, |s| s.shares(&si))?))
+    fn shares(&self, py: Python<'_>, storage_index: BytesLike<'_>) -> PyResult<HashSet<u8>> {
+        let si = si(&storage_index)?;
+        Ok(set_to_py(self.with_core(py, |s| s.shares(&si))?))
     }
 
-    /// Reads an immutable share's data, truncated at its end.
+    /// Reads up to ``length`` bytes at ``offset`` of an immutable share's data, truncated
+    /// at its end.
     fn read<'py>(
         &self,
         py: Python<'py>,
-        storage_index: &[u8],
-        sharenum: i64,
-        offset: u64,
-        length: u64,
+        storage_index: BytesLike<'_>,
+        sharenum: Int<'_>,
+        offset: Int<'_>,
+        length: Int<'_>,
     ) -> PyResult<Bound<'py, PyBytes>> {
-        let (si, n) = (si(storage_index)?, shnum(sharenum)?);
-        let data = self.run(py, |s| s.open_bucket(&si, n)?.read_vec(offset, length))?;
+        let (si, n) = (si(&storage_index)?, shnum(&sharenum, "sharenum")?);
+        let (offset, length) = (offset.to::<u64>("offset")?, length.to::<u64>("length")?);
+        let data = self.with_core(py, |s| s.open_bucket(&si, n)?.read_vec(offset, length))?;
         Ok(PyBytes::new(py, &data))
     }
 
@@ -378,13 +616,14 @@ impl Server {
     fn open_bucket(
         &self,
         py: Python<'_>,
-        storage_index: &[u8],
-        sharenum: i64,
+        storage_index: BytesLike<'_>,
+        sharenum: Int<'_>,
     ) -> PyResult<BucketReader> {
-        let (si, n) = (si(storage_index)?, shnum(sharenum)?);
-        let reader = self.run(py, |s| s.open_bucket(&si, n))?;
+        let (si, n) = (si(&storage_index)?, shnum(&sharenum, "sharenum")?);
+        let reader = self.with_core(py, |s| s.open_bucket(&si, n))?;
         Ok(BucketReader {
-            inner: Mutex::new(reader),
+            inner: Locked::new(reader),
+            directory: self.directory.clone(),
         })
     }
 
@@ -392,22 +631,22 @@ impl Server {
     fn immutable_share_length(
         &self,
         py: Python<'_>,
-        storage_index: &[u8],
-        sharenum: i64,
+        storage_index: BytesLike<'_>,
+        sharenum: Int<'_>,
     ) -> PyResult<u64> {
-        let (si, n) = (si(storage_index)?, shnum(sharenum)?);
-        self.run(py, |s| s.immutable_share_length(&si, n))
+        let (si, n) = (si(&storage_index)?, shnum(&sharenum, "sharenum")?);
+        self.with_core(py, |s| s.immutable_share_length(&si, n))
     }
 
     /// Bytes of data in a mutable share.
     fn mutable_share_length(
         &self,
         py: Python<'_>,
-        storage_index: &[u8],
-        sharenum: i64,
+        storage_index: BytesLike<'_>,
+        sharenum: Int<'_>,
     ) -> PyResult<u64> {
-        let (si, n) = (si(storage_index)?, shnum(sharenum)?);
-        self.run(py, |s| s.mutable_share_length(&si, n))
+        let (si, n) = (si(&storage_index)?, shnum(&sharenum, "sharenum")?);
+        self.with_core(py, |s| s.mutable_share_length(&si, n))
     }
 
     /// Facts about one share: `kind`, `data_length`, `container_size`, `num_leases`,
@@ -415,11 +654,11 @@ impl Server {
     fn stat_share<'py>(
         &self,
         py: Python<'py>,
-        storage_index: &[u8],
-        sharenum: i64,
+        storage_index: BytesLike<'_>,
+        sharenum: Int<'_>,
     ) -> PyResult<Bound<'py, PyDict>> {
-        let (si, n) = (si(storage_index)?, shnum(sharenum)?);
-        let st = self.run(py, |s| s.stat_share(&si, n))?;
+        let (si, n) = (si(&storage_index)?, shnum(&sharenum, "sharenum")?);
+        let st = self.with_core(py, |s| s.stat_share(&si, n))?;
         let d = PyDict::new(py);
         d.set_item("kind", kind_name(st.kind))?;
         d.set_item("data_length", st.data_length)?;
@@ -431,56 +670,79 @@ impl Server {
     }
 
     /// Adds or renews a lease on every share; returns how many shares carry it.
-    #[pyo3(signature = (storage_index, renew_secret, cancel_secret, *, owner_num=1, now=None))]
+    /// ``owner_num`` is the lease owner number (default 1); ``now`` the time (default:
+    /// the clock).
+    #[pyo3(
+        signature = (storage_index, renew_secret, cancel_secret, *, owner_num=None, now=None),
+        text_signature = "($self, storage_index, renew_secret, cancel_secret, *, owner_num=1, now=None)"
+    )]
     fn add_lease(
         &self,
         py: Python<'_>,
-        storage_index: &[u8],
-        renew_secret: &[u8],
-        cancel_secret: &[u8],
-        owner_num: u32,
-        now: Option<u64>,
+        storage_index: BytesLike<'_>,
+        renew_secret: BytesLike<'_>,
+        cancel_secret: BytesLike<'_>,
+        owner_num: Option<Int<'_>>,
+        now: Option<Int<'_>>,
     ) -> PyResult<usize> {
-        let si = si(storage_index)?;
-        let renew = RenewSecret(secret32(renew_secret, "a renew secret is 32 bytes")?);
-        let cancel = CancelSecret(secret32(cancel_secret, "a cancel secret is 32 bytes")?);
-        let now = now_or(now);
-        self.run(py, |s| s.add_lease(&si, &renew, &cancel, owner_num, now))
+        let si = si(&storage_index)?;
+        let renew = RenewSecret(secret32(
+            renew_secret.as_slice(),
+            "a renew secret is 32 bytes",
+        )?);
+        let cancel = CancelSecret(secret32(
+            cancel_secret.as_slice(),
+            "a cancel secret is 32 bytes",
+        )?);
+        let owner_num = opt(owner_num.as_ref(), "owner_num")?.unwrap_or(1);
+        let now = now_or(now.as_ref())?;
+        self.with_core(py, |s| s.add_lease(&si, &renew, &cancel, owner_num, now))
     }
 
-    /// Renews the matching lease on every share.
+    /// Renews the matching lease on every share; ``now`` is the time (default: the
+    /// clock).
     #[pyo3(signature = (storage_index, renew_secret, *, now=None))]
     fn renew_lease(
         &self,
         py: Python<'_>,
-        storage_index: &[u8],
-        renew_secret: &[u8],
-        now: Option<u64>,
+        storage_index: BytesLike<'_>,
+        renew_secret: BytesLike<'_>,
+        now: Option<Int<'_>>,
     ) -> PyResult<()> {
-        let si = si(storage_index)?;
-        let renew = RenewSecret(secret32(renew_secret, "a renew secret is 32 bytes")?);
-        let now = now_or(now);
-        self.run(py, |s| s.renew_lease(&si, &renew, now))
+        let si = si(&storage_index)?;
+        let renew = RenewSecret(secret32(
+            renew_secret.as_slice(),
+            "a renew secret is 32 bytes",
+        )?);
+        let now = now_or(now.as_ref())?;
+        self.with_core(py, |s| s.renew_lease(&si, &renew, now))
     }
 
     /// Cancels matching leases (deleting shares left without one); returns bytes freed.
     fn cancel_lease(
         &self,
         py: Python<'_>,
-        storage_index: &[u8],
-        cancel_secret: &[u8],
+        storage_index: BytesLike<'_>,
+        cancel_secret: BytesLike<'_>,
     ) -> PyResult<u64> {
-        let si = si(storage_index)?;
-        let cancel = CancelSecret(secret32(cancel_secret, "a cancel secret is 32 bytes")?);
-        self.run(py, |s| s.cancel_lease(&si, &cancel))
+        let si = si(&storage_index)?;
+        let cancel = CancelSecret(secret32(
+            cancel_secret.as_slice(),
+            "a cancel secret is 32 bytes",
+        )?);
+        self.with_core(py, |s| s.cancel_lease(&si, &cancel))
     }
 
     /// Every lease of a storage index, as (share number, kind, owner number, expiry,
     /// accepting node id or None; immutable leases record none).
-    fn leases<'py>(&self, py: Python<'py>, storage_index: &[u8]) -> PyResult<Vec<LeaseTuple<'py>>> {
-        let si = si(storage_index)?;
+    fn leases<'py>(
+        &self,
+        py: Python<'py>,
+        storage_index: BytesLike<'_>,
+    ) -> PyResult<Vec<LeaseTuple<'py>>> {
+        let si = si(&storage_index)?;
         let mut out = Vec::new();
-        self.run(py, |s| {
+        self.with_core(py, |s| {
             s.for_each_lease(&si, |n, kind, l| {
                 out.push((
                     n.0,
@@ -498,53 +760,53 @@ impl Server {
             .collect())
     }
 
-    /// Tahoe's `slot_testv_and_readv_and_writev`. `tw_vectors` maps share numbers to
-    /// (test vector, write vector, new length); tests are (offset, length, operator,
-    /// specimen). Returns (passed, {share number: [bytes per read]}).
+    /// Tahoe's `slot_testv_and_readv_and_writev`. ``secrets`` is (write enabler, renew
+    /// secret, cancel secret); ``tw_vectors`` maps share numbers to (test vector, write
+    /// vector, new length), as a ``dict`` (Tahoe's form) or a sequence of pairs; tests
+    /// are (offset, length, operator, specimen), writes (offset, data). ``renew_leases``
+    /// says whether to add or renew the lease; ``now`` is the time (default: the clock).
+    /// Returns (passed, {share number: [bytes per read]}).
     #[pyo3(signature = (storage_index, secrets, tw_vectors, read_vector, *, renew_leases=true, now=None))]
-    #[allow(clippy::needless_pass_by_value)]
     fn slot_testv_and_readv_and_writev<'py>(
         &self,
         py: Python<'py>,
-        storage_index: &[u8],
-        secrets: (Vec<u8>, Vec<u8>, Vec<u8>),
-        tw_vectors: Vec<(i64, TwEntry)>,
-        read_vector: Vec<(u64, u64)>,
+        storage_index: BytesLike<'_>,
+        secrets: (BytesLike<'_>, BytesLike<'_>, BytesLike<'_>),
+        tw_vectors: &Bound<'py, PyAny>,
+        read_vector: &Bound<'py, PyAny>,
         renew_leases: bool,
-        now: Option<u64>,
+        now: Option<Int<'_>>,
     ) -> PyResult<(bool, PyReads<'py>)> {
-        let si = si(storage_index)?;
+        let si = si(&storage_index)?;
         let secrets = SlotSecrets {
-            write_enabler: WriteEnabler(secret32(&secrets.0, "a write enabler is 32 bytes")?),
-            renew: RenewSecret(secret32(&secrets.1, "a renew secret is 32 bytes")?),
-            cancel: CancelSecret(secret32(&secrets.2, "a cancel secret is 32 bytes")?),
+            write_enabler: WriteEnabler(secret32(
+                secrets.0.as_slice(),
+                "a write enabler is 32 bytes",
+            )?),
+            renew: RenewSecret(secret32(
+                secrets.1.as_slice(),
+                "a renew secret is 32 bytes",
+            )?),
+            cancel: CancelSecret(secret32(
+                secrets.2.as_slice(),
+                "a cancel secret is 32 bytes",
+            )?),
         };
-        let mut tests: Vec<Vec<TestVector<'_>>> = Vec::with_capacity(tw_vectors.len());
-        let mut datas: Vec<Vec<(u64, &[u8])>> = Vec::with_capacity(tw_vectors.len());
-        for (_, (testv, datav, _)) in &tw_vectors {
-            let mut t = Vec::with_capacity(testv.len());
-            for (offset, length, op, specimen) in testv {
-                t.push(TestVector {
-                    offset: *offset,
-                    length: *length,
-                    operator: TestOperator::parse::<NativeError>(op).map_err(to_py)?,
-                    specimen,
-                });
-            }
-            tests.push(t);
-            datas.push(datav.iter().map(|(o, d)| (*o, d.as_slice())).collect());
-        }
-        let mut writes = Vec::with_capacity(tw_vectors.len());
-        for (i, (n, (_, _, new_length))) in tw_vectors.iter().enumerate() {
-            writes.push(SlotWrite {
-                share_number: shnum(*n)?,
-                tests: tests.get(i).map_or(&[], Vec::as_slice),
-                writes: datas.get(i).map_or(&[], Vec::as_slice),
-                new_length: *new_length,
-            });
-        }
-        let now = now_or(now);
-        let outcome = self.run(py, |s| {
+        let entries = args::tw_vectors(tw_vectors, "tw_vectors")?;
+        let read_vector = args::read_vector(read_vector, "read_vector")?;
+        let parts: Vec<_> = entries.iter().map(Self::slot_parts).collect();
+        let writes: Vec<SlotWrite<'_>> = entries
+            .iter()
+            .zip(&parts)
+            .map(|(e, (tests, writes))| SlotWrite {
+                share_number: e.share,
+                tests,
+                writes,
+                new_length: e.new_length,
+            })
+            .collect();
+        let now = now_or(now.as_ref())?;
+        let outcome = self.with_core(py, |s| {
             s.slot_testv_and_readv_and_writev(
                 &si,
                 &secrets,
@@ -557,34 +819,41 @@ impl Server {
         Ok((outcome.passed, reads_to_py(py, outcome.reads)))
     }
 
-    /// Tahoe's `slot_readv`: {share number: [bytes per read]}; an empty `shares` means all.
-    #[allow(clippy::needless_pass_by_value)]
+    /// Tahoe's `slot_readv`: {share number: [bytes per read]}. ``shares`` is any iterable
+    /// of share numbers (empty means all); ``read_vector`` (offset, length) pairs.
     fn slot_readv<'py>(
         &self,
         py: Python<'py>,
-        storage_index: &[u8],
-        shares: HashSet<i64>,
-        read_vector: Vec<(u64, u64)>,
+        storage_index: BytesLike<'_>,
+        shares: &Bound<'py, PyAny>,
+        read_vector: &Bound<'py, PyAny>,
     ) -> PyResult<PyReads<'py>> {
-        let si = si(storage_index)?;
-        let set = self::shares(&shares)?;
-        let reads = self.run(py, |s| s.slot_readv(&si, &set, &read_vector))?;
+        let si = si(&storage_index)?;
+        let set = args::share_set(shares, "shares")?;
+        let read_vector = args::read_vector(read_vector, "read_vector")?;
+        let reads = self.with_core(py, |s| s.slot_readv(&si, &set, &read_vector))?;
         Ok(reads_to_py(py, reads))
     }
 
     /// Records a corruption advisory; returns "recorded", "not-held" or "no-space".
+    /// ``now`` dates the report (default: the clock).
     #[pyo3(signature = (share_type, storage_index, sharenum, reason, *, now=None))]
     fn advise_corrupt_share(
         &self,
         py: Python<'_>,
-        share_type: &[u8],
-        storage_index: &[u8],
-        sharenum: i64,
-        reason: &[u8],
-        now: Option<u64>,
+        share_type: BytesLike<'_>,
+        storage_index: BytesLike<'_>,
+        sharenum: Int<'_>,
+        reason: BytesLike<'_>,
+        now: Option<Int<'_>>,
     ) -> PyResult<&'static str> {
-        let (si, n, now) = (si(storage_index)?, shnum(sharenum)?, now_or(now));
-        let outcome = self.run(py, |s| {
+        let (si, n, now) = (
+            si(&storage_index)?,
+            shnum(&sharenum, "sharenum")?,
+            now_or(now.as_ref())?,
+        );
+        let (share_type, reason) = (share_type.as_slice(), reason.as_slice());
+        let outcome = self.with_core(py, |s| {
             s.advise_corrupt_share(share_type, &si, n, reason, now)
         })?;
         Ok(match outcome {
@@ -602,37 +871,82 @@ fn reads_to_py(py: Python<'_>, reads: server::ReadResults) -> PyReads<'_> {
         .collect()
 }
 
+/// An upload in progress, as ``Server.uploads()`` lists it.
+#[pyclass(frozen, get_all, module = "tahoe_shares._native")]
+struct UploadInfo {
+    /// The storage index.
+    storage_index: Py<PyBytes>,
+    /// The share number.
+    sharenum: u8,
+    /// Bytes allocated.
+    allocated_size: u64,
+    /// Bytes written so far (overlaps counted once).
+    written: u64,
+    /// When it was last written (or allocated, or resumed), seconds since the epoch.
+    last_activity: u64,
+}
+
+#[pymethods]
+impl UploadInfo {
+    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+        Ok(format!(
+            "UploadInfo(storage_index={}, sharenum={}, allocated_size={}, written={}, \
+             last_activity={})",
+            self.storage_index.bind(py).repr()?,
+            self.sharenum,
+            self.allocated_size,
+            self.written,
+            self.last_activity
+        ))
+    }
+}
+
 /// A reader of one immutable share; it keeps the share open.
 #[pyclass(frozen, module = "tahoe_shares._native")]
 struct BucketReader {
-    inner: Mutex<server::BucketReader<NativeIo>>,
+    inner: Locked<server::BucketReader<NativeIo>>,
+    /// The storage directory of a filesystem store, for error messages.
+    directory: Option<PathBuf>,
+}
+
+impl BucketReader {
+    /// The only way to the core reader (through [`Locked`], as `Server::with_core`).
+    fn with_reader<T: Send>(
+        &self,
+        py: Python<'_>,
+        f: impl FnOnce(&mut server::BucketReader<NativeIo>) -> Result<T, CoreError> + Send,
+    ) -> PyResult<T> {
+        self.inner
+            .with(py, |r| f(r).map_err(Fail::Core))
+            .map_err(Fail::from)
+            .and_then(|r| r)
+            .map_err(|e| {
+                e.into_py(
+                    py,
+                    Context {
+                        directory: self.directory.as_deref(),
+                    },
+                )
+            })
+    }
 }
 
 #[pymethods]
 impl BucketReader {
     /// Bytes of share data.
-    fn length(&self) -> PyResult<u64> {
-        let guard = self
-            .inner
-            .lock()
-            .map_err(|_| errors::InternalError::new_err("reader lock poisoned"))?;
-        Ok(guard.length())
+    fn length(&self, py: Python<'_>) -> PyResult<u64> {
+        self.with_reader(py, |r| Ok(r.length()))
     }
 
     /// Reads up to `length` bytes at `offset`, truncated at the end of the data.
     fn read<'py>(
         &self,
         py: Python<'py>,
-        offset: u64,
-        length: u64,
+        offset: Int<'_>,
+        length: Int<'_>,
     ) -> PyResult<Bound<'py, PyBytes>> {
-        let data = py.allow_threads(|| {
-            let mut guard = self
-                .inner
-                .lock()
-                .map_err(|_| errors::InternalError::new_err("reader lock poisoned"))?;
-            guard.read_vec(offset, length).map_err(to_py)
-        })?;
+        let (offset, length) = (offset.to::<u64>("offset")?, length.to::<u64>("length")?);
+        let data = self.with_reader(py, |r| r.read_vec(offset, length))?;
         Ok(PyBytes::new(py, &data))
     }
 }
@@ -642,6 +956,8 @@ impl BucketReader {
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Server>()?;
     m.add_class::<BucketReader>()?;
+    m.add_class::<UploadInfo>()?;
+    set_server_signature(m.py(), &m.py().get_type::<Server>())?;
     errors::register(m)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())

@@ -1,8 +1,12 @@
 """Type stubs of the native module (checked against it with ``mypy.stubtest``)."""
 
+import inspect
 import os
-from typing import Any, Callable, Literal, Optional, Union, final
+from collections.abc import Iterable, Mapping
+from types import TracebackType
+from typing import Any, Callable, ClassVar, Literal, Optional, Union, final
 
+from typing_extensions import Buffer, Self
 
 from .store import ShareStore
 
@@ -11,12 +15,13 @@ __all__ = [
     "AlreadyExists", "BadUploadSecret", "BadWriteEnabler", "BucketReader", "ConflictingWrite",
     "CorruptShare", "DataTooLarge", "Error", "InternalError", "InvalidArgument", "IoError",
     "LimitReached", "NoSpace", "NoSuchLease", "NoSuchShare", "NoSuchUpload", "NotAShare",
-    "Poisoned", "ReadOnly", "Server", "TooManyLeases", "UnknownImmutableVersion",
-    "UnknownMutableMagic", "UnsupportedOperator", "__version__",
+    "Poisoned", "ReadOnly", "Server", "ServerClosed", "StorageLocked", "TooManyLeases",
+    "UnknownImmutableVersion", "UnknownMutableMagic", "UnsupportedOperator", "UploadInfo",
+    "__version__",
 ]
 
 class Error(Exception): ...
-class IoError(Error): ...
+class IoError(Error, OSError): ...
 class CorruptShare(Error): ...
 class UnknownImmutableVersion(Error): ...
 class UnknownMutableMagic(Error): ...
@@ -30,17 +35,24 @@ class NoSuchShare(Error): ...
 class AlreadyExists(Error): ...
 class UnsupportedOperator(Error): ...
 class TooManyLeases(Error): ...
-class InvalidArgument(Error): ...
+class InvalidArgument(Error, ValueError): ...
 class Poisoned(Error): ...
 class BadUploadSecret(Error): ...
 class NoSuchUpload(Error): ...
 class LimitReached(Error): ...
 class ReadOnly(Error): ...
+
+class StorageLocked(Error):
+    directory: Optional[str]
+    holder: Optional[str]
+
+class ServerClosed(Error, ValueError): ...
 class InternalError(Error): ...
 
-_TestVector = tuple[int, int, bytes, bytes]
-_WriteVector = tuple[int, bytes]
-_TestAndWrite = tuple[list[_TestVector], list[_WriteVector], Optional[int]]
+_TestVector = tuple[int, int, Buffer, Buffer]
+_WriteVector = tuple[int, Buffer]
+_TestAndWrite = tuple[Iterable[_TestVector], Iterable[_WriteVector], Optional[int]]
+_TwVectors = Union[Mapping[int, _TestAndWrite], Iterable[tuple[int, _TestAndWrite]]]
 
 @final
 class BucketReader:
@@ -48,37 +60,64 @@ class BucketReader:
     def read(self, offset: int, length: int) -> bytes: ...
 
 @final
+class UploadInfo:
+    @property
+    def storage_index(self) -> bytes: ...
+    @property
+    def sharenum(self) -> int: ...
+    @property
+    def allocated_size(self) -> int: ...
+    @property
+    def written(self) -> int: ...
+    @property
+    def last_activity(self) -> int: ...
+
+@final
 class Server:
+    # The #[new] signature with the defaults of the core's Config::default().
+    __signature__: ClassVar[inspect.Signature]
     def __new__(
         cls,
         storage: Union[str, os.PathLike[str], ShareStore],
-        nodeid: bytes,
+        nodeid: Buffer,
         *,
         now: Optional[int] = None,
-        reserved_space: int = 0,
-        readonly: bool = False,
-        discard_storage: bool = False,
-        lease_duration: int = ...,
-        upload_idle_timeout: int = ...,
-        max_uploads: int = 65536,
-        max_ranges_per_upload: int = 4096,
-        max_advisory_size: int = ...,
-        resume_uploads: bool = False,
-        mutable_writes_respect_space: bool = False,
+        reserved_space: Optional[int] = ...,
+        readonly: bool = ...,
+        discard_storage: bool = ...,
+        lease_duration: Optional[int] = ...,
+        upload_idle_timeout: Optional[int] = ...,
+        max_uploads: Optional[int] = ...,
+        max_ranges_per_upload: Optional[int] = ...,
+        max_advisory_size: Optional[int] = ...,
+        resume_uploads: bool = ...,
+        mutable_writes_respect_space: bool = ...,
         durable: bool = True,
         available_space: Optional[Callable[[], Optional[int]]] = None,
     ) -> Server: ...
+    def shutdown(self) -> None: ...
+    @property
+    def closed(self) -> bool: ...
+    def __enter__(self) -> Self: ...
+    def __exit__(
+        self,
+        exc_type: Optional[type[BaseException]],
+        exc_value: Optional[BaseException],
+        traceback: Optional[TracebackType],
+    ) -> bool: ...
     def available_space(self) -> Optional[int]: ...
     def allocated_size(self) -> int: ...
+    def storage_indexes(self) -> list[bytes]: ...
+    def uploads(self) -> list[UploadInfo]: ...
     def version(self) -> dict[str, Any]: ...
     def allocate_buckets(
         self,
-        storage_index: bytes,
-        renew_secret: bytes,
-        cancel_secret: bytes,
-        sharenums: set[int],
+        storage_index: Buffer,
+        renew_secret: Buffer,
+        cancel_secret: Buffer,
+        sharenums: Iterable[int],
         allocated_size: int,
-        upload_secret: bytes,
+        upload_secret: Buffer,
         *,
         owner_num: int = 0,
         renew_leases: bool = True,
@@ -86,62 +125,62 @@ class Server:
     ) -> tuple[set[int], set[int]]: ...
     def write(
         self,
-        storage_index: bytes,
+        storage_index: Buffer,
         sharenum: int,
-        upload_secret: bytes,
+        upload_secret: Buffer,
         offset: int,
-        data: bytes,
+        data: Buffer,
         *,
         now: Optional[int] = None,
     ) -> bool: ...
     def required_ranges(
-        self, storage_index: bytes, sharenum: int, upload_secret: bytes
+        self, storage_index: Buffer, sharenum: int, upload_secret: Buffer
     ) -> list[tuple[int, int]]: ...
-    def close(self, storage_index: bytes, sharenum: int, upload_secret: bytes) -> int: ...
-    def abort(self, storage_index: bytes, sharenum: int, upload_secret: bytes) -> None: ...
+    def close(self, storage_index: Buffer, sharenum: int, upload_secret: Buffer) -> int: ...
+    def abort(self, storage_index: Buffer, sharenum: int, upload_secret: Buffer) -> None: ...
     def expire_stale_uploads(self, now: Optional[int] = None) -> list[tuple[bytes, int]]: ...
-    def upload_in_progress(self, storage_index: bytes, sharenum: int) -> bool: ...
-    def shares(self, storage_index: bytes) -> set[int]: ...
-    def read(self, storage_index: bytes, sharenum: int, offset: int, length: int) -> bytes: ...
-    def open_bucket(self, storage_index: bytes, sharenum: int) -> BucketReader: ...
-    def immutable_share_length(self, storage_index: bytes, sharenum: int) -> int: ...
-    def mutable_share_length(self, storage_index: bytes, sharenum: int) -> int: ...
-    def stat_share(self, storage_index: bytes, sharenum: int) -> dict[str, Any]: ...
+    def upload_in_progress(self, storage_index: Buffer, sharenum: int) -> bool: ...
+    def shares(self, storage_index: Buffer) -> set[int]: ...
+    def read(self, storage_index: Buffer, sharenum: int, offset: int, length: int) -> bytes: ...
+    def open_bucket(self, storage_index: Buffer, sharenum: int) -> BucketReader: ...
+    def immutable_share_length(self, storage_index: Buffer, sharenum: int) -> int: ...
+    def mutable_share_length(self, storage_index: Buffer, sharenum: int) -> int: ...
+    def stat_share(self, storage_index: Buffer, sharenum: int) -> dict[str, Any]: ...
     def add_lease(
         self,
-        storage_index: bytes,
-        renew_secret: bytes,
-        cancel_secret: bytes,
+        storage_index: Buffer,
+        renew_secret: Buffer,
+        cancel_secret: Buffer,
         *,
         owner_num: int = 1,
         now: Optional[int] = None,
     ) -> int: ...
     def renew_lease(
-        self, storage_index: bytes, renew_secret: bytes, *, now: Optional[int] = None
+        self, storage_index: Buffer, renew_secret: Buffer, *, now: Optional[int] = None
     ) -> None: ...
-    def cancel_lease(self, storage_index: bytes, cancel_secret: bytes) -> int: ...
+    def cancel_lease(self, storage_index: Buffer, cancel_secret: Buffer) -> int: ...
     def leases(
-        self, storage_index: bytes
+        self, storage_index: Buffer
     ) -> list[tuple[int, Literal["immutable", "mutable"], int, int, Optional[bytes]]]: ...
     def slot_testv_and_readv_and_writev(
         self,
-        storage_index: bytes,
-        secrets: tuple[bytes, bytes, bytes],
-        tw_vectors: list[tuple[int, _TestAndWrite]],
-        read_vector: list[tuple[int, int]],
+        storage_index: Buffer,
+        secrets: tuple[Buffer, Buffer, Buffer],
+        tw_vectors: _TwVectors,
+        read_vector: Iterable[tuple[int, int]],
         *,
         renew_leases: bool = True,
         now: Optional[int] = None,
     ) -> tuple[bool, dict[int, list[bytes]]]: ...
     def slot_readv(
-        self, storage_index: bytes, shares: set[int], read_vector: list[tuple[int, int]]
+        self, storage_index: Buffer, shares: Iterable[int], read_vector: Iterable[tuple[int, int]]
     ) -> dict[int, list[bytes]]: ...
     def advise_corrupt_share(
         self,
-        share_type: bytes,
-        storage_index: bytes,
+        share_type: Buffer,
+        storage_index: Buffer,
         sharenum: int,
-        reason: bytes,
+        reason: Buffer,
         *,
         now: Optional[int] = None,
     ) -> Literal["recorded", "not-held", "no-space"]: ...
