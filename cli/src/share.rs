@@ -12,7 +12,7 @@ use tahoe_shares::container::{ImmutableContainer, MutableContainer};
 use tahoe_shares::format::lease::Lease;
 use tahoe_shares::format::mutable::MutableVersion;
 use tahoe_shares::io::{FileIo, ShareIo};
-use tahoe_shares::store::{Durability, FsStore};
+use tahoe_shares::store::FsStore;
 use tahoe_shares::Error;
 
 /// The error of every container operation over a file.
@@ -201,6 +201,8 @@ pub fn open_storage(dir: &Path) -> Result<FsStore, String> {
         }
         Err(e) => return Err(format!("{}: {e}", show(&incoming))),
     }
-    FsStore::open(PathBuf::from(dir), Durability::Tahoe)
+    // Read-only: no lock (a server may be running on the directory), nothing created,
+    // every file opened O_RDONLY.
+    FsStore::open_read_only(PathBuf::from(dir))
         .map_err(|e| format!("{}: {}", show(dir), describe(&e)))
 }
