@@ -146,6 +146,10 @@ CRAWLER_FILES = frozenset(
     }
 )
 
+#: The lock file of a tahoe-shares writer (docs/storage-directory.md); Tahoe ignores it.
+#: It is not share storage and is left out of the comparison.
+LOCK_FILE = "tahoe-shares.lock"
+
 
 class ScriptError(ValueError):
     """The script does not follow the format described in the module docstring."""
@@ -453,12 +457,14 @@ def run_script(script: Script, storedir: str | os.PathLike[str]) -> list[Result]
 
 def snapshot(storedir: str | os.PathLike[str]) -> dict[str, bytes]:
     """Every regular file under ``storedir`` (relative POSIX path -> bytes), leaving out the
-    crawler state files and any directory (Tahoe leaves empty ones behind)."""
+    crawler state files, tahoe-shares' lock file and any directory (Tahoe leaves empty ones
+    behind)."""
     root = Path(storedir)
     files = {}
     for path in sorted(root.rglob("*")):
         rel = path.relative_to(root).as_posix()
-        if rel in CRAWLER_FILES or path.is_symlink() or not path.is_file():
+        skipped = rel in CRAWLER_FILES or rel == LOCK_FILE
+        if skipped or path.is_symlink() or not path.is_file():
             continue
         files[rel] = path.read_bytes()
     return files

@@ -7,11 +7,17 @@
 //! separate `Server` instances, each with its own `FsStore` on the same directory, as
 //! separate processes would be: only exclusive file creation arbitrates there.
 //!
-//! Separate instances are not tested for mutable writes, because they are not safe:
-//! `FsStore` takes no file lock, so two instances can both pass the same test vector, their
-//! journals interleave, and an instance that opens a mutable share runs recovery on a
-//! journal another instance is still writing (a share can end up mixing two writers' bytes
-//! and journal bytes). Mutable shares need one server per storage directory.
+//! `FsStore::open` takes the storage directory's lock, so a second tahoe-shares writer
+//! cannot open the directory (the separate-server tests check that it is refused). The
+//! other instances there are opened with `FsStore::open_unlocked` (feature `_testing`):
+//! writers that do not know the lock, as Tahoe's own server would be. What the filesystem
+//! arbitrates alone, immutable uploads, stays safe against those.
+//!
+//! Separate instances are not tested for mutable writes, because they are not safe: two
+//! instances can both pass the same test vector, their journals interleave, and an
+//! instance that opens a mutable share runs recovery on a journal another instance is
+//! still writing (a share can end up mixing two writers' bytes and journal bytes). That is
+//! what the lock prevents: mutable shares need one writer per storage directory.
 //!
 //! Randomness is a seeded `SplitMix64` (set `TS_CONCURRENCY_SEED` to vary it); the thread
 //! schedule is not deterministic, which is the point. The tests of the four items of 3.5
@@ -128,6 +134,30 @@ fn fs_server(dir: &Path, durability: Durability) -> FsServer {
         NOW,
     )
     .unwrap()
+}
+
+/// A server over a store that does not take the directory's lock: a second writer that
+/// does not know it (Tahoe's own server would be one).
+fn unlocked_server(dir: &Path, durability: Durability) -> FsServer {
+    Server::new(
+        FsStore::open_unlocked(dir, durability).unwrap(),
+        NODE,
+        Config::default(),
+        NOW,
+    )
+    .unwrap()
+}
+
+/// Separate servers on one directory: the first holds the lock, which refuses another
+/// locking writer at once; the others do not know the lock.
+fn separate_servers(dir: &Path, durability: Durability, n: usize) -> Vec<FsServer> {
+    let mut servers = vec![fs_server(dir, durability)];
+    assert!(
+        matches!(FsStore::open(dir, durability), Err(Error::StorageLocked)),
+        "a second locking writer was let in"
+    );
+    servers.extend((1..n).map(|_| unlocked_server(dir, durability)));
+    servers
 }
 
 fn shared(dir: &Path, durability: Durability) -> Shared {
@@ -694,16 +724,15 @@ fn race_through_one_server() -> usize {
     RACE_ROUNDS
 }
 
-/// The race between separate servers on one directory, like separate processes. They are
-/// all started before the first round: starting a server discards every incoming share,
-/// including those another live server is writing. Returns the rounds run and how many
+/// The race between separate servers on one directory, like separate processes: one
+/// holding the lock, the others writers that do not know it. They are all started before
+/// the first round: starting a server discards every incoming share, including those
+/// another live server is writing. Returns the rounds run and how many
 /// allocations the exclusive create refused. `Durability::Durable`: fsync is real, and
 /// publication syncs the file and the directories.
 fn race_between_servers() -> (usize, usize) {
     let dir = TempDir::new("race-separate");
-    let mut servers: Vec<FsServer> = (0..RACE_THREADS)
-        .map(|_| fs_server(dir.path(), Durability::Durable))
-        .collect();
+    let mut servers = separate_servers(dir.path(), Durability::Durable, RACE_THREADS);
     let refused = AtomicUsize::new(0);
     for round in 0..RACE_ROUNDS {
         let si = race_si(0xb0, round);
@@ -1293,9 +1322,7 @@ fn lease_renewal_racing_a_growing_write_keeps_both() {
 fn separate_servers_uploading_under_one_prefix_never_fail() {
     const PER_THREAD: u32 = 1500;
     let dir = TempDir::new("prefix");
-    let mut servers: Vec<FsServer> = (0..4)
-        .map(|_| fs_server(dir.path(), Durability::Tahoe))
-        .collect();
+    let mut servers = separate_servers(dir.path(), Durability::Tahoe, 4);
     let secret = UploadSecret::new(b"prefix race").unwrap();
     let failures: Vec<String> = thread::scope(|scope| {
         let handles: Vec<_> = servers
@@ -1350,7 +1377,14 @@ fn separate_servers_uploading_under_one_prefix_never_fail() {
     for srv in &mut servers {
         assert_eq!(srv.allocated_size(), 0);
     }
-    let mut reader = fs_server(dir.path(), Durability::Tahoe);
+    // The writers still hold the directory: a reader opens it read-only beside them.
+    let mut reader = Server::new(
+        FsStore::open_read_only(dir.path()).unwrap(),
+        NODE,
+        Config::default(),
+        NOW,
+    )
+    .unwrap();
     let mut shares = 0;
     reader
         .store_mut()

@@ -233,6 +233,8 @@ fn run_rust(dir: &Path) -> String {
                 (code(&r), d)
             }
             "restart" => {
+                // The old server releases the directory's lock before the new one takes it.
+                drop(server.take());
                 server = Some(start(dir, now));
                 (0, String::new())
             }

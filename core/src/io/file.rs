@@ -3,14 +3,18 @@
 use std::fs::File;
 use std::io;
 use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
 
 use super::{ErrorType, ShareIo};
+use crate::store::FsError;
 
 /// A share container in a file.
 #[derive(Debug)]
 pub struct FileIo {
     file: File,
     durable: bool,
+    read_only: bool,
+    path: Option<PathBuf>,
 }
 
 impl FileIo {
@@ -20,6 +24,8 @@ impl FileIo {
         Self {
             file,
             durable: true,
+            read_only: false,
+            path: None,
         }
     }
 
@@ -31,10 +37,53 @@ impl FileIo {
         self
     }
 
+    /// Names the file in every error (as an [`FsError`] inside the `io::Error`).
+    #[must_use]
+    pub fn with_path(mut self, path: PathBuf) -> Self {
+        self.path = Some(path);
+        self
+    }
+
+    /// Refuses every write and length change with `EROFS` (for a file opened read-only,
+    /// which the operating system would refuse with a less telling `EBADF`);
+    /// [`ShareIo::sync`] then has nothing to make durable and succeeds.
+    #[must_use]
+    pub fn read_only(mut self) -> Self {
+        self.read_only = true;
+        self
+    }
+
     /// The file.
     #[must_use]
     pub fn file(&self) -> &File {
         &self.file
+    }
+
+    /// The path given with [`Self::with_path`].
+    #[must_use]
+    pub fn path(&self) -> Option<&Path> {
+        self.path.as_deref()
+    }
+
+    /// Whether writes are refused (see [`Self::read_only`]).
+    #[must_use]
+    pub fn is_read_only(&self) -> bool {
+        self.read_only
+    }
+
+    fn err(&self, e: io::Error) -> io::Error {
+        match &self.path {
+            Some(p) => FsError::wrap(p, e),
+            None => e,
+        }
+    }
+
+    fn check_writable(&self) -> io::Result<()> {
+        if self.read_only {
+            Err(self.err(io::Error::from_raw_os_error(nix::libc::EROFS)))
+        } else {
+            Ok(())
+        }
     }
 }
 
@@ -44,25 +93,34 @@ impl ErrorType for FileIo {
 
 impl ShareIo for FileIo {
     fn len(&mut self) -> io::Result<u64> {
-        Ok(self.file.metadata()?.len())
+        match self.file.metadata() {
+            Ok(m) => Ok(m.len()),
+            Err(e) => Err(self.err(e)),
+        }
     }
 
     fn read_at(&mut self, offset: u64, buf: &mut [u8]) -> io::Result<()> {
-        self.file.read_exact_at(buf, offset)
+        self.file
+            .read_exact_at(buf, offset)
+            .map_err(|e| self.err(e))
     }
 
     fn write_at(&mut self, offset: u64, data: &[u8]) -> io::Result<()> {
-        self.file.write_all_at(data, offset)
+        self.check_writable()?;
+        self.file
+            .write_all_at(data, offset)
+            .map_err(|e| self.err(e))
     }
 
     fn set_len(&mut self, len: u64) -> io::Result<()> {
-        self.file.set_len(len)
+        self.check_writable()?;
+        self.file.set_len(len).map_err(|e| self.err(e))
     }
 
     fn sync(&mut self) -> io::Result<()> {
         // fsync, not fdatasync: the length may have changed (P1 in reliability.md).
-        if self.durable {
-            self.file.sync_all()
+        if self.durable && !self.read_only {
+            self.file.sync_all().map_err(|e| self.err(e))
         } else {
             Ok(())
         }

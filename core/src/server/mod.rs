@@ -205,7 +205,8 @@ pub enum AdviseOutcome {
     Recorded,
     /// The share is not held here; nothing was stored (Tahoe #3824).
     NotHeld,
-    /// The report is larger than the available space; nothing was stored (Tahoe #3823).
+    /// The report is larger than the available space, or the filesystem filled up while
+    /// it was written; nothing was stored (Tahoe #3823).
     NoSpace,
 }
 
@@ -299,7 +300,8 @@ impl<S: ShareStore> core::fmt::Debug for Server<S> {
 impl<S: ShareStore> Server<S> {
     /// Starts a server over `store`. Incoming shares left by an earlier run are discarded
     /// (Tahoe's startup), or, with [`Config::resume_uploads`], resumed from their records;
-    /// resumed uploads count as active at `now`.
+    /// resumed uploads count as active at `now`. Over a read-only store
+    /// ([`ShareStore::is_read_only`]) `incoming/` is left alone.
     ///
     /// # Errors
     ///
@@ -311,7 +313,9 @@ impl<S: ShareStore> Server<S> {
             config,
             uploads: BTreeMap::new(),
         };
-        server.recover_incoming(now)?;
+        if !server.store.is_read_only() {
+            server.recover_incoming(now)?;
+        }
         Ok(server)
     }
 
@@ -341,6 +345,24 @@ impl<S: ShareStore> Server<S> {
     #[must_use]
     pub fn nodeid(&self) -> NodeId {
         self.nodeid
+    }
+
+    /// Refuses a change over a read-only store, before anything is touched.
+    fn check_writable(&self) -> Result<(), S::Error> {
+        if self.store.is_read_only() {
+            Err(Error::ReadOnly)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Reports the store's "storage full" I/O errors (ENOSPC, EDQUOT:
+    /// [`ShareStore::is_no_space`]) as [`Error::NoSpace`].
+    pub(crate) fn no_space<T>(r: Result<T, S::Error>) -> Result<T, S::Error> {
+        match r {
+            Err(Error::Io(e)) if S::is_no_space(&e) => Err(Error::NoSpace),
+            r => r,
+        }
     }
 
     /// When a lease added or renewed at `now` expires (Tahoe's u32 field, saturated).
@@ -635,9 +657,23 @@ impl<S: ShareStore> Server<S> {
     ///
     /// # Errors
     ///
-    /// [`Error::NoSpace`] when a new record does not fit the available space (shares
-    /// visited before keep their new lease, as in Tahoe); container and store errors.
+    /// [`Error::NoSpace`] when a new record does not fit the available space, or the
+    /// filesystem is full (shares visited before keep their new lease, as in Tahoe);
+    /// [`Error::ReadOnly`] over a read-only store; container and store errors.
     pub fn add_lease(
+        &mut self,
+        si: &StorageIndex,
+        renew: &RenewSecret,
+        cancel: &CancelSecret,
+        owner_num: u32,
+        now: u64,
+    ) -> Result<usize, S::Error> {
+        self.check_writable()?;
+        let r = self.add_lease_unmapped(si, renew, cancel, owner_num, now);
+        Self::no_space(r)
+    }
+
+    fn add_lease_unmapped(
         &mut self,
         si: &StorageIndex,
         renew: &RenewSecret,
@@ -649,11 +685,45 @@ impl<S: ShareStore> Server<S> {
         let mut count = 0;
         for n in self.store.list(si)?.iter() {
             if let Some(share) = self.open_lease_holder(si, n)? {
-                self.add_or_renew(share, &lease)?;
+                self.add_or_renew_at(si, n, share, &lease)?;
                 count += 1;
             }
         }
         Ok(count)
+    }
+
+    /// [`Self::add_or_renew`] on share `n` of `si`, recovering the share at once when
+    /// the filesystem filled up part-way.
+    pub(crate) fn add_or_renew_at(
+        &mut self,
+        si: &StorageIndex,
+        n: ShareNumber,
+        share: AnyShare<S::Io>,
+        lease: &NewLease,
+    ) -> Result<(), S::Error> {
+        let r = self.add_or_renew(share, lease);
+        if let Err(e) = &r {
+            self.recover_after_no_space(si, n, e);
+        }
+        r
+    }
+
+    /// After the filesystem filled up in the middle of an update of a published share
+    /// (a lease record or a journal written in part past its end), reopens the share to
+    /// run its recovery now, which removes those bytes: the file is as before the update.
+    pub(crate) fn recover_after_no_space(
+        &mut self,
+        si: &StorageIndex,
+        n: ShareNumber,
+        e: &Error<S::Error>,
+    ) {
+        if !matches!(e, Error::Io(io) if S::is_no_space(io)) {
+            return;
+        }
+        // A mutable container recovers as it opens; an immutable one when asked.
+        if let Ok(Some(AnyShare::Immutable(mut c))) = self.open_any(si, n) {
+            let _ = c.recover();
+        }
     }
 
     pub(crate) fn add_or_renew(
@@ -684,8 +754,21 @@ impl<S: ShareStore> Server<S> {
     /// # Errors
     ///
     /// [`Error::NoSuchLease`] when there are no shares, or a share has no matching lease
-    /// (shares visited before stay renewed, as in Tahoe); container and store errors.
+    /// (shares visited before stay renewed, as in Tahoe); [`Error::ReadOnly`] over a
+    /// read-only store; [`Error::NoSpace`] when the filesystem is full; container and
+    /// store errors.
     pub fn renew_lease(
+        &mut self,
+        si: &StorageIndex,
+        renew: &RenewSecret,
+        now: u64,
+    ) -> Result<(), S::Error> {
+        self.check_writable()?;
+        let r = self.renew_lease_unmapped(si, renew, now);
+        Self::no_space(r)
+    }
+
+    fn renew_lease_unmapped(
         &mut self,
         si: &StorageIndex,
         renew: &RenewSecret,
@@ -714,9 +797,20 @@ impl<S: ShareStore> Server<S> {
     ///
     /// # Errors
     ///
-    /// [`Error::NoSuchLease`] when no share had a matching lease; container and store
-    /// errors.
+    /// [`Error::NoSuchLease`] when no share had a matching lease; [`Error::ReadOnly`]
+    /// over a read-only store; [`Error::NoSpace`] when the filesystem is full; container
+    /// and store errors.
     pub fn cancel_lease(
+        &mut self,
+        si: &StorageIndex,
+        cancel: &CancelSecret,
+    ) -> Result<u64, S::Error> {
+        self.check_writable()?;
+        let r = self.cancel_lease_unmapped(si, cancel);
+        Self::no_space(r)
+    }
+
+    fn cancel_lease_unmapped(
         &mut self,
         si: &StorageIndex,
         cancel: &CancelSecret,
@@ -822,6 +916,9 @@ impl<S: ShareStore> Server<S> {
             match self.store.write_advisory(&name.0, report.as_bytes()) {
                 Ok(()) => return Ok(AdviseOutcome::Recorded),
                 Err(Error::AlreadyExists) => {}
+                // A full filesystem drops the report, as too little space does above
+                // (the store leaves no partial file).
+                Err(Error::Io(e)) if S::is_no_space(&e) => return Ok(AdviseOutcome::NoSpace),
                 Err(e) => return Err(e),
             }
         }

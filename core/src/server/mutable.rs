@@ -135,8 +135,28 @@ impl<S: ShareStore> Server<S> {
     /// of a share to be created is in progress; [`Error::NoSpace`] for a lease that does
     /// not fit (after the writes, as in Tahoe); with
     /// [`super::Config::mutable_writes_respect_space`], [`Error::ReadOnly`] and
-    /// [`Error::NoSpace`] before writing; container and store errors.
+    /// [`Error::NoSpace`] before writing; [`Error::ReadOnly`] over a read-only store
+    /// when `writes` is not empty (a call that only tests and reads is answered);
+    /// [`Error::NoSpace`] when the filesystem is full (the share being written stays
+    /// old, a new one is not created; shares of the call written before stay new);
+    /// container and store errors.
     pub fn slot_testv_and_readv_and_writev(
+        &mut self,
+        si: &StorageIndex,
+        secrets: &SlotSecrets,
+        writes: &[SlotWrite<'_>],
+        readv: &[(u64, u64)],
+        renew_leases: bool,
+        now: u64,
+    ) -> Result<TestWriteOutcome, S::Error> {
+        if !writes.is_empty() {
+            self.check_writable()?;
+        }
+        let r = self.slot_write_unmapped(si, secrets, writes, readv, renew_leases, now);
+        Self::no_space(r)
+    }
+
+    fn slot_write_unmapped(
         &mut self,
         si: &StorageIndex,
         secrets: &SlotSecrets,
@@ -197,7 +217,11 @@ impl<S: ShareStore> Server<S> {
             match pos {
                 Some(p) => {
                     let (_, c) = shares.get_mut(p).ok_or(Error::Bug("share position"))?;
-                    c.writev(w.writes, w.new_length)?;
+                    if let Err(e) = c.writev(w.writes, w.new_length) {
+                        shares.swap_remove(p);
+                        self.recover_after_no_space(si, n, &e);
+                        return Err(e);
+                    }
                     lease_blocked = lease_blocked
                         || (renew_leases && lease_needs_space(c, &secrets.renew, space)?);
                 }
@@ -215,7 +239,7 @@ impl<S: ShareStore> Server<S> {
         if renew_leases {
             for n in survivors {
                 let c = self.open_mutable(si, n)?;
-                self.add_or_renew(super::AnyShare::Mutable(c), &lease)?;
+                self.add_or_renew_at(si, n, super::AnyShare::Mutable(c), &lease)?;
             }
         }
         Ok(TestWriteOutcome {
@@ -296,7 +320,11 @@ impl<S: ShareStore> Server<S> {
         match built {
             Ok(c) => {
                 drop(c);
-                self.store.publish(si, n)
+                let published = self.store.publish(si, n);
+                if published.is_err() {
+                    let _ = self.store.abort(si, n);
+                }
+                published
             }
             Err(e) => {
                 let _ = self.store.abort(si, n);

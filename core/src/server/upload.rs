@@ -147,9 +147,39 @@ impl<S: ShareStore> Server<S> {
     ///
     /// [`Error::UnknownImmutableVersion`] when the storage index holds a mutable (or
     /// unreadable) share; [`Error::NoSpace`] when a new lease record on a held share
-    /// does not fit (Tahoe #3823: the call fails); [`Limit::Uploads`] when the new
-    /// uploads would pass the limit (checked before anything changes); store errors.
+    /// does not fit (Tahoe #3823: the call fails), or when the filesystem is full;
+    /// [`Limit::Uploads`] when the new uploads would pass the limit (checked before
+    /// anything changes); [`Error::ReadOnly`] over a read-only store; store errors. A
+    /// failed call leaves none of the uploads it created.
     pub fn allocate_buckets(
+        &mut self,
+        req: &AllocateRequest,
+        now: u64,
+    ) -> Result<Allocation, S::Error> {
+        self.check_writable()?;
+        let si = req.storage_index;
+        let before: Vec<ShareNumber> = self.uploads_of(&si);
+        let r = Self::no_space(self.allocate_buckets_unmapped(req, now));
+        if r.is_err() {
+            // The client gets no writer for them: release their space now.
+            for n in self.uploads_of(&si) {
+                if !before.contains(&n) {
+                    let _ = self.drop_upload(&si, n);
+                }
+            }
+        }
+        r
+    }
+
+    /// The share numbers of a storage index being uploaded.
+    fn uploads_of(&self, si: &StorageIndex) -> Vec<ShareNumber> {
+        self.uploads
+            .range((*si, ShareNumber(0))..=(*si, ShareNumber(u8::MAX)))
+            .map(|((_, n), _)| *n)
+            .collect()
+    }
+
+    fn allocate_buckets_unmapped(
         &mut self,
         req: &AllocateRequest,
         now: u64,
@@ -195,8 +225,8 @@ impl<S: ShareStore> Server<S> {
         }
 
         if req.renew_leases {
-            for c in opened {
-                self.add_or_renew(AnyShare::Immutable(c), &lease)?;
+            for (c, n) in opened.into_iter().zip(held.iter()) {
+                self.add_or_renew_at(&si, n, AnyShare::Immutable(c), &lease)?;
             }
         }
 
@@ -275,8 +305,37 @@ impl<S: ShareStore> Server<S> {
     ///
     /// [`Error::NoSuchUpload`], [`Error::BadUploadSecret`] (checked in constant time),
     /// [`Error::DataTooLarge`], [`Error::ConflictingWrite`] (naming the first differing
-    /// written range), [`Limit::RangesPerUpload`], store errors.
+    /// written range), [`Limit::RangesPerUpload`], store errors. [`Error::NoSpace`] when
+    /// the filesystem is full: the upload is then aborted (its incoming share removed,
+    /// its space released), and later calls for it fail with [`Error::NoSuchUpload`].
     pub fn write(
+        &mut self,
+        si: &StorageIndex,
+        n: ShareNumber,
+        secret: &UploadSecret,
+        offset: u64,
+        data: &[u8],
+        now: u64,
+    ) -> Result<bool, S::Error> {
+        let r = Self::no_space(self.write_unmapped(si, n, secret, offset, data, now));
+        self.abort_if_no_space(si, n, r)
+    }
+
+    /// Aborts an upload whose write or close found the filesystem full: nothing
+    /// half-written stays, and its reserved space is released.
+    fn abort_if_no_space<T>(
+        &mut self,
+        si: &StorageIndex,
+        n: ShareNumber,
+        r: Result<T, S::Error>,
+    ) -> Result<T, S::Error> {
+        if matches!(r, Err(Error::NoSpace)) {
+            let _ = self.drop_upload(si, n);
+        }
+        r
+    }
+
+    fn write_unmapped(
         &mut self,
         si: &StorageIndex,
         n: ShareNumber,
@@ -357,7 +416,19 @@ impl<S: ShareStore> Server<S> {
     ///
     /// [`Error::NoSuchUpload`], [`Error::BadUploadSecret`], store errors (the upload
     /// stays in progress, so the close can be retried or the upload aborted).
+    /// [`Error::NoSpace`] when the filesystem is full: the upload is then aborted, as by
+    /// [`Self::write`].
     pub fn close(
+        &mut self,
+        si: &StorageIndex,
+        n: ShareNumber,
+        secret: &UploadSecret,
+    ) -> Result<u64, S::Error> {
+        let r = Self::no_space(self.close_unmapped(si, n, secret));
+        self.abort_if_no_space(si, n, r)
+    }
+
+    fn close_unmapped(
         &mut self,
         si: &StorageIndex,
         n: ShareNumber,

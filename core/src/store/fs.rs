@@ -4,19 +4,22 @@
 //! <storage>/shares/<2-char prefix>/<26-char base32 SI>/<shnum>
 //! <storage>/shares/incoming/<2-char prefix>/<26-char base32 SI>/<shnum>
 //! <storage>/corruption-advisories/<name>
+//! <storage>/tahoe-shares.lock
 //! ```
 //!
 //! Only names that are share numbers count (`0`..`255`, no leading zeros); anything else
 //! is ignored. Symbolic links are never followed and never served.
 
+use core::fmt;
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, ErrorKind};
-use std::os::unix::fs::OpenOptionsExt;
+use std::io::{self, ErrorKind, Read};
+use std::os::unix::fs::{FileExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::string::{String, ToString};
 use std::vec::Vec;
 
-use nix::fcntl::OFlag;
+use nix::errno::Errno;
+use nix::fcntl::{Flock, FlockArg, OFlag};
 
 use super::{Durability, ShareStore};
 use crate::error::{Error, Result};
@@ -27,25 +30,238 @@ use crate::types::{ShareNumber, ShareSet, StorageIndex};
 /// just made for it.
 const DIR_RACE_RETRIES: u32 = 8;
 
+/// The name of the lock file inside the storage directory. Tahoe ignores it: its server
+/// and crawlers only look below `shares/`, and at its own state files by name.
+pub const LOCK_FILE_NAME: &str = "tahoe-shares.lock";
+
+/// The most bytes of holder text [`FsStore::lock_holder`] reads.
+const HOLDER_TEXT_MAX: u64 = 1024;
+
 /// Shares in a Tahoe storage directory.
 ///
-/// One server per storage directory: immutable uploads from several processes are safe
-/// (creation is exclusive and publishing never replaces a share), but mutable
-/// test-and-writes are serialised only within one [`crate::server::Server`], so two
-/// servers writing the same slot could both pass the test, and a server starting up
-/// discards every upload in progress under `incoming/`. Tahoe's own crawlers and
-/// read-only tools may run beside it.
-#[derive(Debug, Clone)]
+/// # One writer per storage directory
+///
+/// [`FsStore::open`] opens the directory for writing and takes an exclusive advisory lock
+/// (`flock(LOCK_EX | LOCK_NB)`) on `<storage>/tahoe-shares.lock`, held for the life of
+/// the store and released when it is dropped or its process dies, however it dies. A
+/// second writer, in another process or another `FsStore` of this one (the lock belongs
+/// to the open file, not to the process), fails at once with [`Error::StorageLocked`];
+/// [`FsStore::lock_holder`] tells who holds it (process id, host, start time).
+///
+/// What this makes safe: while a store lives, nothing else that honours the lock
+/// changes the directory, so
+/// - a [`crate::server::Server`] over it is the only writer: its startup may discard or
+///   resume `incoming/` (no other writer's upload is in there), and mutable
+///   test-and-writes, serialised by that one server, cannot interleave with another
+///   writer's;
+/// - what the store or the server read from the directory stays true until they change
+///   it themselves, so caching it (share lists, headers, lease counts) is coherent.
+///
+/// Readers may run beside the writer: [`FsStore::open_read_only`] takes no lock, creates
+/// and removes nothing, and opens every file read-only (so it also works on a read-only
+/// mount or as a user who may only read). A reader can see a share mid-update (a mutable
+/// share whose journal is not yet replayed), as Tahoe's own tools can.
+///
+/// The lock is advisory: Tahoe's own server does not know it, so never run Tahoe's server
+/// and a tahoe-shares writer on one directory. Immutable uploads would still be safe
+/// (creation is exclusive and publishing never replaces a share), but mutable writes and
+/// `incoming/` would not. A process that forks without exec shares the lock with its
+/// child, which then holds it as long as either lives. Network filesystems may not
+/// implement `flock` across machines.
+///
+/// The store is not `Clone`: one store object is one writer.
+#[derive(Debug)]
 pub struct FsStore {
     root: PathBuf,
     durability: Durability,
+    access: Access,
 }
 
-fn io_err(e: io::Error) -> Error<io::Error> {
-    match e.kind() {
-        ErrorKind::AlreadyExists => Error::AlreadyExists,
-        _ => Error::Io(e),
+/// How a store may use its directory.
+#[derive(Debug)]
+enum Access {
+    /// The writer, holding the directory's lock (held, never read, until dropped).
+    Writer { _lock: DirLock },
+    /// Opened read-only: no lock, nothing created, removed or written.
+    ReadOnly,
+    /// A writer without the lock (tests of what the filesystem arbitrates alone, as
+    /// against a writer that does not know the lock).
+    #[cfg(feature = "_testing")]
+    Unlocked,
+}
+
+/// The exclusive lock on a storage directory, with the holder's text in the lock file.
+#[derive(Debug)]
+struct DirLock {
+    // flock(LOCK_UN) when dropped, then close. Unlocking a descriptor this store opened
+    // and locked cannot fail (flock's errors are EBADF, EINVAL, and EINTR or
+    // EWOULDBLOCK for requests that wait), so Flock's drop, which panics on failure,
+    // never does.
+    file: Flock<File>,
+}
+
+impl DirLock {
+    fn acquire(root: &Path) -> Result<Self, io::Error> {
+        let path = root.join(LOCK_FILE_NAME);
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o644)
+            .custom_flags((OFlag::O_NOFOLLOW | OFlag::O_NONBLOCK).bits())
+            .open(&path)
+            .map_err(at(&path))?;
+        let file = match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
+            Ok(f) => f,
+            Err((_, Errno::EWOULDBLOCK)) => return Err(Error::StorageLocked),
+            Err((_, errno)) => {
+                return Err(Error::Io(FsError::wrap(
+                    &path,
+                    io::Error::from_raw_os_error(errno as i32),
+                )))
+            }
+        };
+        if !file.metadata().map_err(at(&path))?.is_file() {
+            return Err(Error::Io(FsError::wrap(
+                &path,
+                io::Error::new(
+                    ErrorKind::InvalidInput,
+                    "the lock file is not a regular file",
+                ),
+            )));
+        }
+        let text = holder_text();
+        file.set_len(0)
+            .and_then(|()| file.write_all_at(text.as_bytes(), 0))
+            .map_err(at(&path))?;
+        Ok(Self { file })
     }
+}
+
+impl Drop for DirLock {
+    fn drop(&mut self) {
+        // The next reader of the file finds no stale holder (a killed holder leaves its
+        // text; `lock_holder` then sees the lock free and ignores it).
+        let _ = self.file.set_len(0);
+    }
+}
+
+/// What the holder writes into the lock file: who it is and since when.
+fn holder_text() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let days = i64::try_from(secs / 86_400).unwrap_or(0);
+    let (y, m, d) = crate::server::time::civil_from_days(days);
+    let rem = secs % 86_400;
+    let host = nix::unistd::gethostname()
+        .ok()
+        .and_then(|h| h.into_string().ok())
+        .unwrap_or_else(|| "unknown host".to_string());
+    std::format!(
+        "pid {} on {host}, since {y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z (tahoe-shares {})\n",
+        std::process::id(),
+        rem / 3600,
+        (rem / 60) % 60,
+        rem % 60,
+        env!("CARGO_PKG_VERSION"),
+    )
+}
+
+/// An error of a filesystem operation, with the path it concerns.
+///
+/// The store returns every filesystem error as a [`std::io::Error`] of the original
+/// [`std::io::ErrorKind`] carrying an `FsError`: its `Display` is `"<path>: <error>"`,
+/// its [`std::error::Error::source`] the operating system's error. [`FsError::errno`]
+/// and [`FsError::path_of`] read the errno and the path back from such an
+/// `io::Error` (the bindings set Python's `OSError.errno`/`filename` and C's errno from
+/// them); `io::Error::raw_os_error` itself is `None` on the wrapper.
+#[derive(Debug)]
+pub struct FsError {
+    path: PathBuf,
+    source: io::Error,
+}
+
+impl FsError {
+    /// Wraps `source` as an `io::Error` of the same kind that names `path`.
+    #[must_use]
+    pub fn wrap(path: &Path, source: io::Error) -> io::Error {
+        io::Error::new(
+            source.kind(),
+            Self {
+                path: path.to_path_buf(),
+                source,
+            },
+        )
+    }
+
+    /// The path the operation was on.
+    #[must_use]
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The operating system's error.
+    #[must_use]
+    pub fn io_error(&self) -> &io::Error {
+        &self.source
+    }
+
+    /// The `FsError` inside an `io::Error`, if it carries one.
+    #[must_use]
+    pub fn of(e: &io::Error) -> Option<&Self> {
+        e.get_ref().and_then(|inner| inner.downcast_ref::<Self>())
+    }
+
+    /// The errno of an `io::Error`, looking through an `FsError` wrapper; `None` for an
+    /// error that did not come from the operating system.
+    #[must_use]
+    pub fn errno(e: &io::Error) -> Option<i32> {
+        match Self::of(e) {
+            Some(fs) => Self::errno(&fs.source),
+            None => e.raw_os_error(),
+        }
+    }
+
+    /// The path an `io::Error` names, when it carries an `FsError`.
+    #[must_use]
+    pub fn path_of(e: &io::Error) -> Option<&Path> {
+        Self::of(e).map(Self::path)
+    }
+}
+
+impl fmt::Display for FsError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.path.display(), self.source)
+    }
+}
+
+impl core::error::Error for FsError {
+    fn source(&self) -> Option<&(dyn core::error::Error + 'static)> {
+        Some(&self.source)
+    }
+}
+
+/// Maps an error of an operation on `path` to the core's error, naming the path.
+fn at(path: &Path) -> impl FnOnce(io::Error) -> Error<io::Error> + '_ {
+    move |e| Error::Io(FsError::wrap(path, e))
+}
+
+/// As [`at`], with `AlreadyExists` as [`Error::AlreadyExists`] (exclusive creation).
+fn at_excl(path: &Path) -> impl FnOnce(io::Error) -> Error<io::Error> + '_ {
+    move |e| match e.kind() {
+        ErrorKind::AlreadyExists => Error::AlreadyExists,
+        _ => Error::Io(FsError::wrap(path, e)),
+    }
+}
+
+/// Whether an error is the filesystem being full (ENOSPC) or a quota reached (EDQUOT).
+fn is_full(e: &io::Error) -> bool {
+    matches!(
+        FsError::errno(e),
+        Some(nix::libc::ENOSPC | nix::libc::EDQUOT)
+    )
 }
 
 fn b32(si: &StorageIndex) -> String {
@@ -53,25 +269,136 @@ fn b32(si: &StorageIndex) -> String {
 }
 
 impl FsStore {
-    /// Opens (creating if needed) the store in `storage_dir` (Tahoe's `storage/`).
+    /// Opens (creating if needed) the store in `storage_dir` (Tahoe's `storage/`) for
+    /// writing, taking the directory's lock (see the type's docs).
     ///
     /// # Errors
     ///
-    /// When the directories cannot be created.
+    /// [`Error::StorageLocked`] when another writer holds the directory (nothing was
+    /// changed; [`Self::lock_holder`] names it); [`Error::Io`] when the directories or
+    /// the lock file cannot be created.
     pub fn open(
         storage_dir: impl Into<PathBuf>,
         durability: Durability,
     ) -> Result<Self, io::Error> {
         let root = storage_dir.into();
-        let store = Self { root, durability };
-        fs::create_dir_all(store.incoming_root()).map_err(Error::Io)?;
+        fs::create_dir_all(&root).map_err(at(&root))?;
+        let lock = DirLock::acquire(&root)?;
+        Self::writer(root, durability, Access::Writer { _lock: lock })
+    }
+
+    /// Opens the store in `storage_dir` for reading only: no lock is taken (a writer may
+    /// be running), nothing is created or removed, and every file is opened `O_RDONLY`.
+    /// Every method of [`ShareStore`] that would change something returns
+    /// [`Error::ReadOnly`]; so does every write to a share it opened, and
+    /// [`ShareStore::available_space`] is 0. A directory without `shares/` holds no
+    /// shares.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Io`] when `storage_dir` is not a directory that can be looked at.
+    pub fn open_read_only(storage_dir: impl Into<PathBuf>) -> Result<Self, io::Error> {
+        let root = storage_dir.into();
+        if !fs::metadata(&root).map_err(at(&root))?.is_dir() {
+            return Err(Error::Io(FsError::wrap(
+                &root,
+                io::Error::from_raw_os_error(nix::libc::ENOTDIR),
+            )));
+        }
+        Ok(Self {
+            root,
+            durability: Durability::Tahoe,
+            access: Access::ReadOnly,
+        })
+    }
+
+    /// Opens for writing *without* the lock, as a writer that does not know it (Tahoe's
+    /// own server) would: for tests of what the filesystem alone arbitrates. Not covered
+    /// by semver.
+    ///
+    /// # Errors
+    ///
+    /// As [`Self::open`], except [`Error::StorageLocked`].
+    #[cfg(feature = "_testing")]
+    #[doc(hidden)]
+    pub fn open_unlocked(
+        storage_dir: impl Into<PathBuf>,
+        durability: Durability,
+    ) -> Result<Self, io::Error> {
+        let root = storage_dir.into();
+        fs::create_dir_all(&root).map_err(at(&root))?;
+        Self::writer(root, durability, Access::Unlocked)
+    }
+
+    fn writer(root: PathBuf, durability: Durability, access: Access) -> Result<Self, io::Error> {
+        let store = Self {
+            root,
+            durability,
+            access,
+        };
+        let incoming = store.incoming_root();
+        fs::create_dir_all(&incoming).map_err(at(&incoming))?;
         Ok(store)
+    }
+
+    /// Who holds the lock of `storage_dir`: the text its holder wrote (process id, host
+    /// and start time), for error messages. `None` when nobody holds it, or when the
+    /// holder is not known (it has not written its text yet, or the file cannot be
+    /// read).
+    ///
+    /// To tell a held lock from a free one it tries a shared lock for an instant, so a
+    /// writer opening the directory at that very instant may fail as if it were held;
+    /// call this only to explain an [`Error::StorageLocked`].
+    #[must_use]
+    pub fn lock_holder(storage_dir: impl AsRef<Path>) -> Option<String> {
+        let path = storage_dir.as_ref().join(LOCK_FILE_NAME);
+        let file = OpenOptions::new()
+            .read(true)
+            .custom_flags((OFlag::O_NOFOLLOW | OFlag::O_NONBLOCK).bits())
+            .open(path)
+            .ok()?;
+        if !file.metadata().ok()?.is_file() {
+            return None;
+        }
+        let file = match Flock::lock(file, FlockArg::LockSharedNonblock) {
+            // Nobody holds it exclusively: any text is a dead holder's.
+            Ok(_free) => return None,
+            Err((file, Errno::EWOULDBLOCK)) => file,
+            Err(_) => return None,
+        };
+        let mut text = String::new();
+        let mut bytes = Vec::new();
+        file.take(HOLDER_TEXT_MAX).read_to_end(&mut bytes).ok()?;
+        text.push_str(String::from_utf8_lossy(&bytes).trim());
+        (!text.is_empty()).then_some(text)
     }
 
     /// The storage directory.
     #[must_use]
     pub fn root(&self) -> &Path {
         &self.root
+    }
+
+    /// Whether the store was opened with [`Self::open_read_only`].
+    #[must_use]
+    pub fn read_only(&self) -> bool {
+        matches!(self.access, Access::ReadOnly)
+    }
+
+    /// Whether `e`, an error of this store or of a share it opened, means the filesystem
+    /// is full (ENOSPC) or a quota is reached (EDQUOT), also through an [`FsError`].
+    #[must_use]
+    pub fn error_is_no_space(e: &io::Error) -> bool {
+        is_full(e)
+    }
+
+    /// Refuses a change in a read-only store.
+    fn writable(&self) -> Result<(), io::Error> {
+        if self.read_only() {
+            Err(Error::ReadOnly)
+        } else {
+            Ok(())
+        }
     }
 
     fn shares_root(&self) -> PathBuf {
@@ -107,10 +434,11 @@ impl FsStore {
 
     /// Removes an upload record if there is one, syncing its directory.
     fn remove_record(&self, si: &StorageIndex, shnum: ShareNumber) -> Result<(), io::Error> {
-        match fs::remove_file(self.record_path(si, shnum)) {
+        let path = self.record_path(si, shnum);
+        match fs::remove_file(&path) {
             Ok(()) => self.sync_dir(&self.incoming_dir(si)),
             Err(e) if e.kind() == ErrorKind::NotFound => Ok(()),
-            Err(e) => Err(Error::Io(e)),
+            Err(e) => Err(at(&path)(e)),
         }
     }
 
@@ -118,20 +446,32 @@ impl FsStore {
         self.durability == Durability::Durable
     }
 
+    /// Opens a share file (or record): read-write, or read-only in a read-only store.
     fn open_file(&self, path: &Path, create_new: bool) -> Result<Option<FileIo>, io::Error> {
+        let read_only = self.read_only();
+        if create_new {
+            self.writable()?;
+        }
         let mut opts = OpenOptions::new();
-        opts.read(true)
-            .write(true)
-            .custom_flags(OFlag::O_NOFOLLOW.bits());
+        // O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer. It
+        // changes nothing for regular files.
+        let mut flags = OFlag::O_NOFOLLOW;
+        if read_only {
+            flags |= OFlag::O_NONBLOCK;
+        }
+        opts.read(true).write(!read_only).custom_flags(flags.bits());
         if create_new {
             opts.create_new(true);
         }
         match opts.open(path) {
             Ok(file) => {
-                if !file.metadata().map_err(Error::Io)?.is_file() {
+                if !file.metadata().map_err(at(path))?.is_file() {
                     return Err(Error::NotAShare);
                 }
-                Ok(Some(FileIo::new(file).with_durability(self.durable())))
+                let io = FileIo::new(file)
+                    .with_durability(self.durable())
+                    .with_path(path.to_path_buf());
+                Ok(Some(if read_only { io.read_only() } else { io }))
             }
             Err(e) if e.kind() == ErrorKind::NotFound && !create_new => Ok(None),
             // O_NOFOLLOW on a symbolic link fails with ELOOP; a directory opened for
@@ -139,7 +479,7 @@ impl FsStore {
             Err(e) if matches!(e.raw_os_error(), Some(nix::libc::ELOOP | nix::libc::EISDIR)) => {
                 Err(Error::NotAShare)
             }
-            Err(e) => Err(io_err(e)),
+            Err(e) => Err(at_excl(path)(e)),
         }
     }
 
@@ -147,7 +487,7 @@ impl FsStore {
         if self.durable() {
             File::open(dir)
                 .and_then(|d| d.sync_all())
-                .map_err(Error::Io)?;
+                .map_err(at(dir))?;
         }
         Ok(())
     }
@@ -156,11 +496,11 @@ impl FsStore {
     /// each directory created so that the new entries are durable.
     fn make_dirs(&self, dir: &Path) -> Result<(), io::Error> {
         let mut missing = Vec::new();
-        let mut at = dir;
-        while !at.exists() {
-            missing.push(at.to_path_buf());
-            match at.parent() {
-                Some(p) => at = p,
+        let mut at_dir = dir;
+        while !at_dir.exists() {
+            missing.push(at_dir.to_path_buf());
+            match at_dir.parent() {
+                Some(p) => at_dir = p,
                 None => break,
             }
         }
@@ -168,7 +508,7 @@ impl FsStore {
             match fs::create_dir(d) {
                 Ok(()) => {}
                 Err(e) if e.kind() == ErrorKind::AlreadyExists => {}
-                Err(e) => return Err(Error::Io(e)),
+                Err(e) => return Err(at(d)(e)),
             }
             if let Some(p) = d.parent() {
                 self.sync_dir(p)?;
@@ -205,16 +545,16 @@ impl FsStore {
             Err(e) if matches!(e.kind(), ErrorKind::NotFound | ErrorKind::NotADirectory) => {
                 return Ok(set)
             }
-            Err(e) => return Err(Error::Io(e)),
+            Err(e) => return Err(at(dir)(e)),
         };
         for entry in entries {
-            let entry = entry.map_err(Error::Io)?;
+            let entry = entry.map_err(at(dir))?;
             let Some(n) = ShareNumber::from_file_name(entry.file_name().as_encoded_bytes()) else {
                 continue;
             };
             // file_type() does not follow symbolic links: those, and directories, are
             // never shares.
-            if entry.file_type().map_err(Error::Io)?.is_file() {
+            if entry.file_type().map_err(at(&entry.path()))?.is_file() {
                 set.insert(n);
             }
         }
@@ -223,13 +563,13 @@ impl FsStore {
 
     /// Removes `dir` and then its parent if they are empty, stopping below `stop`.
     fn remove_empty_dirs(dir: &Path, levels: usize) {
-        let mut at = dir.to_path_buf();
+        let mut at_dir = dir.to_path_buf();
         for _ in 0..levels {
-            if fs::remove_dir(&at).is_err() {
+            if fs::remove_dir(&at_dir).is_err() {
                 break;
             }
-            match at.parent() {
-                Some(p) => at = p.to_path_buf(),
+            match at_dir.parent() {
+                Some(p) => at_dir = p.to_path_buf(),
                 None => break,
             }
         }
@@ -247,12 +587,13 @@ impl FsStore {
                 .filter(|n| n.len() == 2)
                 .collect(),
             Err(e) if e.kind() == ErrorKind::NotFound => return Ok(()),
-            Err(e) => return Err(Error::Io(e)),
+            Err(e) => return Err(at(root)(e)),
         };
         prefixes.sort();
         for p in prefixes {
-            let mut sis: Vec<StorageIndex> = fs::read_dir(root.join(&p))
-                .map_err(Error::Io)?
+            let dir = root.join(&p);
+            let mut sis: Vec<StorageIndex> = fs::read_dir(&dir)
+                .map_err(at(&dir))?
                 .filter_map(core::result::Result::ok)
                 .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
                 .filter_map(|e| StorageIndex::from_base32(e.file_name().as_encoded_bytes()).ok())
@@ -264,6 +605,22 @@ impl FsStore {
                     return Ok(());
                 }
             }
+        }
+        Ok(())
+    }
+
+    /// Writes `body` into a new file at `path` and syncs it; on any failure the file is
+    /// removed again, so that no partial file stays behind.
+    fn write_new_file(&self, path: &Path, body: &[u8]) -> Result<(), io::Error> {
+        let mut io = self
+            .open_file(path, true)?
+            .ok_or(Error::Bug("create_new returned no file"))?;
+        let written = crate::io::ShareIo::write_at(&mut io, 0, body)
+            .and_then(|()| crate::io::ShareIo::sync(&mut io));
+        drop(io);
+        if let Err(e) = written {
+            let _ = fs::remove_file(path);
+            return Err(Error::Io(e));
         }
         Ok(())
     }
@@ -286,6 +643,7 @@ impl ShareStore for FsStore {
         si: &StorageIndex,
         shnum: ShareNumber,
     ) -> Result<FileIo, io::Error> {
+        self.writable()?;
         if fs::symlink_metadata(self.share_path(si, shnum)).is_ok() {
             return Err(Error::AlreadyExists);
         }
@@ -293,8 +651,14 @@ impl ShareStore for FsStore {
         let path = dir.join(shnum.file_name().as_str());
         // Another process publishing or aborting the last upload under the same prefix
         // may remove the directories between their creation and the file's.
-        self.in_new_dir(&dir, || self.open_file(&path, true))?
-            .ok_or(Error::Bug("create_new returned no file"))
+        let created = self
+            .in_new_dir(&dir, || self.open_file(&path, true))
+            .and_then(|f| f.ok_or(Error::Bug("create_new returned no file")));
+        if matches!(&created, Err(Error::Io(_))) {
+            // A full disk can fail the file after its directories: leave none behind.
+            Self::remove_empty_dirs(&dir, 2);
+        }
+        created
     }
 
     fn open_incoming(
@@ -316,8 +680,10 @@ impl ShareStore for FsStore {
     /// of each directory created); hard-link incoming to final, which fails rather than
     /// replace an existing share; fsync the bucket directory; unlink the incoming name;
     /// fsync the incoming directory. A crash after the link leaves both names, and the
-    /// incoming one is discarded at startup.
+    /// incoming one is discarded at startup. When the directory or the link cannot be
+    /// made (a full disk), the directories made for it are removed again.
     fn publish(&mut self, si: &StorageIndex, shnum: ShareNumber) -> Result<(), io::Error> {
+        self.writable()?;
         let name = shnum.file_name();
         let incoming_dir = self.incoming_dir(si);
         let from = incoming_dir.join(name.as_str());
@@ -331,16 +697,22 @@ impl ShareStore for FsStore {
         // without a record, which a restart discards (the close was not acknowledged).
         self.remove_record(si, shnum)?;
         if self.durable() {
-            file.file().sync_all().map_err(Error::Io)?;
+            file.file().sync_all().map_err(at(&from))?;
         }
         drop(file);
         let bucket = self.bucket_dir(si);
         let to = bucket.join(name.as_str());
         // Another process removing the last share of this storage index may remove its
         // directory between its creation and the link.
-        self.in_new_dir(&bucket, || fs::hard_link(&from, &to).map_err(io_err))?;
+        let linked = self.in_new_dir(&bucket, || fs::hard_link(&from, &to).map_err(at_excl(&to)));
+        if let Err(e) = linked {
+            if matches!(e, Error::Io(_)) {
+                Self::remove_empty_dirs(&bucket, 1);
+            }
+            return Err(e);
+        }
         self.sync_dir(&bucket)?;
-        fs::remove_file(&from).map_err(Error::Io)?;
+        fs::remove_file(&from).map_err(at(&from))?;
         self.sync_dir(&incoming_dir)?;
         // Tahoe removes the incoming bucket and prefix directories once empty.
         Self::remove_empty_dirs(&incoming_dir, 2);
@@ -348,12 +720,14 @@ impl ShareStore for FsStore {
     }
 
     fn abort(&mut self, si: &StorageIndex, shnum: ShareNumber) -> Result<(), io::Error> {
+        self.writable()?;
         let dir = self.incoming_dir(si);
         self.remove_record(si, shnum)?;
-        match fs::remove_file(dir.join(shnum.file_name().as_str())) {
+        let path = dir.join(shnum.file_name().as_str());
+        match fs::remove_file(&path) {
             Ok(()) => {}
             Err(e) if e.kind() == ErrorKind::NotFound => return Err(Error::NoSuchShare),
-            Err(e) => return Err(Error::Io(e)),
+            Err(e) => return Err(at(&path)(e)),
         }
         self.sync_dir(&dir)?;
         Self::remove_empty_dirs(&dir, 2);
@@ -361,15 +735,16 @@ impl ShareStore for FsStore {
     }
 
     fn remove(&mut self, si: &StorageIndex, shnum: ShareNumber) -> Result<(), io::Error> {
+        self.writable()?;
         let dir = self.bucket_dir(si);
         let path = dir.join(shnum.file_name().as_str());
         match fs::symlink_metadata(&path) {
             Ok(m) if m.is_file() => {}
             Ok(_) => return Err(Error::NotAShare),
             Err(e) if e.kind() == ErrorKind::NotFound => return Err(Error::NoSuchShare),
-            Err(e) => return Err(Error::Io(e)),
+            Err(e) => return Err(at(&path)(e)),
         }
-        fs::remove_file(&path).map_err(Error::Io)?;
+        fs::remove_file(&path).map_err(at(&path))?;
         self.sync_dir(&dir)?;
         // Tahoe removes the storage index directory once it is empty (not the prefix).
         Self::remove_empty_dirs(&dir, 1);
@@ -378,13 +753,15 @@ impl ShareStore for FsStore {
 
     /// Writes `<shnum>.upload.tmp` beside the incoming share, syncs it, renames it over
     /// `<shnum>.upload` and syncs the directory. Tahoe ignores both names (they are not
-    /// share numbers).
+    /// share numbers). A failed write (a full disk) removes the temporary file and keeps
+    /// the previous record.
     fn put_upload_record(
         &mut self,
         si: &StorageIndex,
         shnum: ShareNumber,
         record: &[u8],
     ) -> Result<(), io::Error> {
+        self.writable()?;
         let dir = self.incoming_dir(si);
         if !dir.join(shnum.file_name().as_str()).is_file() {
             return Err(Error::NoSuchShare);
@@ -397,13 +774,20 @@ impl ShareStore for FsStore {
             .truncate(true)
             .custom_flags(OFlag::O_NOFOLLOW.bits())
             .open(&tmp)
-            .map_err(io_err)?;
-        std::io::Write::write_all(&mut file, record).map_err(Error::Io)?;
-        if self.durable() {
-            file.sync_all().map_err(Error::Io)?;
-        }
+            .map_err(at_excl(&tmp))?;
+        let written = std::io::Write::write_all(&mut file, record).and_then(|()| {
+            if self.durable() {
+                file.sync_all()
+            } else {
+                Ok(())
+            }
+        });
         drop(file);
-        fs::rename(&tmp, &path).map_err(Error::Io)?;
+        if let Err(e) = written {
+            let _ = fs::remove_file(&tmp);
+            return Err(at(&tmp)(e));
+        }
+        fs::rename(&tmp, &path).map_err(at(&path))?;
         self.sync_dir(&dir)
     }
 
@@ -426,25 +810,27 @@ impl ShareStore for FsStore {
         Ok(Some(needed))
     }
 
+    /// statvfs's space available to unprivileged users; 0 in a read-only store.
     fn available_space(&mut self) -> Result<Option<u64>, io::Error> {
+        if self.read_only() {
+            return Ok(Some(0));
+        }
         match nix::sys::statvfs::statvfs(&self.root) {
             Ok(s) => Ok(Some(s.blocks_available().saturating_mul(s.fragment_size()))),
             Err(_) => Ok(None),
         }
     }
 
+    /// Creates the advisory file exclusively, writes and syncs it; on a failure (a full
+    /// disk) the partial file is removed.
     fn write_advisory(&mut self, name: &str, body: &[u8]) -> Result<(), io::Error> {
+        self.writable()?;
         if name.is_empty() || name.contains('/') || name.starts_with('.') {
             return Err(Error::InvalidArgument("advisory name"));
         }
         let dir = self.root.join("corruption-advisories");
         self.make_dirs(&dir)?;
-        let path = dir.join(name);
-        let mut io = self
-            .open_file(&path, true)?
-            .ok_or(Error::Bug("create_new returned no file"))?;
-        crate::io::ShareIo::write_at(&mut io, 0, body).map_err(Error::Io)?;
-        crate::io::ShareIo::sync(&mut io).map_err(Error::Io)?;
+        self.write_new_file(&dir.join(name), body)?;
         self.sync_dir(&dir)
     }
 
@@ -473,5 +859,56 @@ impl ShareStore for FsStore {
             }
         }
         Ok(())
+    }
+
+    fn is_read_only(&self) -> bool {
+        self.read_only()
+    }
+
+    fn is_no_space(err: &io::Error) -> bool {
+        is_full(err)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fs_error_keeps_kind_errno_path_and_source() {
+        let os = io::Error::from_raw_os_error(nix::libc::ENOSPC);
+        let e = FsError::wrap(Path::new("/x/y"), os);
+        assert_eq!(
+            e.kind(),
+            io::Error::from_raw_os_error(nix::libc::ENOSPC).kind()
+        );
+        assert_eq!(e.raw_os_error(), None);
+        assert_eq!(FsError::errno(&e), Some(nix::libc::ENOSPC));
+        assert_eq!(FsError::path_of(&e), Some(Path::new("/x/y")));
+        assert!(e.to_string().starts_with("/x/y: "), "{e}");
+        let inner = FsError::of(&e).unwrap();
+        let src = core::error::Error::source(inner).unwrap();
+        assert_eq!(src.to_string(), inner.io_error().to_string());
+        assert!(is_full(&e));
+        let quota = FsError::wrap(
+            Path::new("/q"),
+            io::Error::from_raw_os_error(nix::libc::EDQUOT),
+        );
+        assert!(is_full(&quota));
+        assert!(is_full(&io::Error::from_raw_os_error(nix::libc::EDQUOT)));
+        assert!(!is_full(&io::Error::from_raw_os_error(nix::libc::EIO)));
+        assert!(!is_full(&io::Error::other("no errno")));
+        assert_eq!(FsError::errno(&io::Error::other("x")), None);
+        assert_eq!(FsError::path_of(&io::Error::from_raw_os_error(2)), None);
+    }
+
+    #[test]
+    fn holder_text_names_this_process() {
+        let t = holder_text();
+        assert!(
+            t.starts_with(&std::format!("pid {} on ", std::process::id())),
+            "{t}"
+        );
+        assert!(t.contains(" since 2"), "{t}");
     }
 }

@@ -18,7 +18,7 @@ pub use faulty::{
     SECTOR,
 };
 #[cfg(feature = "std")]
-pub use fs::FsStore;
+pub use fs::{FsError, FsStore, LOCK_FILE_NAME};
 #[cfg(feature = "alloc")]
 pub use memory::{MemShare, MemStore};
 
@@ -146,4 +146,20 @@ pub trait ShareStore {
         &mut self,
         f: &mut dyn FnMut(StorageIndex, ShareNumber) -> bool,
     ) -> Result<(), Self::Error>;
+
+    /// Whether the store refuses every change (opened read-only, e.g.
+    /// `FsStore::open_read_only`). A server over it changes nothing: it leaves
+    /// `incoming/` alone at startup and answers every write with
+    /// [`crate::Error::ReadOnly`]. The default is `false`.
+    fn is_read_only(&self) -> bool {
+        false
+    }
+
+    /// Whether `err`, an error of this store or of one of its devices, means the storage
+    /// is full (a filesystem's ENOSPC or EDQUOT). The server reports such errors as
+    /// [`crate::Error::NoSpace`] (embedded-io's error kinds have no such kind). The
+    /// default is `false`.
+    fn is_no_space(_err: &Self::Error) -> bool {
+        false
+    }
 }
