@@ -99,7 +99,9 @@ class TahoeLike(Impl):
 
             self.ss = DropIn(storedir, NODEID, clock=self.clock)
             if not durable:
-                # The drop-in's core is durable by default; compare like with like.
+                # The drop-in's core is durable by default; compare like with like. The
+                # first core holds the directory's lock: release it before reopening.
+                self.ss._native.shutdown()
                 self.ss._native = _native.Server(
                     storedir, NODEID, now=NOW, discard_storage=False,
                     upload_idle_timeout=2**62, available_space=self.ss.get_available_space,

@@ -15,6 +15,7 @@ use pyo3::exceptions::{PyException, PyOSError, PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::sync::GILOnceCell;
 use pyo3::types::{PyDict, PyTuple, PyType};
+use tahoe_shares::store::{FsError, FsStore};
 use tahoe_shares::Error as CoreError;
 
 use crate::store::NativeError;
@@ -269,21 +270,18 @@ pub struct Context<'a> {
     pub directory: Option<&'a Path>,
 }
 
-/// The path an I/O error of the filesystem store is reported with (`IoError.filename`).
-///
-/// THE ONE PLACE the path is derived (issue 12 item 5). Today it is the storage
-/// directory. When `FsStore` attaches the file it failed on (a
-/// `tahoe_shares::store::FsError { path, source }` payload inside the `io::Error`,
-/// readable with `err.get_ref()` and a downcast), return that path here and the errno of
-/// its `source` in [`os_errno`].
+/// The path an I/O error of the filesystem store is reported with (`IoError.filename`):
+/// the file or directory `FsStore` failed on, or else the storage directory.
 fn io_error_path(err: &std::io::Error, ctx: Context<'_>) -> Option<PathBuf> {
-    let _ = err;
-    ctx.directory.map(Path::to_path_buf)
+    FsError::path_of(err)
+        .map(Path::to_path_buf)
+        .or_else(|| ctx.directory.map(Path::to_path_buf))
 }
 
-/// The errno an I/O error of the filesystem store is reported with (`IoError.errno`).
+/// The errno an I/O error of the filesystem store is reported with (`IoError.errno`):
+/// `FsStore` wraps the OS error with its path, so the errno is read through the wrapper.
 fn os_errno(err: &std::io::Error) -> Option<i32> {
-    err.raw_os_error()
+    FsError::errno(err).or_else(|| err.raw_os_error())
 }
 
 /// Converts a core error into the matching Python exception (the GIL held).
@@ -372,13 +370,15 @@ fn python_io_error(py: Python<'_>, inner: PyErr) -> PyErr {
 
 /// `StorageLocked` naming the directory (`holder` is not known yet: None).
 fn storage_locked(py: Python<'_>, msg: &str, ctx: Context<'_>) -> PyErr {
-    let text = match ctx.directory {
-        Some(d) => format!("{msg}: {}", d.display()),
-        None => msg.to_owned(),
+    let holder = ctx.directory.and_then(FsStore::lock_holder);
+    let text = match (ctx.directory, &holder) {
+        (Some(d), Some(h)) => format!("{msg}: {} (held by {h})", d.display()),
+        (Some(d), None) => format!("{msg}: {}", d.display()),
+        (None, _) => msg.to_owned(),
     };
     let built = Kind::StorageLocked.call(py, (text,)).and_then(|value| {
         value.setattr("directory", ctx.directory)?;
-        value.setattr("holder", py.None())?;
+        value.setattr("holder", holder)?;
         Ok(value)
     });
     match built {

@@ -126,6 +126,15 @@ impl Fail {
 ///   stores; False syncs as little as Tahoe does).
 /// - ``available_space``: a callable answering the free space in bytes (or None) instead
 ///   of ``statvfs`` (filesystem stores; a Python store answers its own).
+/// - ``writable``: False opens a storage directory read-only: no lock is taken (it may be
+///   opened beside the server that writes it), nothing is created or removed, every file
+///   is opened ``O_RDONLY`` (so a user who may only read, or a read-only mount, will
+///   do), and every change raises ``ReadOnly``. Unlike ``readonly`` (Tahoe's setting:
+///   no new immutable shares, leases and mutable writes still accepted).
+///
+/// A writable filesystem server is the one writer of its directory: it holds a lock on
+/// ``<storage>/tahoe-shares.lock`` until ``shutdown()`` (or until it is collected, or the
+/// process ends), and a second writer raises ``StorageLocked`` at once.
 ///
 /// Defaults are the core's ``Config::default()`` (see ``inspect.signature(Server)``).
 ///
@@ -256,7 +265,7 @@ impl Server {
         upload_idle_timeout=None, max_uploads=None, max_ranges_per_upload=None,
         max_advisory_size=None, resume_uploads=Config::default().resume_uploads,
         mutable_writes_respect_space=Config::default().mutable_writes_respect_space,
-        durable=true, available_space=None
+        durable=true, available_space=None, writable=true
     ))]
     #[allow(clippy::too_many_arguments, clippy::fn_params_excessive_bools)]
     fn new(
@@ -276,6 +285,7 @@ impl Server {
         mutable_writes_respect_space: bool,
         durable: bool,
         available_space: Option<Py<PyAny>>,
+        writable: bool,
     ) -> PyResult<Self> {
         let nodeid = NodeId(
             nodeid
@@ -312,7 +322,13 @@ impl Server {
                 directory: Some(&path),
             };
             let fs = py
-                .allow_threads(|| FsStore::open(&path, durability))
+                .allow_threads(|| {
+                    if writable {
+                        FsStore::open(&path, durability)
+                    } else {
+                        FsStore::open_read_only(&path)
+                    }
+                })
                 .map_err(|e| to_py(py, e.map_io(NativeError::Os), ctx))?;
             let store = NativeStore::Fs {
                 store: fs,

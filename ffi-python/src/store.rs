@@ -332,6 +332,33 @@ impl ShareStore for NativeStore {
         }
     }
 
+    fn is_read_only(&self) -> bool {
+        match self {
+            Self::Fs { store, .. } => store.read_only(),
+            Self::Python(_) => false,
+        }
+    }
+
+    /// ENOSPC or EDQUOT from the filesystem, or an `OSError` with either errno raised by a
+    /// Python store or share handle: the server answers `NoSpace` for both.
+    fn is_no_space(err: &NativeError) -> bool {
+        match err {
+            NativeError::Os(e) => FsStore::error_is_no_space(e),
+            NativeError::Python(e) => Python::with_gil(|py| {
+                e.is_instance_of::<pyo3::exceptions::PyOSError>(py)
+                    && e.value(py)
+                        .getattr("errno")
+                        .and_then(|n| n.extract::<Option<i32>>())
+                        .ok()
+                        .flatten()
+                        .is_some_and(|n| {
+                            FsStore::error_is_no_space(&std::io::Error::from_raw_os_error(n))
+                        })
+            }),
+            NativeError::Protocol(_) => false,
+        }
+    }
+
     fn available_space(&mut self) -> Result<Option<u64>> {
         let callable = match self {
             Self::Fs { store, space: None } => return os(store.available_space()),

@@ -11,7 +11,7 @@ a share listed twice in one mutable write is ``InvalidArgument``), 21 and 26 (Ta
 an allocation that does not fit, and publishes with holes), 25 (``NoSuchUpload``), 29 (no
 vector limit in the server: the wire schemas cap at 30), 33 (``BadUploadSecret``), 35
 (a Python share handle's ``write`` returns no count: a failing one is ``IoError``), 37
-(``IoError`` caused by the store's ``OSError(ENOSPC)``; the partial share is removed).
+(``NoSpace`` caused by the store's ``OSError(ENOSPC)``; the partial share is removed).
 
 ``test_catalogue_figure`` (last) prints ``RELIABILITY bad_inputs_python <N>``; run with
 ``pytest -s`` to see it.
@@ -557,10 +557,17 @@ def test_row37_enospc_during_upload_removes_the_partial_share():
     store = _FaultyStore()
     s = _server(store)
     store.faults.add("enospc")
-    with pytest.raises(ts.IoError) as info:
+    with pytest.raises(ts.NoSpace):
         s.allocate_buckets(SI, RENEW, CANCEL, {0, 1}, 500, b"u", now=NOW)
+    assert store.incoming_shares == {}
+    assert s.allocated_size() == 0 and not s.upload_in_progress(SI, 0)
+    # Any other OSError of the store stays an IoError, with the store's error as cause.
+    store.faults.discard("enospc")
+    store.faults.add("raise_write")
+    with pytest.raises(ts.IoError) as info:
+        s.allocate_buckets(SI, RENEW, CANCEL, {0}, 500, b"u", now=NOW)
     cause = info.value.__cause__
-    assert isinstance(cause, OSError) and cause.errno == errno.ENOSPC
+    assert isinstance(cause, OSError) and cause.errno == errno.EIO
     assert store.incoming_shares == {}
     assert s.allocated_size() == 0 and not s.upload_in_progress(SI, 0)
 

@@ -246,7 +246,7 @@ def test_a_store_calling_the_server_it_serves_gets_an_error_not_a_deadlock():
 # ----- item 5: I/O errors are OSErrors with errno, strerror and filename ---------------
 
 
-def test_filesystem_io_error_carries_errno_strerror_and_the_storage_directory(tmp_path):
+def test_filesystem_io_error_carries_errno_strerror_and_the_path(tmp_path):
     storage = tmp_path / "storage"
     storage.mkdir()
     (storage / "shares").write_bytes(b"a file where a directory belongs")
@@ -256,8 +256,10 @@ def test_filesystem_io_error_carries_errno_strerror_and_the_storage_directory(tm
     assert isinstance(e, OSError) and isinstance(e, ts.Error)
     assert e.errno == errno.ENOTDIR
     assert e.strerror == os.strerror(errno.ENOTDIR)
-    assert e.filename == str(storage)
-    assert str(e) == f"[Errno {errno.ENOTDIR}] {os.strerror(errno.ENOTDIR)}: {str(storage)!r}"
+    # The path the filesystem store failed on, not only the storage directory.
+    incoming = str(storage / "shares" / "incoming")
+    assert e.filename == incoming
+    assert str(e) == f"[Errno {errno.ENOTDIR}] {os.strerror(errno.ENOTDIR)}: {incoming!r}"
 
     # An error while serving: a bucket directory that is a symlink loop.
     storage = tmp_path / "loop"
@@ -268,14 +270,14 @@ def test_filesystem_io_error_carries_errno_strerror_and_the_storage_directory(tm
     with pytest.raises(OSError) as info:
         s.shares(SI)
     assert isinstance(info.value, ts.IoError)
-    assert (info.value.errno, info.value.filename) == (errno.ELOOP, str(storage))
+    assert (info.value.errno, info.value.filename) == (errno.ELOOP, str(prefix / _b32(SI)))
     assert info.value.strerror == os.strerror(errno.ELOOP)
     again = pickle.loads(pickle.dumps(info.value))
     assert type(again) is ts.IoError
     assert (again.errno, again.strerror, again.filename) == (
         errno.ELOOP,
         os.strerror(errno.ELOOP),
-        str(storage),
+        str(prefix / _b32(SI)),
     )
 
 
@@ -601,19 +603,45 @@ def test_readers_opened_before_shutdown_keep_reading():
     assert reader.read(0, 100) == b"still here" and reader.length() == 10
 
 
-# The lock itself comes from the storage-directory lock work (issue 12 item 2). Strict
-# xfail: this starts failing as an unexpected pass when the lock lands; then drop the mark.
-@pytest.mark.xfail(strict=True, reason="the storage-directory lock (issue 12 item 2) is not in yet")
 def test_second_writer_is_storage_locked_until_shutdown(tmp_path):
     storage = str(tmp_path / "storage")
     first = ts.Server(storage, NODE, now=NOW)
+    _publish(first, SI)
+    first.allocate_buckets(b"I" * 16, RENEW, CANCEL, {0}, 4, b"u", now=NOW)
     with pytest.raises(ts.StorageLocked) as info:
         ts.Server(storage, NODE, now=NOW)
-    assert info.value.directory == storage and info.value.holder is None
+    assert info.value.directory == storage
+    assert info.value.holder is not None and f"pid {os.getpid()}" in info.value.holder
+    assert storage in str(info.value) and info.value.holder in str(info.value)
     again = pickle.loads(pickle.dumps(info.value))
-    assert (again.directory, again.holder, str(again)) == (storage, None, str(info.value))
+    assert (again.directory, again.holder, str(again)) == (storage, info.value.holder, str(info.value))
+    # The refused writer changed nothing: the first one's upload in progress is intact.
+    assert first.upload_in_progress(b"I" * 16, 0)
+    assert first.write(b"I" * 16, 0, b"u", 0, b"abcd", now=NOW)
     first.shutdown()
     ts.Server(storage, NODE, now=NOW).shutdown()
+    with ts.Server(storage, NODE, now=NOW) as s:
+        assert s.read(SI, 0, 0, 100) == b"data"
+    ts.Server(storage, NODE, now=NOW).shutdown()
+
+
+def test_read_only_opening_beside_a_writer_changes_nothing(tmp_path):
+    storage = tmp_path / "storage"
+    writer = ts.Server(str(storage), NODE, now=NOW)
+    _publish(writer, SI)
+    writer.allocate_buckets(b"I" * 16, RENEW, CANCEL, {0}, 4, b"u", now=NOW)
+    before = sorted(str(p.relative_to(storage)) for p in storage.rglob("*"))
+    reader = ts.Server(str(storage), NODE, now=NOW, writable=False)
+    assert reader.read(SI, 0, 0, 100) == b"data"
+    assert reader.storage_indexes() == [SI]
+    with pytest.raises(ts.ReadOnly):
+        reader.add_lease(SI, RENEW, CANCEL, now=NOW)
+    with pytest.raises(ts.ReadOnly):
+        reader.allocate_buckets(b"J" * 16, RENEW, CANCEL, {0}, 4, b"v", now=NOW)
+    reader.shutdown()
+    assert sorted(str(p.relative_to(storage)) for p in storage.rglob("*")) == before
+    assert writer.upload_in_progress(b"I" * 16, 0)
+    writer.shutdown()
 
 
 @pytest.mark.parametrize("kind", ["fs", "memory"])

@@ -94,6 +94,7 @@ class Server:
         mutable_writes_respect_space: bool = ...,
         durable: bool = True,
         available_space: Optional[Callable[[], Optional[int]]] = None,
+        writable: bool = True,
     ) -> Server: ...
     def shutdown(self) -> None: ...
     @property

@@ -231,6 +231,14 @@ class StorageServer(_TahoeStorageServer):
             upload_idle_timeout=2**62, available_space=self.get_available_space,
         )
 
+    def stopService(self):
+        # Tahoe's own stopService aborts the uploads in progress; then the core lets go
+        # of the storage directory, so a node restarted on it (or any other writer) can
+        # take its lock.
+        d = super().stopService()
+        self._native.shutdown()
+        return d
+
     # --- immutable ----------------------------------------------------------------
 
     def allocate_buckets(self, storage_index, renew_secret, cancel_secret, sharenums,
