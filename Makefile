@@ -9,6 +9,9 @@ PYTHON ?= python3
 VENV := .venv
 VPY := $(VENV)/bin/python
 NOSTD_TARGET := thumbv7em-none-eabihf
+# The second bare-metal target: 32-bit RISC-V with no atomic instructions and no FPU, where
+# thumbv7em has both, so a dependency that needs either shows up here.
+NOSTD_TARGET_RISCV := riscv32imc-unknown-none-elf
 export CARGO_TERM_COLOR := never
 
 .PHONY: test demo venv rust-targets fmt-check clippy test-rust doc nostd test-python golden clean \
@@ -30,6 +33,8 @@ venv: $(VENV)/.stamp
 rust-targets:
 	@if rustup target list --installed 2>/dev/null | grep -qx $(NOSTD_TARGET); then :; \
 	else rustup target add $(NOSTD_TARGET) || echo "!!! WARNING: cannot install $(NOSTD_TARGET); the no_std check falls back to a host build !!!"; fi
+	@if rustup target list --installed 2>/dev/null | grep -qx $(NOSTD_TARGET_RISCV); then :; \
+	else rustup target add $(NOSTD_TARGET_RISCV) || echo "!!! WARNING: cannot install $(NOSTD_TARGET_RISCV); the no_std check skips it !!!"; fi
 
 # --- checks -----------------------------------------------------------------------------
 
@@ -56,6 +61,12 @@ nostd: rust-targets
 		echo "!!! WARNING: $(NOSTD_TARGET) missing: host build of the no_std configurations only !!!"; \
 		$(CARGO) build -p tahoe-shares --no-default-features && \
 		$(CARGO) build -p tahoe-shares --no-default-features --features alloc; \
+	fi
+	@if rustup target list --installed 2>/dev/null | grep -qx $(NOSTD_TARGET_RISCV); then \
+		$(CARGO) build -p tahoe-shares --no-default-features --target $(NOSTD_TARGET_RISCV) && \
+		$(CARGO) build -p tahoe-shares --no-default-features --features alloc --target $(NOSTD_TARGET_RISCV); \
+	else \
+		echo "!!! WARNING: $(NOSTD_TARGET_RISCV) missing: not built for it !!!"; \
 	fi
 
 # Cross-checks against Tahoe-LAFS 1.20 itself: differential op scripts, both directions of
