@@ -40,12 +40,14 @@ rust-targets:
 
 fmt-check:
 	$(CARGO) fmt --all -- --check
+	cd fuzz && $(CARGO) fmt --all -- --check
 
 clippy:
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	$(CARGO) clippy -p tahoe-shares --no-default-features --lib -- -D warnings
 	$(CARGO) clippy -p tahoe-shares --no-default-features --features alloc --lib -- -D warnings
 	$(CARGO) clippy -p tahoe-shares --features _testing --all-targets -- -D warnings
+	cd fuzz && $(CARGO) clippy --locked --all-targets -- -D warnings
 
 test-rust:
 	$(CARGO) test --workspace --all-features
