@@ -208,7 +208,8 @@ clean:
 
 .PHONY: fuzz fuzz-smoke fuzz-tool fuzz-build
 
-# The targets are listed in fuzz/run.sh (run, executions table) and fuzz/seed.sh.
+# The targets are the [[bin]]s of fuzz/Cargo.toml: fuzz/run.sh, fuzz/seed.sh and
+# tools/reliability.py take them from `cargo fuzz list`.
 FUZZ_SMOKE_SECONDS ?= 10
 FUZZ_SECONDS ?= 600
 FUZZ_ENV := RUSTC_BOOTSTRAP=1
