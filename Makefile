@@ -213,7 +213,8 @@ clean:
 FUZZ_SMOKE_SECONDS ?= 10
 FUZZ_SECONDS ?= 600
 FUZZ_ENV := RUSTC_BOOTSTRAP=1
-# Every target: no allocation sized by a declared length (reliability.md P5).
+# Every target runs with these limits, so an allocation sized by a length the input declares,
+# rather than by the bytes it has, fails the run.
 FUZZ_ARGS := -rss_limit_mb=512 -malloc_limit_mb=512
 
 fuzz-tool:
@@ -231,7 +232,7 @@ fuzz-smoke: fuzz-build
 fuzz: fuzz-build
 	fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_ARGS)
 
-# --- reliability figures (reliability.md 3.8) -------------------------------------------
+# --- reliability figures ----------------------------------------------------------------
 
 .PHONY: reliability
 RELIABILITY_FUZZ_SECONDS ?= 60
