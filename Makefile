@@ -250,3 +250,63 @@ reliability: venv python-ext c-lib fuzz-build
 	$(VPY) tools/reliability.py --venv $(VENV) --c-bin $(C_OUT)/reliability \
 		--fuzz-seconds $(RELIABILITY_FUZZ_SECONDS) --exhaustive $(RELIABILITY_EXHAUSTIVE) \
 		$(foreach a,$(FUZZ_ARGS),--fuzz-arg=$(a))
+
+# --- the edit loop, and the checks of the toolchain and dependencies ---------------------
+
+.PHONY: check msrv msrv-toolchain deny deny-tool deny-advisories miri miri-tool
+
+# `make test` runs these too, after the targets on its own line.
+test: msrv deny miri
+
+# The quick loop while editing: formatting, clippy and the unit tests (no integration
+# tests, C, Python, Tahoe or fuzzing: `make test` stays the full gate).
+check: fmt-check clippy
+	$(CARGO) test --workspace --all-features --lib --bins
+
+# The rust-version that Cargo.toml declares, checked with that toolchain (installed when
+# missing): the core in each feature configuration, then every crate's library and binaries.
+# Tests and benchmarks are not checked (Cargo.toml says why). target/msrv keeps the
+# build apart from the stable one.
+MSRV := $(shell sed -n 's/^rust-version = "\(.*\)"/\1/p' Cargo.toml | head -1)
+MSRV_CHECK := rustup run $(MSRV) cargo check --locked --target-dir target/msrv
+
+msrv-toolchain:
+	@rustup run $(MSRV) rustc --version >/dev/null 2>&1 || rustup toolchain install $(MSRV) --profile minimal
+
+msrv: msrv-toolchain
+	$(MSRV_CHECK) -p tahoe-shares --lib --no-default-features
+	$(MSRV_CHECK) -p tahoe-shares --lib --no-default-features --features alloc
+	$(MSRV_CHECK) --workspace --all-features --lib --bins
+
+# Licences, duplicate versions and sources of every dependency, by deny.toml. Advisories
+# need the RustSec database, a git repository these machines cannot fetch (deny.toml says
+# more): `make deny-advisories` checks them where GitHub is reachable.
+DENY_VERSION := 0.20.2
+
+deny-tool:
+	@$(CARGO) deny --version >/dev/null 2>&1 || $(CARGO) install --locked cargo-deny@$(DENY_VERSION)
+
+deny: deny-tool
+	$(CARGO) deny check licenses bans sources
+
+deny-advisories: deny-tool
+	$(CARGO) deny check advisories
+
+# The core's unit tests and the fuzz regressions under Miri. The core has no unsafe code; Miri
+# checks the unsafe code of the dependencies that the core's code reaches (heapless's
+# buffers, the block buffers under the hashes) for undefined behaviour. Miri needs a nightly toolchain; this one is pinned so that a new
+# nightly cannot turn `make test` red. Isolation is off because proptest looks up the
+# working directory and the fuzz regressions write a file; PROPTEST_CASES keeps the property
+# tests to a size Miri runs in under a minute. Left out: core/tests/golden.rs (8 minutes under
+# Miri) and the suites over the filesystem store, the crash enumerations and the server
+# scenarios, which run for hours.
+MIRI_TOOLCHAIN := nightly-2026-05-20
+MIRI_ENV := MIRIFLAGS=-Zmiri-disable-isolation PROPTEST_CASES=16
+
+miri-tool:
+	@rustup run $(MIRI_TOOLCHAIN) cargo miri --version >/dev/null 2>&1 || \
+		rustup toolchain install $(MIRI_TOOLCHAIN) --profile minimal --component miri,rust-src
+
+miri: miri-tool
+	$(MIRI_ENV) rustup run $(MIRI_TOOLCHAIN) cargo miri test -p tahoe-shares --all-features \
+		--lib --test fuzz_regressions
