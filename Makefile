@@ -1,6 +1,6 @@
 # The two commands of the README: `make demo` and `make test`. Everything a fresh machine
-# needs (the Python venv with Tahoe-LAFS 1.20, the no_std target) is installed here,
-# idempotently.
+# needs (the Python venv with Tahoe-LAFS 1.20, the no_std targets, the rust-version and Miri
+# toolchains, cargo-deny, cargo-fuzz) is installed here, idempotently.
 
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
@@ -304,8 +304,9 @@ MIRI_TOOLCHAIN := nightly-2026-05-20
 MIRI_ENV := MIRIFLAGS=-Zmiri-disable-isolation PROPTEST_CASES=16
 
 miri-tool:
-	@rustup run $(MIRI_TOOLCHAIN) cargo miri --version >/dev/null 2>&1 || \
-		rustup toolchain install $(MIRI_TOOLCHAIN) --profile minimal --component miri,rust-src
+	@if rustup run $(MIRI_TOOLCHAIN) cargo miri --version >/dev/null 2>&1 && \
+		rustup component list --toolchain $(MIRI_TOOLCHAIN) --installed | grep -q '^rust-src'; then :; \
+	else rustup toolchain install $(MIRI_TOOLCHAIN) --profile minimal --component miri,rust-src; fi
 
 miri: miri-tool
 	$(MIRI_ENV) rustup run $(MIRI_TOOLCHAIN) cargo miri test -p tahoe-shares --all-features \
