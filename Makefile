@@ -47,7 +47,7 @@ clippy:
 	$(CARGO) clippy -p tahoe-shares --no-default-features --lib -- -D warnings
 	$(CARGO) clippy -p tahoe-shares --no-default-features --features alloc --lib -- -D warnings
 	$(CARGO) clippy -p tahoe-shares --features _testing --all-targets -- -D warnings
-	cd fuzz && $(CARGO) clippy --locked --all-targets -- -D warnings
+	cd fuzz && $(CARGO) clippy --all-targets -- -D warnings
 
 test-rust:
 	$(CARGO) test --workspace --all-features
