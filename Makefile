@@ -1,6 +1,6 @@
 # The two commands of the README: `make demo` and `make test`. Everything a fresh machine
-# needs (the Python venv with Tahoe-LAFS 1.20, the no_std target) is installed here,
-# idempotently.
+# needs (the Python venv with Tahoe-LAFS 1.20, the no_std targets, the rust-version and Miri
+# toolchains, cargo-deny, cargo-fuzz) is installed here, idempotently.
 
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
@@ -9,6 +9,9 @@ PYTHON ?= python3
 VENV := .venv
 VPY := $(VENV)/bin/python
 NOSTD_TARGET := thumbv7em-none-eabihf
+# The second bare-metal target: 32-bit RISC-V with no atomic instructions and no FPU, where
+# thumbv7em has both, so a dependency that needs either shows up here.
+NOSTD_TARGET_RISCV := riscv32imc-unknown-none-elf
 export CARGO_TERM_COLOR := never
 
 .PHONY: test demo venv rust-targets fmt-check clippy test-rust doc nostd test-python golden clean \
@@ -30,17 +33,21 @@ venv: $(VENV)/.stamp
 rust-targets:
 	@if rustup target list --installed 2>/dev/null | grep -qx $(NOSTD_TARGET); then :; \
 	else rustup target add $(NOSTD_TARGET) || echo "!!! WARNING: cannot install $(NOSTD_TARGET); the no_std check falls back to a host build !!!"; fi
+	@if rustup target list --installed 2>/dev/null | grep -qx $(NOSTD_TARGET_RISCV); then :; \
+	else rustup target add $(NOSTD_TARGET_RISCV) || echo "!!! WARNING: cannot install $(NOSTD_TARGET_RISCV); the no_std check skips it !!!"; fi
 
 # --- checks -----------------------------------------------------------------------------
 
 fmt-check:
 	$(CARGO) fmt --all -- --check
+	cd fuzz && $(CARGO) fmt --all -- --check
 
 clippy:
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	$(CARGO) clippy -p tahoe-shares --no-default-features --lib -- -D warnings
 	$(CARGO) clippy -p tahoe-shares --no-default-features --features alloc --lib -- -D warnings
 	$(CARGO) clippy -p tahoe-shares --features _testing --all-targets -- -D warnings
+	cd fuzz && $(CARGO) clippy --all-targets -- -D warnings
 
 test-rust:
 	$(CARGO) test --workspace --all-features
@@ -56,6 +63,12 @@ nostd: rust-targets
 		echo "!!! WARNING: $(NOSTD_TARGET) missing: host build of the no_std configurations only !!!"; \
 		$(CARGO) build -p tahoe-shares --no-default-features && \
 		$(CARGO) build -p tahoe-shares --no-default-features --features alloc; \
+	fi
+	@if rustup target list --installed 2>/dev/null | grep -qx $(NOSTD_TARGET_RISCV); then \
+		$(CARGO) build -p tahoe-shares --no-default-features --target $(NOSTD_TARGET_RISCV) && \
+		$(CARGO) build -p tahoe-shares --no-default-features --features alloc --target $(NOSTD_TARGET_RISCV); \
+	else \
+		echo "!!! WARNING: $(NOSTD_TARGET_RISCV) missing: not built for it !!!"; \
 	fi
 
 # Cross-checks against Tahoe-LAFS 1.20 itself: differential op scripts, both directions of
@@ -198,11 +211,13 @@ clean:
 
 .PHONY: fuzz fuzz-smoke fuzz-tool fuzz-build
 
-# The targets are listed in fuzz/run.sh (run, executions table) and fuzz/seed.sh.
+# The targets are the [[bin]]s of fuzz/Cargo.toml: fuzz/run.sh, fuzz/seed.sh and
+# tools/reliability.py take them from `cargo fuzz list`.
 FUZZ_SMOKE_SECONDS ?= 10
 FUZZ_SECONDS ?= 600
 FUZZ_ENV := RUSTC_BOOTSTRAP=1
-# Every target: no allocation sized by a declared length (reliability.md P5).
+# Every target runs with these limits, so an allocation sized by a length the input declares,
+# rather than by the bytes it has, fails the run.
 FUZZ_ARGS := -rss_limit_mb=512 -malloc_limit_mb=512
 
 fuzz-tool:
@@ -220,7 +235,7 @@ fuzz-smoke: fuzz-build
 fuzz: fuzz-build
 	fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_ARGS)
 
-# --- reliability figures (reliability.md 3.8) -------------------------------------------
+# --- reliability figures ----------------------------------------------------------------
 
 .PHONY: reliability
 RELIABILITY_FUZZ_SECONDS ?= 60
@@ -238,3 +253,64 @@ reliability: venv python-ext c-lib fuzz-build
 	$(VPY) tools/reliability.py --venv $(VENV) --c-bin $(C_OUT)/reliability \
 		--fuzz-seconds $(RELIABILITY_FUZZ_SECONDS) --exhaustive $(RELIABILITY_EXHAUSTIVE) \
 		$(foreach a,$(FUZZ_ARGS),--fuzz-arg=$(a))
+
+# --- the edit loop, and the checks of the toolchain and dependencies ---------------------
+
+.PHONY: check msrv msrv-toolchain deny deny-tool deny-advisories miri miri-tool
+
+# `make test` runs these too, after the targets on its own line.
+test: msrv deny miri
+
+# The quick loop while editing: formatting, clippy and the unit tests (no integration
+# tests, C, Python, Tahoe or fuzzing: `make test` stays the full gate).
+check: fmt-check clippy
+	$(CARGO) test --workspace --all-features --lib --bins
+
+# The rust-version that Cargo.toml declares, checked with that toolchain (installed when
+# missing): the core in each feature configuration, then every crate's library and binaries.
+# Tests and benchmarks are not checked (Cargo.toml says why). target/msrv keeps the
+# build apart from the stable one.
+MSRV := $(shell sed -n 's/^rust-version = "\(.*\)"/\1/p' Cargo.toml | head -1)
+MSRV_CHECK := rustup run $(MSRV) cargo check --locked --target-dir target/msrv
+
+msrv-toolchain:
+	@rustup run $(MSRV) rustc --version >/dev/null 2>&1 || rustup toolchain install $(MSRV) --profile minimal
+
+msrv: msrv-toolchain
+	$(MSRV_CHECK) -p tahoe-shares --lib --no-default-features
+	$(MSRV_CHECK) -p tahoe-shares --lib --no-default-features --features alloc
+	$(MSRV_CHECK) --workspace --all-features --lib --bins
+
+# Licences, duplicate versions and sources of every dependency, by deny.toml. Advisories
+# need the RustSec database, a git repository these machines cannot fetch (deny.toml says
+# more): `make deny-advisories` checks them where GitHub is reachable.
+DENY_VERSION := 0.20.2
+
+deny-tool:
+	@$(CARGO) deny --version >/dev/null 2>&1 || $(CARGO) install --locked cargo-deny@$(DENY_VERSION)
+
+deny: deny-tool
+	$(CARGO) deny check licenses bans sources
+
+deny-advisories: deny-tool
+	$(CARGO) deny check advisories
+
+# The core's unit tests and the fuzz regressions under Miri. The core has no unsafe code; Miri
+# checks the unsafe code of the dependencies that the core's code reaches (heapless's
+# buffers, the block buffers under the hashes) for undefined behaviour. Miri needs a nightly toolchain; this one is pinned so that a new
+# nightly cannot turn `make test` red. Isolation is off because proptest looks up the
+# working directory and the fuzz regressions write a file; PROPTEST_CASES keeps the property
+# tests to a size Miri runs in under a minute. Left out: core/tests/golden.rs (8 minutes under
+# Miri) and the suites over the filesystem store, the crash enumerations and the server
+# scenarios, which run for hours.
+MIRI_TOOLCHAIN := nightly-2026-05-20
+MIRI_ENV := MIRIFLAGS=-Zmiri-disable-isolation PROPTEST_CASES=16
+
+miri-tool:
+	@if rustup run $(MIRI_TOOLCHAIN) cargo miri --version >/dev/null 2>&1 && \
+		rustup component list --toolchain $(MIRI_TOOLCHAIN) --installed | grep -q '^rust-src'; then :; \
+	else rustup toolchain install $(MIRI_TOOLCHAIN) --profile minimal --component miri,rust-src; fi
+
+miri: miri-tool
+	$(MIRI_ENV) rustup run $(MIRI_TOOLCHAIN) cargo miri test -p tahoe-shares --all-features \
+		--lib --test fuzz_regressions

@@ -2,11 +2,16 @@
 # Runs every fuzz target for $1 seconds from its corpus (fuzz/seed.sh), then prints the
 # executions of each (libFuzzer's final "#N DONE ... exec/s: R" line). Extra arguments
 # go to libFuzzer. Fails on the first target that finds a crash (see fuzz/artifacts/).
+# The targets are the [[bin]]s of fuzz/Cargo.toml, as `cargo fuzz list` reports them.
 set -eu -o pipefail
 cd "$(dirname "$0")"
 secs=$1
 shift
-targets="parse_immutable parse_mutable lease_records container_ops server_ops request_decode"
+targets=$(cargo fuzz list)
+if [ -z "$targets" ]; then
+	echo "!!! cargo fuzz list found no fuzz target !!!"
+	exit 1
+fi
 mkdir -p target
 for t in $targets; do
 	echo "== fuzz $t (${secs} s)"
