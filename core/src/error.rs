@@ -193,10 +193,12 @@ impl<E> From<Corruption> for Error<E> {
     }
 }
 
-impl<E: fmt::Debug> fmt::Display for Error<E> {
+/// Shows the device error with its own `Display` (an `io::Error` reads "No space left on
+/// device (os error 28)", not its `Debug` form).
+impl<E: fmt::Display> fmt::Display for Error<E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::Io(e) => write!(f, "I/O error: {e:?}"),
+            Self::Io(e) => write!(f, "I/O error: {e}"),
             Self::Corrupt(c) => write!(f, "corrupt container: {c}"),
             Self::UnknownImmutableVersion(v) => {
                 write!(f, "unknown immutable container version {v}")
@@ -236,7 +238,16 @@ impl<E: fmt::Debug> fmt::Display for Error<E> {
     }
 }
 
-impl<E: fmt::Debug> core::error::Error for Error<E> {}
+/// [`Error::Io`] gives its device error as its `source()`, so that error reporters (and
+/// `std::io::Error::downcast`-style inspection) reach the operating system's error.
+impl<E: core::error::Error + 'static> core::error::Error for Error<E> {
+    fn source(&self) -> Option<&(dyn core::error::Error + 'static)> {
+        match self {
+            Self::Io(e) => Some(e),
+            _ => None,
+        }
+    }
+}
 
 /// The result of a core operation over a device with error type `E`.
 pub type Result<T, E> = core::result::Result<T, Error<E>>;
