@@ -30,8 +30,8 @@ const SIZES: [u64; 3] = [1024, 128 * 1024, 4 * 1024 * 1024];
 fn new_lease(k: u32) -> NewLease {
     NewLease {
         owner_num: 1,
-        renew: RenewSecret(secret(b'R', k)),
-        cancel: CancelSecret(secret(b'C', k)),
+        renew: RenewSecret::new(secret(b'R', k)),
+        cancel: CancelSecret::new(secret(b'C', k)),
         expiration_time: 1_900_000_000,
         nodeid: NodeId([7; 20]),
     }
@@ -140,7 +140,7 @@ fn containers(c: &mut Criterion) {
         for k in 0..leases {
             share.add_lease(&new_lease(k)).expect("add");
         }
-        let target = RenewSecret(secret(b'R', leases - 1));
+        let target = RenewSecret::new(secret(b'R', leases - 1));
         g.bench_function(
             BenchmarkId::new("immutable_renew_last_lease_mem", leases),
             |b| {

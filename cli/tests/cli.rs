@@ -103,8 +103,8 @@ fn run2(command: &str, path: &Path) -> Run {
 fn lease(seed: u8, owner: u32, expiry: u32) -> NewLease {
     NewLease {
         owner_num: owner,
-        renew: RenewSecret([seed; 32]),
-        cancel: CancelSecret([!seed; 32]),
+        renew: RenewSecret::new([seed; 32]),
+        cancel: CancelSecret::new([!seed; 32]),
         expiration_time: expiry,
         nodeid: MUT_NODEID,
     }

@@ -16,8 +16,8 @@ const MONTH: u32 = 31 * 24 * 3600;
 fn lease(seed: u8, owner: u32) -> NewLease {
     NewLease {
         owner_num: owner,
-        renew: RenewSecret([seed; 32]),
-        cancel: CancelSecret([seed ^ 0xff; 32]),
+        renew: RenewSecret::new([seed; 32]),
+        cancel: CancelSecret::new([seed ^ 0xff; 32]),
         expiration_time: NOW + MONTH,
         nodeid: NodeId([7; 20]),
     }

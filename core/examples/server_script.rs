@@ -180,8 +180,8 @@ impl Runner {
             .expect("non-empty secret");
         let req = AllocateRequest {
             storage_index: si,
-            renew_secret: RenewSecret(arr(&op["renew"])),
-            cancel_secret: CancelSecret(arr(&op["cancel"])),
+            renew_secret: RenewSecret::new(arr(&op["renew"])),
+            cancel_secret: CancelSecret::new(arr(&op["cancel"])),
             share_numbers: share_set(&op["shnums"]),
             allocated_size: uint(op, "size"),
             owner_num: u32::try_from(uint(op, "owner")).expect("owner"),
@@ -229,8 +229,8 @@ impl Runner {
             .collect();
         let secrets = SlotSecrets {
             write_enabler: WriteEnabler(arr(&op["we"])),
-            renew: RenewSecret(arr(&op["renew"])),
-            cancel: CancelSecret(arr(&op["cancel"])),
+            renew: RenewSecret::new(arr(&op["renew"])),
+            cancel: CancelSecret::new(arr(&op["cancel"])),
         };
         let outcome = self.server.slot_testv_and_readv_and_writev(
             si,
@@ -273,15 +273,15 @@ impl Runner {
                 .server
                 .add_lease(
                     &si(),
-                    &RenewSecret(arr(&op["renew"])),
-                    &CancelSecret(arr(&op["cancel"])),
+                    &RenewSecret::new(arr(&op["renew"])),
+                    &CancelSecret::new(arr(&op["cancel"])),
                     1,
                     now,
                 )
                 .map(|_| Value::Null),
             "renew_lease" => self
                 .server
-                .renew_lease(&si(), &RenewSecret(arr(&op["renew"])), now)
+                .renew_lease(&si(), &RenewSecret::new(arr(&op["renew"])), now)
                 .map(|()| Value::Null),
             "slot_testv_and_readv_and_writev" => self.slot_write(op, &si(), now),
             "slot_readv" => {

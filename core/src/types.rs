@@ -381,54 +381,169 @@ impl fmt::Display for NodeId {
     }
 }
 
-macro_rules! secret {
+/// BLAKE2b with a 32-byte digest, as Tahoe computes it through `nacl.hash.blake2b`.
+pub(crate) fn blake2b_256(data: &[u8]) -> [u8; 32] {
+    use blake2::digest::consts::U32;
+    let mut h = blake2::Blake2b::<U32>::new();
+    blake2::Digest::update(&mut h, data);
+    blake2::Digest::finalize(h).into()
+}
+
+macro_rules! lease_secret {
     ($(#[$doc:meta])* $name:ident) => {
         $(#[$doc])*
         ///
+        /// Tahoe accepts a secret of any length and stores it in one of two forms, by the
+        /// container's schema: version 1 records keep it in clear text, padded with zero
+        /// bytes or cut to 32 bytes (`struct.pack(">32s")`); version 2 records keep the
+        /// BLAKE2b-256 hash of the bytes given. This type holds both forms, built once,
+        /// so a container uses the one its schema needs without allocating.
+        ///
+        /// Matching follows Tahoe: a version 1 record matches only a secret of exactly
+        /// 32 bytes equal to it (Tahoe compares the 32 stored bytes with the bytes given,
+        /// so a secret of another length adds a lease it can never renew or cancel); a
+        /// version 2 record matches the same bytes of any length.
+        ///
         /// Has no `Debug` and no `PartialEq`: use [`Self::ct_eq`], which takes constant time.
         #[derive(Clone)]
-        pub struct $name(pub [u8; 32]);
+        pub struct $name {
+            cleartext: [u8; 32],
+            exact: bool,
+            hashed: [u8; 32],
+        }
 
         impl $name {
-            /// Parses the secret from exactly 32 bytes.
+            /// A secret of the usual 32 bytes.
+            #[must_use]
+            pub fn new(bytes: [u8; 32]) -> Self {
+                Self {
+                    cleartext: bytes,
+                    exact: true,
+                    hashed: blake2b_256(&bytes),
+                }
+            }
+
+            /// A secret of any length, as Tahoe accepts it (see the type's docs).
+            #[must_use]
+            pub fn from_bytes(bytes: &[u8]) -> Self {
+                let mut cleartext = [0u8; 32];
+                for (dst, src) in cleartext.iter_mut().zip(bytes) {
+                    *dst = *src;
+                }
+                Self {
+                    cleartext,
+                    exact: bytes.len() == 32,
+                    hashed: blake2b_256(bytes),
+                }
+            }
+
+            /// Parses the secret from exactly 32 bytes (the protocols' length; see
+            /// [`Self::from_bytes`] for Tahoe's any-length secrets).
             ///
             /// # Errors
             ///
             /// [`InvalidLength`] when `bytes` is not 32 bytes long.
             pub fn from_slice(bytes: &[u8]) -> Result<Self, InvalidLength> {
-                bytes.try_into().map(Self).map_err(|_| InvalidLength {
+                <[u8; 32]>::try_from(bytes).map(Self::new).map_err(|_| InvalidLength {
                     expected: 32,
                     actual: bytes.len(),
                 })
             }
 
-            /// Compares with another secret in constant time.
+            /// Compares with another secret in constant time: equal when the bytes given
+            /// were equal (whatever their length).
             #[must_use]
             pub fn ct_eq(&self, other: &Self) -> bool {
-                self.0.ct_eq(&other.0).into()
+                self.hashed.ct_eq(&other.hashed).into()
             }
 
-            /// The secret's bytes.
+            /// What a schema version 1 record stores: the bytes given, padded with zeros
+            /// or cut to 32.
             #[must_use]
-            pub fn as_bytes(&self) -> &[u8; 32] {
-                &self.0
+            pub fn cleartext_form(&self) -> &[u8; 32] {
+                &self.cleartext
+            }
+
+            /// What a schema version 2 record stores: BLAKE2b-256 of the bytes given.
+            #[must_use]
+            pub fn hashed_form(&self) -> &[u8; 32] {
+                &self.hashed
+            }
+
+            /// Whether the secret given was 32 bytes long: only such a secret can match a
+            /// schema version 1 record.
+            #[must_use]
+            pub fn is_32_bytes(&self) -> bool {
+                self.exact
+            }
+
+            /// The form a record of schema `hashed` stores, or `None` when no record of
+            /// that schema can match this secret (a version 1 record and a secret that was
+            /// not 32 bytes).
+            #[must_use]
+            pub fn matchable_form(&self, hashed: bool) -> Option<&[u8; 32]> {
+                if hashed {
+                    Some(&self.hashed)
+                } else if self.exact {
+                    Some(&self.cleartext)
+                } else {
+                    None
+                }
+            }
+
+            /// The form a record of schema `hashed` stores.
+            #[must_use]
+            pub fn stored_form(&self, hashed: bool) -> &[u8; 32] {
+                if hashed {
+                    &self.hashed
+                } else {
+                    &self.cleartext
+                }
             }
         }
     };
 }
 
-secret!(
+lease_secret!(
     /// A lease renew secret, as the client sends it.
     RenewSecret
 );
-secret!(
+lease_secret!(
     /// A lease cancel secret, as the client sends it.
     CancelSecret
 );
-secret!(
-    /// A mutable slot's write enabler. Tahoe stores it in clear text in the container.
-    WriteEnabler
-);
+
+/// A mutable slot's write enabler. Tahoe stores it in clear text in the container.
+///
+/// Has no `Debug` and no `PartialEq`: use [`Self::ct_eq`], which takes constant time.
+#[derive(Clone)]
+pub struct WriteEnabler(pub [u8; 32]);
+
+impl WriteEnabler {
+    /// Parses the secret from exactly 32 bytes.
+    ///
+    /// # Errors
+    ///
+    /// [`InvalidLength`] when `bytes` is not 32 bytes long.
+    pub fn from_slice(bytes: &[u8]) -> Result<Self, InvalidLength> {
+        bytes.try_into().map(Self).map_err(|_| InvalidLength {
+            expected: 32,
+            actual: bytes.len(),
+        })
+    }
+
+    /// Compares with another secret in constant time.
+    #[must_use]
+    pub fn ct_eq(&self, other: &Self) -> bool {
+        self.0.ct_eq(&other.0).into()
+    }
+
+    /// The secret's bytes.
+    #[must_use]
+    pub fn as_bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+}
 
 /// The secret of an immutable upload (GBS `X-Tahoe-Authorization: upload-secret`): any
 /// non-empty byte string chosen by the client. Only its SHA-256 digest is kept, and
@@ -563,9 +678,9 @@ mod tests {
 
     #[test]
     fn secrets_compare() {
-        let a = RenewSecret([1; 32]);
-        assert!(a.ct_eq(&RenewSecret([1; 32])));
-        assert!(!a.ct_eq(&RenewSecret([2; 32])));
+        let a = RenewSecret::new([1; 32]);
+        assert!(a.ct_eq(&RenewSecret::new([1; 32])));
+        assert!(!a.ct_eq(&RenewSecret::new([2; 32])));
         assert!(RenewSecret::from_slice(&[0; 31]).is_err());
         let u = UploadSecret::new(b"abc").unwrap();
         assert!(u.ct_eq(&UploadSecret::new(b"abc").unwrap()));

@@ -59,8 +59,8 @@ fn mutable(bytes: Vec<u8>) -> Result<MutableContainer<VecIo>, Error<MemError>> {
 fn lease() -> NewLease {
     NewLease {
         owner_num: 1,
-        renew: RenewSecret([1; 32]),
-        cancel: CancelSecret([2; 32]),
+        renew: RenewSecret::new([1; 32]),
+        cancel: CancelSecret::new([2; 32]),
         expiration_time: 100,
         nodeid: NodeId([3; 20]),
     }
@@ -77,7 +77,7 @@ fn good_mutable(extra_leases: u8) -> Vec<u8> {
     c.writev(&[(0, b"some data")], None).unwrap();
     for i in 0..4 + extra_leases {
         let mut l = lease();
-        l.renew = RenewSecret([i; 32]);
+        l.renew = RenewSecret::new([i; 32]);
         c.add_lease(u64::MAX, &l).unwrap();
     }
     c.into_inner().data
@@ -307,11 +307,11 @@ fn row31_wrong_write_enabler() {
 fn row32_unknown_renew_and_cancel_secrets() {
     let mut c = mutable(good_mutable(0)).unwrap();
     assert!(matches!(
-        c.renew_lease(&RenewSecret([77; 32]), 5, false),
+        c.renew_lease(&RenewSecret::new([77; 32]), 5, false),
         Err(Error::NoSuchLease)
     ));
     assert!(matches!(
-        c.cancel_lease(&CancelSecret([77; 32])),
+        c.cancel_lease(&CancelSecret::new([77; 32])),
         Err(Error::NoSuchLease)
     ));
 }
@@ -456,8 +456,8 @@ fn upload_secret(s: &str) -> UploadSecret {
 fn request(shares: &[u8], size: u64, upload: &str) -> AllocateRequest {
     AllocateRequest {
         storage_index: SI,
-        renew_secret: RenewSecret([2; 32]),
-        cancel_secret: CancelSecret([3; 32]),
+        renew_secret: RenewSecret::new([2; 32]),
+        cancel_secret: CancelSecret::new([3; 32]),
         share_numbers: shares.iter().copied().map(ShareNumber).collect(),
         allocated_size: size,
         owner_num: 0,
@@ -481,8 +481,8 @@ fn uploading() -> Server<MemStore> {
 fn slot_secrets(we: u8) -> SlotSecrets {
     SlotSecrets {
         write_enabler: WriteEnabler([we; 32]),
-        renew: RenewSecret([0x0a; 32]),
-        cancel: CancelSecret([0x0b; 32]),
+        renew: RenewSecret::new([0x0a; 32]),
+        cancel: CancelSecret::new([0x0b; 32]),
     }
 }
 
@@ -1199,7 +1199,13 @@ fn row38_misbehaving_device_is_an_io_error_not_a_panic() {
         f.sync_fails = true;
     }
     assert!(matches!(
-        s.add_lease(&SI, &RenewSecret([4; 32]), &CancelSecret([5; 32]), 0, NOW),
+        s.add_lease(
+            &SI,
+            &RenewSecret::new([4; 32]),
+            &CancelSecret::new([5; 32]),
+            0,
+            NOW
+        ),
         Err(Error::Io(_))
     ));
     assert!(matches!(

@@ -65,8 +65,8 @@ fn secret(s: &str) -> UploadSecret {
 fn request(shares: &[u8], size: u64, lease_seed: u8, upload: &str) -> AllocateRequest {
     AllocateRequest {
         storage_index: SI,
-        renew_secret: RenewSecret([lease_seed; 32]),
-        cancel_secret: CancelSecret([lease_seed.wrapping_add(1); 32]),
+        renew_secret: RenewSecret::new([lease_seed; 32]),
+        cancel_secret: CancelSecret::new([lease_seed.wrapping_add(1); 32]),
         share_numbers: set(shares),
         allocated_size: size,
         owner_num: 0,
@@ -93,8 +93,8 @@ fn upload_shares(s: &mut MemServer, shares: &[u8], data: &[u8]) {
 fn slot_secrets(we: u8) -> SlotSecrets {
     SlotSecrets {
         write_enabler: WriteEnabler([we; 32]),
-        renew: RenewSecret([0x0a; 32]),
-        cancel: CancelSecret([0x0b; 32]),
+        renew: RenewSecret::new([0x0a; 32]),
+        cancel: CancelSecret::new([0x0b; 32]),
     }
 }
 
@@ -167,7 +167,7 @@ fn leases(s: &mut MemServer, si: &StorageIndex) -> Vec<(u8, ShareKind, u32, u64,
     let mut out = Vec::new();
     s.for_each_lease(si, |n, kind, l| {
         let seed = (0..=255u8)
-            .find(|&b| l.secrets.matches_renew(&RenewSecret([b; 32])))
+            .find(|&b| l.secrets.matches_renew(&RenewSecret::new([b; 32])))
             .unwrap();
         out.push((n.0, kind, l.owner_num, u64::from(l.expiration_time), seed));
         true
@@ -826,7 +826,7 @@ fn add_lease_adds_owner_1_for_31_days_on_every_share_of_both_kinds() {
     let mut s = server();
     upload_shares(&mut s, &[0, 1], b"data");
     write_slots(&mut s, &[0, 2], b"slot");
-    let (r, c) = (RenewSecret([30; 32]), CancelSecret([31; 32]));
+    let (r, c) = (RenewSecret::new([30; 32]), CancelSecret::new([31; 32]));
     assert_eq!(s.add_lease(&SI, &r, &c, 1, NOW + 60).unwrap(), 2);
     assert_eq!(s.add_lease(&MSI, &r, &c, 1, NOW + 60).unwrap(), 2);
     let exp = NOW + 60 + DAYS31;
@@ -863,7 +863,7 @@ fn renewal_never_back_dates() {
     let mut s = server();
     upload_shares(&mut s, &[0], b"data");
     write_slots(&mut s, &[0], b"slot");
-    let (r, c) = (RenewSecret([30; 32]), CancelSecret([31; 32]));
+    let (r, c) = (RenewSecret::new([30; 32]), CancelSecret::new([31; 32]));
     for si in [SI, MSI] {
         s.add_lease(&si, &r, &c, 1, NOW + 1000).unwrap();
         let expiry = |s: &mut MemServer| leases(s, &si).iter().find(|l| l.4 == 30).unwrap().3;
@@ -885,7 +885,7 @@ fn renewal_never_back_dates() {
 #[test]
 fn renew_lease_without_shares_or_without_a_match_is_no_such_lease() {
     let mut s = server();
-    let r = RenewSecret([30; 32]);
+    let r = RenewSecret::new([30; 32]);
     let e = s.renew_lease(&SI, &r, NOW).unwrap_err();
     assert!(matches!(e, Error::NoSuchLease), "{e:?}");
     upload_shares(&mut s, &[0], b"data");
@@ -894,7 +894,8 @@ fn renew_lease_without_shares_or_without_a_match_is_no_such_lease() {
     write_slots(&mut s, &[0], b"slot");
     let e = s.renew_lease(&MSI, &r, NOW).unwrap_err();
     assert!(matches!(e, Error::NoSuchLease), "{e:?}");
-    s.renew_lease(&SI, &RenewSecret([2; 32]), NOW + 7).unwrap();
+    s.renew_lease(&SI, &RenewSecret::new([2; 32]), NOW + 7)
+        .unwrap();
     assert_eq!(leases(&mut s, &SI)[0].3, NOW + 7 + DAYS31);
 }
 
@@ -902,31 +903,43 @@ fn renew_lease_without_shares_or_without_a_match_is_no_such_lease() {
 fn cancelling_the_last_lease_deletes_the_share() {
     let mut s = server();
     upload_shares(&mut s, &[0, 1], b"data");
-    s.add_lease(&SI, &RenewSecret([30; 32]), &CancelSecret([31; 32]), 1, NOW)
-        .unwrap();
-    let e = s.cancel_lease(&SI, &CancelSecret([99; 32])).unwrap_err();
+    s.add_lease(
+        &SI,
+        &RenewSecret::new([30; 32]),
+        &CancelSecret::new([31; 32]),
+        1,
+        NOW,
+    )
+    .unwrap();
+    let e = s
+        .cancel_lease(&SI, &CancelSecret::new([99; 32]))
+        .unwrap_err();
     assert!(matches!(e, Error::NoSuchLease), "{e:?}");
     // The upload's lease has cancel secret 3.
-    assert_eq!(s.cancel_lease(&SI, &CancelSecret([3; 32])).unwrap(), 2 * 72);
+    assert_eq!(
+        s.cancel_lease(&SI, &CancelSecret::new([3; 32])).unwrap(),
+        2 * 72
+    );
     assert_eq!(s.shares(&SI).unwrap(), set(&[0, 1]));
     assert_eq!(published_bytes(&mut s, &SI, 0).len(), 12 + 4 + 72);
-    let freed = s.cancel_lease(&SI, &CancelSecret([31; 32])).unwrap();
+    let freed = s.cancel_lease(&SI, &CancelSecret::new([31; 32])).unwrap();
     assert_eq!(freed, 2 * (72 + 12 + 4));
     assert!(s.shares(&SI).unwrap().is_empty());
     // Mutable: the slot is blanked, and the last one deletes the share.
     write_slots(&mut s, &[0], b"slot");
     s.add_lease(
         &MSI,
-        &RenewSecret([30; 32]),
-        &CancelSecret([31; 32]),
+        &RenewSecret::new([30; 32]),
+        &CancelSecret::new([31; 32]),
         1,
         NOW,
     )
     .unwrap();
-    s.cancel_lease(&MSI, &CancelSecret([0x0b; 32])).unwrap();
+    s.cancel_lease(&MSI, &CancelSecret::new([0x0b; 32]))
+        .unwrap();
     assert_eq!(leases(&mut s, &MSI).len(), 1);
     assert_eq!(s.shares(&MSI).unwrap(), set(&[0]));
-    s.cancel_lease(&MSI, &CancelSecret([31; 32])).unwrap();
+    s.cancel_lease(&MSI, &CancelSecret::new([31; 32])).unwrap();
     assert!(s.shares(&MSI).unwrap().is_empty());
 }
 
@@ -934,8 +947,14 @@ fn cancelling_the_last_lease_deletes_the_share() {
 fn for_each_lease_visits_every_lease_and_stops_early() {
     let mut s = server();
     upload_shares(&mut s, &[0, 1, 2], b"data");
-    s.add_lease(&SI, &RenewSecret([30; 32]), &CancelSecret([31; 32]), 1, NOW)
-        .unwrap();
+    s.add_lease(
+        &SI,
+        &RenewSecret::new([30; 32]),
+        &CancelSecret::new([31; 32]),
+        1,
+        NOW,
+    )
+    .unwrap();
     let mut all = 0;
     s.for_each_lease(&SI, |_, kind, _| {
         assert_eq!(kind, ShareKind::Immutable);
@@ -959,8 +978,8 @@ fn stat_share_reports_both_kinds() {
     upload_shares(&mut s, &[0], b"0123456789");
     s.add_lease(
         &SI,
-        &RenewSecret([30; 32]),
-        &CancelSecret([31; 32]),
+        &RenewSecret::new([30; 32]),
+        &CancelSecret::new([31; 32]),
         1,
         NOW + 9,
     )
@@ -1305,8 +1324,8 @@ fn slot_writes_add_owner_1_leases_on_surviving_shares_only() {
     let mut s = server();
     write_slots(&mut s, &[0, 1, 2], b"data");
     let secrets = SlotSecrets {
-        renew: RenewSecret([30; 32]),
-        cancel: CancelSecret([31; 32]),
+        renew: RenewSecret::new([30; 32]),
+        cancel: CancelSecret::new([31; 32]),
         ..slot_secrets(6)
     };
     let w: &[(u64, &[u8])] = &[(0, b"x")];
@@ -1379,8 +1398,8 @@ fn a_fifth_mutable_lease_on_a_readonly_server_is_nospace_after_the_writes() {
     let mut s = server();
     for seed in 0..4u8 {
         let secrets = SlotSecrets {
-            renew: RenewSecret([0x70 + seed; 32]),
-            cancel: CancelSecret([0x80 + seed; 32]),
+            renew: RenewSecret::new([0x70 + seed; 32]),
+            cancel: CancelSecret::new([0x80 + seed; 32]),
             ..slot_secrets(6)
         };
         let w: &[(u64, &[u8])] = &[(0, b"abc")];
@@ -1789,8 +1808,8 @@ fn fs_store_files_are_tahoes_byte_for_byte() {
     s.close(&SI, sn(1), &u).unwrap();
     s.add_lease(
         &SI,
-        &RenewSecret([4; 32]),
-        &CancelSecret([5; 32]),
+        &RenewSecret::new([4; 32]),
+        &CancelSecret::new([5; 32]),
         1,
         NOW + 100,
     )
@@ -1902,8 +1921,8 @@ fn immutable_shares_match_tahoe_bytes() {
     s.close(&SI, sn(1), &u).unwrap();
     s.add_lease(
         &SI,
-        &RenewSecret([4; 32]),
-        &CancelSecret([5; 32]),
+        &RenewSecret::new([4; 32]),
+        &CancelSecret::new([5; 32]),
         1,
         NOW + 100,
     )
@@ -1912,7 +1931,7 @@ fn immutable_shares_match_tahoe_bytes() {
         .unwrap();
     assert_same_bytes(&published_bytes(&mut s, &SI, 0), TAHOE_IMM0);
     assert_same_bytes(&published_bytes(&mut s, &SI, 1), TAHOE_IMM1);
-    s.cancel_lease(&SI, &CancelSecret([3; 32])).unwrap();
+    s.cancel_lease(&SI, &CancelSecret::new([3; 32])).unwrap();
     assert_same_bytes(&published_bytes(&mut s, &SI, 0), TAHOE_IMM0_CANCELLED);
 }
 
@@ -1941,8 +1960,8 @@ fn mutable_shares_match_tahoe_bytes() {
         let at = t + 10 * (u64::from(i) + 1);
         s.add_lease(
             &MSI,
-            &RenewSecret([0x20 + i; 32]),
-            &CancelSecret([0x30 + i; 32]),
+            &RenewSecret::new([0x20 + i; 32]),
+            &CancelSecret::new([0x30 + i; 32]),
             1,
             at,
         )
@@ -1981,7 +2000,8 @@ fn mutable_shares_match_tahoe_bytes() {
     );
     assert_eq!(reads, [(0, vec![b"aZZ\0\0QQQ".to_vec()]), (2, vec![e()])]);
     assert_same_bytes(&published_bytes(&mut s, &MSI, 0), TAHOE_MUT0_E);
-    s.cancel_lease(&MSI, &CancelSecret([0x31; 32])).unwrap();
+    s.cancel_lease(&MSI, &CancelSecret::new([0x31; 32]))
+        .unwrap();
     assert_same_bytes(&published_bytes(&mut s, &MSI, 0), TAHOE_MUT0_CANCELLED);
 }
 

@@ -97,11 +97,11 @@ fn upload_secret() -> UploadSecret {
 }
 
 fn renew(seed: u8) -> RenewSecret {
-    RenewSecret([seed; 32])
+    RenewSecret::new([seed; 32])
 }
 
 fn cancel(seed: u8) -> CancelSecret {
-    CancelSecret([seed ^ 0xff; 32])
+    CancelSecret::new([seed ^ 0xff; 32])
 }
 
 fn config(resume: bool) -> Config {

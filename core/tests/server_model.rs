@@ -228,11 +228,11 @@ fn pause() -> impl Strategy<Value = u64> {
 // ----- secrets and content ---------------------------------------------------------------
 
 fn renew(seed: u8) -> RenewSecret {
-    RenewSecret([0x40 + seed; 32])
+    RenewSecret::new([0x40 + seed; 32])
 }
 
 fn cancel(seed: u8) -> CancelSecret {
-    CancelSecret([0x50 + seed; 32])
+    CancelSecret::new([0x50 + seed; 32])
 }
 
 fn upload_secret(i: u8) -> UploadSecret {

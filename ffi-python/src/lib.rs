@@ -245,8 +245,8 @@ impl Server {
     ) -> PyResult<(HashSet<u8>, HashSet<u8>)> {
         let req = AllocateRequest {
             storage_index: si(storage_index)?,
-            renew_secret: RenewSecret(secret32(renew_secret, "a renew secret is 32 bytes")?),
-            cancel_secret: CancelSecret(secret32(cancel_secret, "a cancel secret is 32 bytes")?),
+            renew_secret: RenewSecret::from_bytes(renew_secret),
+            cancel_secret: CancelSecret::from_bytes(cancel_secret),
             share_numbers: shares(&sharenums.extract::<HashSet<i64>>()?)?,
             allocated_size,
             owner_num,
@@ -442,8 +442,8 @@ impl Server {
         now: Option<u64>,
     ) -> PyResult<usize> {
         let si = si(storage_index)?;
-        let renew = RenewSecret(secret32(renew_secret, "a renew secret is 32 bytes")?);
-        let cancel = CancelSecret(secret32(cancel_secret, "a cancel secret is 32 bytes")?);
+        let renew = RenewSecret::from_bytes(renew_secret);
+        let cancel = CancelSecret::from_bytes(cancel_secret);
         let now = now_or(now);
         self.run(py, |s| s.add_lease(&si, &renew, &cancel, owner_num, now))
     }
@@ -458,7 +458,7 @@ impl Server {
         now: Option<u64>,
     ) -> PyResult<()> {
         let si = si(storage_index)?;
-        let renew = RenewSecret(secret32(renew_secret, "a renew secret is 32 bytes")?);
+        let renew = RenewSecret::from_bytes(renew_secret);
         let now = now_or(now);
         self.run(py, |s| s.renew_lease(&si, &renew, now))
     }
@@ -471,7 +471,7 @@ impl Server {
         cancel_secret: &[u8],
     ) -> PyResult<u64> {
         let si = si(storage_index)?;
-        let cancel = CancelSecret(secret32(cancel_secret, "a cancel secret is 32 bytes")?);
+        let cancel = CancelSecret::from_bytes(cancel_secret);
         self.run(py, |s| s.cancel_lease(&si, &cancel))
     }
 
@@ -516,8 +516,8 @@ impl Server {
         let si = si(storage_index)?;
         let secrets = SlotSecrets {
             write_enabler: WriteEnabler(secret32(&secrets.0, "a write enabler is 32 bytes")?),
-            renew: RenewSecret(secret32(&secrets.1, "a renew secret is 32 bytes")?),
-            cancel: CancelSecret(secret32(&secrets.2, "a cancel secret is 32 bytes")?),
+            renew: RenewSecret::from_bytes(&secrets.1),
+            cancel: CancelSecret::from_bytes(&secrets.2),
         };
         let mut tests: Vec<Vec<TestVector<'_>>> = Vec::with_capacity(tw_vectors.len());
         let mut datas: Vec<Vec<(u64, &[u8])>> = Vec::with_capacity(tw_vectors.len());

@@ -46,8 +46,8 @@ fn server() -> Server<MemStore> {
     let up = UploadSecret::new(b"u").unwrap();
     let req = AllocateRequest {
         storage_index: si,
-        renew_secret: RenewSecret([4; 32]),
-        cancel_secret: CancelSecret([5; 32]),
+        renew_secret: RenewSecret::new([4; 32]),
+        cancel_secret: CancelSecret::new([5; 32]),
         share_numbers: [ShareNumber(0)].into_iter().collect(),
         allocated_size: 100,
         owner_num: 0,
@@ -60,8 +60,8 @@ fn server() -> Server<MemStore> {
     srv.close(&si, ShareNumber(0), &up).unwrap();
     let secrets = SlotSecrets {
         write_enabler: WriteEnabler([6; 32]),
-        renew: RenewSecret([4; 32]),
-        cancel: CancelSecret([5; 32]),
+        renew: RenewSecret::new([4; 32]),
+        cancel: CancelSecret::new([5; 32]),
     };
     let w = [SlotWrite {
         share_number: ShareNumber(1),
@@ -102,8 +102,8 @@ fuzz_target!(|r: Req| {
             Err(v) => assert!(v >= 256 && v == n),
         }
     }
-    let renew = RenewSecret::from_slice(&r.renew).unwrap_or(RenewSecret([4; 32]));
-    let cancel = CancelSecret::from_slice(&r.cancel).unwrap_or(CancelSecret([5; 32]));
+    let renew = RenewSecret::from_slice(&r.renew).unwrap_or(RenewSecret::new([4; 32]));
+    let cancel = CancelSecret::from_slice(&r.cancel).unwrap_or(CancelSecret::new([5; 32]));
     assert_eq!(
         RenewSecret::from_slice(&r.renew).is_ok(),
         r.renew.len() == 32

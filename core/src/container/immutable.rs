@@ -6,7 +6,7 @@ use crate::format::immutable::{
     HeaderError, ImmutableHeader, ImmutableLayout, ImmutableVersion, HEADER_SIZE,
     LEASE_COUNT_OFFSET,
 };
-use crate::format::lease::{renew_stored_form, Lease, IMMUTABLE_LEASE_SIZE};
+use crate::format::lease::{Lease, IMMUTABLE_LEASE_SIZE};
 use crate::io::ShareIo;
 use crate::types::{CancelSecret, RenewSecret};
 
@@ -287,7 +287,7 @@ impl<IO: ShareIo> ImmutableContainer<IO> {
         // read and one hash per record made add_lease on a share with thousands of
         // leases cost thousands of syscalls and hashes.
         let hashed = self.header.version.hashed_secrets();
-        let wanted = renew_stored_form(secret, hashed);
+        let wanted = secret.matchable_form(hashed);
         let mut batch = [0u8; LEASE_BATCH * IMMUTABLE_LEASE_SIZE];
         let count = self.layout.num_leases;
         let mut first = 0u32;
@@ -301,7 +301,7 @@ impl<IO: ShareIo> ImmutableContainer<IO> {
             // below then reports it, as the record-at-a-time scan did.
             let found = bytes.chunks_exact(IMMUTABLE_LEASE_SIZE).position(|rec| {
                 Lease::decode_immutable(rec, hashed)
-                    .map_or(true, |l| l.secrets.matches_renew_stored(&wanted))
+                    .map_or(true, |l| l.secrets.matches_renew_form(wanted))
             });
             let Some(j) = found else {
                 first += k;

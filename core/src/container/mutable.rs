@@ -515,8 +515,8 @@ impl<IO: ShareIo> MutableContainer<IO> {
             expiration_time: 0,
             secrets: StoredSecrets::for_version(
                 self.header.version.hashed_secrets(),
-                &RenewSecret([0; 32]),
-                &CancelSecret([0; 32]),
+                &RenewSecret::new([0; 32]),
+                &CancelSecret::new([0; 32]),
             ),
             nodeid: Some(NodeId([0; 20])),
         }

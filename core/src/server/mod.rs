@@ -23,8 +23,8 @@
 //! let alloc = server.allocate_buckets(
 //!     &AllocateRequest {
 //!         storage_index: si,
-//!         renew_secret: RenewSecret([2; 32]),
-//!         cancel_secret: CancelSecret([3; 32]),
+//!         renew_secret: RenewSecret::new([2; 32]),
+//!         cancel_secret: CancelSecret::new([3; 32]),
 //!         share_numbers: [ShareNumber(0)].into_iter().collect(),
 //!         allocated_size: 5,
 //!         owner_num: 0,
