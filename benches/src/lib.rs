@@ -114,11 +114,11 @@ pub fn read_back<S: ShareStore>(
     server: &mut Server<S>,
     si: &StorageIndex,
 ) -> Result<u64, tahoe_shares::Error<S::Error>> {
-    let mut bucket = server.open_bucket(si, ShareNumber(0))?;
+    let bucket = server.open_bucket(si, ShareNumber(0))?;
     let mut buf = vec![0u8; CHUNK];
     let mut total = 0u64;
     loop {
-        let n = bucket.read(total, &mut buf)?;
+        let n = server.read_bucket(&bucket, total, &mut buf)?;
         if n == 0 {
             return Ok(total);
         }

@@ -303,12 +303,12 @@ impl Runner {
             "read" => {
                 // Both of Tahoe's front ends read through get_buckets.
                 let n = shnum(&op["shnum"]);
-                let mut readers = self.server.get_buckets(&si())?;
-                let reader = readers
-                    .iter_mut()
-                    .find(|r| r.share_number() == n)
-                    .ok_or(Error::NoSuchShare)?;
-                let data = reader.read_vec(uint(op, "offset"), uint(op, "length"))?;
+                let readers = self.server.get_buckets(&si())?;
+                let r = readers.iter().find(|r| r.share_number() == n);
+                let r = r.ok_or(Error::NoSuchShare)?;
+                let data =
+                    self.server
+                        .read_bucket_vec(r, uint(op, "offset"), uint(op, "length"))?;
                 Ok(Value::from(to_hex(&data)))
             }
             "immutable_share_length" => self

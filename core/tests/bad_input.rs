@@ -668,9 +668,9 @@ fn row23_offset_plus_length_overflowing_is_data_too_large() {
     s.write(&SI, ShareNumber(0), &secret, 0, b"0123456789", NOW)
         .unwrap();
     s.close(&SI, ShareNumber(0), &secret).unwrap();
-    let mut r = s.open_bucket(&SI, ShareNumber(0)).unwrap();
-    assert_eq!(r.read_vec(3, u64::MAX).unwrap(), b"3456789");
-    assert_eq!(r.read_vec(u64::MAX, u64::MAX).unwrap(), b"");
+    let r = s.open_bucket(&SI, ShareNumber(0)).unwrap();
+    assert_eq!(s.read_bucket_vec(&r, 3, u64::MAX).unwrap(), b"3456789");
+    assert_eq!(s.read_bucket_vec(&r, u64::MAX, u64::MAX).unwrap(), b"");
 }
 
 #[test]
@@ -752,8 +752,11 @@ fn row26_close_with_holes_publishes_as_tahoe_does() {
         [0..2, 4..10]
     );
     s.close(&SI, ShareNumber(0), &secret).unwrap();
-    let mut r = s.open_bucket(&SI, ShareNumber(0)).unwrap();
-    assert_eq!(r.read_vec(0, 100).unwrap(), b"\0\0ab\0\0\0\0\0\0");
+    let r = s.open_bucket(&SI, ShareNumber(0)).unwrap();
+    assert_eq!(
+        s.read_bucket_vec(&r, 0, 100).unwrap(),
+        b"\0\0ab\0\0\0\0\0\0"
+    );
 }
 
 #[test]
@@ -1042,15 +1045,15 @@ fn row34_backend_short_read_is_an_error_never_zeros() {
     s.write(&SI, ShareNumber(0), &secret, 0, b"0123456789", NOW)
         .unwrap();
     s.close(&SI, ShareNumber(0), &secret).unwrap();
-    let mut r = s.open_bucket(&SI, ShareNumber(0)).unwrap();
+    let r = s.open_bucket(&SI, ShareNumber(0)).unwrap();
     faults.borrow_mut().short_read = true;
     let mut buf = [0xEEu8; 10];
     assert!(matches!(
-        r.read(0, &mut buf),
+        s.read_bucket(&r, 0, &mut buf),
         Err(Error::Io(DevError::UnexpectedEof))
     ));
     assert!(matches!(
-        r.read_vec(0, 10),
+        s.read_bucket_vec(&r, 0, 10),
         Err(Error::Io(DevError::UnexpectedEof))
     ));
     assert!(matches!(
@@ -1058,7 +1061,7 @@ fn row34_backend_short_read_is_an_error_never_zeros() {
         Err(Error::Io(DevError::UnexpectedEof))
     ));
     faults.borrow_mut().short_read = false;
-    assert_eq!(r.read_vec(0, 10).unwrap(), b"0123456789");
+    assert_eq!(s.read_bucket_vec(&r, 0, 10).unwrap(), b"0123456789");
 
     // A device that shrank under an open container: the read fails, no zero fill.
     let mut c = ImmutableContainer::create(VecIo::new(), ImmutableVersion::V2, 9).unwrap();

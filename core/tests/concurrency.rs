@@ -448,9 +448,9 @@ fn many_parallel_uploads_in_random_chunk_order() {
     for p in &plans {
         assert_eq!(s.shares(&p.si).unwrap(), p.share_set());
         for (n, data) in &p.shares {
-            let mut reader = s.open_bucket(&p.si, *n).unwrap();
+            let reader = s.open_bucket(&p.si, *n).unwrap();
             assert_eq!(reader.length(), p.size());
-            assert!(reader.read_vec(0, p.size() + 100).unwrap() == *data);
+            assert!(s.read_bucket_vec(&reader, 0, p.size() + 100).unwrap() == *data);
             let path = s.store().share_path(&p.si, *n);
             check_immutable_file(&path, data);
             let file_size = IMM_HEADER + p.size() + IMM_LEASE;
@@ -526,7 +526,8 @@ fn write_in_chunks(write: &mut WriteFn<'_>, data: &[u8], rng: &mut Rng) {
 fn check_race_result(s: &mut FsServer, si: &StorageIndex, data: &[u8], lease_seed: u64) {
     let n = ShareNumber(0);
     assert_eq!(s.shares(si).unwrap(), [n].into_iter().collect());
-    assert!(s.open_bucket(si, n).unwrap().read_vec(0, u64::MAX).unwrap() == data);
+    let reader = s.open_bucket(si, n).unwrap();
+    assert!(s.read_bucket_vec(&reader, 0, u64::MAX).unwrap() == data);
     check_immutable_file(&s.store().share_path(si, n), data);
     let renew =
         upload_request(*si, ShareSet::new(), 0, lease_seed, &racer_secret(0, 0)).renew_secret;

@@ -156,10 +156,8 @@ fn slot_data(s: &mut MemServer) -> Vec<(u8, Vec<u8>)> {
 }
 
 fn immutable_data(s: &mut MemServer, si: &StorageIndex, n: u8) -> Vec<u8> {
-    s.open_bucket(si, sn(n))
-        .unwrap()
-        .read_vec(0, u64::MAX)
-        .unwrap()
+    let r = s.open_bucket(si, sn(n)).unwrap();
+    s.read_bucket_vec(&r, 0, u64::MAX).unwrap()
 }
 
 /// Every lease of a storage index: (share, kind, owner, expiry, renew-secret seed).
@@ -792,18 +790,43 @@ fn limit_ranges_per_upload_refuses_a_write_and_changes_nothing() {
 // ----- BucketReader ----------------------------------------------------------------------
 
 #[test]
+fn bucket_reader_of_a_deleted_share_fails_with_no_such_share() {
+    let mut s = server();
+    upload_shares(&mut s, &[0], b"0123456789");
+    let r = s.open_bucket(&SI, sn(0)).unwrap();
+    // The only lease goes, and the share with it (Tahoe's expirer does the same).
+    s.cancel_lease(&SI, &CancelSecret::new([3; 32])).unwrap();
+    assert!(s.shares(&SI).unwrap().is_empty());
+    let e = s.read_bucket_vec(&r, 0, 10).unwrap_err();
+    assert!(matches!(e, Error::NoSuchShare), "{e:?}");
+    let mut buf = [0u8; 4];
+    assert!(matches!(
+        s.read_bucket(&r, 2, &mut buf),
+        Err(Error::NoSuchShare)
+    ));
+    // As in Tahoe, a read that can return nothing does not look at the share.
+    assert_eq!(s.read_bucket_vec(&r, 10, 5).unwrap(), b"");
+    assert_eq!(s.read_bucket_vec(&r, 0, 0).unwrap(), b"");
+    assert_eq!(r.length(), 10);
+    // A new share under the same name is read through the old reader, as Tahoe's reader
+    // opens the file by name; its length bounds the read as it did.
+    upload_shares(&mut s, &[0], b"abcdefghijklmnop");
+    assert_eq!(s.read_bucket_vec(&r, 0, 100).unwrap(), b"abcdefghij");
+}
+
+#[test]
 fn bucket_reader_truncates_reads_and_reports_the_length() {
     let mut s = server();
     upload_shares(&mut s, &[0, 3], b"0123456789");
-    let mut r = s.open_bucket(&SI, sn(3)).unwrap();
+    let r = s.open_bucket(&SI, sn(3)).unwrap();
     assert_eq!((r.storage_index(), r.share_number()), (SI, sn(3)));
     assert_eq!(r.length(), 10);
-    assert_eq!(r.read_vec(7, 10).unwrap(), b"789");
-    assert_eq!(r.read_vec(10, 5).unwrap(), b"");
-    assert_eq!(r.read_vec(u64::MAX, u64::MAX).unwrap(), b"");
-    assert_eq!(r.read_vec(2, 0).unwrap(), b"");
+    assert_eq!(s.read_bucket_vec(&r, 7, 10).unwrap(), b"789");
+    assert_eq!(s.read_bucket_vec(&r, 10, 5).unwrap(), b"");
+    assert_eq!(s.read_bucket_vec(&r, u64::MAX, u64::MAX).unwrap(), b"");
+    assert_eq!(s.read_bucket_vec(&r, 2, 0).unwrap(), b"");
     let mut buf = [0xffu8; 6];
-    assert_eq!(r.read(6, &mut buf).unwrap(), 4);
+    assert_eq!(s.read_bucket(&r, 6, &mut buf).unwrap(), 4);
     assert_eq!(buf, *b"6789\xff\xff");
     let readers = s.get_buckets(&SI).unwrap();
     let nums: Vec<_> = readers.iter().map(|r| r.share_number().0).collect();
@@ -1866,9 +1889,8 @@ fn fs_store_resumes_or_discards_uploads_across_restarts() {
     assert_eq!(req, [(5, 10)]);
     assert!(s.write(&SI, sn(0), &u, 5, b"56789", NOW + 60).unwrap());
     s.close(&SI, sn(0), &u).unwrap();
-    let mut r = s.open_bucket(&SI, sn(0)).unwrap();
-    assert_eq!(r.read_vec(0, 100).unwrap(), b"0123456789");
-    drop(r);
+    let r = s.open_bucket(&SI, sn(0)).unwrap();
+    assert_eq!(s.read_bucket_vec(&r, 0, 100).unwrap(), b"0123456789");
     drop(s);
     // Without resume_uploads the remaining upload is discarded.
     let mut s = fs_server(&dir, Config::default(), NOW + 120);

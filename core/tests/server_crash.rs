@@ -1220,11 +1220,9 @@ fn next_operations(ctx: &str, srv: &mut Srv, store: &FaultyStore) {
         assert_eq!(leases.len(), 1, "{ctx}: a resumed upload's lease");
     }
     upload(srv, SI_Z, 0, 300, 4, RESTART);
+    let reader = srv.open_bucket(&SI_Z, sh(0)).unwrap();
     assert_eq!(
-        srv.open_bucket(&SI_Z, sh(0))
-            .unwrap()
-            .read_vec(0, 1000)
-            .unwrap(),
+        srv.read_bucket_vec(&reader, 0, 1000).unwrap(),
         content(&SI_Z, sh(0), 300)
     );
     let read = srv

@@ -1006,7 +1006,7 @@ fn step_shares(s: &mut MemServer, m: &mut Model, op: &Op) -> (Answer, Answer) {
             let (si, n) = m.pick_share(pick);
             let got = s
                 .open_bucket(&SIS[si], ShareNumber(n))
-                .and_then(|mut b| b.read_vec(offset, len));
+                .and_then(|b| s.read_bucket_vec(&b, offset, len));
             (
                 answer(got, Out::Bytes),
                 m.read_immutable(si, n, offset, len),
@@ -1071,10 +1071,8 @@ fn check_state(s: &mut MemServer, m: &Model) -> Result<(), TestCaseError> {
                     .unwrap();
                 r.pop().unwrap().1.pop().unwrap()
             } else {
-                s.open_bucket(sid, sn)
-                    .unwrap()
-                    .read_vec(0, u64::MAX)
-                    .unwrap()
+                let b = s.open_bucket(sid, sn).unwrap();
+                s.read_bucket_vec(&b, 0, u64::MAX).unwrap()
             };
             prop_assert_eq!(&data, &share.data);
             let mut ls = share.leases.clone();

@@ -322,9 +322,11 @@ typedef struct ts_read_results ts_read_results;
  * A reader of one immutable share (Tahoe's `BucketReader`), from `ts_server_open_bucket`
  * or `ts_server_get_buckets`; free it with `ts_reader_free`.
  *
- * A reader keeps the share open: it still reads the share's bytes after the share is
- * deleted. It keeps its server's store alive too (not the server's other state): the
- * store is released when the server and all its readers are freed. A reader may be used
+ * A reader holds no open file: each `ts_reader_read` opens the share through the store
+ * and closes it again (as Tahoe's reader does), so readers cost no file descriptors, and
+ * a reader whose share was deleted since fails with `TS_NO_SUCH_SHARE`. Its length is the
+ * one the share had when the reader was opened. It keeps its server alive (the server is
+ * released when the server handle and all its readers are freed). A reader may be used
  * from any thread, but by one thread at a time; its reads take turns with the calls on
  * its server.
  */
@@ -1508,7 +1510,14 @@ ts_result ts_reader_share(const struct ts_reader *reader,
 /**
  * Reads share data at `offset` into `buf` (`buf_len` bytes), truncated at the end of the
  * data (a read starting past the end reads nothing: Tahoe's read overrun tolerance);
- * `*out_n` is the bytes read.
+ * `*out_n` is the bytes read. The share is opened for this read and closed after it.
+ *
+ * # Errors
+ *
+ * `TS_NO_SUCH_SHARE` when the share was deleted since the reader was opened (a read
+ * that can return nothing by the reader's length succeeds without looking);
+ * `TS_UNKNOWN_IMMUTABLE_VERSION` or `TS_CORRUPT` when the file now there is not an
+ * immutable share.
  *
  * # Safety
  *
@@ -1522,7 +1531,7 @@ ts_result ts_reader_read(struct ts_reader *reader,
                          size_t *out_n);
 
 /**
- * Frees a reader, closing its share. NULL, and a reader freed already, are ignored.
+ * Frees a reader. NULL, and a reader freed already, are ignored.
  *
  * # Safety
  *

@@ -104,19 +104,6 @@ impl Shared {
             _entry: entry,
         })
     }
-
-    /// Runs `f` holding the lock unless this thread holds it already (a callback of this
-    /// server is running), for dropping things that call the store's callbacks.
-    pub(crate) fn serialized<T>(&self, f: impl FnOnce() -> T) -> T {
-        if Entry::is_inside(self.addr()) {
-            return f();
-        }
-        let _guard = self
-            .server
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        f()
-    }
 }
 
 /// Borrows the server behind a handle.

@@ -131,7 +131,7 @@ fn run_rust(dir: &Path) -> String {
             "read" => {
                 let r = srv
                     .open_bucket(&si(), ShareNumber(byte(tok[2])))
-                    .and_then(|mut b| b.read_vec(num(tok[3]), num(tok[4])));
+                    .and_then(|b| srv.read_bucket_vec(&b, num(tok[3]), num(tok[4])));
                 let d = r
                     .as_ref()
                     .map_or(String::new(), |v| format!(" data={}", hex(v)));

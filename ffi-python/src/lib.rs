@@ -27,7 +27,7 @@ use tahoe_shares::{
 };
 
 use crate::errors::{to_py, InvalidArgument};
-use crate::store::{NativeError, NativeIo, NativeStore};
+use crate::store::{NativeError, NativeStore};
 
 type CoreServer = server::Server<NativeStore>;
 
@@ -370,21 +370,26 @@ impl Server {
         length: u64,
     ) -> PyResult<Bound<'py, PyBytes>> {
         let (si, n) = (si(storage_index)?, shnum(sharenum)?);
-        let data = self.run(py, |s| s.open_bucket(&si, n)?.read_vec(offset, length))?;
+        let data = self.run(py, |s| {
+            let reader = s.open_bucket(&si, n)?;
+            s.read_bucket_vec(&reader, offset, length)
+        })?;
         Ok(PyBytes::new(py, &data))
     }
 
-    /// Opens a reader on one immutable share.
+    /// Opens a reader on one immutable share. The reader holds no open file: each read
+    /// opens the share, so a reader of a share deleted since raises `NoSuchShare`.
     fn open_bucket(
-        &self,
+        slf: &Bound<'_, Self>,
         py: Python<'_>,
         storage_index: &[u8],
         sharenum: i64,
     ) -> PyResult<BucketReader> {
         let (si, n) = (si(storage_index)?, shnum(sharenum)?);
-        let reader = self.run(py, |s| s.open_bucket(&si, n))?;
+        let reader = slf.get().run(py, |s| s.open_bucket(&si, n))?;
         Ok(BucketReader {
-            inner: Mutex::new(reader),
+            server: slf.clone().unbind(),
+            reader,
         })
     }
 
@@ -602,21 +607,20 @@ fn reads_to_py(py: Python<'_>, reads: server::ReadResults) -> PyReads<'_> {
         .collect()
 }
 
-/// A reader of one immutable share; it keeps the share open.
+/// A reader of one immutable share. It holds no open file: each read opens the share
+/// through its server (as Tahoe's reader opens its file per read), so readers pin no file
+/// descriptors, and a share deleted since raises `NoSuchShare`.
 #[pyclass(frozen, module = "tahoe_shares._native")]
 struct BucketReader {
-    inner: Mutex<server::BucketReader<NativeIo>>,
+    server: Py<Server>,
+    reader: server::BucketReader,
 }
 
 #[pymethods]
 impl BucketReader {
-    /// Bytes of share data.
-    fn length(&self) -> PyResult<u64> {
-        let guard = self
-            .inner
-            .lock()
-            .map_err(|_| errors::InternalError::new_err("reader lock poisoned"))?;
-        Ok(guard.length())
+    /// Bytes of share data when the reader was opened.
+    fn length(&self) -> u64 {
+        self.reader.length()
     }
 
     /// Reads up to `length` bytes at `offset`, truncated at the end of the data.
@@ -626,13 +630,11 @@ impl BucketReader {
         offset: u64,
         length: u64,
     ) -> PyResult<Bound<'py, PyBytes>> {
-        let data = py.allow_threads(|| {
-            let mut guard = self
-                .inner
-                .lock()
-                .map_err(|_| errors::InternalError::new_err("reader lock poisoned"))?;
-            guard.read_vec(offset, length).map_err(to_py)
-        })?;
+        let reader = self.reader;
+        let data = self
+            .server
+            .get()
+            .run(py, |s| s.read_bucket_vec(&reader, offset, length))?;
         Ok(PyBytes::new(py, &data))
     }
 }

@@ -315,7 +315,7 @@ fn apply(srv: &mut Srv, m: &mut Model, op: &Op, now: u64) -> bool {
             let n = ShareNumber(sh % 4);
             match srv
                 .open_bucket(&si, n)
-                .and_then(|mut b| b.read_vec(0, u64::MAX))
+                .and_then(|b| srv.read_bucket_vec(&b, 0, u64::MAX))
             {
                 Ok(data) => assert_eq!(Some(&data), m.imm.get(&(si, n)), "immutable read"),
                 Err(e) if is_fault(&e) => return false,
@@ -478,7 +478,7 @@ fn check_recovered(srv: &mut Srv, m: &Model) {
             let got = if held.contains(k.1) {
                 Some(
                     srv.open_bucket(&si, k.1)
-                        .and_then(|mut b| b.read_vec(0, u64::MAX))
+                        .and_then(|b| srv.read_bucket_vec(&b, 0, u64::MAX))
                         .expect("read after restart"),
                 )
             } else {

@@ -36,8 +36,8 @@
 //! assert!(alloc.allocated.contains(ShareNumber(0)));
 //! assert!(server.write(&si, ShareNumber(0), &secret, 0, b"hello", now)?);
 //! server.close(&si, ShareNumber(0), &secret)?;
-//! let mut reader = server.open_bucket(&si, ShareNumber(0))?;
-//! assert_eq!(reader.read_vec(0, 100)?, b"hello");
+//! let reader = server.open_bucket(&si, ShareNumber(0))?;
+//! assert_eq!(server.read_bucket_vec(&reader, 0, 100)?, b"hello");
 //! # Ok::<(), tahoe_shares::Error<tahoe_shares::io::MemError>>(())
 //! ```
 
@@ -209,16 +209,20 @@ pub enum AdviseOutcome {
     NoSpace,
 }
 
-/// A reader of one immutable share (Tahoe's `BucketReader`). It holds its own device
-/// handle, so it does not borrow the server.
-#[derive(Debug)]
-pub struct BucketReader<IO> {
+/// A reader of one immutable share (Tahoe's `BucketReader`): which share, and its data
+/// length when it was opened. It holds no device: each [`Server::read_bucket`] opens the
+/// share through the store and closes it again, as Tahoe's `BucketReader` opens its file
+/// per read, so that any number of readers pins no file descriptor and a share deleted
+/// since (by an operator, by lease expiry) is no longer served: its readers then fail with
+/// [`Error::NoSuchShare`] (Tahoe's raise `FileNotFoundError`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BucketReader {
     storage_index: StorageIndex,
     share_number: ShareNumber,
-    container: ImmutableContainer<IO>,
+    length: u64,
 }
 
-impl<IO: ShareIo> BucketReader<IO> {
+impl BucketReader {
     /// The storage index.
     #[must_use]
     pub fn storage_index(&self) -> StorageIndex {
@@ -231,34 +235,11 @@ impl<IO: ShareIo> BucketReader<IO> {
         self.share_number
     }
 
-    /// Bytes of share data.
+    /// Bytes of share data when the reader was opened (Tahoe's `get_length`, which also
+    /// answers from what it read at opening).
     #[must_use]
     pub fn length(&self) -> u64 {
-        self.container.data_length()
-    }
-
-    /// Reads at `offset` into `buf`, truncated at the end of the data (a read starting
-    /// past the end reads nothing); returns the bytes read.
-    ///
-    /// # Errors
-    ///
-    /// Device errors.
-    pub fn read(&mut self, offset: u64, buf: &mut [u8]) -> Result<usize, IO::Error> {
-        self.container.read_share_data(offset, buf)
-    }
-
-    /// Reads up to `length` bytes at `offset` into a new vector, allocating only what
-    /// the share holds.
-    ///
-    /// # Errors
-    ///
-    /// Device errors.
-    pub fn read_vec(&mut self, offset: u64, length: u64) -> Result<Vec<u8>, IO::Error> {
-        let n = length.min(self.length().saturating_sub(offset));
-        let mut buf = alloc::vec![0u8; usize::try_from(n).map_err(|_| Error::InvalidArgument("read length"))?];
-        let got = self.read(offset, &mut buf)?;
-        buf.truncate(got);
-        Ok(buf)
+        self.length
     }
 }
 
@@ -472,7 +453,8 @@ impl<S: ShareStore> Server<S> {
         self.store.list(si)
     }
 
-    /// Opens a reader on one immutable share.
+    /// Opens a reader on one immutable share: checks the share and takes its length,
+    /// then closes it again (the reader holds no device; see [`BucketReader`]).
     ///
     /// # Errors
     ///
@@ -482,12 +464,61 @@ impl<S: ShareStore> Server<S> {
         &mut self,
         si: &StorageIndex,
         shnum: ShareNumber,
-    ) -> Result<BucketReader<S::Io>, S::Error> {
+    ) -> Result<BucketReader, S::Error> {
         Ok(BucketReader {
             storage_index: *si,
             share_number: shnum,
-            container: self.open_immutable(si, shnum)?,
+            length: self.open_immutable(si, shnum)?.data_length(),
         })
+    }
+
+    /// Reads the reader's share at `offset` into `buf`, truncated at the end of the data
+    /// (a read starting past the end reads nothing); returns the bytes read. The share is
+    /// opened for this read and closed after it.
+    ///
+    /// Reads are bounded by the length the reader saw at opening, and by the share's
+    /// current length. As in Tahoe, a read that can return nothing by that first bound
+    /// does not look at the share, so it succeeds even after the share is gone.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NoSuchShare`] when the share was deleted since the reader was opened
+    /// (Tahoe's reader raises `FileNotFoundError`); as [`Self::open_bucket`] when the file
+    /// now there is not an immutable share; device errors.
+    pub fn read_bucket(
+        &mut self,
+        reader: &BucketReader,
+        offset: u64,
+        buf: &mut [u8],
+    ) -> Result<usize, S::Error> {
+        let n = (buf.len() as u64).min(reader.length.saturating_sub(offset));
+        let Some(dst) = buf.get_mut(..usize::try_from(n).unwrap_or(0)) else {
+            return Err(Error::Bug("read_bucket bounds"));
+        };
+        if dst.is_empty() {
+            return Ok(0);
+        }
+        self.open_immutable(&reader.storage_index, reader.share_number)?
+            .read_share_data(offset, dst)
+    }
+
+    /// Reads up to `length` bytes at `offset` of the reader's share into a new vector,
+    /// allocating only what the share held when the reader was opened.
+    ///
+    /// # Errors
+    ///
+    /// As [`Self::read_bucket`].
+    pub fn read_bucket_vec(
+        &mut self,
+        reader: &BucketReader,
+        offset: u64,
+        length: u64,
+    ) -> Result<Vec<u8>, S::Error> {
+        let n = length.min(reader.length.saturating_sub(offset));
+        let mut buf = alloc::vec![0u8; usize::try_from(n).map_err(|_| Error::InvalidArgument("read length"))?];
+        let got = self.read_bucket(reader, offset, &mut buf)?;
+        buf.truncate(got);
+        Ok(buf)
     }
 
     /// Readers for every share of a storage index (Tahoe's `get_buckets`, which fails as
@@ -496,7 +527,7 @@ impl<S: ShareStore> Server<S> {
     /// # Errors
     ///
     /// As [`Self::open_bucket`].
-    pub fn get_buckets(&mut self, si: &StorageIndex) -> Result<Vec<BucketReader<S::Io>>, S::Error> {
+    pub fn get_buckets(&mut self, si: &StorageIndex) -> Result<Vec<BucketReader>, S::Error> {
         let set = self.store.list(si)?;
         let mut out = Vec::with_capacity(set.len());
         for n in set.iter() {

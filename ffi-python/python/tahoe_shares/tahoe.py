@@ -17,6 +17,7 @@ front ends (Foolscap and HTTP) and tests catch those.
 
 from __future__ import annotations
 
+import errno
 import os
 from typing import Any, Iterable, Optional
 
@@ -194,7 +195,14 @@ class BucketReader(object):
     def read(self, offset: int, length: int) -> bytes:
         precondition(offset >= 0)
         start = self.ss._clock.seconds()
-        data = b"" if length <= 0 else self._reader.read(offset, length)
+        try:
+            data = b"" if length <= 0 else self._reader.read(offset, length)
+        except _native.NoSuchShare:
+            # Deleted since the reader was opened: Tahoe's reader fails to open its file.
+            path = os.path.join(self.ss._bucket_path(self.storage_index), str(self.shnum))
+            raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), path) from None
+        except _native.Error as e:
+            raise _translate(e, self.ss._bucket_path(self.storage_index)) from e
         self.ss.add_latency("read", self.ss._clock.seconds() - start)
         self.ss.count("read")
         return data
