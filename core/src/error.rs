@@ -27,10 +27,25 @@ pub enum Corruption {
     LeaseOffsetBeyondEof,
     /// A record of our own (upload state, journal) failed its checksum or bounds.
     BadRecord,
+    /// An immutable share's file ends before the data its header declares: the file was
+    /// cut short (Tahoe infers the data length from the file size and reads such a share
+    /// back short without complaint).
+    TruncatedData {
+        /// Bytes of data the header declares (its legacy length field).
+        declared: u64,
+        /// Bytes of data the file holds.
+        present: u64,
+    },
 }
 
 impl fmt::Display for Corruption {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Self::TruncatedData { declared, present } = self {
+            return write!(
+                f,
+                "share data truncated: the header declares {declared} bytes, the file holds {present}"
+            );
+        }
         f.write_str(match self {
             Self::TruncatedHeader => "container shorter than its header",
             Self::LeaseCountExceedsFile => "lease count exceeds what the file holds",
@@ -39,6 +54,7 @@ impl fmt::Display for Corruption {
             Self::OverlappingRegions => "extra-lease offset overlaps the header or data",
             Self::LeaseOffsetBeyondEof => "extra-lease offset beyond end of file",
             Self::BadRecord => "record failed its checksum or bounds",
+            Self::TruncatedData { .. } => "share data truncated",
         })
     }
 }

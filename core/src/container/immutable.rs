@@ -1,10 +1,10 @@
 //! The immutable container (Tahoe's `ShareFile`).
 
 use super::{read_truncated, sync, NewLease, CHUNK};
-use crate::error::{Error, Result};
+use crate::error::{Corruption, Error, Result};
 use crate::format::immutable::{
     HeaderError, ImmutableHeader, ImmutableLayout, ImmutableVersion, HEADER_SIZE,
-    LEASE_COUNT_OFFSET,
+    LEASE_COUNT_OFFSET, SATURATED_LENGTH,
 };
 use crate::format::lease::{Lease, IMMUTABLE_LEASE_SIZE};
 use crate::io::ShareIo;
@@ -101,10 +101,37 @@ impl<IO: ShareIo> ImmutableContainer<IO> {
         self.header.version
     }
 
-    /// Bytes of share data.
+    /// Bytes of share data (Tahoe's `get_length`: what the file holds before its leases).
     #[must_use]
     pub fn data_length(&self) -> u64 {
         self.layout.data_length
+    }
+
+    /// Bytes of share data the header declares: [`Self::data_length`], or more when the
+    /// file was cut short (see [`Self::damage`]). Only the legacy length field tells, so a
+    /// share of 4 GiB or more (field saturated) always declares what it holds.
+    #[must_use]
+    pub fn declared_data_length(&self) -> u64 {
+        let legacy = u64::from(self.header.legacy_length);
+        if self.header.legacy_length != SATURATED_LENGTH && legacy > self.layout.data_length {
+            legacy
+        } else {
+            self.layout.data_length
+        }
+    }
+
+    /// What is wrong with a container that opened: [`Corruption::TruncatedData`] when its
+    /// file ends before the data its header declares. Such a share still opens, as Tahoe
+    /// opens it: its leases can be read and changed, its length is what the file holds,
+    /// and reads of the data present succeed; a read that reaches into the missing bytes
+    /// fails with that corruption (Tahoe returns short).
+    #[must_use]
+    pub fn damage(&self) -> Option<Corruption> {
+        let declared = self.declared_data_length();
+        (declared > self.layout.data_length).then_some(Corruption::TruncatedData {
+            declared,
+            present: self.layout.data_length,
+        })
     }
 
     /// Number of leases.
@@ -134,8 +161,17 @@ impl<IO: ShareIo> ImmutableContainer<IO> {
     ///
     /// # Errors
     ///
-    /// Device errors.
+    /// [`Corruption::TruncatedData`] when the read reaches into data the header declares
+    /// but the file no longer holds (see [`Self::damage`]); device errors.
     pub fn read_share_data(&mut self, offset: u64, buf: &mut [u8]) -> Result<usize, IO::Error> {
+        if let Some(damage) = self.damage() {
+            let end = offset
+                .saturating_add(buf.len() as u64)
+                .min(self.declared_data_length());
+            if end > self.layout.data_length {
+                return Err(Error::Corrupt(damage));
+            }
+        }
         read_truncated(
             &mut self.io,
             HEADER_SIZE,

@@ -220,6 +220,9 @@ pub struct BucketReader {
     storage_index: StorageIndex,
     share_number: ShareNumber,
     length: u64,
+    /// The data length the header declared at opening: more than `length` when the file
+    /// was cut short, so that reads into the missing bytes report the damage.
+    declared: u64,
 }
 
 impl BucketReader {
@@ -391,35 +394,24 @@ impl<S: ShareStore> Server<S> {
 
     // ----- opening shares --------------------------------------------------------------
 
-    /// Opens a published share of either kind. `Ok(None)` when absent;
-    /// [`Error::UnknownImmutableVersion`] for a file of neither kind.
+    /// Opens a published share by the kind its header announces. `Ok(None)` when absent.
+    ///
+    /// A file of neither kind is opened as immutable, which is what Tahoe's `ShareFile`
+    /// reports (see [`Server::for_each_lease`] for the cases). Every operation opens shares
+    /// this way, so each reports such a file the same way.
     pub(crate) fn open_any(
         &mut self,
         si: &StorageIndex,
         shnum: ShareNumber,
-    ) -> Result<Option<AnyShare<S::Io>>, S::Error> {
-        // A file of neither kind is opened as immutable: what Tahoe's ShareFile reports.
-        self.open_sniffed(si, shnum, true)
-    }
-
-    /// Opens a share by the kind its header announces; a file of neither kind is opened
-    /// as immutable when `unknown_as_immutable`, and skipped (`None`) otherwise.
-    fn open_sniffed(
-        &mut self,
-        si: &StorageIndex,
-        shnum: ShareNumber,
-        unknown_as_immutable: bool,
     ) -> Result<Option<AnyShare<S::Io>>, S::Error> {
         let Some(mut io) = self.store.open(si, shnum)? else {
             return Ok(None);
         };
         Ok(match sniff_io(&mut io)? {
             Some(ShareKind::Mutable) => Some(AnyShare::Mutable(MutableContainer::open(io)?)),
-            Some(ShareKind::Immutable) => Some(AnyShare::Immutable(ImmutableContainer::open(io)?)),
-            None if unknown_as_immutable => {
+            Some(ShareKind::Immutable) | None => {
                 Some(AnyShare::Immutable(ImmutableContainer::open(io)?))
             }
-            None => None,
         })
     }
 
@@ -465,10 +457,12 @@ impl<S: ShareStore> Server<S> {
         si: &StorageIndex,
         shnum: ShareNumber,
     ) -> Result<BucketReader, S::Error> {
+        let c = self.open_immutable(si, shnum)?;
         Ok(BucketReader {
             storage_index: *si,
             share_number: shnum,
-            length: self.open_immutable(si, shnum)?.data_length(),
+            length: c.data_length(),
+            declared: c.declared_data_length(),
         })
     }
 
@@ -484,14 +478,18 @@ impl<S: ShareStore> Server<S> {
     ///
     /// [`Error::NoSuchShare`] when the share was deleted since the reader was opened
     /// (Tahoe's reader raises `FileNotFoundError`); as [`Self::open_bucket`] when the file
-    /// now there is not an immutable share; device errors.
+    /// now there is not an immutable share; [`Error::Corrupt`] with
+    /// [`crate::Corruption::TruncatedData`] when the read reaches into data the header
+    /// declares but the file was cut before (Tahoe reads such a share back short);
+    /// device errors.
     pub fn read_bucket(
         &mut self,
         reader: &BucketReader,
         offset: u64,
         buf: &mut [u8],
     ) -> Result<usize, S::Error> {
-        let n = (buf.len() as u64).min(reader.length.saturating_sub(offset));
+        let end = reader.length.max(reader.declared);
+        let n = (buf.len() as u64).min(end.saturating_sub(offset));
         let Some(dst) = buf.get_mut(..usize::try_from(n).unwrap_or(0)) else {
             return Err(Error::Bug("read_bucket bounds"));
         };
@@ -503,7 +501,7 @@ impl<S: ShareStore> Server<S> {
     }
 
     /// Reads up to `length` bytes at `offset` of the reader's share into a new vector,
-    /// allocating only what the share held when the reader was opened.
+    /// allocating only what the share held (or declared) when the reader was opened.
     ///
     /// # Errors
     ///
@@ -514,7 +512,8 @@ impl<S: ShareStore> Server<S> {
         offset: u64,
         length: u64,
     ) -> Result<Vec<u8>, S::Error> {
-        let n = length.min(reader.length.saturating_sub(offset));
+        let end = reader.length.max(reader.declared);
+        let n = length.min(end.saturating_sub(offset));
         let mut buf = alloc::vec![0u8; usize::try_from(n).map_err(|_| Error::InvalidArgument("read length"))?];
         let got = self.read_bucket(reader, offset, &mut buf)?;
         buf.truncate(got);
@@ -616,12 +615,18 @@ impl<S: ShareStore> Server<S> {
     }
 
     /// Visits every lease on every share of a storage index, with memory independent of
-    /// the number of leases; stop early by returning `false`. Files that are neither
-    /// kind of container are skipped, as Tahoe's lease operations skip them.
+    /// the number of leases; stop early by returning `false`.
     ///
     /// # Errors
     ///
-    /// Container and store errors.
+    /// Container and store errors. A share file that is neither kind of container fails
+    /// this and every other lease operation as it fails a read: a file of 0 to 3 bytes,
+    /// or an immutable header cut short, with [`Error::Corrupt`]
+    /// ([`crate::Corruption::TruncatedHeader`]; Tahoe raises `struct.error`); a file whose
+    /// first four bytes are neither version 1 or 2 nor a mutable magic (garbage, or a
+    /// newer Tahoe's container) with [`Error::UnknownImmutableVersion`], where Tahoe's
+    /// lease operations skip it silently. So a damaged share never reads as one without
+    /// leases.
     pub fn for_each_lease(
         &mut self,
         si: &StorageIndex,
@@ -647,14 +652,14 @@ impl<S: ShareStore> Server<S> {
         Ok(())
     }
 
-    /// Opens a share as Tahoe's `_iter_share_files` does: by its header, skipping
-    /// files that are neither kind.
+    /// Opens a share for a lease operation: as [`Self::open_any`] (Tahoe's
+    /// `_iter_share_files` skips files of neither kind; see [`Self::for_each_lease`]).
     fn open_lease_holder(
         &mut self,
         si: &StorageIndex,
         shnum: ShareNumber,
     ) -> Result<Option<AnyShare<S::Io>>, S::Error> {
-        self.open_sniffed(si, shnum, false)
+        self.open_any(si, shnum)
     }
 
     // ----- leases ----------------------------------------------------------------------
