@@ -196,6 +196,10 @@ pub struct ShareStat {
     pub earliest_expiration: Option<u32>,
     /// The latest lease expiry, if any lease.
     pub latest_expiration: Option<u32>,
+    /// What is wrong with a share that opens and reads as Tahoe reads it: an immutable
+    /// share cut before the data its header declares
+    /// ([`crate::Corruption::TruncatedData`]; see `ImmutableContainer::damage`).
+    pub damage: Option<crate::Corruption>,
 }
 
 /// What [`Server::advise_corrupt_share`] did with a report.
@@ -220,9 +224,6 @@ pub struct BucketReader {
     storage_index: StorageIndex,
     share_number: ShareNumber,
     length: u64,
-    /// The data length the header declared at opening: more than `length` when the file
-    /// was cut short, so that reads into the missing bytes report the damage.
-    declared: u64,
 }
 
 impl BucketReader {
@@ -457,12 +458,10 @@ impl<S: ShareStore> Server<S> {
         si: &StorageIndex,
         shnum: ShareNumber,
     ) -> Result<BucketReader, S::Error> {
-        let c = self.open_immutable(si, shnum)?;
         Ok(BucketReader {
             storage_index: *si,
             share_number: shnum,
-            length: c.data_length(),
-            declared: c.declared_data_length(),
+            length: self.open_immutable(si, shnum)?.data_length(),
         })
     }
 
@@ -478,18 +477,15 @@ impl<S: ShareStore> Server<S> {
     ///
     /// [`Error::NoSuchShare`] when the share was deleted since the reader was opened
     /// (Tahoe's reader raises `FileNotFoundError`); as [`Self::open_bucket`] when the file
-    /// now there is not an immutable share; [`Error::Corrupt`] with
-    /// [`crate::Corruption::TruncatedData`] when the read reaches into data the header
-    /// declares but the file was cut before (Tahoe reads such a share back short);
-    /// device errors.
+    /// now there is not an immutable share; device errors. A share cut short reads what
+    /// it holds, as in Tahoe ([`Self::stat_share`] reports the damage).
     pub fn read_bucket(
         &mut self,
         reader: &BucketReader,
         offset: u64,
         buf: &mut [u8],
     ) -> Result<usize, S::Error> {
-        let end = reader.length.max(reader.declared);
-        let n = (buf.len() as u64).min(end.saturating_sub(offset));
+        let n = (buf.len() as u64).min(reader.length.saturating_sub(offset));
         let Some(dst) = buf.get_mut(..usize::try_from(n).unwrap_or(0)) else {
             return Err(Error::Bug("read_bucket bounds"));
         };
@@ -501,7 +497,7 @@ impl<S: ShareStore> Server<S> {
     }
 
     /// Reads up to `length` bytes at `offset` of the reader's share into a new vector,
-    /// allocating only what the share held (or declared) when the reader was opened.
+    /// allocating only what the share held when the reader was opened.
     ///
     /// # Errors
     ///
@@ -512,8 +508,7 @@ impl<S: ShareStore> Server<S> {
         offset: u64,
         length: u64,
     ) -> Result<Vec<u8>, S::Error> {
-        let end = reader.length.max(reader.declared);
-        let n = length.min(end.saturating_sub(offset));
+        let n = length.min(reader.length.saturating_sub(offset));
         let mut buf = alloc::vec![0u8; usize::try_from(n).map_err(|_| Error::InvalidArgument("read length"))?];
         let got = self.read_bucket(reader, offset, &mut buf)?;
         buf.truncate(got);
@@ -581,6 +576,7 @@ impl<S: ShareStore> Server<S> {
             num_leases: 0,
             earliest_expiration: None,
             latest_expiration: None,
+            damage: None,
         };
         let mut visit = |_: u32, l: &Lease| {
             stat.num_leases = stat.num_leases.saturating_add(1);
@@ -597,6 +593,7 @@ impl<S: ShareStore> Server<S> {
         let (kind, data_length, size) = match share {
             AnyShare::Immutable(mut c) => {
                 c.for_each_lease(&mut visit)?;
+                stat.damage = c.damage();
                 (
                     ShareKind::Immutable,
                     c.data_length(),
