@@ -15,8 +15,8 @@ use tahoe_shares::Error;
 
 /// A real failure from the operating system: writing a header through a file opened only
 /// for reading fails with EBADF.
-fn real_io_error() -> Error<io::Error> {
-    let dir = std::env::temp_dir().join(format!("ts-error-context-{}", std::process::id()));
+fn real_io_error(name: &str) -> Error<io::Error> {
+    let dir = std::env::temp_dir().join(format!("ts-error-context-{name}-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("share");
     std::fs::write(&path, b"").unwrap();
@@ -28,7 +28,7 @@ fn real_io_error() -> Error<io::Error> {
 
 #[test]
 fn io_error_is_the_source() {
-    let err = real_io_error();
+    let err = real_io_error("source");
     let source = err.source().expect("Error::Io has a source");
     let os = source
         .downcast_ref::<io::Error>()
@@ -40,7 +40,7 @@ fn io_error_is_the_source() {
 
 #[test]
 fn io_error_is_displayed_with_display_not_debug() {
-    let err = real_io_error();
+    let err = real_io_error("display");
     let text = err.to_string();
     let os = io::Error::from_raw_os_error(9).to_string();
     assert_eq!(text, format!("I/O error: {os}"));
