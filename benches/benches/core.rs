@@ -58,7 +58,11 @@ fn codecs(c: &mut Criterion) {
     g.bench_function("lease_decode_mutable", |b| {
         b.iter(|| Lease::decode_mutable(black_box(&mbytes), true).expect("valid"));
     });
-    let header = MutableHeader::new(MutableVersion::V2, NodeId([4; 20]), WriteEnabler([3; 32]));
+    let header = MutableHeader::new(
+        MutableVersion::V2,
+        NodeId([4; 20]),
+        WriteEnabler::new([3; 32]),
+    );
     let hbytes = header.encode();
     g.bench_function("mutable_header_encode", |b| {
         b.iter(|| black_box(&header).encode());
@@ -122,7 +126,7 @@ fn containers(c: &mut Criterion) {
             VecIo::new(),
             MutableVersion::V2,
             NodeId([4; 20]),
-            WriteEnabler([3; 32]),
+            WriteEnabler::new([3; 32]),
         )
         .expect("create");
         g.bench_with_input(

@@ -194,7 +194,7 @@ pub fn renew_lease<S: ShareStore>(
 #[must_use]
 pub fn slot_secrets(i: u32) -> SlotSecrets {
     SlotSecrets {
-        write_enabler: WriteEnabler(secret(b'w', i)),
+        write_enabler: WriteEnabler::new(secret(b'w', i)),
         renew: RenewSecret::new(secret(b'r', i)),
         cancel: CancelSecret::new(secret(b'c', i)),
     }

@@ -77,7 +77,10 @@ impl Share {
         if MutableVersion::from_magic(prefix).is_some() {
             MutableContainer::open_unrecovered(io).map(Self::Mutable)
         } else if prefix.starts_with(MUTABLE_MAGIC_TEXT) {
-            Err(Error::UnknownMutableMagic)
+            Err(Error::UnknownMutableMagic {
+                share: None,
+                magic: tahoe_shares::Magic::from_start(prefix),
+            })
         } else {
             ImmutableContainer::open(io).map(Self::Immutable)
         }

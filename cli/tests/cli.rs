@@ -153,9 +153,13 @@ fn build_store(dir: &Path) -> FsStore {
     add_immutable(&mut store, SI_V1, 0, ImmutableVersion::V1, 40, &[]);
 
     let io = store.create_incoming(&SI_MUT, ShareNumber(1)).unwrap();
-    let mut share =
-        MutableContainer::create(io, MutableVersion::V2, MUT_NODEID, WriteEnabler([9; 32]))
-            .unwrap();
+    let mut share = MutableContainer::create(
+        io,
+        MutableVersion::V2,
+        MUT_NODEID,
+        WriteEnabler::new([9; 32]),
+    )
+    .unwrap();
     share.writev(&[(0, b"hello mutable")], None).unwrap();
     for (i, e) in MUT_EXPIRIES.iter().enumerate() {
         share

@@ -40,7 +40,7 @@ fn lease(op: &Value) -> NewLease {
 fn outcome<E: core::fmt::Debug>(r: Result<(), Error<E>>) -> String {
     match r {
         Ok(()) => "ok".into(),
-        Err(Error::NoSuchLease) => "IndexError".into(),
+        Err(Error::NoSuchLease { .. }) => "IndexError".into(),
         Err(Error::DataTooLarge { .. }) => "DataTooLargeError".into(),
         Err(Error::NoSpace) => "NoSpace".into(),
         Err(e) => format!("error: {e:?}"),
@@ -80,7 +80,7 @@ fn main() {
                     io,
                     version,
                     NodeId(arr(&op["nodeid"])),
-                    WriteEnabler(arr(&op["we"])),
+                    WriteEnabler::new(arr(&op["we"])),
                 )
                 .expect("create")
             } else {

@@ -48,7 +48,7 @@ fn main() -> Result<(), Box<dyn core::error::Error>> {
         io,
         MutableVersion::V2,
         NodeId([7; 20]),
-        WriteEnabler([9; 32]),
+        WriteEnabler::new([9; 32]),
     )?;
     share.writev(&[(0, b"hello, mutable world")], None)?;
     share.add_lease(u64::MAX, &lease(2, 1))?;

@@ -97,15 +97,15 @@ fn reads_json(reads: &ReadResults) -> Value {
 /// The stable name of an error, shared with the Python side.
 fn error_json(e: &Error<io::Error>) -> Value {
     let kind = match e {
-        Error::UnknownImmutableVersion(_) => "unknown_immutable_container",
-        Error::UnknownMutableMagic => "unknown_mutable_container",
+        Error::UnknownImmutableVersion { .. } => "unknown_immutable_container",
+        Error::UnknownMutableMagic { .. } => "unknown_mutable_container",
         Error::DataTooLarge { .. } => "data_too_large",
         Error::ConflictingWrite { .. } => "conflicting_write",
         Error::BadWriteEnabler { .. } => {
             return json!({"error": "bad_write_enabler", "detail": e.to_string()});
         }
         Error::NoSpace => "no_space",
-        Error::NoSuchLease => "no_such_lease",
+        Error::NoSuchLease { .. } => "no_such_lease",
         Error::NoSuchShare => "no_such_share",
         // Foolscap has no upload secrets: a client without a live writer for the share
         // cannot name it. Both cases are "no such upload" there.
@@ -228,7 +228,7 @@ impl Runner {
             })
             .collect();
         let secrets = SlotSecrets {
-            write_enabler: WriteEnabler(arr(&op["we"])),
+            write_enabler: WriteEnabler::new(arr(&op["we"])),
             renew: RenewSecret::new(arr(&op["renew"])),
             cancel: CancelSecret::new(arr(&op["cancel"])),
         };

@@ -71,7 +71,7 @@ fn good_mutable(extra_leases: u8) -> Vec<u8> {
         VecIo::new(),
         MutableVersion::V2,
         NodeId([1; 20]),
-        WriteEnabler([2; 32]),
+        WriteEnabler::new([2; 32]),
     )
     .unwrap();
     c.writev(&[(0, b"some data")], None).unwrap();
@@ -104,7 +104,7 @@ fn row2_unknown_immutable_versions() {
     for v in [0u32, 3, u32::MAX] {
         let mut b = vec![0u8; 12];
         set(&mut b, 0, &v.to_be_bytes());
-        assert!(matches!(imm(b), Err(Error::UnknownImmutableVersion(x)) if x == v));
+        assert!(matches!(imm(b), Err(Error::UnknownImmutableVersion { version: x, .. }) if x == v));
     }
 }
 
@@ -167,7 +167,7 @@ fn row6_legacy_length_disagreeing_downwards_is_accepted_not_used() {
 fn row7_wrong_mutable_magic_is_unknown_mutable_magic() {
     let mut b = good_mutable(0);
     b[3] ^= 0x20;
-    assert!(matches!(mutable(b), Err(Error::UnknownMutableMagic)));
+    assert!(matches!(mutable(b), Err(Error::UnknownMutableMagic { .. })));
 }
 
 #[test]
@@ -178,7 +178,7 @@ fn row8_short_mutable_files_by_where_they_end() {
         let got = mutable(b[..cut].to_vec());
         let ok = match cut {
             // Shorter than the magic: not recognisable as a mutable container at all.
-            0..32 => matches!(got, Err(Error::UnknownMutableMagic)),
+            0..32 => matches!(got, Err(Error::UnknownMutableMagic { .. })),
             32..100 => matches!(got, Err(Error::Corrupt(Corruption::TruncatedHeader))),
             // A whole header whose lease slots and extra-lease block lie past the end.
             _ => matches!(got, Err(Error::Corrupt(Corruption::LeaseOffsetBeyondEof))),
@@ -298,7 +298,7 @@ fn row27_reads_past_the_end() {
 fn row31_wrong_write_enabler() {
     let c = mutable(good_mutable(0)).unwrap();
     assert!(matches!(
-        c.check_write_enabler(&WriteEnabler([9; 32])),
+        c.check_write_enabler(&WriteEnabler::new([9; 32])),
         Err(Error::BadWriteEnabler { nodeid }) if nodeid == NodeId([1; 20])
     ));
 }
@@ -308,11 +308,11 @@ fn row32_unknown_renew_and_cancel_secrets() {
     let mut c = mutable(good_mutable(0)).unwrap();
     assert!(matches!(
         c.renew_lease(&RenewSecret::new([77; 32]), 5, false),
-        Err(Error::NoSuchLease)
+        Err(Error::NoSuchLease { .. })
     ));
     assert!(matches!(
         c.cancel_lease(&CancelSecret::new([77; 32])),
-        Err(Error::NoSuchLease)
+        Err(Error::NoSuchLease { .. })
     ));
 }
 
@@ -480,7 +480,7 @@ fn uploading() -> Server<MemStore> {
 
 fn slot_secrets(we: u8) -> SlotSecrets {
     SlotSecrets {
-        write_enabler: WriteEnabler([we; 32]),
+        write_enabler: WriteEnabler::new([we; 32]),
         renew: RenewSecret::new([0x0a; 32]),
         cancel: CancelSecret::new([0x0b; 32]),
     }

@@ -240,7 +240,7 @@ fn eq_test(offset: u64, length: u64, specimen: &[u8]) -> TestVector<'_> {
 
 fn slot_secrets(renew: u8) -> SlotSecrets {
     SlotSecrets {
-        write_enabler: WriteEnabler([0x5e; 32]),
+        write_enabler: WriteEnabler::new([0x5e; 32]),
         renew: RenewSecret::new([renew; 32]),
         cancel: CancelSecret::new([renew ^ 0xff; 32]),
     }

@@ -81,7 +81,7 @@ fn mutable_with(leases: u8, data: usize) -> Vec<u8> {
         VecIo::new(),
         MutableVersion::V2,
         NodeId([1; 20]),
-        WriteEnabler([2; 32]),
+        WriteEnabler::new([2; 32]),
     )
     .unwrap();
     c.writev(&[(0, &vec![0x5a; data])], None).unwrap();

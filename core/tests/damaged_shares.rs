@@ -130,7 +130,13 @@ fn garbage_is_an_unknown_version_on_every_path_never_no_leases() {
     let mut s = server(&dir.0);
     place(&s, b"I am not a share.\n");
     every_path_reports(&mut s, &|e| {
-        matches!(e, Error::UnknownImmutableVersion(0x4920_616d))
+        matches!(
+            e,
+            Error::UnknownImmutableVersion {
+                version: 0x4920_616d,
+                ..
+            }
+        )
     });
 }
 

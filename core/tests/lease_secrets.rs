@@ -85,7 +85,7 @@ fn v2_immutable_records_renew_and_cancel_with_the_bytes_given() {
     padded[..5].copy_from_slice(b"renew");
     assert!(matches!(
         c.renew_lease(&RenewSecret::new(padded), 300, false),
-        Err(Error::NoSuchLease)
+        Err(Error::NoSuchLease { .. })
     ));
     let out = c
         .cancel_lease(&CancelSecret::from_bytes(b"cancel-me"))
@@ -110,7 +110,7 @@ fn v1_immutable_records_pad_and_never_match_other_lengths() {
     assert_eq!(c.num_leases(), 2);
     assert!(matches!(
         c.cancel_lease(&CancelSecret::from_bytes(&[3u8; 40])),
-        Err(Error::NoSuchLease)
+        Err(Error::NoSuchLease { .. })
     ));
     // The 32 stored bytes themselves do match.
     c.renew_lease(&RenewSecret::new(padded), 300, false)
@@ -127,7 +127,7 @@ fn mutable_records_of_both_schemas() {
             VecIo::new(),
             version,
             NodeId([1; 20]),
-            WriteEnabler([2; 32]),
+            WriteEnabler::new([2; 32]),
         )
         .unwrap();
         c.add_or_renew_lease(u64::MAX, &lease(b"r", b"c", 100))
@@ -204,4 +204,58 @@ fn server_add_lease_with_short_secrets() {
             .unwrap()
             > 0
     );
+}
+
+fn write_with(
+    server: &mut Server<MemStore>,
+    we: WriteEnabler,
+    data: &[u8],
+) -> Result<bool, Error<tahoe_shares::io::MemError>> {
+    use tahoe_shares::server::{SlotSecrets, SlotWrite};
+    let si = StorageIndex::new([2; 16]);
+    let secrets = SlotSecrets {
+        write_enabler: we,
+        renew: RenewSecret::new([1; 32]),
+        cancel: CancelSecret::new([2; 32]),
+    };
+    let writes = [(0u64, data)];
+    let entry = SlotWrite {
+        share_number: ShareNumber(0),
+        tests: &[],
+        writes: &writes,
+        new_length: None,
+    };
+    server
+        .slot_testv_and_readv_and_writev(&si, &secrets, &[entry], &[], true, 1_700_000_000)
+        .map(|o| o.passed)
+}
+
+#[test]
+fn write_enablers_of_other_lengths_create_slots_but_never_match() {
+    let mut server = Server::new(
+        MemStore::new(),
+        NodeId([7; 20]),
+        Config::default(),
+        1_700_000_000,
+    )
+    .unwrap();
+    // Creating a slot stores the write enabler padded to 32 bytes, as Tahoe does.
+    assert!(write_with(&mut server, WriteEnabler::from_bytes(b"short"), b"one").unwrap());
+    // The same short write enabler never matches it again...
+    match write_with(&mut server, WriteEnabler::from_bytes(b"short"), b"two") {
+        Err(Error::BadWriteEnabler { nodeid }) => assert_eq!(nodeid, NodeId([7; 20])),
+        other => panic!("{other:?}"),
+    }
+    // ... nor does a longer one cut to the same 32 bytes; the 32 stored bytes do.
+    let mut padded = [0u8; 32];
+    padded[..5].copy_from_slice(b"short");
+    let mut longer = padded.to_vec();
+    longer.push(0);
+    assert!(matches!(
+        write_with(&mut server, WriteEnabler::from_bytes(&longer), b"two"),
+        Err(Error::BadWriteEnabler { .. })
+    ));
+    assert!(write_with(&mut server, WriteEnabler::new(padded), b"two").unwrap());
+    assert!(!WriteEnabler::from_bytes(b"x").ct_eq(&WriteEnabler::from_bytes(b"x")));
+    assert!(WriteEnabler::from_bytes(&[9; 32]).ct_eq(&WriteEnabler::new([9; 32])));
 }

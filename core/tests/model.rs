@@ -54,7 +54,7 @@ fn leases_of(c: &mut MutableContainer<VecIo>) -> Vec<(u32, u32)> {
 proptest! {
     #[test]
     fn mutable_matches_model(ops in prop::collection::vec(op(), 1..40)) {
-        let mut c = MutableContainer::create(VecIo::new(), MutableVersion::V2, NodeId([9; 20]), WriteEnabler([1; 32])).unwrap();
+        let mut c = MutableContainer::create(VecIo::new(), MutableVersion::V2, NodeId([9; 20]), WriteEnabler::new([1; 32])).unwrap();
         let mut data: Vec<u8> = Vec::new();
         let mut leases: Vec<(u32, u32)> = Vec::new();
         for op in ops {

@@ -92,7 +92,7 @@ fn upload_shares(s: &mut MemServer, shares: &[u8], data: &[u8]) {
 
 fn slot_secrets(we: u8) -> SlotSecrets {
     SlotSecrets {
-        write_enabler: WriteEnabler([we; 32]),
+        write_enabler: WriteEnabler::new([we; 32]),
         renew: RenewSecret::new([0x0a; 32]),
         cancel: CancelSecret::new([0x0b; 32]),
     }
@@ -398,7 +398,10 @@ fn allocate_at_a_mutable_storage_index_is_unknown_immutable_version() {
     let mut req = request(&[1], 10, 77, "u");
     req.storage_index = MSI;
     let err = s.allocate_buckets(&req, NOW).unwrap_err();
-    assert!(matches!(err, Error::UnknownImmutableVersion(_)), "{err:?}");
+    assert!(
+        matches!(err, Error::UnknownImmutableVersion { .. }),
+        "{err:?}"
+    );
     assert_eq!(published_bytes(&mut s, &MSI, 0), before);
     assert_eq!(s.uploads().count(), 0);
 }
@@ -835,7 +838,7 @@ fn bucket_reader_truncates_reads_and_reports_the_length() {
     assert!(matches!(e, Error::NoSuchShare), "{e:?}");
     write_slots(&mut s, &[0], b"m");
     let e = s.open_bucket(&MSI, sn(0)).unwrap_err();
-    assert!(matches!(e, Error::UnknownImmutableVersion(_)), "{e:?}");
+    assert!(matches!(e, Error::UnknownImmutableVersion { .. }), "{e:?}");
     assert!(s
         .get_buckets(&StorageIndex::new([3; 16]))
         .unwrap()
@@ -910,13 +913,13 @@ fn renew_lease_without_shares_or_without_a_match_is_no_such_lease() {
     let mut s = server();
     let r = RenewSecret::new([30; 32]);
     let e = s.renew_lease(&SI, &r, NOW).unwrap_err();
-    assert!(matches!(e, Error::NoSuchLease), "{e:?}");
+    assert!(matches!(e, Error::NoSuchLease { .. }), "{e:?}");
     upload_shares(&mut s, &[0], b"data");
     let e = s.renew_lease(&SI, &r, NOW).unwrap_err();
-    assert!(matches!(e, Error::NoSuchLease), "{e:?}");
+    assert!(matches!(e, Error::NoSuchLease { .. }), "{e:?}");
     write_slots(&mut s, &[0], b"slot");
     let e = s.renew_lease(&MSI, &r, NOW).unwrap_err();
-    assert!(matches!(e, Error::NoSuchLease), "{e:?}");
+    assert!(matches!(e, Error::NoSuchLease { .. }), "{e:?}");
     s.renew_lease(&SI, &RenewSecret::new([2; 32]), NOW + 7)
         .unwrap();
     assert_eq!(leases(&mut s, &SI)[0].3, NOW + 7 + DAYS31);
@@ -937,7 +940,7 @@ fn cancelling_the_last_lease_deletes_the_share() {
     let e = s
         .cancel_lease(&SI, &CancelSecret::new([99; 32]))
         .unwrap_err();
-    assert!(matches!(e, Error::NoSuchLease), "{e:?}");
+    assert!(matches!(e, Error::NoSuchLease { .. }), "{e:?}");
     // The upload's lease has cancel secret 3.
     assert_eq!(
         s.cancel_lease(&SI, &CancelSecret::new([3; 32])).unwrap(),
@@ -1032,7 +1035,7 @@ fn foreign_slot(s: &mut MemServer, n: u8, we: u8) {
         io,
         MutableVersion::V2,
         NodeId([8; 20]),
-        WriteEnabler([we; 32]),
+        WriteEnabler::new([we; 32]),
     )
     .unwrap();
     c.writev(&[(0, b"foreign")], None).unwrap();
@@ -1090,10 +1093,10 @@ fn a_slot_write_at_an_immutable_storage_index_is_unknown_mutable_magic() {
             NOW,
         )
         .unwrap_err();
-    assert!(matches!(e, Error::UnknownMutableMagic), "{e:?}");
+    assert!(matches!(e, Error::UnknownMutableMagic { .. }), "{e:?}");
     assert_eq!(s.shares(&SI).unwrap(), set(&[0]));
     let e = s.slot_readv(&SI, &ShareSet::new(), &[(0, 1)]).unwrap_err();
-    assert!(matches!(e, Error::UnknownMutableMagic), "{e:?}");
+    assert!(matches!(e, Error::UnknownMutableMagic { .. }), "{e:?}");
 }
 
 #[test]
@@ -1542,9 +1545,9 @@ fn share_length_queries() {
     let e = s.mutable_share_length(&MSI, sn(0)).unwrap_err();
     assert!(matches!(e, Error::NoSuchShare), "{e:?}");
     let e = s.mutable_share_length(&SI, sn(0)).unwrap_err();
-    assert!(matches!(e, Error::UnknownMutableMagic), "{e:?}");
+    assert!(matches!(e, Error::UnknownMutableMagic { .. }), "{e:?}");
     let e = s.immutable_share_length(&MSI, sn(1)).unwrap_err();
-    assert!(matches!(e, Error::UnknownImmutableVersion(_)), "{e:?}");
+    assert!(matches!(e, Error::UnknownImmutableVersion { .. }), "{e:?}");
     // Enumeration does not check the kind (Tahoe's get_shares).
     assert_eq!(s.shares(&SI).unwrap(), set(&[0]));
     assert_eq!(s.shares(&MSI).unwrap(), set(&[1]));
@@ -2164,3 +2167,85 @@ const TAHOE_DISCARDED: &str = concat!(
     "000000020000000a000000010000000000000000000000000000d9818087de7244abc1b5fcf28e55e42c7ff9c678c060",
     "5181f37ac5d7414a7b95fc14ac676780c40e5cfeb5b8701b14761a89b5519eaf663b29e7f8abbdc72195657ccf80",
 );
+
+// ----- errors carry what the drop-in needs (issue 12, "the core decides") -----------------
+
+#[test]
+fn lease_errors_carry_the_share_its_kind_and_the_accepting_nodes() {
+    let mut s = server();
+    upload_shares(&mut s, &[0], b"data");
+    write_slots(&mut s, &[3], b"m");
+    // No share at all: Tahoe's StorageServer.renew_lease message.
+    let e = s
+        .renew_lease(
+            &StorageIndex::new([5; 16]),
+            &RenewSecret::new([0x55; 32]),
+            NOW,
+        )
+        .unwrap_err();
+    assert_eq!(e.to_string(), "no such lease to renew");
+    // An immutable share: ShareFile's message, and which share.
+    let e = s
+        .renew_lease(&SI, &RenewSecret::new([0x55; 32]), NOW)
+        .unwrap_err();
+    match &e {
+        Error::NoSuchLease {
+            share,
+            kind,
+            accepted_by,
+            ..
+        } => {
+            assert_eq!(*share, Some(sn(0)));
+            assert_eq!(*kind, Some(ShareKind::Immutable));
+            assert!(accepted_by.is_empty());
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(e.to_string(), "unable to renew non-existent lease");
+    // A mutable share: the nodes that accepted its leases, in Tahoe's words.
+    let e = s
+        .renew_lease(&MSI, &RenewSecret::new([0x55; 32]), NOW)
+        .unwrap_err();
+    match &e {
+        Error::NoSuchLease {
+            share,
+            kind,
+            accepted_by,
+            ..
+        } => {
+            assert_eq!(*share, Some(sn(3)));
+            assert_eq!(*kind, Some(ShareKind::Mutable));
+            assert_eq!(accepted_by.iter().collect::<Vec<_>>(), [NODE]);
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(
+        e.to_string(),
+        format!(
+            "Unable to renew non-existent lease. I have leases accepted by nodeids: '{NODE}' ."
+        )
+    );
+}
+
+#[test]
+fn kind_errors_carry_the_share_and_what_was_found() {
+    let mut s = server();
+    write_slots(&mut s, &[2], b"m");
+    match s.get_buckets(&MSI).unwrap_err() {
+        Error::UnknownImmutableVersion { share, version } => {
+            assert_eq!(share, Some(sn(2)));
+            // Tahoe reads the version field from the start of the mutable magic.
+            assert_eq!(version, u32::from_be_bytes(*b"Taho"));
+        }
+        other => panic!("{other:?}"),
+    }
+    upload_shares(&mut s, &[4], b"data");
+    match s.slot_readv(&SI, &ShareSet::new(), &[(0, 1)]).unwrap_err() {
+        Error::UnknownMutableMagic { share, magic } => {
+            assert_eq!(share, Some(sn(4)));
+            // The first bytes of the immutable container found: version 2, length 4.
+            assert_eq!(&magic.as_bytes()[..8], &[0, 0, 0, 2, 0, 0, 0, 4]);
+        }
+        other => panic!("{other:?}"),
+    }
+}

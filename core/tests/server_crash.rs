@@ -68,7 +68,7 @@ const NOW: u64 = 1_700_000_000;
 const RESTART: u64 = NOW + 5000;
 const NODE: NodeId = NodeId([7; 20]);
 const CAPACITY: u64 = 1 << 22;
-const WE: WriteEnabler = WriteEnabler([0x3c; 32]);
+const WE: WriteEnabler = WriteEnabler::new([0x3c; 32]);
 
 const SI_BG: StorageIndex = StorageIndex::new([0x10; 16]);
 const SI_MBG: StorageIndex = StorageIndex::new([0x11; 16]);

@@ -84,7 +84,7 @@ impl ts_secret {
     }
     /// As a write enabler.
     pub(crate) fn write_enabler(self) -> WriteEnabler {
-        WriteEnabler(self.bytes)
+        WriteEnabler::new(self.bytes)
     }
 }
 

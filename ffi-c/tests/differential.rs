@@ -155,7 +155,7 @@ fn run_rust(dir: &Path) -> String {
             }
             "slot" => {
                 let secrets = SlotSecrets {
-                    write_enabler: WriteEnabler([byte(tok[2]); 32]),
+                    write_enabler: WriteEnabler::new([byte(tok[2]); 32]),
                     renew: RenewSecret::new([byte(tok[3]); 32]),
                     cancel: CancelSecret::new([byte(tok[4]); 32]),
                 };

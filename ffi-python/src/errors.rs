@@ -3,7 +3,8 @@
 use pyo3::create_exception;
 use pyo3::exceptions::PyException;
 use pyo3::prelude::*;
-use tahoe_shares::Error as CoreError;
+use pyo3::types::PyBytes;
+use tahoe_shares::{Error as CoreError, ShareKind};
 
 use crate::store::NativeError;
 
@@ -125,6 +126,19 @@ create_exception!(
     "An internal invariant failed; please report it."
 );
 
+/// Sets attributes on an exception's value (the context an error carries, for callers
+/// such as the Tahoe drop-in). An attribute that cannot be set leaves the exception as
+/// it is: the message still says everything.
+fn with_attrs(
+    err: PyErr,
+    set: impl FnOnce(Python<'_>, &Bound<'_, pyo3::exceptions::PyBaseException>) -> PyResult<()>,
+) -> PyErr {
+    Python::with_gil(|py| {
+        let _ = set(py, err.value(py));
+    });
+    err
+}
+
 /// Converts a core error into the matching Python exception.
 pub fn to_py(e: CoreError<NativeError>) -> PyErr {
     let msg = e.to_string();
@@ -141,14 +155,37 @@ pub fn to_py(e: CoreError<NativeError>) -> PyErr {
         }
         CoreError::Io(other) => IoError::new_err(format!("{other}")),
         CoreError::Corrupt(_) => CorruptShare::new_err(msg),
-        CoreError::UnknownImmutableVersion(_) => UnknownImmutableVersion::new_err(msg),
-        CoreError::UnknownMutableMagic => UnknownMutableMagic::new_err(msg),
+        CoreError::UnknownImmutableVersion { share, version } => {
+            with_attrs(UnknownImmutableVersion::new_err(msg), |_, v| {
+                v.setattr("share", share.map(|n| n.0))?;
+                v.setattr("version", version)
+            })
+        }
+        CoreError::UnknownMutableMagic { share, magic } => {
+            with_attrs(UnknownMutableMagic::new_err(msg), |py, v| {
+                v.setattr("share", share.map(|n| n.0))?;
+                v.setattr("magic", PyBytes::new(py, magic.as_bytes()))
+            })
+        }
         CoreError::NotAShare => NotAShare::new_err(msg),
         CoreError::DataTooLarge { .. } => DataTooLarge::new_err(msg),
         CoreError::ConflictingWrite { .. } => ConflictingWrite::new_err(msg),
         CoreError::BadWriteEnabler { .. } => BadWriteEnabler::new_err(msg),
         CoreError::NoSpace => NoSpace::new_err(msg),
-        CoreError::NoSuchLease => NoSuchLease::new_err(msg),
+        CoreError::NoSuchLease {
+            share,
+            kind,
+            accepted_by,
+            ..
+        } => with_attrs(NoSuchLease::new_err(msg), |py, v| {
+            v.setattr("share", share.map(|n| n.0))?;
+            v.setattr("kind", kind.map(ShareKind::name))?;
+            let ids: Vec<Bound<'_, PyBytes>> = accepted_by
+                .iter()
+                .map(|id| PyBytes::new(py, &id.0))
+                .collect();
+            v.setattr("accepted_by", ids)
+        }),
         CoreError::NoSuchShare => NoSuchShare::new_err(msg),
         CoreError::AlreadyExists => AlreadyExists::new_err(msg),
         CoreError::UnsupportedOperator => UnsupportedOperator::new_err(msg),

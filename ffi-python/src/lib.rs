@@ -57,10 +57,6 @@ fn set_to_py(set: ShareSet) -> HashSet<u8> {
     set.iter().map(|n| n.0).collect()
 }
 
-fn secret32(bytes: &[u8], what: &'static str) -> PyResult<[u8; 32]> {
-    bytes.try_into().map_err(|_| invalid(what))
-}
-
 fn to_upload_secret(bytes: &[u8]) -> PyResult<UploadSecret> {
     UploadSecret::new(bytes).map_err(|_| invalid("an upload secret is not empty"))
 }
@@ -416,7 +412,8 @@ impl Server {
     }
 
     /// Facts about one share: `kind`, `data_length`, `container_size`, `num_leases`,
-    /// `earliest_expiration`, `latest_expiration`.
+    /// `earliest_expiration`, `latest_expiration`, and `damage` (what is wrong with a share
+    /// that still reads, e.g. an immutable share cut short; None when intact).
     fn stat_share<'py>(
         &self,
         py: Python<'py>,
@@ -432,6 +429,7 @@ impl Server {
         d.set_item("num_leases", st.num_leases)?;
         d.set_item("earliest_expiration", st.earliest_expiration)?;
         d.set_item("latest_expiration", st.latest_expiration)?;
+        d.set_item("damage", st.damage.map(|c| c.to_string()))?;
         Ok(d)
     }
 
@@ -520,7 +518,7 @@ impl Server {
     ) -> PyResult<(bool, PyReads<'py>)> {
         let si = si(storage_index)?;
         let secrets = SlotSecrets {
-            write_enabler: WriteEnabler(secret32(&secrets.0, "a write enabler is 32 bytes")?),
+            write_enabler: WriteEnabler::from_bytes(&secrets.0),
             renew: RenewSecret::from_bytes(&secrets.1),
             cancel: CancelSecret::from_bytes(&secrets.2),
         };

@@ -76,7 +76,7 @@ fuzz_target!(|input: Input| {
         (MutableVersion::V1, ImmutableVersion::V1)
     };
     let hashed = input.v2;
-    let we = WriteEnabler([5; 32]);
+    let we = WriteEnabler::new([5; 32]);
     let mut m = MutableContainer::create(VecIo::new(), mv, NodeId([9; 20]), we.clone()).unwrap();
     let max = u64::from(input.imm_size);
     let mut im = ImmutableContainer::create(VecIo::new(), iv, max).unwrap();

@@ -59,7 +59,7 @@ fn server() -> Server<MemStore> {
         .unwrap();
     srv.close(&si, ShareNumber(0), &up).unwrap();
     let secrets = SlotSecrets {
-        write_enabler: WriteEnabler([6; 32]),
+        write_enabler: WriteEnabler::new([6; 32]),
         renew: RenewSecret::new([4; 32]),
         cancel: CancelSecret::new([5; 32]),
     };
@@ -108,7 +108,7 @@ fuzz_target!(|r: Req| {
         RenewSecret::from_slice(&r.renew).is_ok(),
         r.renew.len() == 32
     );
-    let we = WriteEnabler::from_slice(&r.we).unwrap_or(WriteEnabler([6; 32]));
+    let we = WriteEnabler::from_slice(&r.we).unwrap_or(WriteEnabler::new([6; 32]));
     let upload = UploadSecret::new(&r.upload).unwrap_or_else(|_| {
         assert!(r.upload.is_empty());
         UploadSecret::new(b"u").unwrap()

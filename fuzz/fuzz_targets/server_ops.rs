@@ -21,7 +21,7 @@ use tahoe_shares::{
 
 const NOW: u64 = 1_700_000_000;
 const NODE: NodeId = NodeId([7; 20]);
-const WE: WriteEnabler = WriteEnabler([0x3c; 32]);
+const WE: WriteEnabler = WriteEnabler::new([0x3c; 32]);
 const ALL: u64 = 1 << 20;
 
 #[derive(Arbitrary, Debug)]

@@ -103,3 +103,37 @@ def test_lease_records_match_tahoe(
     assert ours_out == theirs_out
     assert ours_out == ("ok" if version == 2 or clen == 32 else "no-match")
     same_files("cancel")
+
+
+@pytest.mark.parametrize("we_len", [0, 5, 31, 33, 40])
+def test_write_enablers_of_other_lengths_match_tahoe(tmp_path: Path, we_len: int) -> None:
+    """A write enabler that is not 32 bytes creates a slot (stored padded or cut, as
+    ``struct.pack("32s")`` stores it) and never matches again, with Tahoe's message."""
+    from allmydata.interfaces import BadWriteEnablerError
+    from allmydata.storage.server import StorageServer as TahoeServer
+    from twisted.internet.task import Clock
+
+    clock = Clock()
+    clock.advance(T0)
+    tahoe = TahoeServer(str(tmp_path / "tahoe"), NODEID, clock=clock)
+    ours = ts.Server(str(tmp_path / "ours"), NODEID, now=T0, durable=False)
+    we = secret(we_len, 50)
+    secrets = (we, b"r" * 32, b"c" * 32)
+    first = {0: ([], [(0, b"first")], None)}
+    assert tahoe.slot_testv_and_readv_and_writev(SI, secrets, first, []) == (True, {})
+    assert ours.slot_testv_and_readv_and_writev(
+        SI, secrets, list(first.items()), [], now=T0) == (True, {})
+    path = Path("shares") / storage_index_to_dir(SI) / "0"
+    assert (tmp_path / "ours" / path).read_bytes() == (tmp_path / "tahoe" / path).read_bytes()
+    again = {0: ([], [(0, b"again")], None)}
+    with pytest.raises(BadWriteEnablerError) as theirs:
+        tahoe.slot_testv_and_readv_and_writev(SI, secrets, again, [])
+    with pytest.raises(ts.BadWriteEnabler) as mine:
+        ours.slot_testv_and_readv_and_writev(SI, secrets, list(again.items()), [], now=T0)
+    assert str(mine.value) == str(theirs.value)
+    # The 32 stored bytes are the write enabler that matches.
+    stored = (we + b"\0" * 32)[:32]
+    ok = (stored, b"r" * 32, b"c" * 32)
+    assert tahoe.slot_testv_and_readv_and_writev(SI, ok, again, [])[0]
+    assert ours.slot_testv_and_readv_and_writev(SI, ok, list(again.items()), [], now=T0)[0]
+    assert (tmp_path / "ours" / path).read_bytes() == (tmp_path / "tahoe" / path).read_bytes()

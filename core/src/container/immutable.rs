@@ -8,7 +8,17 @@ use crate::format::immutable::{
 };
 use crate::format::lease::{Lease, IMMUTABLE_LEASE_SIZE};
 use crate::io::ShareIo;
-use crate::types::{CancelSecret, RenewSecret};
+use crate::types::{AcceptedBy, CancelSecret, LeaseOp, RenewSecret, ShareKind};
+
+/// No lease of an immutable container matched (immutable leases record no node).
+fn no_such_lease<E>(op: LeaseOp) -> Error<E> {
+    Error::NoSuchLease {
+        op,
+        share: None,
+        kind: Some(ShareKind::Immutable),
+        accepted_by: AcceptedBy::default(),
+    }
+}
 
 /// Lease records read at once when scanning (4 KiB of stack).
 const LEASE_BATCH: usize = 56;
@@ -76,7 +86,12 @@ impl<IO: ShareIo> ImmutableContainer<IO> {
         let header = match ImmutableHeader::decode(buf.get(..n).unwrap_or_default()) {
             Ok(h) => h,
             Err(HeaderError::Corrupt(c)) => return Err(Error::Corrupt(c)),
-            Err(HeaderError::UnknownVersion(v)) => return Err(Error::UnknownImmutableVersion(v)),
+            Err(HeaderError::UnknownVersion(version)) => {
+                return Err(Error::UnknownImmutableVersion {
+                    share: None,
+                    version,
+                })
+            }
         };
         let layout = header.layout(len)?;
         Ok(Self {
@@ -355,7 +370,7 @@ impl<IO: ShareIo> ImmutableContainer<IO> {
             }
             return Ok(());
         }
-        Err(Error::NoSuchLease)
+        Err(no_such_lease(LeaseOp::Renew))
     }
 
     /// Renews a matching lease or adds one; adding needs 72 bytes of `available_space`.
@@ -370,7 +385,7 @@ impl<IO: ShareIo> ImmutableContainer<IO> {
         lease: &NewLease,
     ) -> Result<(), IO::Error> {
         match self.renew_lease(&lease.renew, lease.expiration_time, false) {
-            Err(Error::NoSuchLease) => {
+            Err(Error::NoSuchLease { .. }) => {
                 if IMMUTABLE_LEASE_SIZE as u64 > available_space {
                     return Err(Error::NoSpace);
                 }
@@ -421,7 +436,7 @@ impl<IO: ShareIo> ImmutableContainer<IO> {
             kept += 1;
         }
         if kept == n {
-            return Err(Error::NoSuchLease);
+            return Err(no_such_lease(LeaseOp::Cancel));
         }
         sync(&mut self.io, &mut self.poisoned)?;
         self.io

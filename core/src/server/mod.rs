@@ -61,7 +61,9 @@ use crate::format::mutable::MAX_MUTABLE_SHARE_SIZE;
 use crate::format::{sniff, ShareKind, SNIFF_SIZE};
 use crate::io::ShareIo;
 use crate::store::ShareStore;
-use crate::types::{CancelSecret, NodeId, RenewSecret, ShareNumber, ShareSet, StorageIndex};
+use crate::types::{
+    CancelSecret, LeaseOp, NodeId, RenewSecret, ShareNumber, ShareSet, StorageIndex,
+};
 
 use self::time::{AdvisoryTime, NameBuf};
 use self::upload::Upload;
@@ -253,6 +255,16 @@ pub(crate) enum AnyShare<IO> {
     Mutable(MutableContainer<IO>),
 }
 
+/// No share held a lease to renew or cancel: Tahoe's "no such lease to renew".
+fn no_shares<E>(op: LeaseOp) -> Error<E> {
+    Error::NoSuchLease {
+        op,
+        share: None,
+        kind: None,
+        accepted_by: crate::types::AcceptedBy::default(),
+    }
+}
+
 /// Reads a device's first bytes and tells its kind.
 fn sniff_io<IO: ShareIo>(io: &mut IO) -> Result<Option<ShareKind>, IO::Error> {
     let len = io.len().map_err(Error::Io)?;
@@ -408,11 +420,14 @@ impl<S: ShareStore> Server<S> {
         let Some(mut io) = self.store.open(si, shnum)? else {
             return Ok(None);
         };
+        let named = |e: Error<S::Error>| e.in_share(shnum);
         Ok(match sniff_io(&mut io)? {
-            Some(ShareKind::Mutable) => Some(AnyShare::Mutable(MutableContainer::open(io)?)),
-            Some(ShareKind::Immutable) | None => {
-                Some(AnyShare::Immutable(ImmutableContainer::open(io)?))
-            }
+            Some(ShareKind::Mutable) => Some(AnyShare::Mutable(
+                MutableContainer::open(io).map_err(named)?,
+            )),
+            Some(ShareKind::Immutable) | None => Some(AnyShare::Immutable(
+                ImmutableContainer::open(io).map_err(named)?,
+            )),
         })
     }
 
@@ -422,7 +437,7 @@ impl<S: ShareStore> Server<S> {
         shnum: ShareNumber,
     ) -> Result<ImmutableContainer<S::Io>, S::Error> {
         let io = self.store.open(si, shnum)?.ok_or(Error::NoSuchShare)?;
-        ImmutableContainer::open(io)
+        ImmutableContainer::open(io).map_err(|e| e.in_share(shnum))
     }
 
     pub(crate) fn open_mutable(
@@ -431,7 +446,7 @@ impl<S: ShareStore> Server<S> {
         shnum: ShareNumber,
     ) -> Result<MutableContainer<S::Io>, S::Error> {
         let io = self.store.open(si, shnum)?.ok_or(Error::NoSuchShare)?;
-        MutableContainer::open(io)
+        MutableContainer::open(io).map_err(|e| e.in_share(shnum))
     }
 
     // ----- queries ---------------------------------------------------------------------
@@ -698,7 +713,7 @@ impl<S: ShareStore> Server<S> {
         match share {
             AnyShare::Immutable(mut c) => {
                 match c.renew_lease(&lease.renew, lease.expiration_time, false) {
-                    Err(Error::NoSuchLease) => {
+                    Err(Error::NoSuchLease { .. }) => {
                         if crate::format::lease::IMMUTABLE_LEASE_SIZE as u64 > space {
                             return Err(Error::NoSpace);
                         }
@@ -727,17 +742,18 @@ impl<S: ShareStore> Server<S> {
         let expiry = self.expiry(now);
         let mut found = false;
         for n in self.store.list(si)?.iter() {
-            match self.open_lease_holder(si, n)? {
-                Some(AnyShare::Immutable(mut c)) => c.renew_lease(renew, expiry, false)?,
-                Some(AnyShare::Mutable(mut c)) => c.renew_lease(renew, expiry, false)?,
+            let renewed = match self.open_lease_holder(si, n)? {
+                Some(AnyShare::Immutable(mut c)) => c.renew_lease(renew, expiry, false),
+                Some(AnyShare::Mutable(mut c)) => c.renew_lease(renew, expiry, false),
                 None => continue,
-            }
+            };
+            renewed.map_err(|e| e.in_share(n))?;
             found = true;
         }
         if found {
             Ok(())
         } else {
-            Err(Error::NoSuchLease)
+            Err(no_shares(LeaseOp::Renew))
         }
     }
 
@@ -798,7 +814,7 @@ impl<S: ShareStore> Server<S> {
         if found {
             Ok(freed)
         } else {
-            Err(Error::NoSuchLease)
+            Err(no_shares(LeaseOp::Cancel))
         }
     }
 
