@@ -414,6 +414,12 @@ impl ShareNumber {
     }
 }
 
+impl From<ShareNumber> for u64 {
+    fn from(n: ShareNumber) -> Self {
+        u64::from(n.0)
+    }
+}
+
 impl fmt::Display for ShareNumber {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         self.0.fmt(f)

@@ -2249,3 +2249,28 @@ fn kind_errors_carry_the_share_and_what_was_found() {
         other => panic!("{other:?}"),
     }
 }
+
+#[test]
+fn advisories_about_share_numbers_above_255_are_not_held() {
+    let mut s = server();
+    upload_shares(&mut s, &[0], b"data");
+    for n in [256u64, 1000, u64::MAX] {
+        assert_eq!(
+            s.advise_corrupt_share(b"immutable", &SI, n, b"r", NOW)
+                .unwrap(),
+            AdviseOutcome::NotHeld,
+            "{n}"
+        );
+    }
+    // Whatever the text: Tahoe looks for the share first.
+    assert_eq!(
+        s.advise_corrupt_share(b"\xff", &SI, 300u64, b"\xff", NOW)
+            .unwrap(),
+        AdviseOutcome::NotHeld
+    );
+    assert_eq!(
+        s.advise_corrupt_share(b"immutable", &SI, 0u64, b"r", NOW)
+            .unwrap(),
+        AdviseOutcome::Recorded
+    );
+}

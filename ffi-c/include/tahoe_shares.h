@@ -1277,7 +1277,9 @@ ts_result ts_server_config(const struct ts_server *server,
  *
  * # Errors
  *
- * `TS_INVALID_ARGUMENT` for text that is not UTF-8; `TS_LIMIT_ADVISORY_SIZE`.
+ * `TS_INVALID_ARGUMENT` for text that is not UTF-8; `TS_LIMIT_ADVISORY_SIZE`. A share
+ * number above 255 names no share that can exist: `TS_ADVISE_NOT_HELD`, as Tahoe drops
+ * such a report.
  *
  * # Safety
  *

@@ -506,7 +506,9 @@ pub unsafe extern "C" fn ts_server_config(
 ///
 /// # Errors
 ///
-/// `TS_INVALID_ARGUMENT` for text that is not UTF-8; `TS_LIMIT_ADVISORY_SIZE`.
+/// `TS_INVALID_ARGUMENT` for text that is not UTF-8; `TS_LIMIT_ADVISORY_SIZE`. A share
+/// number above 255 names no share that can exist: `TS_ADVISE_NOT_HELD`, as Tahoe drops
+/// such a report.
 ///
 /// # Safety
 ///
@@ -534,9 +536,8 @@ pub unsafe extern "C" fn ts_server_advise_corrupt_share(
                 slice_in(reason.cast::<u8>(), reason_len)?,
             )
         };
-        let n = self::share_number(share_number)?;
         let outcome = with_server!(&mut *shared.lock()?, s => {
-            s.advise_corrupt_share(share_type, &si.into(), n, reason, now)
+            s.advise_corrupt_share(share_type, &si.into(), share_number, reason, now)
         })?;
         // SAFETY: checked by `out`; the caller guarantees it writable.
         unsafe { out_outcome.write(outcome.into()) };

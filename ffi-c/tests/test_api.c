@@ -308,6 +308,9 @@ static void queries(ts_server *s, ts_node_id id) {
     CHECK(outcome == TS_ADVISE_RECORDED); /* a second one gets a suffixed name */
     CHECK_OK(ts_server_advise_corrupt_share(s, type, strlen(type), &si, 7, reason, strlen(reason), NOW, &outcome));
     CHECK(outcome == TS_ADVISE_NOT_HELD);
+    /* No share can have a number above 255: not held, as Tahoe drops such a report. */
+    CHECK_OK(ts_server_advise_corrupt_share(s, type, strlen(type), &si, 300, reason, strlen(reason), NOW, &outcome));
+    CHECK(outcome == TS_ADVISE_NOT_HELD);
     CHECK_RESULT(ts_server_advise_corrupt_share(s, "\xff", 1, &si, 0, reason, strlen(reason), NOW, &outcome),
                  TS_INVALID_ARGUMENT);
 }

@@ -586,7 +586,9 @@ impl Server {
         reason: &[u8],
         now: Option<u64>,
     ) -> PyResult<&'static str> {
-        let (si, n, now) = (si(storage_index)?, shnum(sharenum)?, now_or(now));
+        let (si, now) = (si(storage_index)?, now_or(now));
+        // A negative number names no share, as one above 255 does: the core drops both.
+        let n = u64::try_from(sharenum).unwrap_or(u64::MAX);
         let outcome = self.run(py, |s| {
             s.advise_corrupt_share(share_type, &si, n, reason, now)
         })?;

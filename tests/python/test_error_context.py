@@ -62,3 +62,9 @@ def test_write_enabler_of_another_length_is_refused_by_the_core(tmp_path: Path) 
     with pytest.raises(ts.BadWriteEnabler) as e:
         s.slot_testv_and_readv_and_writev(SI, short, [(0, ([], [(0, b"n")], None))], [], now=NOW)
     assert str(e.value) == "The write enabler was recorded by nodeid '%s'." % idlib.nodeid_b2a(NODE)
+
+
+def test_advisories_about_impossible_share_numbers_are_not_held(tmp_path: Path) -> None:
+    s = _server(tmp_path)
+    for n in (256, 2**40, -1):
+        assert s.advise_corrupt_share(b"immutable", SI, n, b"\xff") == "not-held"

@@ -825,6 +825,10 @@ impl<S: ShareStore> Server<S> {
     /// suffix is added if that name is taken; Tahoe would overwrite). Both texts must be
     /// UTF-8, as Tahoe decodes them, when the share is held.
     ///
+    /// `shnum` is any share number a client may send (Tahoe's wire takes any integer): one
+    /// above 255 names no share that can exist, so its report is not held, as Tahoe finds
+    /// no such file.
+    ///
     /// # Errors
     ///
     /// [`Error::InvalidArgument`] for text that is not UTF-8;
@@ -833,10 +837,13 @@ impl<S: ShareStore> Server<S> {
         &mut self,
         share_type: &[u8],
         si: &StorageIndex,
-        shnum: ShareNumber,
+        shnum: impl Into<u64>,
         reason: &[u8],
         now: u64,
     ) -> Result<AdviseOutcome, S::Error> {
+        let Ok(shnum) = ShareNumber::from_u64(shnum.into()) else {
+            return Ok(AdviseOutcome::NotHeld);
+        };
         // Tahoe looks for the share before decoding: a report about a share not held is
         // dropped whatever its text.
         if !self.store.list(si)?.contains(shnum) {

@@ -358,18 +358,14 @@ class StorageServer(_TahoeStorageServer):
     def advise_corrupt_share(self, share_type, storage_index, shnum, reason):
         assert isinstance(share_type, bytes)
         assert isinstance(reason, bytes), "%r is not bytes" % (reason,)
-        if not 0 <= shnum <= 255:
-            # No share can have that number, so it is not held here.
-            outcome = "not-held"
-        else:
-            try:
-                outcome = self._native.advise_corrupt_share(share_type, storage_index, shnum,
-                                                            reason, now=_now(self._clock))
-            except _native.InvalidArgument:
-                # Text that is not UTF-8: Tahoe's decode raises UnicodeDecodeError.
-                share_type.decode("utf-8")
-                reason.decode("utf-8")
-                raise
+        try:
+            outcome = self._native.advise_corrupt_share(share_type, storage_index, shnum,
+                                                        reason, now=_now(self._clock))
+        except _native.InvalidArgument:
+            # Text that is not UTF-8: Tahoe's decode raises UnicodeDecodeError.
+            share_type.decode("utf-8")
+            reason.decode("utf-8")
+            raise
         if outcome == "not-held":
             log.msg(format="discarding client corruption claim for %(si)s/%(shnum)d which I do not have",
                     si=si_b2a(storage_index), shnum=shnum)
