@@ -30,8 +30,8 @@ const SIZES: [u64; 3] = [1024, 128 * 1024, 4 * 1024 * 1024];
 fn new_lease(k: u32) -> NewLease {
     NewLease {
         owner_num: 1,
-        renew: RenewSecret(secret(b'R', k)),
-        cancel: CancelSecret(secret(b'C', k)),
+        renew: RenewSecret::new(secret(b'R', k)),
+        cancel: CancelSecret::new(secret(b'C', k)),
         expiration_time: 1_900_000_000,
         nodeid: NodeId([7; 20]),
     }
@@ -58,7 +58,11 @@ fn codecs(c: &mut Criterion) {
     g.bench_function("lease_decode_mutable", |b| {
         b.iter(|| Lease::decode_mutable(black_box(&mbytes), true).expect("valid"));
     });
-    let header = MutableHeader::new(MutableVersion::V2, NodeId([4; 20]), WriteEnabler([3; 32]));
+    let header = MutableHeader::new(
+        MutableVersion::V2,
+        NodeId([4; 20]),
+        WriteEnabler::new([3; 32]),
+    );
     let hbytes = header.encode();
     g.bench_function("mutable_header_encode", |b| {
         b.iter(|| black_box(&header).encode());
@@ -122,7 +126,7 @@ fn containers(c: &mut Criterion) {
             VecIo::new(),
             MutableVersion::V2,
             NodeId([4; 20]),
-            WriteEnabler([3; 32]),
+            WriteEnabler::new([3; 32]),
         )
         .expect("create");
         g.bench_with_input(
@@ -140,7 +144,7 @@ fn containers(c: &mut Criterion) {
         for k in 0..leases {
             share.add_lease(&new_lease(k)).expect("add");
         }
-        let target = RenewSecret(secret(b'R', leases - 1));
+        let target = RenewSecret::new(secret(b'R', leases - 1));
         g.bench_function(
             BenchmarkId::new("immutable_renew_last_lease_mem", leases),
             |b| {

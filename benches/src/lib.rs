@@ -84,8 +84,8 @@ pub fn upload<S: ShareStore>(
     server.allocate_buckets(
         &AllocateRequest {
             storage_index: si,
-            renew_secret: RenewSecret(secret(b'r', n)),
-            cancel_secret: CancelSecret(secret(b'c', n)),
+            renew_secret: RenewSecret::new(secret(b'r', n)),
+            cancel_secret: CancelSecret::new(secret(b'c', n)),
             share_numbers: shares,
             allocated_size: size,
             owner_num: 0,
@@ -114,11 +114,11 @@ pub fn read_back<S: ShareStore>(
     server: &mut Server<S>,
     si: &StorageIndex,
 ) -> Result<u64, tahoe_shares::Error<S::Error>> {
-    let mut bucket = server.open_bucket(si, ShareNumber(0))?;
+    let bucket = server.open_bucket(si, ShareNumber(0))?;
     let mut buf = vec![0u8; CHUNK];
     let mut total = 0u64;
     loop {
-        let n = bucket.read(total, &mut buf)?;
+        let n = server.read_bucket(&bucket, total, &mut buf)?;
         if n == 0 {
             return Ok(total);
         }
@@ -142,8 +142,8 @@ pub fn small_upload<S: ShareStore>(
     server.allocate_buckets(
         &AllocateRequest {
             storage_index: si,
-            renew_secret: RenewSecret(secret(b'r', i)),
-            cancel_secret: CancelSecret(secret(b'c', i)),
+            renew_secret: RenewSecret::new(secret(b'r', i)),
+            cancel_secret: CancelSecret::new(secret(b'c', i)),
             share_numbers: shares,
             allocated_size: SMALL_SHARE as u64,
             owner_num: 0,
@@ -171,8 +171,8 @@ pub fn add_lease<S: ShareStore>(
 ) -> Result<usize, tahoe_shares::Error<S::Error>> {
     server.add_lease(
         &si(b'S', 0),
-        &RenewSecret(secret(b'R', k)),
-        &CancelSecret(secret(b'C', k)),
+        &RenewSecret::new(secret(b'R', k)),
+        &CancelSecret::new(secret(b'C', k)),
         1,
         NOW + 1,
     )
@@ -187,16 +187,16 @@ pub fn renew_lease<S: ShareStore>(
     server: &mut Server<S>,
     k: u32,
 ) -> Result<(), tahoe_shares::Error<S::Error>> {
-    server.renew_lease(&si(b'S', 0), &RenewSecret(secret(b'R', k)), NOW + 2)
+    server.renew_lease(&si(b'S', 0), &RenewSecret::new(secret(b'R', k)), NOW + 2)
 }
 
 /// The secrets of slot `i`.
 #[must_use]
 pub fn slot_secrets(i: u32) -> SlotSecrets {
     SlotSecrets {
-        write_enabler: WriteEnabler(secret(b'w', i)),
-        renew: RenewSecret(secret(b'r', i)),
-        cancel: CancelSecret(secret(b'c', i)),
+        write_enabler: WriteEnabler::new(secret(b'w', i)),
+        renew: RenewSecret::new(secret(b'r', i)),
+        cancel: CancelSecret::new(secret(b'c', i)),
     }
 }
 

@@ -132,8 +132,8 @@ fn quoted(path: &Path) -> String {
 fn lease(seed: u8, owner: u32, expiry: u32) -> NewLease {
     NewLease {
         owner_num: owner,
-        renew: RenewSecret([seed; 32]),
-        cancel: CancelSecret([!seed; 32]),
+        renew: RenewSecret::new([seed; 32]),
+        cancel: CancelSecret::new([!seed; 32]),
         expiration_time: expiry,
         nodeid: NODEID,
     }
@@ -266,7 +266,8 @@ fn add_immutable(store: &mut FsStore, si: StorageIndex, n: u8, data: &[u8], expi
 fn add_mutable(store: &mut FsStore, si: StorageIndex, n: u8, data: &[u8], expiries: &[u32]) {
     let io = store.create_incoming(&si, ShareNumber(n)).unwrap();
     let mut share =
-        MutableContainer::create(io, MutableVersion::V2, NODEID, WriteEnabler([9; 32])).unwrap();
+        MutableContainer::create(io, MutableVersion::V2, NODEID, WriteEnabler::new([9; 32]))
+            .unwrap();
     share.writev(&[(0, data)], None).unwrap();
     for (i, e) in expiries.iter().enumerate() {
         share

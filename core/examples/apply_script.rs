@@ -28,8 +28,8 @@ fn arr<const N: usize>(v: &Value) -> [u8; N] {
 fn lease(op: &Value) -> NewLease {
     NewLease {
         owner_num: op["owner"].as_u64().expect("owner") as u32,
-        renew: RenewSecret(arr(&op["renew"])),
-        cancel: CancelSecret(arr(&op["cancel"])),
+        renew: RenewSecret::new(arr(&op["renew"])),
+        cancel: CancelSecret::new(arr(&op["cancel"])),
         expiration_time: op["expiry"].as_u64().expect("expiry") as u32,
         nodeid: op
             .get("nodeid")
@@ -40,7 +40,7 @@ fn lease(op: &Value) -> NewLease {
 fn outcome<E: core::fmt::Debug>(r: Result<(), Error<E>>) -> String {
     match r {
         Ok(()) => "ok".into(),
-        Err(Error::NoSuchLease) => "IndexError".into(),
+        Err(Error::NoSuchLease { .. }) => "IndexError".into(),
         Err(Error::DataTooLarge { .. }) => "DataTooLargeError".into(),
         Err(Error::NoSpace) => "NoSpace".into(),
         Err(e) => format!("error: {e:?}"),
@@ -80,7 +80,7 @@ fn main() {
                     io,
                     version,
                     NodeId(arr(&op["nodeid"])),
-                    WriteEnabler(arr(&op["we"])),
+                    WriteEnabler::new(arr(&op["we"])),
                 )
                 .expect("create")
             } else {
@@ -101,13 +101,13 @@ fn main() {
                 "add_lease" => c.add_lease(u64::MAX, &lease(op)).map(|()| false),
                 "renew" => c
                     .renew_lease(
-                        &RenewSecret(arr(&op["renew"])),
+                        &RenewSecret::new(arr(&op["renew"])),
                         op["expiry"].as_u64().expect("expiry") as u32,
                         false,
                     )
                     .map(|()| false),
                 "add_or_renew" => c.add_or_renew_lease(u64::MAX, &lease(op)).map(|()| false),
-                "cancel" => c.cancel_lease(&CancelSecret(arr(&op["cancel"]))),
+                "cancel" => c.cancel_lease(&CancelSecret::new(arr(&op["cancel"]))),
                 other => panic!("unknown op {other}"),
             };
             (r, c.into_inner().data)
@@ -130,14 +130,14 @@ fn main() {
                 "add_lease" => c.add_lease(&lease(op)).map(|()| false),
                 "renew" => c
                     .renew_lease(
-                        &RenewSecret(arr(&op["renew"])),
+                        &RenewSecret::new(arr(&op["renew"])),
                         op["expiry"].as_u64().expect("expiry") as u32,
                         false,
                     )
                     .map(|()| false),
                 "add_or_renew" => c.add_or_renew_lease(u64::MAX, &lease(op)).map(|()| false),
                 "cancel" => c
-                    .cancel_lease(&CancelSecret(arr(&op["cancel"])))
+                    .cancel_lease(&CancelSecret::new(arr(&op["cancel"])))
                     .map(|o| o.last_lease_removed),
                 other => panic!("unknown op {other}"),
             };

@@ -16,8 +16,8 @@ const MONTH: u32 = 31 * 24 * 3600;
 fn lease(seed: u8, owner: u32) -> NewLease {
     NewLease {
         owner_num: owner,
-        renew: RenewSecret([seed; 32]),
-        cancel: CancelSecret([seed ^ 0xff; 32]),
+        renew: RenewSecret::new([seed; 32]),
+        cancel: CancelSecret::new([seed ^ 0xff; 32]),
         expiration_time: NOW + MONTH,
         nodeid: NodeId([7; 20]),
     }
@@ -48,7 +48,7 @@ fn main() -> Result<(), Box<dyn core::error::Error>> {
         io,
         MutableVersion::V2,
         NodeId([7; 20]),
-        WriteEnabler([9; 32]),
+        WriteEnabler::new([9; 32]),
     )?;
     share.writev(&[(0, b"hello, mutable world")], None)?;
     share.add_lease(u64::MAX, &lease(2, 1))?;

@@ -97,15 +97,15 @@ fn reads_json(reads: &ReadResults) -> Value {
 /// The stable name of an error, shared with the Python side.
 fn error_json(e: &Error<io::Error>) -> Value {
     let kind = match e {
-        Error::UnknownImmutableVersion(_) => "unknown_immutable_container",
-        Error::UnknownMutableMagic => "unknown_mutable_container",
+        Error::UnknownImmutableVersion { .. } => "unknown_immutable_container",
+        Error::UnknownMutableMagic { .. } => "unknown_mutable_container",
         Error::DataTooLarge { .. } => "data_too_large",
         Error::ConflictingWrite { .. } => "conflicting_write",
         Error::BadWriteEnabler { .. } => {
             return json!({"error": "bad_write_enabler", "detail": e.to_string()});
         }
         Error::NoSpace => "no_space",
-        Error::NoSuchLease => "no_such_lease",
+        Error::NoSuchLease { .. } => "no_such_lease",
         Error::NoSuchShare => "no_such_share",
         // Foolscap has no upload secrets: a client without a live writer for the share
         // cannot name it. Both cases are "no such upload" there.
@@ -180,8 +180,8 @@ impl Runner {
             .expect("non-empty secret");
         let req = AllocateRequest {
             storage_index: si,
-            renew_secret: RenewSecret(arr(&op["renew"])),
-            cancel_secret: CancelSecret(arr(&op["cancel"])),
+            renew_secret: RenewSecret::new(arr(&op["renew"])),
+            cancel_secret: CancelSecret::new(arr(&op["cancel"])),
             share_numbers: share_set(&op["shnums"]),
             allocated_size: uint(op, "size"),
             owner_num: u32::try_from(uint(op, "owner")).expect("owner"),
@@ -228,9 +228,9 @@ impl Runner {
             })
             .collect();
         let secrets = SlotSecrets {
-            write_enabler: WriteEnabler(arr(&op["we"])),
-            renew: RenewSecret(arr(&op["renew"])),
-            cancel: CancelSecret(arr(&op["cancel"])),
+            write_enabler: WriteEnabler::new(arr(&op["we"])),
+            renew: RenewSecret::new(arr(&op["renew"])),
+            cancel: CancelSecret::new(arr(&op["cancel"])),
         };
         let outcome = self.server.slot_testv_and_readv_and_writev(
             si,
@@ -273,15 +273,15 @@ impl Runner {
                 .server
                 .add_lease(
                     &si(),
-                    &RenewSecret(arr(&op["renew"])),
-                    &CancelSecret(arr(&op["cancel"])),
+                    &RenewSecret::new(arr(&op["renew"])),
+                    &CancelSecret::new(arr(&op["cancel"])),
                     1,
                     now,
                 )
                 .map(|_| Value::Null),
             "renew_lease" => self
                 .server
-                .renew_lease(&si(), &RenewSecret(arr(&op["renew"])), now)
+                .renew_lease(&si(), &RenewSecret::new(arr(&op["renew"])), now)
                 .map(|()| Value::Null),
             "slot_testv_and_readv_and_writev" => self.slot_write(op, &si(), now),
             "slot_readv" => {
@@ -303,12 +303,12 @@ impl Runner {
             "read" => {
                 // Both of Tahoe's front ends read through get_buckets.
                 let n = shnum(&op["shnum"]);
-                let mut readers = self.server.get_buckets(&si())?;
-                let reader = readers
-                    .iter_mut()
-                    .find(|r| r.share_number() == n)
-                    .ok_or(Error::NoSuchShare)?;
-                let data = reader.read_vec(uint(op, "offset"), uint(op, "length"))?;
+                let readers = self.server.get_buckets(&si())?;
+                let r = readers.iter().find(|r| r.share_number() == n);
+                let r = r.ok_or(Error::NoSuchShare)?;
+                let data =
+                    self.server
+                        .read_bucket_vec(r, uint(op, "offset"), uint(op, "length"))?;
                 Ok(Value::from(to_hex(&data)))
             }
             "immutable_share_length" => self

@@ -7,7 +7,7 @@
 
 use core::fmt;
 
-use crate::types::NodeId;
+use crate::types::{AcceptedBy, LeaseOp, Magic, NodeId, ShareKind, ShareNumber};
 
 /// What is wrong with a container's bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -27,10 +27,25 @@ pub enum Corruption {
     LeaseOffsetBeyondEof,
     /// A record of our own (upload state, journal) failed its checksum or bounds.
     BadRecord,
+    /// An immutable share's file ends before the data its header declares: the file was
+    /// cut short (Tahoe infers the data length from the file size and reads such a share
+    /// back short without complaint).
+    TruncatedData {
+        /// Bytes of data the header declares (its legacy length field).
+        declared: u64,
+        /// Bytes of data the file holds.
+        present: u64,
+    },
 }
 
 impl fmt::Display for Corruption {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Self::TruncatedData { declared, present } = self {
+            return write!(
+                f,
+                "share data truncated: the header declares {declared} bytes, the file holds {present}"
+            );
+        }
         f.write_str(match self {
             Self::TruncatedHeader => "container shorter than its header",
             Self::LeaseCountExceedsFile => "lease count exceeds what the file holds",
@@ -39,6 +54,7 @@ impl fmt::Display for Corruption {
             Self::OverlappingRegions => "extra-lease offset overlaps the header or data",
             Self::LeaseOffsetBeyondEof => "extra-lease offset beyond end of file",
             Self::BadRecord => "record failed its checksum or bounds",
+            Self::TruncatedData { .. } => "share data truncated",
         })
     }
 }
@@ -77,11 +93,21 @@ pub enum Error<E> {
     /// An immutable container with a version other than 1 or 2 (Tahoe's
     /// `UnknownImmutableContainerVersionError`); also raised when an immutable operation
     /// meets a mutable container.
-    UnknownImmutableVersion(u32),
+    UnknownImmutableVersion {
+        /// The share, when the server opened it (a container alone does not know).
+        share: Option<ShareNumber>,
+        /// The version found: the file's first four bytes, big-endian.
+        version: u32,
+    },
     /// A mutable container whose magic is not one Tahoe wrote (Tahoe's
     /// `UnknownMutableContainerVersionError`); also raised when a mutable operation meets
     /// an immutable container.
-    UnknownMutableMagic,
+    UnknownMutableMagic {
+        /// The share, when the server opened it (a container alone does not know).
+        share: Option<ShareNumber>,
+        /// The file's first bytes, where the magic should be.
+        magic: Magic,
+    },
     /// Something that is not a regular share file stands where a share should be (a
     /// symbolic link, a directory).
     NotAShare,
@@ -110,8 +136,19 @@ pub enum Error<E> {
     },
     /// Not enough space for the operation (Tahoe's `NoSpace`).
     NoSpace,
-    /// No lease matches the secret given.
-    NoSuchLease,
+    /// No lease matches the secret given. Displays Tahoe's message for the same case.
+    NoSuchLease {
+        /// Renewing or cancelling.
+        op: LeaseOp,
+        /// The share without a matching lease (`None` from a container alone, and when
+        /// the storage index holds no share at all).
+        share: Option<ShareNumber>,
+        /// Its kind (`None` when there is no share).
+        kind: Option<ShareKind>,
+        /// The nodes that accepted the leases it holds (mutable shares record them), for
+        /// Tahoe's "I have leases accepted by nodeids" message.
+        accepted_by: AcceptedBy,
+    },
     /// The share does not exist.
     NoSuchShare,
     /// The share (or an upload of it) exists already.
@@ -149,13 +186,32 @@ pub enum Error<E> {
 }
 
 impl<E> Error<E> {
+    /// Names the share an error is about, where the variant carries one and it is not
+    /// named yet (the server does this for what containers report).
+    #[must_use]
+    pub fn in_share(mut self, shnum: ShareNumber) -> Self {
+        match &mut self {
+            Self::UnknownImmutableVersion { share, .. }
+            | Self::UnknownMutableMagic { share, .. }
+            | Self::NoSuchLease { share, .. } => {
+                share.get_or_insert(shnum);
+            }
+            _ => {}
+        }
+        self
+    }
+
     /// Maps the device error type.
     pub fn map_io<F>(self, f: impl FnOnce(E) -> F) -> Error<F> {
         match self {
             Self::Io(e) => Error::Io(f(e)),
             Self::Corrupt(c) => Error::Corrupt(c),
-            Self::UnknownImmutableVersion(v) => Error::UnknownImmutableVersion(v),
-            Self::UnknownMutableMagic => Error::UnknownMutableMagic,
+            Self::UnknownImmutableVersion { share, version } => {
+                Error::UnknownImmutableVersion { share, version }
+            }
+            Self::UnknownMutableMagic { share, magic } => {
+                Error::UnknownMutableMagic { share, magic }
+            }
             Self::NotAShare => Error::NotAShare,
             Self::DataTooLarge {
                 max,
@@ -169,7 +225,17 @@ impl<E> Error<E> {
             Self::ConflictingWrite { start, end } => Error::ConflictingWrite { start, end },
             Self::BadWriteEnabler { nodeid } => Error::BadWriteEnabler { nodeid },
             Self::NoSpace => Error::NoSpace,
-            Self::NoSuchLease => Error::NoSuchLease,
+            Self::NoSuchLease {
+                op,
+                share,
+                kind,
+                accepted_by,
+            } => Error::NoSuchLease {
+                op,
+                share,
+                kind,
+                accepted_by,
+            },
             Self::NoSuchShare => Error::NoSuchShare,
             Self::AlreadyExists => Error::AlreadyExists,
             Self::UnsupportedOperator => Error::UnsupportedOperator,
@@ -193,15 +259,49 @@ impl<E> From<Corruption> for Error<E> {
     }
 }
 
-impl<E: fmt::Debug> fmt::Display for Error<E> {
+/// Tahoe's message for a lease operation that matched nothing (`StorageServer.renew_lease`,
+/// `ShareFile` and `MutableShareFile`).
+fn no_such_lease(
+    f: &mut fmt::Formatter<'_>,
+    op: LeaseOp,
+    kind: Option<ShareKind>,
+    accepted_by: &AcceptedBy,
+) -> fmt::Result {
+    let verb = match op {
+        LeaseOp::Renew => "renew",
+        LeaseOp::Cancel => "cancel",
+    };
+    match (op, kind) {
+        (_, None) => write!(f, "no such lease to {verb}"),
+        (LeaseOp::Renew, Some(ShareKind::Immutable)) => {
+            f.write_str("unable to renew non-existent lease")
+        }
+        (LeaseOp::Cancel, Some(ShareKind::Immutable)) => {
+            f.write_str("unable to find matching lease to cancel")
+        }
+        (_, Some(ShareKind::Mutable)) => write!(
+            f,
+            "Unable to {verb} non-existent lease. I have leases accepted by nodeids: {accepted_by} ."
+        ),
+    }
+}
+
+/// Shows the device error with its own `Display` (an `io::Error` reads "No space left on
+/// device (os error 28)", not its `Debug` form).
+impl<E: fmt::Display> fmt::Display for Error<E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::Io(e) => write!(f, "I/O error: {e:?}"),
+            Self::Io(e) => write!(f, "I/O error: {e}"),
             Self::Corrupt(c) => write!(f, "corrupt container: {c}"),
-            Self::UnknownImmutableVersion(v) => {
-                write!(f, "unknown immutable container version {v}")
+            Self::UnknownImmutableVersion { share, version } => {
+                write!(f, "unknown immutable container version {version}")?;
+                share.map_or(Ok(()), |n| write!(f, " (share {n})"))
             }
-            Self::UnknownMutableMagic => f.write_str("unknown mutable container magic"),
+            Self::UnknownMutableMagic { share, .. } => {
+                // The bytes found are in `magic` (and its Debug); the text stays short.
+                f.write_str("unknown mutable container magic")?;
+                share.map_or(Ok(()), |n| write!(f, " (share {n})"))
+            }
             Self::NotAShare => f.write_str("not a share file"),
             Self::DataTooLarge {
                 max,
@@ -218,7 +318,12 @@ impl<E: fmt::Debug> fmt::Display for Error<E> {
                 write!(f, "The write enabler was recorded by nodeid '{nodeid}'.")
             }
             Self::NoSpace => f.write_str("no space"),
-            Self::NoSuchLease => f.write_str("no matching lease"),
+            Self::NoSuchLease {
+                op,
+                kind,
+                accepted_by,
+                ..
+            } => no_such_lease(f, *op, *kind, accepted_by),
             Self::NoSuchShare => f.write_str("no such share"),
             Self::AlreadyExists => f.write_str("share already exists"),
             Self::UnsupportedOperator => f.write_str("unsupported test operator (only eq)"),
@@ -236,7 +341,16 @@ impl<E: fmt::Debug> fmt::Display for Error<E> {
     }
 }
 
-impl<E: fmt::Debug> core::error::Error for Error<E> {}
+/// [`Error::Io`] gives its device error as its `source()`, so that error reporters (and
+/// `std::io::Error::downcast`-style inspection) reach the operating system's error.
+impl<E: core::error::Error + 'static> core::error::Error for Error<E> {
+    fn source(&self) -> Option<&(dyn core::error::Error + 'static)> {
+        match self {
+            Self::Io(e) => Some(e),
+            _ => None,
+        }
+    }
+}
 
 /// The result of a core operation over a device with error type `E`.
 pub type Result<T, E> = core::result::Result<T, Error<E>>;

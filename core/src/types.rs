@@ -207,6 +207,156 @@ impl fmt::Display for StorageIndex {
     }
 }
 
+/// What kind of container a file's first bytes announce.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ShareKind {
+    /// An immutable container (version 1 or 2).
+    Immutable,
+    /// A mutable container (a magic Tahoe writes).
+    Mutable,
+}
+
+impl ShareKind {
+    /// `"immutable"` or `"mutable"`, as Tahoe names share types.
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Immutable => "immutable",
+            Self::Mutable => "mutable",
+        }
+    }
+}
+
+/// The first bytes of a file that is not the mutable container an operation wanted:
+/// up to 32 bytes (where a mutable magic sits), as Tahoe reports them in
+/// `UnknownMutableContainerVersionError`.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct Magic {
+    bytes: [u8; 32],
+    len: u8,
+}
+
+impl Magic {
+    /// Takes the first 32 bytes of `start` (all of it when shorter).
+    #[must_use]
+    pub fn from_start(start: &[u8]) -> Self {
+        let mut bytes = [0u8; 32];
+        let mut len = 0u8;
+        for (dst, src) in bytes.iter_mut().zip(start) {
+            *dst = *src;
+            len += 1;
+        }
+        Self { bytes, len }
+    }
+
+    /// The bytes.
+    #[must_use]
+    pub fn as_bytes(&self) -> &[u8] {
+        self.bytes.get(..usize::from(self.len)).unwrap_or_default()
+    }
+}
+
+impl fmt::Debug for Magic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Magic({self})")
+    }
+}
+
+impl fmt::Display for Magic {
+    /// As Python shows bytes: printable ASCII as is, other bytes as `\xNN`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for &b in self.as_bytes() {
+            if b == b'\\' || b == b'\'' {
+                write!(f, "\\{}", char::from(b))?;
+            } else if (0x20..0x7f).contains(&b) {
+                write!(f, "{}", char::from(b))?;
+            } else {
+                write!(f, "\\x{b:02x}")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The nodes that accepted a share's leases (mutable leases record the accepting node;
+/// immutable ones none), distinct, in the order first seen: what Tahoe's "I have leases
+/// accepted by nodeids" message lists, so a client can follow a share that migrated. At
+/// most [`AcceptedBy::CAPACITY`] are kept; [`AcceptedBy::more`] tells when others were
+/// seen.
+#[derive(Clone, Copy, PartialEq, Eq, Default, Debug)]
+pub struct AcceptedBy {
+    ids: [NodeId; AcceptedBy::CAPACITY],
+    len: u8,
+    more: bool,
+}
+
+impl AcceptedBy {
+    /// Node ids kept.
+    pub const CAPACITY: usize = 4;
+
+    /// Adds a node id unless present.
+    pub fn add(&mut self, id: NodeId) {
+        if self.iter().any(|known| known == id) {
+            return;
+        }
+        match self.ids.get_mut(usize::from(self.len)) {
+            Some(slot) => {
+                *slot = id;
+                self.len += 1;
+            }
+            None => self.more = true,
+        }
+    }
+
+    /// The node ids, in the order first seen.
+    pub fn iter(&self) -> impl Iterator<Item = NodeId> + '_ {
+        self.ids.iter().take(usize::from(self.len)).copied()
+    }
+
+    /// How many are kept.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        usize::from(self.len)
+    }
+
+    /// Whether none was seen.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Whether more distinct node ids were seen than are kept.
+    #[must_use]
+    pub fn more(&self) -> bool {
+        self.more
+    }
+}
+
+impl fmt::Display for AcceptedBy {
+    /// Tahoe's list: `'<nodeid>'` items joined by `,` (and `,...` when more were seen).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, id) in self.iter().enumerate() {
+            if i > 0 {
+                f.write_str(",")?;
+            }
+            write!(f, "'{id}'")?;
+        }
+        if self.more {
+            f.write_str(",...")?;
+        }
+        Ok(())
+    }
+}
+
+/// Which lease operation found no matching lease.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LeaseOp {
+    /// Renewing (by renew secret).
+    Renew,
+    /// Cancelling (by cancel secret).
+    Cancel,
+}
+
 /// A byte string had the wrong length.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct InvalidLength {
@@ -261,6 +411,12 @@ impl ShareNumber {
         // Three digits always fit into a String<3>.
         let _ = fmt::write(&mut s, format_args!("{}", self.0));
         s
+    }
+}
+
+impl From<ShareNumber> for u64 {
+    fn from(n: ShareNumber) -> Self {
+        u64::from(n.0)
     }
 }
 
@@ -381,54 +537,209 @@ impl fmt::Display for NodeId {
     }
 }
 
-macro_rules! secret {
+/// BLAKE2b with a 32-byte digest, as Tahoe computes it through `nacl.hash.blake2b`.
+pub(crate) fn blake2b_256(data: &[u8]) -> [u8; 32] {
+    use blake2::digest::consts::U32;
+    let mut h = blake2::Blake2b::<U32>::new();
+    blake2::Digest::update(&mut h, data);
+    blake2::Digest::finalize(h).into()
+}
+
+macro_rules! lease_secret {
     ($(#[$doc:meta])* $name:ident) => {
         $(#[$doc])*
         ///
+        /// Tahoe accepts a secret of any length and stores it in one of two forms, by the
+        /// container's schema: version 1 records keep it in clear text, padded with zero
+        /// bytes or cut to 32 bytes (`struct.pack(">32s")`); version 2 records keep the
+        /// BLAKE2b-256 hash of the bytes given. This type holds both forms, built once,
+        /// so a container uses the one its schema needs without allocating.
+        ///
+        /// Matching follows Tahoe: a version 1 record matches only a secret of exactly
+        /// 32 bytes equal to it (Tahoe compares the 32 stored bytes with the bytes given,
+        /// so a secret of another length adds a lease it can never renew or cancel); a
+        /// version 2 record matches the same bytes of any length.
+        ///
         /// Has no `Debug` and no `PartialEq`: use [`Self::ct_eq`], which takes constant time.
         #[derive(Clone)]
-        pub struct $name(pub [u8; 32]);
+        pub struct $name {
+            cleartext: [u8; 32],
+            exact: bool,
+            hashed: [u8; 32],
+        }
 
         impl $name {
-            /// Parses the secret from exactly 32 bytes.
+            /// A secret of the usual 32 bytes.
+            #[must_use]
+            pub fn new(bytes: [u8; 32]) -> Self {
+                Self {
+                    cleartext: bytes,
+                    exact: true,
+                    hashed: blake2b_256(&bytes),
+                }
+            }
+
+            /// A secret of any length, as Tahoe accepts it (see the type's docs).
+            #[must_use]
+            pub fn from_bytes(bytes: &[u8]) -> Self {
+                let mut cleartext = [0u8; 32];
+                for (dst, src) in cleartext.iter_mut().zip(bytes) {
+                    *dst = *src;
+                }
+                Self {
+                    cleartext,
+                    exact: bytes.len() == 32,
+                    hashed: blake2b_256(bytes),
+                }
+            }
+
+            /// Parses the secret from exactly 32 bytes (the protocols' length; see
+            /// [`Self::from_bytes`] for Tahoe's any-length secrets).
             ///
             /// # Errors
             ///
             /// [`InvalidLength`] when `bytes` is not 32 bytes long.
             pub fn from_slice(bytes: &[u8]) -> Result<Self, InvalidLength> {
-                bytes.try_into().map(Self).map_err(|_| InvalidLength {
+                <[u8; 32]>::try_from(bytes).map(Self::new).map_err(|_| InvalidLength {
                     expected: 32,
                     actual: bytes.len(),
                 })
             }
 
-            /// Compares with another secret in constant time.
+            /// Compares with another secret in constant time: equal when the bytes given
+            /// were equal (whatever their length).
             #[must_use]
             pub fn ct_eq(&self, other: &Self) -> bool {
-                self.0.ct_eq(&other.0).into()
+                self.hashed.ct_eq(&other.hashed).into()
             }
 
-            /// The secret's bytes.
+            /// What a schema version 1 record stores: the bytes given, padded with zeros
+            /// or cut to 32.
             #[must_use]
-            pub fn as_bytes(&self) -> &[u8; 32] {
-                &self.0
+            pub fn cleartext_form(&self) -> &[u8; 32] {
+                &self.cleartext
+            }
+
+            /// What a schema version 2 record stores: BLAKE2b-256 of the bytes given.
+            #[must_use]
+            pub fn hashed_form(&self) -> &[u8; 32] {
+                &self.hashed
+            }
+
+            /// Whether the secret given was 32 bytes long: only such a secret can match a
+            /// schema version 1 record.
+            #[must_use]
+            pub fn is_32_bytes(&self) -> bool {
+                self.exact
+            }
+
+            /// The form a record of schema `hashed` stores, or `None` when no record of
+            /// that schema can match this secret (a version 1 record and a secret that was
+            /// not 32 bytes).
+            #[must_use]
+            pub fn matchable_form(&self, hashed: bool) -> Option<&[u8; 32]> {
+                if hashed {
+                    Some(&self.hashed)
+                } else if self.exact {
+                    Some(&self.cleartext)
+                } else {
+                    None
+                }
+            }
+
+            /// The form a record of schema `hashed` stores.
+            #[must_use]
+            pub fn stored_form(&self, hashed: bool) -> &[u8; 32] {
+                if hashed {
+                    &self.hashed
+                } else {
+                    &self.cleartext
+                }
             }
         }
     };
 }
 
-secret!(
+lease_secret!(
     /// A lease renew secret, as the client sends it.
     RenewSecret
 );
-secret!(
+lease_secret!(
     /// A lease cancel secret, as the client sends it.
     CancelSecret
 );
-secret!(
-    /// A mutable slot's write enabler. Tahoe stores it in clear text in the container.
-    WriteEnabler
-);
+
+/// A mutable slot's write enabler. Tahoe stores it in clear text in the container.
+///
+/// Tahoe takes a write enabler of any length: creating a slot stores it padded with zeros
+/// or cut to 32 bytes (`struct.pack(">32s")`), and checking one compares the 32 stored
+/// bytes with the bytes presented, so a write enabler that was not 32 bytes long never
+/// matches (the write fails with [`crate::Error::BadWriteEnabler`] naming the node that
+/// recorded the slot's). [`Self::from_bytes`] builds such a write enabler;
+/// [`Self::ct_eq`] applies the rule.
+///
+/// Has no `Debug` and no `PartialEq`: use [`Self::ct_eq`], which takes constant time.
+#[derive(Clone)]
+pub struct WriteEnabler {
+    bytes: [u8; 32],
+    exact: bool,
+}
+
+impl WriteEnabler {
+    /// A write enabler of the usual 32 bytes.
+    #[must_use]
+    pub const fn new(bytes: [u8; 32]) -> Self {
+        Self { bytes, exact: true }
+    }
+
+    /// A write enabler of any length, as Tahoe accepts it (see the type's docs).
+    #[must_use]
+    pub fn from_bytes(given: &[u8]) -> Self {
+        let mut bytes = [0u8; 32];
+        for (dst, src) in bytes.iter_mut().zip(given) {
+            *dst = *src;
+        }
+        Self {
+            bytes,
+            exact: given.len() == 32,
+        }
+    }
+
+    /// Parses the secret from exactly 32 bytes.
+    ///
+    /// # Errors
+    ///
+    /// [`InvalidLength`] when `bytes` is not 32 bytes long.
+    pub fn from_slice(bytes: &[u8]) -> Result<Self, InvalidLength> {
+        <[u8; 32]>::try_from(bytes)
+            .map(Self::new)
+            .map_err(|_| InvalidLength {
+                expected: 32,
+                actual: bytes.len(),
+            })
+    }
+
+    /// Compares with another write enabler in constant time. A write enabler that was not
+    /// given as 32 bytes matches none, as in Tahoe.
+    #[must_use]
+    pub fn ct_eq(&self, other: &Self) -> bool {
+        let same: bool = self.bytes.ct_eq(&other.bytes).into();
+        same & self.exact & other.exact
+    }
+
+    /// The 32 bytes a slot created with this write enabler stores: the bytes given,
+    /// padded with zeros or cut to 32.
+    #[must_use]
+    pub fn as_bytes(&self) -> &[u8; 32] {
+        &self.bytes
+    }
+
+    /// Whether the write enabler was given as 32 bytes (only such a one can match).
+    #[must_use]
+    pub fn is_32_bytes(&self) -> bool {
+        self.exact
+    }
+}
 
 /// The secret of an immutable upload (GBS `X-Tahoe-Authorization: upload-secret`): any
 /// non-empty byte string chosen by the client. Only its SHA-256 digest is kept, and
@@ -563,9 +874,9 @@ mod tests {
 
     #[test]
     fn secrets_compare() {
-        let a = RenewSecret([1; 32]);
-        assert!(a.ct_eq(&RenewSecret([1; 32])));
-        assert!(!a.ct_eq(&RenewSecret([2; 32])));
+        let a = RenewSecret::new([1; 32]);
+        assert!(a.ct_eq(&RenewSecret::new([1; 32])));
+        assert!(!a.ct_eq(&RenewSecret::new([2; 32])));
         assert!(RenewSecret::from_slice(&[0; 31]).is_err());
         let u = UploadSecret::new(b"abc").unwrap();
         assert!(u.ct_eq(&UploadSecret::new(b"abc").unwrap()));

@@ -249,8 +249,8 @@ fn upload_request(
     let mut rng = Rng::new(lease_seed);
     AllocateRequest {
         storage_index: si,
-        renew_secret: RenewSecret(rng.bytes(32).try_into().unwrap()),
-        cancel_secret: CancelSecret(rng.bytes(32).try_into().unwrap()),
+        renew_secret: RenewSecret::new(rng.bytes(32).try_into().unwrap()),
+        cancel_secret: CancelSecret::new(rng.bytes(32).try_into().unwrap()),
         share_numbers: shares,
         allocated_size: size,
         owner_num: 0,
@@ -270,9 +270,9 @@ fn eq_test(offset: u64, length: u64, specimen: &[u8]) -> TestVector<'_> {
 
 fn slot_secrets(renew: u8) -> SlotSecrets {
     SlotSecrets {
-        write_enabler: WriteEnabler([0x5e; 32]),
-        renew: RenewSecret([renew; 32]),
-        cancel: CancelSecret([renew ^ 0xff; 32]),
+        write_enabler: WriteEnabler::new([0x5e; 32]),
+        renew: RenewSecret::new([renew; 32]),
+        cancel: CancelSecret::new([renew ^ 0xff; 32]),
     }
 }
 
@@ -478,9 +478,9 @@ fn many_parallel_uploads_in_random_chunk_order() {
     for p in &plans {
         assert_eq!(s.shares(&p.si).unwrap(), p.share_set());
         for (n, data) in &p.shares {
-            let mut reader = s.open_bucket(&p.si, *n).unwrap();
+            let reader = s.open_bucket(&p.si, *n).unwrap();
             assert_eq!(reader.length(), p.size());
-            assert!(reader.read_vec(0, p.size() + 100).unwrap() == *data);
+            assert!(s.read_bucket_vec(&reader, 0, p.size() + 100).unwrap() == *data);
             let path = s.store().share_path(&p.si, *n);
             check_immutable_file(&path, data);
             let file_size = IMM_HEADER + p.size() + IMM_LEASE;
@@ -556,7 +556,8 @@ fn write_in_chunks(write: &mut WriteFn<'_>, data: &[u8], rng: &mut Rng) {
 fn check_race_result(s: &mut FsServer, si: &StorageIndex, data: &[u8], lease_seed: u64) {
     let n = ShareNumber(0);
     assert_eq!(s.shares(si).unwrap(), [n].into_iter().collect());
-    assert!(s.open_bucket(si, n).unwrap().read_vec(0, u64::MAX).unwrap() == data);
+    let reader = s.open_bucket(si, n).unwrap();
+    assert!(s.read_bucket_vec(&reader, 0, u64::MAX).unwrap() == data);
     check_immutable_file(&s.store().share_path(si, n), data);
     let renew =
         upload_request(*si, ShareSet::new(), 0, lease_seed, &racer_secret(0, 0)).renew_secret;
@@ -1197,7 +1198,7 @@ fn renew_and_add(server: &Shared, steps: usize) -> BTreeMap<u8, u32> {
         let now = NOW + 1 + i as u64;
         let r = 0x10 + (i % 6) as u8;
         lock(server)
-            .renew_lease(&LEASE_SI, &RenewSecret([r; 32]), now)
+            .renew_lease(&LEASE_SI, &RenewSecret::new([r; 32]), now)
             .unwrap();
         model.insert(r, expiry(now));
         if i % 4 == 0 {
@@ -1205,8 +1206,8 @@ fn renew_and_add(server: &Shared, steps: usize) -> BTreeMap<u8, u32> {
             let count = lock(server)
                 .add_lease(
                     &LEASE_SI,
-                    &RenewSecret([new; 32]),
-                    &CancelSecret([new ^ 0xff; 32]),
+                    &RenewSecret::new([new; 32]),
+                    &CancelSecret::new([new ^ 0xff; 32]),
                     1,
                     now,
                 )
@@ -1230,7 +1231,7 @@ fn check_data_and_leases(s: &mut FsServer, data: &[u8], leases: &BTreeMap<u8, u3
     s.for_each_lease(&LEASE_SI, |_, _, l| {
         let (r, exp) = leases
             .iter()
-            .find(|(r, _)| l.secrets.matches_renew(&RenewSecret([**r; 32])))
+            .find(|(r, _)| l.secrets.matches_renew(&RenewSecret::new([**r; 32])))
             .expect("a lease nobody added");
         assert_eq!(l.expiration_time, *exp, "lease {r:#x}: expiry");
         found += 1;
@@ -1273,8 +1274,8 @@ fn lease_renewal_racing_a_growing_write_keeps_both() {
         let count = lock(&server)
             .add_lease(
                 &LEASE_SI,
-                &RenewSecret([r; 32]),
-                &CancelSecret([r ^ 0xff; 32]),
+                &RenewSecret::new([r; 32]),
+                &CancelSecret::new([r ^ 0xff; 32]),
                 1,
                 NOW,
             )
@@ -1340,8 +1341,8 @@ fn separate_servers_uploading_under_one_prefix_never_fail() {
                         let si = StorageIndex::new(b);
                         let req = AllocateRequest {
                             storage_index: si,
-                            renew_secret: RenewSecret([1; 32]),
-                            cancel_secret: CancelSecret([2; 32]),
+                            renew_secret: RenewSecret::new([1; 32]),
+                            cancel_secret: CancelSecret::new([2; 32]),
                             share_numbers: [ShareNumber(0)].into_iter().collect(),
                             allocated_size: 10,
                             owner_num: 0,

@@ -13,8 +13,8 @@ use tahoe_shares::{CancelSecret, NodeId, RenewSecret, WriteEnabler};
 fn lease(seed: u8, expiry: u32) -> NewLease {
     NewLease {
         owner_num: 1,
-        renew: RenewSecret([seed; 32]),
-        cancel: CancelSecret([seed.wrapping_add(100); 32]),
+        renew: RenewSecret::new([seed; 32]),
+        cancel: CancelSecret::new([seed.wrapping_add(100); 32]),
         expiration_time: expiry,
         nodeid: NodeId([seed; 20]),
     }
@@ -81,7 +81,7 @@ fn mutable_with(leases: u8, data: usize) -> Vec<u8> {
         VecIo::new(),
         MutableVersion::V2,
         NodeId([1; 20]),
-        WriteEnabler([2; 32]),
+        WriteEnabler::new([2; 32]),
     )
     .unwrap();
     c.writev(&[(0, &vec![0x5a; data])], None).unwrap();
@@ -114,7 +114,7 @@ fn immutable_renew_is_atomic() {
         &before,
         &|io| {
             let mut c = ImmutableContainer::open(io).unwrap();
-            let _ = c.renew_lease(&RenewSecret([1; 32]), 9999, false);
+            let _ = c.renew_lease(&RenewSecret::new([1; 32]), 9999, false);
             c.into_inner()
         },
         &recover_immutable,
@@ -129,7 +129,7 @@ fn immutable_cancel_of_last_lease_is_atomic() {
         &before,
         &|io| {
             let mut c = ImmutableContainer::open(io).unwrap();
-            let _ = c.cancel_lease(&CancelSecret([102; 32]));
+            let _ = c.cancel_lease(&CancelSecret::new([102; 32]));
             c.into_inner()
         },
         &recover_immutable,
@@ -143,7 +143,7 @@ fn immutable_cancel_with_compaction_never_loses_a_kept_lease() {
         for n in 0.. {
             let mut c =
                 ImmutableContainer::open(FaultyIo::new(before.clone()).crash_at(n)).unwrap();
-            let _ = c.cancel_lease(&CancelSecret([100; 32]));
+            let _ = c.cancel_lease(&CancelSecret::new([100; 32]));
             let io = c.into_inner();
             if !io.crashed() {
                 break;

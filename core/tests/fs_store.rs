@@ -84,8 +84,8 @@ fn secret(s: &str) -> UploadSecret {
 fn request(si: StorageIndex, shares: &[u8], size: u64, upload: &str) -> AllocateRequest {
     AllocateRequest {
         storage_index: si,
-        renew_secret: RenewSecret([2; 32]),
-        cancel_secret: CancelSecret([3; 32]),
+        renew_secret: RenewSecret::new([2; 32]),
+        cancel_secret: CancelSecret::new([3; 32]),
         share_numbers: set(shares),
         allocated_size: size,
         owner_num: 0,
@@ -96,9 +96,9 @@ fn request(si: StorageIndex, shares: &[u8], size: u64, upload: &str) -> Allocate
 
 fn slot_secrets() -> SlotSecrets {
     SlotSecrets {
-        write_enabler: WriteEnabler([6; 32]),
-        renew: RenewSecret([0x0a; 32]),
-        cancel: CancelSecret([0x0b; 32]),
+        write_enabler: WriteEnabler::new([6; 32]),
+        renew: RenewSecret::new([0x0a; 32]),
+        cancel: CancelSecret::new([0x0b; 32]),
     }
 }
 
@@ -361,14 +361,8 @@ fn a_server_refuses_to_start_on_a_directory_another_server_serves() {
         .write(&SI, sn(0), &secret("first"), 0, b"hello", NOW)
         .unwrap());
     first.close(&SI, sn(0), &secret("first")).unwrap();
-    assert_eq!(
-        first
-            .open_bucket(&SI, sn(0))
-            .unwrap()
-            .read_vec(0, 5)
-            .unwrap(),
-        b"hello"
-    );
+    let reader = first.open_bucket(&SI, sn(0)).unwrap();
+    assert_eq!(first.read_bucket_vec(&reader, 0, 5).unwrap(), b"hello");
 }
 
 #[test]
@@ -466,8 +460,8 @@ fn populate(dir: &Path) -> FsServer {
     assert_eq!(
         s.add_lease(
             &MSI,
-            &RenewSecret([0x31; 32]),
-            &CancelSecret([0x32; 32]),
+            &RenewSecret::new([0x31; 32]),
+            &CancelSecret::new([0x32; 32]),
             1,
             NOW + 5
         )
@@ -493,8 +487,8 @@ fn check_read_only_server(dir: &Path) {
     let mut s = server(FsStore::open_read_only(dir).unwrap());
     assert_eq!(s.shares(&SI).unwrap(), set(&[0, 3]));
     for n in [0u8, 3] {
-        let mut r = s.open_bucket(&SI, sn(n)).unwrap();
-        assert_eq!(r.read_vec(0, 5000).unwrap(), immutable_data(n));
+        let r = s.open_bucket(&SI, sn(n)).unwrap();
+        assert_eq!(s.read_bucket_vec(&r, 0, 5000).unwrap(), immutable_data(n));
         assert_eq!(s.immutable_share_length(&SI, sn(n)).unwrap(), 2000);
     }
     assert_eq!(s.get_buckets(&SI).unwrap().len(), 2);
@@ -549,16 +543,22 @@ fn check_read_only_server(dir: &Path) {
     );
     ro(
         "add_lease",
-        s.add_lease(&SI, &RenewSecret([9; 32]), &CancelSecret([9; 32]), 0, NOW)
-            .map(drop),
+        s.add_lease(
+            &SI,
+            &RenewSecret::new([9; 32]),
+            &CancelSecret::new([9; 32]),
+            0,
+            NOW,
+        )
+        .map(drop),
     );
     ro(
         "renew_lease",
-        s.renew_lease(&SI, &RenewSecret([2; 32]), NOW),
+        s.renew_lease(&SI, &RenewSecret::new([2; 32]), NOW),
     );
     ro(
         "cancel_lease",
-        s.cancel_lease(&SI, &CancelSecret([3; 32])).map(drop),
+        s.cancel_lease(&SI, &CancelSecret::new([3; 32])).map(drop),
     );
     ro("slot write", slot_write(&mut s, 1, b"new").map(drop));
     // No space to record an advisory, as in a read-only Tahoe server.
@@ -905,13 +905,8 @@ fn an_upload_write_on_a_full_disk_is_no_space_and_releases_the_share() {
     // The same upload succeeds once there is room.
     fs::remove_file(filler).unwrap();
     upload(&mut s, SI, 0, &data);
-    assert_eq!(
-        s.open_bucket(&SI, sn(0))
-            .unwrap()
-            .read_vec(0, size)
-            .unwrap(),
-        data
-    );
+    let reader = s.open_bucket(&SI, sn(0)).unwrap();
+    assert_eq!(s.read_bucket_vec(&reader, 0, size).unwrap(), data);
 }
 
 #[test]
@@ -1031,8 +1026,14 @@ fn add_lease_on_a_full_disk_is_no_space_and_changes_nothing() {
     // Fill the mutable share's four lease slots, so that one more needs the extra-lease
     // block at its end.
     for r in 1..4u8 {
-        s.add_lease(&MSI, &RenewSecret([r; 32]), &CancelSecret([r; 32]), 1, NOW)
-            .unwrap();
+        s.add_lease(
+            &MSI,
+            &RenewSecret::new([r; 32]),
+            &CancelSecret::new([r; 32]),
+            1,
+            NOW,
+        )
+        .unwrap();
     }
     let straddling = s.store().0.share_path(&SI2, sn(0));
     let (imm_before, mut_before) = (fs::read(&imm).unwrap(), fs::read(&mutable).unwrap());
@@ -1042,8 +1043,8 @@ fn add_lease_on_a_full_disk_is_no_space_and_changes_nothing() {
     for si in [SI, SI2, MSI] {
         let r = s.add_lease(
             &si,
-            &RenewSecret([0x99; 32]),
-            &CancelSecret([0x98; 32]),
+            &RenewSecret::new([0x99; 32]),
+            &CancelSecret::new([0x98; 32]),
             1,
             NOW,
         );
@@ -1062,15 +1063,16 @@ fn add_lease_on_a_full_disk_is_no_space_and_changes_nothing() {
         "the mutable share changed"
     );
     // Renewing needs no space.
-    s.renew_lease(&SI, &RenewSecret([2; 32]), NOW + 10).unwrap();
+    s.renew_lease(&SI, &RenewSecret::new([2; 32]), NOW + 10)
+        .unwrap();
 
     // Through the server's own space check (FsStore measures its space), the same answer.
     drop(s);
     let mut s = fs_server(&root);
     let r = s.add_lease(
         &SI,
-        &RenewSecret([0x97; 32]),
-        &CancelSecret([0x96; 32]),
+        &RenewSecret::new([0x97; 32]),
+        &CancelSecret::new([0x96; 32]),
         1,
         NOW,
     );

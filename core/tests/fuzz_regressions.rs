@@ -27,7 +27,7 @@ fn mutable_write_far_past_the_end_is_o1() {
         io,
         MutableVersion::V1,
         NodeId([1; 20]),
-        WriteEnabler([2; 32]),
+        WriteEnabler::new([2; 32]),
     )
     .unwrap();
     c.writev(&[(0, b"head")], None).unwrap();
@@ -56,7 +56,7 @@ fn stale_bytes_before_a_far_write_are_zeroed() {
         VecIo::new(),
         MutableVersion::V2,
         NodeId([1; 20]),
-        WriteEnabler([2; 32]),
+        WriteEnabler::new([2; 32]),
     )
     .unwrap();
     c.writev(&[(0, &[0xaa; 64])], None).unwrap();

@@ -58,7 +58,7 @@ fn dump(bytes: Vec<u8>) -> Value {
             "data": hex(&data),
             "leases": leases,
             "nodeid": hex(&c.nodeid().0),
-            "we": hex(&c.header().write_enabler.0),
+            "we": hex(c.header().write_enabler.as_bytes()),
         })
     } else {
         let mut c = ImmutableContainer::open(VecIo::from_vec(bytes)).unwrap();

@@ -33,8 +33,8 @@ fn op() -> impl Strategy<Value = Op> {
 fn lease(seed: u8, expiry: u32) -> NewLease {
     NewLease {
         owner_num: 1,
-        renew: RenewSecret([seed; 32]),
-        cancel: CancelSecret([seed; 32]),
+        renew: RenewSecret::new([seed; 32]),
+        cancel: CancelSecret::new([seed; 32]),
         expiration_time: expiry,
         nodeid: NodeId([seed; 20]),
     }
@@ -54,7 +54,7 @@ fn leases_of(c: &mut MutableContainer<VecIo>) -> Vec<(u32, u32)> {
 proptest! {
     #[test]
     fn mutable_matches_model(ops in prop::collection::vec(op(), 1..40)) {
-        let mut c = MutableContainer::create(VecIo::new(), MutableVersion::V2, NodeId([9; 20]), WriteEnabler([1; 32])).unwrap();
+        let mut c = MutableContainer::create(VecIo::new(), MutableVersion::V2, NodeId([9; 20]), WriteEnabler::new([1; 32])).unwrap();
         let mut data: Vec<u8> = Vec::new();
         let mut leases: Vec<(u32, u32)> = Vec::new();
         for op in ops {
@@ -77,7 +77,7 @@ proptest! {
                     }
                 }
                 Op::Cancel(seed) => {
-                    let r = c.cancel_lease(&CancelSecret([seed; 32]));
+                    let r = c.cancel_lease(&CancelSecret::new([seed; 32]));
                     let before = leases.len();
                     leases.retain(|l| l.0 != u32::from(seed));
                     prop_assert_eq!(r.is_ok(), before != leases.len());
@@ -125,7 +125,7 @@ proptest! {
                 Op::Cancel(seed) if leases.len() > 1 || leases[0].0 != seed => {
                     let before = leases.len();
                     leases.retain(|l| l.0 != seed);
-                    prop_assert_eq!(c.cancel_lease(&CancelSecret([seed; 32])).is_ok(), before != leases.len());
+                    prop_assert_eq!(c.cancel_lease(&CancelSecret::new([seed; 32])).is_ok(), before != leases.len());
                 }
                 _ => {}
             }

@@ -43,7 +43,7 @@ fn temp_dir(name: &str) -> std::path::PathBuf {
 fn renew(i: u32) -> RenewSecret {
     let mut b = [0u8; 32];
     b[..4].copy_from_slice(&i.to_be_bytes());
-    RenewSecret(b)
+    RenewSecret::new(b)
 }
 
 /// Writes an immutable share of 100 data bytes with `n` leases, the way Tahoe lays it out,
@@ -64,7 +64,7 @@ fn share_with_leases(path: &std::path::Path, n: u32) {
         let lease = Lease {
             owner_num: 1,
             expiration_time: 1_000 + i,
-            secrets: StoredSecrets::for_version(true, &renew(i), &CancelSecret([9; 32])),
+            secrets: StoredSecrets::for_version(true, &renew(i), &CancelSecret::new([9; 32])),
             nodeid: None,
         };
         w.write_all(&lease.encode_immutable()).unwrap();
@@ -130,8 +130,8 @@ fn a_declared_size_of_two_to_the_63_allocates_nothing() {
     let _serial = SERIAL.lock().unwrap();
     let request = |si: u8| AllocateRequest {
         storage_index: StorageIndex::new([si; 16]),
-        renew_secret: RenewSecret([1; 32]),
-        cancel_secret: CancelSecret([2; 32]),
+        renew_secret: RenewSecret::new([1; 32]),
+        cancel_secret: CancelSecret::new([2; 32]),
         share_numbers: [ShareNumber(0), ShareNumber(1)].into_iter().collect(),
         allocated_size: 1 << 63,
         owner_num: 0,

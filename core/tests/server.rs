@@ -65,8 +65,8 @@ fn secret(s: &str) -> UploadSecret {
 fn request(shares: &[u8], size: u64, lease_seed: u8, upload: &str) -> AllocateRequest {
     AllocateRequest {
         storage_index: SI,
-        renew_secret: RenewSecret([lease_seed; 32]),
-        cancel_secret: CancelSecret([lease_seed.wrapping_add(1); 32]),
+        renew_secret: RenewSecret::new([lease_seed; 32]),
+        cancel_secret: CancelSecret::new([lease_seed.wrapping_add(1); 32]),
         share_numbers: set(shares),
         allocated_size: size,
         owner_num: 0,
@@ -92,9 +92,9 @@ fn upload_shares(s: &mut MemServer, shares: &[u8], data: &[u8]) {
 
 fn slot_secrets(we: u8) -> SlotSecrets {
     SlotSecrets {
-        write_enabler: WriteEnabler([we; 32]),
-        renew: RenewSecret([0x0a; 32]),
-        cancel: CancelSecret([0x0b; 32]),
+        write_enabler: WriteEnabler::new([we; 32]),
+        renew: RenewSecret::new([0x0a; 32]),
+        cancel: CancelSecret::new([0x0b; 32]),
     }
 }
 
@@ -156,10 +156,8 @@ fn slot_data(s: &mut MemServer) -> Vec<(u8, Vec<u8>)> {
 }
 
 fn immutable_data(s: &mut MemServer, si: &StorageIndex, n: u8) -> Vec<u8> {
-    s.open_bucket(si, sn(n))
-        .unwrap()
-        .read_vec(0, u64::MAX)
-        .unwrap()
+    let r = s.open_bucket(si, sn(n)).unwrap();
+    s.read_bucket_vec(&r, 0, u64::MAX).unwrap()
 }
 
 /// Every lease of a storage index: (share, kind, owner, expiry, renew-secret seed).
@@ -167,7 +165,7 @@ fn leases(s: &mut MemServer, si: &StorageIndex) -> Vec<(u8, ShareKind, u32, u64,
     let mut out = Vec::new();
     s.for_each_lease(si, |n, kind, l| {
         let seed = (0..=255u8)
-            .find(|&b| l.secrets.matches_renew(&RenewSecret([b; 32])))
+            .find(|&b| l.secrets.matches_renew(&RenewSecret::new([b; 32])))
             .unwrap();
         out.push((n.0, kind, l.owner_num, u64::from(l.expiration_time), seed));
         true
@@ -400,7 +398,10 @@ fn allocate_at_a_mutable_storage_index_is_unknown_immutable_version() {
     let mut req = request(&[1], 10, 77, "u");
     req.storage_index = MSI;
     let err = s.allocate_buckets(&req, NOW).unwrap_err();
-    assert!(matches!(err, Error::UnknownImmutableVersion(_)), "{err:?}");
+    assert!(
+        matches!(err, Error::UnknownImmutableVersion { .. }),
+        "{err:?}"
+    );
     assert_eq!(published_bytes(&mut s, &MSI, 0), before);
     assert_eq!(s.uploads().count(), 0);
 }
@@ -792,18 +793,43 @@ fn limit_ranges_per_upload_refuses_a_write_and_changes_nothing() {
 // ----- BucketReader ----------------------------------------------------------------------
 
 #[test]
+fn bucket_reader_of_a_deleted_share_fails_with_no_such_share() {
+    let mut s = server();
+    upload_shares(&mut s, &[0], b"0123456789");
+    let r = s.open_bucket(&SI, sn(0)).unwrap();
+    // The only lease goes, and the share with it (Tahoe's expirer does the same).
+    s.cancel_lease(&SI, &CancelSecret::new([3; 32])).unwrap();
+    assert!(s.shares(&SI).unwrap().is_empty());
+    let e = s.read_bucket_vec(&r, 0, 10).unwrap_err();
+    assert!(matches!(e, Error::NoSuchShare), "{e:?}");
+    let mut buf = [0u8; 4];
+    assert!(matches!(
+        s.read_bucket(&r, 2, &mut buf),
+        Err(Error::NoSuchShare)
+    ));
+    // As in Tahoe, a read that can return nothing does not look at the share.
+    assert_eq!(s.read_bucket_vec(&r, 10, 5).unwrap(), b"");
+    assert_eq!(s.read_bucket_vec(&r, 0, 0).unwrap(), b"");
+    assert_eq!(r.length(), 10);
+    // A new share under the same name is read through the old reader, as Tahoe's reader
+    // opens the file by name; its length bounds the read as it did.
+    upload_shares(&mut s, &[0], b"abcdefghijklmnop");
+    assert_eq!(s.read_bucket_vec(&r, 0, 100).unwrap(), b"abcdefghij");
+}
+
+#[test]
 fn bucket_reader_truncates_reads_and_reports_the_length() {
     let mut s = server();
     upload_shares(&mut s, &[0, 3], b"0123456789");
-    let mut r = s.open_bucket(&SI, sn(3)).unwrap();
+    let r = s.open_bucket(&SI, sn(3)).unwrap();
     assert_eq!((r.storage_index(), r.share_number()), (SI, sn(3)));
     assert_eq!(r.length(), 10);
-    assert_eq!(r.read_vec(7, 10).unwrap(), b"789");
-    assert_eq!(r.read_vec(10, 5).unwrap(), b"");
-    assert_eq!(r.read_vec(u64::MAX, u64::MAX).unwrap(), b"");
-    assert_eq!(r.read_vec(2, 0).unwrap(), b"");
+    assert_eq!(s.read_bucket_vec(&r, 7, 10).unwrap(), b"789");
+    assert_eq!(s.read_bucket_vec(&r, 10, 5).unwrap(), b"");
+    assert_eq!(s.read_bucket_vec(&r, u64::MAX, u64::MAX).unwrap(), b"");
+    assert_eq!(s.read_bucket_vec(&r, 2, 0).unwrap(), b"");
     let mut buf = [0xffu8; 6];
-    assert_eq!(r.read(6, &mut buf).unwrap(), 4);
+    assert_eq!(s.read_bucket(&r, 6, &mut buf).unwrap(), 4);
     assert_eq!(buf, *b"6789\xff\xff");
     let readers = s.get_buckets(&SI).unwrap();
     let nums: Vec<_> = readers.iter().map(|r| r.share_number().0).collect();
@@ -812,7 +838,7 @@ fn bucket_reader_truncates_reads_and_reports_the_length() {
     assert!(matches!(e, Error::NoSuchShare), "{e:?}");
     write_slots(&mut s, &[0], b"m");
     let e = s.open_bucket(&MSI, sn(0)).unwrap_err();
-    assert!(matches!(e, Error::UnknownImmutableVersion(_)), "{e:?}");
+    assert!(matches!(e, Error::UnknownImmutableVersion { .. }), "{e:?}");
     assert!(s
         .get_buckets(&StorageIndex::new([3; 16]))
         .unwrap()
@@ -826,7 +852,7 @@ fn add_lease_adds_owner_1_for_31_days_on_every_share_of_both_kinds() {
     let mut s = server();
     upload_shares(&mut s, &[0, 1], b"data");
     write_slots(&mut s, &[0, 2], b"slot");
-    let (r, c) = (RenewSecret([30; 32]), CancelSecret([31; 32]));
+    let (r, c) = (RenewSecret::new([30; 32]), CancelSecret::new([31; 32]));
     assert_eq!(s.add_lease(&SI, &r, &c, 1, NOW + 60).unwrap(), 2);
     assert_eq!(s.add_lease(&MSI, &r, &c, 1, NOW + 60).unwrap(), 2);
     let exp = NOW + 60 + DAYS31;
@@ -863,7 +889,7 @@ fn renewal_never_back_dates() {
     let mut s = server();
     upload_shares(&mut s, &[0], b"data");
     write_slots(&mut s, &[0], b"slot");
-    let (r, c) = (RenewSecret([30; 32]), CancelSecret([31; 32]));
+    let (r, c) = (RenewSecret::new([30; 32]), CancelSecret::new([31; 32]));
     for si in [SI, MSI] {
         s.add_lease(&si, &r, &c, 1, NOW + 1000).unwrap();
         let expiry = |s: &mut MemServer| leases(s, &si).iter().find(|l| l.4 == 30).unwrap().3;
@@ -885,16 +911,17 @@ fn renewal_never_back_dates() {
 #[test]
 fn renew_lease_without_shares_or_without_a_match_is_no_such_lease() {
     let mut s = server();
-    let r = RenewSecret([30; 32]);
+    let r = RenewSecret::new([30; 32]);
     let e = s.renew_lease(&SI, &r, NOW).unwrap_err();
-    assert!(matches!(e, Error::NoSuchLease), "{e:?}");
+    assert!(matches!(e, Error::NoSuchLease { .. }), "{e:?}");
     upload_shares(&mut s, &[0], b"data");
     let e = s.renew_lease(&SI, &r, NOW).unwrap_err();
-    assert!(matches!(e, Error::NoSuchLease), "{e:?}");
+    assert!(matches!(e, Error::NoSuchLease { .. }), "{e:?}");
     write_slots(&mut s, &[0], b"slot");
     let e = s.renew_lease(&MSI, &r, NOW).unwrap_err();
-    assert!(matches!(e, Error::NoSuchLease), "{e:?}");
-    s.renew_lease(&SI, &RenewSecret([2; 32]), NOW + 7).unwrap();
+    assert!(matches!(e, Error::NoSuchLease { .. }), "{e:?}");
+    s.renew_lease(&SI, &RenewSecret::new([2; 32]), NOW + 7)
+        .unwrap();
     assert_eq!(leases(&mut s, &SI)[0].3, NOW + 7 + DAYS31);
 }
 
@@ -902,31 +929,43 @@ fn renew_lease_without_shares_or_without_a_match_is_no_such_lease() {
 fn cancelling_the_last_lease_deletes_the_share() {
     let mut s = server();
     upload_shares(&mut s, &[0, 1], b"data");
-    s.add_lease(&SI, &RenewSecret([30; 32]), &CancelSecret([31; 32]), 1, NOW)
-        .unwrap();
-    let e = s.cancel_lease(&SI, &CancelSecret([99; 32])).unwrap_err();
-    assert!(matches!(e, Error::NoSuchLease), "{e:?}");
+    s.add_lease(
+        &SI,
+        &RenewSecret::new([30; 32]),
+        &CancelSecret::new([31; 32]),
+        1,
+        NOW,
+    )
+    .unwrap();
+    let e = s
+        .cancel_lease(&SI, &CancelSecret::new([99; 32]))
+        .unwrap_err();
+    assert!(matches!(e, Error::NoSuchLease { .. }), "{e:?}");
     // The upload's lease has cancel secret 3.
-    assert_eq!(s.cancel_lease(&SI, &CancelSecret([3; 32])).unwrap(), 2 * 72);
+    assert_eq!(
+        s.cancel_lease(&SI, &CancelSecret::new([3; 32])).unwrap(),
+        2 * 72
+    );
     assert_eq!(s.shares(&SI).unwrap(), set(&[0, 1]));
     assert_eq!(published_bytes(&mut s, &SI, 0).len(), 12 + 4 + 72);
-    let freed = s.cancel_lease(&SI, &CancelSecret([31; 32])).unwrap();
+    let freed = s.cancel_lease(&SI, &CancelSecret::new([31; 32])).unwrap();
     assert_eq!(freed, 2 * (72 + 12 + 4));
     assert!(s.shares(&SI).unwrap().is_empty());
     // Mutable: the slot is blanked, and the last one deletes the share.
     write_slots(&mut s, &[0], b"slot");
     s.add_lease(
         &MSI,
-        &RenewSecret([30; 32]),
-        &CancelSecret([31; 32]),
+        &RenewSecret::new([30; 32]),
+        &CancelSecret::new([31; 32]),
         1,
         NOW,
     )
     .unwrap();
-    s.cancel_lease(&MSI, &CancelSecret([0x0b; 32])).unwrap();
+    s.cancel_lease(&MSI, &CancelSecret::new([0x0b; 32]))
+        .unwrap();
     assert_eq!(leases(&mut s, &MSI).len(), 1);
     assert_eq!(s.shares(&MSI).unwrap(), set(&[0]));
-    s.cancel_lease(&MSI, &CancelSecret([31; 32])).unwrap();
+    s.cancel_lease(&MSI, &CancelSecret::new([31; 32])).unwrap();
     assert!(s.shares(&MSI).unwrap().is_empty());
 }
 
@@ -934,8 +973,14 @@ fn cancelling_the_last_lease_deletes_the_share() {
 fn for_each_lease_visits_every_lease_and_stops_early() {
     let mut s = server();
     upload_shares(&mut s, &[0, 1, 2], b"data");
-    s.add_lease(&SI, &RenewSecret([30; 32]), &CancelSecret([31; 32]), 1, NOW)
-        .unwrap();
+    s.add_lease(
+        &SI,
+        &RenewSecret::new([30; 32]),
+        &CancelSecret::new([31; 32]),
+        1,
+        NOW,
+    )
+    .unwrap();
     let mut all = 0;
     s.for_each_lease(&SI, |_, kind, _| {
         assert_eq!(kind, ShareKind::Immutable);
@@ -959,8 +1004,8 @@ fn stat_share_reports_both_kinds() {
     upload_shares(&mut s, &[0], b"0123456789");
     s.add_lease(
         &SI,
-        &RenewSecret([30; 32]),
-        &CancelSecret([31; 32]),
+        &RenewSecret::new([30; 32]),
+        &CancelSecret::new([31; 32]),
         1,
         NOW + 9,
     )
@@ -990,7 +1035,7 @@ fn foreign_slot(s: &mut MemServer, n: u8, we: u8) {
         io,
         MutableVersion::V2,
         NodeId([8; 20]),
-        WriteEnabler([we; 32]),
+        WriteEnabler::new([we; 32]),
     )
     .unwrap();
     c.writev(&[(0, b"foreign")], None).unwrap();
@@ -1048,10 +1093,10 @@ fn a_slot_write_at_an_immutable_storage_index_is_unknown_mutable_magic() {
             NOW,
         )
         .unwrap_err();
-    assert!(matches!(e, Error::UnknownMutableMagic), "{e:?}");
+    assert!(matches!(e, Error::UnknownMutableMagic { .. }), "{e:?}");
     assert_eq!(s.shares(&SI).unwrap(), set(&[0]));
     let e = s.slot_readv(&SI, &ShareSet::new(), &[(0, 1)]).unwrap_err();
-    assert!(matches!(e, Error::UnknownMutableMagic), "{e:?}");
+    assert!(matches!(e, Error::UnknownMutableMagic { .. }), "{e:?}");
 }
 
 #[test]
@@ -1305,8 +1350,8 @@ fn slot_writes_add_owner_1_leases_on_surviving_shares_only() {
     let mut s = server();
     write_slots(&mut s, &[0, 1, 2], b"data");
     let secrets = SlotSecrets {
-        renew: RenewSecret([30; 32]),
-        cancel: CancelSecret([31; 32]),
+        renew: RenewSecret::new([30; 32]),
+        cancel: CancelSecret::new([31; 32]),
         ..slot_secrets(6)
     };
     let w: &[(u64, &[u8])] = &[(0, b"x")];
@@ -1379,8 +1424,8 @@ fn a_fifth_mutable_lease_on_a_readonly_server_is_nospace_after_the_writes() {
     let mut s = server();
     for seed in 0..4u8 {
         let secrets = SlotSecrets {
-            renew: RenewSecret([0x70 + seed; 32]),
-            cancel: CancelSecret([0x80 + seed; 32]),
+            renew: RenewSecret::new([0x70 + seed; 32]),
+            cancel: CancelSecret::new([0x80 + seed; 32]),
             ..slot_secrets(6)
         };
         let w: &[(u64, &[u8])] = &[(0, b"abc")];
@@ -1500,9 +1545,9 @@ fn share_length_queries() {
     let e = s.mutable_share_length(&MSI, sn(0)).unwrap_err();
     assert!(matches!(e, Error::NoSuchShare), "{e:?}");
     let e = s.mutable_share_length(&SI, sn(0)).unwrap_err();
-    assert!(matches!(e, Error::UnknownMutableMagic), "{e:?}");
+    assert!(matches!(e, Error::UnknownMutableMagic { .. }), "{e:?}");
     let e = s.immutable_share_length(&MSI, sn(1)).unwrap_err();
-    assert!(matches!(e, Error::UnknownImmutableVersion(_)), "{e:?}");
+    assert!(matches!(e, Error::UnknownImmutableVersion { .. }), "{e:?}");
     // Enumeration does not check the kind (Tahoe's get_shares).
     assert_eq!(s.shares(&SI).unwrap(), set(&[0]));
     assert_eq!(s.shares(&MSI).unwrap(), set(&[1]));
@@ -1789,8 +1834,8 @@ fn fs_store_files_are_tahoes_byte_for_byte() {
     s.close(&SI, sn(1), &u).unwrap();
     s.add_lease(
         &SI,
-        &RenewSecret([4; 32]),
-        &CancelSecret([5; 32]),
+        &RenewSecret::new([4; 32]),
+        &CancelSecret::new([5; 32]),
         1,
         NOW + 100,
     )
@@ -1847,9 +1892,8 @@ fn fs_store_resumes_or_discards_uploads_across_restarts() {
     assert_eq!(req, [(5, 10)]);
     assert!(s.write(&SI, sn(0), &u, 5, b"56789", NOW + 60).unwrap());
     s.close(&SI, sn(0), &u).unwrap();
-    let mut r = s.open_bucket(&SI, sn(0)).unwrap();
-    assert_eq!(r.read_vec(0, 100).unwrap(), b"0123456789");
-    drop(r);
+    let r = s.open_bucket(&SI, sn(0)).unwrap();
+    assert_eq!(s.read_bucket_vec(&r, 0, 100).unwrap(), b"0123456789");
     drop(s);
     // Without resume_uploads the remaining upload is discarded.
     let mut s = fs_server(&dir, Config::default(), NOW + 120);
@@ -1902,8 +1946,8 @@ fn immutable_shares_match_tahoe_bytes() {
     s.close(&SI, sn(1), &u).unwrap();
     s.add_lease(
         &SI,
-        &RenewSecret([4; 32]),
-        &CancelSecret([5; 32]),
+        &RenewSecret::new([4; 32]),
+        &CancelSecret::new([5; 32]),
         1,
         NOW + 100,
     )
@@ -1912,7 +1956,7 @@ fn immutable_shares_match_tahoe_bytes() {
         .unwrap();
     assert_same_bytes(&published_bytes(&mut s, &SI, 0), TAHOE_IMM0);
     assert_same_bytes(&published_bytes(&mut s, &SI, 1), TAHOE_IMM1);
-    s.cancel_lease(&SI, &CancelSecret([3; 32])).unwrap();
+    s.cancel_lease(&SI, &CancelSecret::new([3; 32])).unwrap();
     assert_same_bytes(&published_bytes(&mut s, &SI, 0), TAHOE_IMM0_CANCELLED);
 }
 
@@ -1941,8 +1985,8 @@ fn mutable_shares_match_tahoe_bytes() {
         let at = t + 10 * (u64::from(i) + 1);
         s.add_lease(
             &MSI,
-            &RenewSecret([0x20 + i; 32]),
-            &CancelSecret([0x30 + i; 32]),
+            &RenewSecret::new([0x20 + i; 32]),
+            &CancelSecret::new([0x30 + i; 32]),
             1,
             at,
         )
@@ -1981,7 +2025,8 @@ fn mutable_shares_match_tahoe_bytes() {
     );
     assert_eq!(reads, [(0, vec![b"aZZ\0\0QQQ".to_vec()]), (2, vec![e()])]);
     assert_same_bytes(&published_bytes(&mut s, &MSI, 0), TAHOE_MUT0_E);
-    s.cancel_lease(&MSI, &CancelSecret([0x31; 32])).unwrap();
+    s.cancel_lease(&MSI, &CancelSecret::new([0x31; 32]))
+        .unwrap();
     assert_same_bytes(&published_bytes(&mut s, &MSI, 0), TAHOE_MUT0_CANCELLED);
 }
 
@@ -2122,3 +2167,110 @@ const TAHOE_DISCARDED: &str = concat!(
     "000000020000000a000000010000000000000000000000000000d9818087de7244abc1b5fcf28e55e42c7ff9c678c060",
     "5181f37ac5d7414a7b95fc14ac676780c40e5cfeb5b8701b14761a89b5519eaf663b29e7f8abbdc72195657ccf80",
 );
+
+// ----- errors carry what the drop-in needs (issue 12, "the core decides") -----------------
+
+#[test]
+fn lease_errors_carry_the_share_its_kind_and_the_accepting_nodes() {
+    let mut s = server();
+    upload_shares(&mut s, &[0], b"data");
+    write_slots(&mut s, &[3], b"m");
+    // No share at all: Tahoe's StorageServer.renew_lease message.
+    let e = s
+        .renew_lease(
+            &StorageIndex::new([5; 16]),
+            &RenewSecret::new([0x55; 32]),
+            NOW,
+        )
+        .unwrap_err();
+    assert_eq!(e.to_string(), "no such lease to renew");
+    // An immutable share: ShareFile's message, and which share.
+    let e = s
+        .renew_lease(&SI, &RenewSecret::new([0x55; 32]), NOW)
+        .unwrap_err();
+    match &e {
+        Error::NoSuchLease {
+            share,
+            kind,
+            accepted_by,
+            ..
+        } => {
+            assert_eq!(*share, Some(sn(0)));
+            assert_eq!(*kind, Some(ShareKind::Immutable));
+            assert!(accepted_by.is_empty());
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(e.to_string(), "unable to renew non-existent lease");
+    // A mutable share: the nodes that accepted its leases, in Tahoe's words.
+    let e = s
+        .renew_lease(&MSI, &RenewSecret::new([0x55; 32]), NOW)
+        .unwrap_err();
+    match &e {
+        Error::NoSuchLease {
+            share,
+            kind,
+            accepted_by,
+            ..
+        } => {
+            assert_eq!(*share, Some(sn(3)));
+            assert_eq!(*kind, Some(ShareKind::Mutable));
+            assert_eq!(accepted_by.iter().collect::<Vec<_>>(), [NODE]);
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(
+        e.to_string(),
+        format!(
+            "Unable to renew non-existent lease. I have leases accepted by nodeids: '{NODE}' ."
+        )
+    );
+}
+
+#[test]
+fn kind_errors_carry_the_share_and_what_was_found() {
+    let mut s = server();
+    write_slots(&mut s, &[2], b"m");
+    match s.get_buckets(&MSI).unwrap_err() {
+        Error::UnknownImmutableVersion { share, version } => {
+            assert_eq!(share, Some(sn(2)));
+            // Tahoe reads the version field from the start of the mutable magic.
+            assert_eq!(version, u32::from_be_bytes(*b"Taho"));
+        }
+        other => panic!("{other:?}"),
+    }
+    upload_shares(&mut s, &[4], b"data");
+    match s.slot_readv(&SI, &ShareSet::new(), &[(0, 1)]).unwrap_err() {
+        Error::UnknownMutableMagic { share, magic } => {
+            assert_eq!(share, Some(sn(4)));
+            // The first bytes of the immutable container found: version 2, length 4.
+            assert_eq!(&magic.as_bytes()[..8], &[0, 0, 0, 2, 0, 0, 0, 4]);
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn advisories_about_share_numbers_above_255_are_not_held() {
+    let mut s = server();
+    upload_shares(&mut s, &[0], b"data");
+    for n in [256u64, 1000, u64::MAX] {
+        assert_eq!(
+            s.advise_corrupt_share(b"immutable", &SI, n, b"r", NOW)
+                .unwrap(),
+            AdviseOutcome::NotHeld,
+            "{n}"
+        );
+    }
+    // Whatever the text: Tahoe looks for the share first.
+    assert_eq!(
+        s.advise_corrupt_share(b"\xff", &SI, 300u64, b"\xff", NOW)
+            .unwrap(),
+        AdviseOutcome::NotHeld
+    );
+    assert_eq!(
+        s.advise_corrupt_share(b"immutable", &SI, 0u64, b"r", NOW)
+            .unwrap(),
+        AdviseOutcome::Recorded
+    );
+}

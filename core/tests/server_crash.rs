@@ -68,7 +68,7 @@ const NOW: u64 = 1_700_000_000;
 const RESTART: u64 = NOW + 5000;
 const NODE: NodeId = NodeId([7; 20]);
 const CAPACITY: u64 = 1 << 22;
-const WE: WriteEnabler = WriteEnabler([0x3c; 32]);
+const WE: WriteEnabler = WriteEnabler::new([0x3c; 32]);
 
 const SI_BG: StorageIndex = StorageIndex::new([0x10; 16]);
 const SI_MBG: StorageIndex = StorageIndex::new([0x11; 16]);
@@ -97,11 +97,11 @@ fn upload_secret() -> UploadSecret {
 }
 
 fn renew(seed: u8) -> RenewSecret {
-    RenewSecret([seed; 32])
+    RenewSecret::new([seed; 32])
 }
 
 fn cancel(seed: u8) -> CancelSecret {
-    CancelSecret([seed ^ 0xff; 32])
+    CancelSecret::new([seed ^ 0xff; 32])
 }
 
 fn config(resume: bool) -> Config {
@@ -1220,11 +1220,9 @@ fn next_operations(ctx: &str, srv: &mut Srv, store: &FaultyStore) {
         assert_eq!(leases.len(), 1, "{ctx}: a resumed upload's lease");
     }
     upload(srv, SI_Z, 0, 300, 4, RESTART);
+    let reader = srv.open_bucket(&SI_Z, sh(0)).unwrap();
     assert_eq!(
-        srv.open_bucket(&SI_Z, sh(0))
-            .unwrap()
-            .read_vec(0, 1000)
-            .unwrap(),
+        srv.read_bucket_vec(&reader, 0, 1000).unwrap(),
         content(&SI_Z, sh(0), 300)
     );
     let read = srv

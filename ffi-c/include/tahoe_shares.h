@@ -353,9 +353,11 @@ typedef struct ts_read_results ts_read_results;
  * A reader of one immutable share (Tahoe's `BucketReader`), from `ts_server_open_bucket`
  * or `ts_server_get_buckets`; free it with `ts_reader_free`.
  *
- * A reader keeps the share open: it still reads the share's bytes after the share is
- * deleted. It keeps its server's store alive too (not the server's other state): the
- * store is released when the server and all its readers are freed. A reader may be used
+ * A reader holds no open file: each `ts_reader_read` opens the share through the store
+ * and closes it again (as Tahoe's reader does), so readers cost no file descriptors, and
+ * a reader whose share was deleted since fails with `TS_NO_SUCH_SHARE`. Its length is the
+ * one the share had when the reader was opened. It keeps its server alive (the server is
+ * released when the server handle and all its readers are freed). A reader may be used
  * from any thread, but by one thread at a time; its reads take turns with the calls on
  * its server.
  */
@@ -1385,7 +1387,9 @@ ts_result ts_server_config(const struct ts_server *server,
  *
  * # Errors
  *
- * `TS_INVALID_ARGUMENT` for text that is not UTF-8; `TS_LIMIT_ADVISORY_SIZE`.
+ * `TS_INVALID_ARGUMENT` for text that is not UTF-8; `TS_LIMIT_ADVISORY_SIZE`. A share
+ * number above 255 names no share that can exist: `TS_ADVISE_NOT_HELD`, as Tahoe drops
+ * such a report.
  *
  * # Safety
  *
@@ -1618,7 +1622,14 @@ ts_result ts_reader_share(const struct ts_reader *reader,
 /**
  * Reads share data at `offset` into `buf` (`buf_len` bytes), truncated at the end of the
  * data (a read starting past the end reads nothing: Tahoe's read overrun tolerance);
- * `*out_n` is the bytes read.
+ * `*out_n` is the bytes read. The share is opened for this read and closed after it.
+ *
+ * # Errors
+ *
+ * `TS_NO_SUCH_SHARE` when the share was deleted since the reader was opened (a read
+ * that can return nothing by the reader's length succeeds without looking);
+ * `TS_UNKNOWN_IMMUTABLE_VERSION` or `TS_CORRUPT` when the file now there is not an
+ * immutable share.
  *
  * # Safety
  *
@@ -1632,7 +1643,7 @@ ts_result ts_reader_read(struct ts_reader *reader,
                          size_t *out_n);
 
 /**
- * Frees a reader, closing its share. NULL, and a reader freed already, are ignored.
+ * Frees a reader. NULL, and a reader freed already, are ignored.
  *
  * # Safety
  *

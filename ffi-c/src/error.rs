@@ -191,14 +191,14 @@ impl<E> From<&Error<E>> for ts_result {
         match e {
             Error::Io(_) => Self::TS_IO,
             Error::Corrupt(_) => Self::TS_CORRUPT,
-            Error::UnknownImmutableVersion(_) => Self::TS_UNKNOWN_IMMUTABLE_VERSION,
-            Error::UnknownMutableMagic => Self::TS_UNKNOWN_MUTABLE_MAGIC,
+            Error::UnknownImmutableVersion { .. } => Self::TS_UNKNOWN_IMMUTABLE_VERSION,
+            Error::UnknownMutableMagic { .. } => Self::TS_UNKNOWN_MUTABLE_MAGIC,
             Error::NotAShare => Self::TS_NOT_A_SHARE,
             Error::DataTooLarge { .. } => Self::TS_DATA_TOO_LARGE,
             Error::ConflictingWrite { .. } => Self::TS_CONFLICTING_WRITE,
             Error::BadWriteEnabler { .. } => Self::TS_BAD_WRITE_ENABLER,
             Error::NoSpace => Self::TS_NO_SPACE,
-            Error::NoSuchLease => Self::TS_NO_SUCH_LEASE,
+            Error::NoSuchLease { .. } => Self::TS_NO_SUCH_LEASE,
             Error::NoSuchShare => Self::TS_NO_SUCH_SHARE,
             Error::AlreadyExists => Self::TS_ALREADY_EXISTS,
             Error::UnsupportedOperator => Self::TS_UNSUPPORTED_OPERATOR,
@@ -482,9 +482,12 @@ mod tests {
             "{}",
             f.message()
         );
-        let f = Fail::from(Error::<()>::StorageLocked);
+        let f = Fail::from(Error::<std::io::Error>::StorageLocked);
         assert_eq!(f.code(), ts_result::TS_STORAGE_LOCKED);
-        assert_eq!(f.message(), Error::<()>::StorageLocked.to_string());
+        assert_eq!(
+            f.message(),
+            Error::<std::io::Error>::StorageLocked.to_string()
+        );
         let f = Fail::from(ts_result::TS_NO_SUCH_SHARE);
         assert_eq!(f.message(), "no such share");
     }

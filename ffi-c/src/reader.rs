@@ -2,40 +2,34 @@
 
 use std::sync::Arc;
 
-use tahoe_shares::io::FileIo;
 use tahoe_shares::server::BucketReader;
 
 use crate::error::ts_result;
 use crate::ffi::{
     boundary, boundary_or, check_live, out, out_buf, register, too_small, unregister, Kind,
 };
-use crate::server::{server_arc, server_ref, ts_server, with_server, AnyServer, Shared};
-use crate::store::CallbackShare;
+use crate::server::{server_arc, server_ref, ts_server, with_server, Shared};
 use crate::types::{share_number, storage_index_in, ts_storage_index};
 
 /// A reader of one immutable share (Tahoe's `BucketReader`), from `ts_server_open_bucket`
 /// or `ts_server_get_buckets`; free it with `ts_reader_free`.
 ///
-/// A reader keeps the share open: it still reads the share's bytes after the share is
-/// deleted. It keeps its server's store alive too (not the server's other state): the
-/// store is released when the server and all its readers are freed. A reader may be used
+/// A reader holds no open file: each `ts_reader_read` opens the share through the store
+/// and closes it again (as Tahoe's reader does), so readers cost no file descriptors, and
+/// a reader whose share was deleted since fails with `TS_NO_SUCH_SHARE`. Its length is the
+/// one the share had when the reader was opened. It keeps its server alive (the server is
+/// released when the server handle and all its readers are freed). A reader may be used
 /// from any thread, but by one thread at a time; its reads take turns with the calls on
 /// its server.
 pub struct ts_reader {
     _private: [u8; 0],
 }
 
-/// A bucket reader over either kind of store.
-enum AnyReader {
-    Fs(BucketReader<FileIo>),
-    Callback(BucketReader<CallbackShare>),
-}
-
 /// What a `ts_reader` pointer points to.
 struct Reader {
-    /// Keeps the store alive and serialises callback calls with the server's.
+    /// The server the reader reads through (kept alive by the reader).
     shared: Arc<Shared>,
-    reader: AnyReader,
+    reader: BucketReader,
 }
 
 // The header promises that a reader may move between threads.
@@ -44,17 +38,8 @@ const _: () = {
     movable::<Reader>();
 };
 
-impl Reader {
-    fn length(&self) -> u64 {
-        match &self.reader {
-            AnyReader::Fs(r) => r.length(),
-            AnyReader::Callback(r) => r.length(),
-        }
-    }
-}
-
 /// Registers a new reader handle.
-fn give_out(shared: Arc<Shared>, reader: AnyReader) -> *mut ts_reader {
+fn give_out(shared: Arc<Shared>, reader: BucketReader) -> *mut ts_reader {
     let ptr = Box::into_raw(Box::new(Reader { shared, reader })).cast::<ts_reader>();
     register(ptr, Kind::Reader);
     ptr
@@ -106,10 +91,7 @@ pub unsafe extern "C" fn ts_server_open_bucket(
         // SAFETY: the caller guarantees valid or NULL pointers and no concurrent free.
         let (shared, si) = unsafe { (server_ref(server)?, storage_index_in(storage_index)?) };
         let n = self::share_number(share_number)?;
-        let reader = match &mut *shared.lock()? {
-            AnyServer::Fs(s) => AnyReader::Fs(s.open_bucket(&si, n)?),
-            AnyServer::Callback(s) => AnyReader::Callback(s.open_bucket(&si, n)?),
-        };
+        let reader = with_server!(&mut *shared.lock()?, s => s.open_bucket(&si, n))?;
         // SAFETY: `server` passed `server_ref` and is live.
         let arc = unsafe { server_arc(server) };
         let ptr = give_out(arc, reader);
@@ -146,23 +128,10 @@ pub unsafe extern "C" fn ts_server_get_buckets(
         let out_readers = out_buf(out_readers, out_readers_len)?;
         // SAFETY: as in `ts_server_open_bucket`.
         let (shared, si) = unsafe { (server_ref(server)?, storage_index_in(storage_index)?) };
-        let readers: Vec<AnyReader> = {
-            let mut guard = shared.lock()?;
-            match &mut *guard {
-                AnyServer::Fs(s) => s.get_buckets(&si)?.into_iter().map(AnyReader::Fs).collect(),
-                AnyServer::Callback(s) => s
-                    .get_buckets(&si)?
-                    .into_iter()
-                    .map(AnyReader::Callback)
-                    .collect(),
-            }
-        };
+        let readers = with_server!(&mut *shared.lock()?, s => s.get_buckets(&si))?;
         if readers.len() > out_readers.len() {
-            // Closing the shares calls the store: take turns with the server's calls.
-            let needed = readers.len();
-            shared.serialized(|| drop(readers));
             // SAFETY: checked by `out`; the caller guarantees it writable.
-            return unsafe { too_small(out_n, needed) };
+            return unsafe { too_small(out_n, readers.len()) };
         }
         let ptrs: Vec<*mut ts_reader> = readers
             .into_iter()
@@ -193,7 +162,7 @@ pub unsafe extern "C" fn ts_reader_length(
         // SAFETY: the caller guarantees a handle not used elsewhere meanwhile.
         let r = unsafe { reader_ref(reader)? };
         // SAFETY: checked by `out`; the caller guarantees it writable.
-        unsafe { out_length.write(r.length()) };
+        unsafe { out_length.write(r.reader.length()) };
         Ok(())
     })
 }
@@ -213,10 +182,7 @@ pub unsafe extern "C" fn ts_reader_share(
         let (out_si, out_n) = (out(out_storage_index)?, out(out_share_number)?);
         // SAFETY: the caller guarantees a handle not used elsewhere meanwhile.
         let r = unsafe { reader_ref(reader)? };
-        let (si, n) = match &r.reader {
-            AnyReader::Fs(b) => (b.storage_index(), b.share_number()),
-            AnyReader::Callback(b) => (b.storage_index(), b.share_number()),
-        };
+        let (si, n) = (r.reader.storage_index(), r.reader.share_number());
         // SAFETY: checked by `out`; the caller guarantees them writable.
         unsafe {
             out_si.write(si.into());
@@ -228,7 +194,14 @@ pub unsafe extern "C" fn ts_reader_share(
 
 /// Reads share data at `offset` into `buf` (`buf_len` bytes), truncated at the end of the
 /// data (a read starting past the end reads nothing: Tahoe's read overrun tolerance);
-/// `*out_n` is the bytes read.
+/// `*out_n` is the bytes read. The share is opened for this read and closed after it.
+///
+/// # Errors
+///
+/// `TS_NO_SUCH_SHARE` when the share was deleted since the reader was opened (a read
+/// that can return nothing by the reader's length succeeds without looking);
+/// `TS_UNKNOWN_IMMUTABLE_VERSION` or `TS_CORRUPT` when the file now there is not an
+/// immutable share.
 ///
 /// # Safety
 ///
@@ -247,11 +220,9 @@ pub unsafe extern "C" fn ts_reader_read(
         let buf = out_buf(buf, buf_len)?;
         // SAFETY: the caller guarantees a handle not used elsewhere meanwhile.
         let r = unsafe { reader_mut(reader)? };
-        let _turn = r.shared.lock()?;
-        let data = match &mut r.reader {
-            AnyReader::Fs(b) => b.read_vec(offset, buf_len as u64)?,
-            AnyReader::Callback(b) => b.read_vec(offset, buf_len as u64)?,
-        };
+        let data = with_server!(&mut *r.shared.lock()?, s => {
+            s.read_bucket_vec(&r.reader, offset, buf_len as u64)
+        })?;
         // SAFETY: the caller guarantees the buffer writable for its length.
         unsafe {
             buf.fill(&data)?;
@@ -261,7 +232,7 @@ pub unsafe extern "C" fn ts_reader_read(
     })
 }
 
-/// Frees a reader, closing its share. NULL, and a reader freed already, are ignored.
+/// Frees a reader. NULL, and a reader freed already, are ignored.
 ///
 /// # Safety
 ///
@@ -274,10 +245,7 @@ pub unsafe extern "C" fn ts_reader_free(reader: *mut ts_reader) {
         }
         // SAFETY: the handle was live (just unregistered, so this happens once) and comes
         // from `Box::into_raw`; the caller guarantees nobody else is using it.
-        let Reader { shared, reader } = *unsafe { Box::from_raw(reader.cast::<Reader>()) };
-        // Closing the share calls the store: take turns with the server's calls.
-        shared.serialized(|| drop(reader));
-        drop(shared);
+        drop(unsafe { Box::from_raw(reader.cast::<Reader>()) });
     });
 }
 
@@ -310,7 +278,7 @@ pub unsafe extern "C" fn ts_server_read_share(
         let n = self::share_number(share_number)?;
         let len = buf_len as u64;
         let data = with_server!(&mut *shared.lock()?, s => {
-            s.open_bucket(&si, n).and_then(|mut r| r.read_vec(offset, len))
+            s.open_bucket(&si, n).and_then(|r| s.read_bucket_vec(&r, offset, len))
         })?;
         // SAFETY: the caller guarantees the buffer writable for its length.
         unsafe {

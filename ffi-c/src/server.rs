@@ -102,19 +102,6 @@ impl Shared {
             _entry: entry,
         })
     }
-
-    /// Runs `f` holding the lock unless this thread holds it already (a callback of this
-    /// server is running), for dropping things that call the store's callbacks.
-    pub(crate) fn serialized<T>(&self, f: impl FnOnce() -> T) -> T {
-        if Entry::is_inside(self.addr()) {
-            return f();
-        }
-        let _guard = self
-            .server
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        f()
-    }
 }
 
 /// Borrows the server behind a handle.
@@ -524,7 +511,9 @@ pub unsafe extern "C" fn ts_server_config(
 ///
 /// # Errors
 ///
-/// `TS_INVALID_ARGUMENT` for text that is not UTF-8; `TS_LIMIT_ADVISORY_SIZE`.
+/// `TS_INVALID_ARGUMENT` for text that is not UTF-8; `TS_LIMIT_ADVISORY_SIZE`. A share
+/// number above 255 names no share that can exist: `TS_ADVISE_NOT_HELD`, as Tahoe drops
+/// such a report.
 ///
 /// # Safety
 ///
@@ -552,9 +541,8 @@ pub unsafe extern "C" fn ts_server_advise_corrupt_share(
                 slice_in(reason.cast::<u8>(), reason_len)?,
             )
         };
-        let n = self::share_number(share_number)?;
         let outcome = with_server!(&mut *shared.lock()?, s => {
-            s.advise_corrupt_share(share_type, &si, n, reason, now)
+            s.advise_corrupt_share(share_type, &si, share_number, reason, now)
         })?;
         // SAFETY: checked by `out`; the caller guarantees it writable.
         unsafe { out_outcome.write(outcome.into()) };

@@ -155,15 +155,15 @@ impl From<NodeId> for ts_node_id {
 impl ts_secret {
     /// As a renew secret.
     pub(crate) fn renew(self) -> RenewSecret {
-        RenewSecret(self.bytes)
+        RenewSecret::new(self.bytes)
     }
     /// As a cancel secret.
     pub(crate) fn cancel(self) -> CancelSecret {
-        CancelSecret(self.bytes)
+        CancelSecret::new(self.bytes)
     }
     /// As a write enabler.
     pub(crate) fn write_enabler(self) -> WriteEnabler {
-        WriteEnabler(self.bytes)
+        WriteEnabler::new(self.bytes)
     }
 }
 

@@ -101,8 +101,8 @@ fn run_rust(dir: &Path) -> String {
             "allocate" => {
                 let req = AllocateRequest {
                     storage_index: si(),
-                    renew_secret: RenewSecret([byte(tok[2]); 32]),
-                    cancel_secret: CancelSecret([byte(tok[3]); 32]),
+                    renew_secret: RenewSecret::new([byte(tok[2]); 32]),
+                    cancel_secret: CancelSecret::new([byte(tok[3]); 32]),
                     share_numbers: tok[6].split(',').map(|n| ShareNumber(byte(n))).collect(),
                     allocated_size: num(tok[5]),
                     owner_num: 0,
@@ -138,33 +138,33 @@ fn run_rust(dir: &Path) -> String {
             "read" => {
                 let r = srv
                     .open_bucket(&si(), ShareNumber(byte(tok[2])))
-                    .and_then(|mut b| b.read_vec(num(tok[3]), num(tok[4])));
+                    .and_then(|b| srv.read_bucket_vec(&b, num(tok[3]), num(tok[4])));
                 let d = r
                     .as_ref()
                     .map_or(String::new(), |v| format!(" data={}", hex(v)));
                 (code(&r), d)
             }
             "add_lease" => {
-                let renew = RenewSecret([byte(tok[2]); 32]);
-                let cancel = CancelSecret([byte(tok[3]); 32]);
+                let renew = RenewSecret::new([byte(tok[2]); 32]);
+                let cancel = CancelSecret::new([byte(tok[3]); 32]);
                 let r = srv.add_lease(&si(), &renew, &cancel, num(tok[4]) as u32, now);
                 let d = r.as_ref().map_or(String::new(), |c| format!(" count={c}"));
                 (code(&r), d)
             }
             "renew" => (
-                code(&srv.renew_lease(&si(), &RenewSecret([byte(tok[2]); 32]), now)),
+                code(&srv.renew_lease(&si(), &RenewSecret::new([byte(tok[2]); 32]), now)),
                 String::new(),
             ),
             "cancel" => {
-                let r = srv.cancel_lease(&si(), &CancelSecret([byte(tok[2]); 32]));
+                let r = srv.cancel_lease(&si(), &CancelSecret::new([byte(tok[2]); 32]));
                 let d = r.as_ref().map_or(String::new(), |f| format!(" freed={f}"));
                 (code(&r), d)
             }
             "slot" => {
                 let secrets = SlotSecrets {
-                    write_enabler: WriteEnabler([byte(tok[2]); 32]),
-                    renew: RenewSecret([byte(tok[3]); 32]),
-                    cancel: CancelSecret([byte(tok[4]); 32]),
+                    write_enabler: WriteEnabler::new([byte(tok[2]); 32]),
+                    renew: RenewSecret::new([byte(tok[3]); 32]),
+                    cancel: CancelSecret::new([byte(tok[4]); 32]),
                 };
                 let (toff, specimen, woff, data, newlen) =
                     (tok[6], tok[7], tok[8], tok[9], tok[10]);

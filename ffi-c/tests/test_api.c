@@ -311,6 +311,9 @@ static void queries(ts_server *s, ts_node_id id) {
     CHECK(outcome == TS_ADVISE_RECORDED); /* a second one gets a suffixed name */
     CHECK_OK(ts_server_advise_corrupt_share(s, type, strlen(type), &si, 7, reason, strlen(reason), NOW, &outcome));
     CHECK(outcome == TS_ADVISE_NOT_HELD);
+    /* No share can have a number above 255: not held, as Tahoe drops such a report. */
+    CHECK_OK(ts_server_advise_corrupt_share(s, type, strlen(type), &si, 300, reason, strlen(reason), NOW, &outcome));
+    CHECK(outcome == TS_ADVISE_NOT_HELD);
     CHECK_RESULT(ts_server_advise_corrupt_share(s, "\xff", 1, &si, 0, reason, strlen(reason), NOW, &outcome),
                  TS_INVALID_ARGUMENT);
 }
@@ -462,19 +465,52 @@ static void reader_outlives_server(void) {
     CHECK_OK(close_share(s, si, 0));
     ts_reader *r = NULL;
     CHECK_OK(ts_server_open_bucket(s, &si, 0, &r));
-    /* Cancel the only lease: the share is deleted, the reader still reads it. */
-    uint64_t freed;
-    ts_secret cancel = secret_of(0x20);
-    CHECK_OK(ts_server_cancel_lease(s, &si, &cancel, &freed));
+    /* A reader holds no open share: it opens the share for each read. */
+    CHECK(mem_store_open_handles(store) == 0);
     ts_server_free(s);
     uint8_t buf[8];
     size_t n;
     CHECK_OK(ts_reader_read(r, 0, buf, sizeof buf, &n));
     CHECK(n == 3 && memcmp(buf, "abc", 3) == 0);
-    CHECK(mem_store_open_handles(store) == 1);
+    CHECK(mem_store_open_handles(store) == 0);
     ts_reader_free(r);
     CHECK(mem_store_open_handles(store) == 0);
+    mem_store_free(store);
+}
+
+/* --- a reader of a deleted share fails, as Tahoe's does ------------------------------- */
+
+static void reader_of_deleted_share(void) {
+    mem_store *store = mem_store_new();
+    CHECK(store != NULL);
+    ts_server *s = NULL;
+    CHECK_OK(open_mem(store, NULL, &s));
+    ts_storage_index si = si_of(9);
+    ts_allocate_request req = request(si, 3, 0, 1);
+    ts_allocation a;
+    CHECK_OK(ts_server_allocate_buckets(s, &req, NOW, &a));
+    bool complete;
+    CHECK_OK(write_share(s, si, 0, 0, "abc", &complete));
+    CHECK_OK(close_share(s, si, 0));
+    ts_reader *r = NULL;
+    CHECK_OK(ts_server_open_bucket(s, &si, 0, &r));
+    /* Cancel the only lease: the share is deleted, and the reader no longer reads it. */
+    uint64_t freed;
+    ts_secret cancel = secret_of(0x20);
+    CHECK_OK(ts_server_cancel_lease(s, &si, &cancel, &freed));
     CHECK(mem_store_published(store) == 0);
+    uint8_t buf[8];
+    size_t n = 99;
+    CHECK_RESULT(ts_reader_read(r, 0, buf, sizeof buf, &n), TS_NO_SUCH_SHARE);
+    CHECK(n == 99);
+    /* Its length is the one seen at opening; a read past it looks at nothing. */
+    uint64_t len = 0;
+    CHECK_OK(ts_reader_length(r, &len));
+    CHECK(len == 3);
+    CHECK_OK(ts_reader_read(r, 3, buf, sizeof buf, &n));
+    CHECK(n == 0);
+    ts_reader_free(r);
+    ts_server_free(s);
     mem_store_free(store);
 }
 
@@ -575,6 +611,7 @@ int main(int argc, char **argv) {
     mem_store_free(store);
 
     reader_outlives_server();
+    reader_of_deleted_share();
     printf("test_api: all checks passed\n");
     return 0;
 }

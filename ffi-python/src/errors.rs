@@ -14,9 +14,9 @@ use std::path::{Path, PathBuf};
 use pyo3::exceptions::{PyException, PyOSError, PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::sync::GILOnceCell;
-use pyo3::types::{PyDict, PyTuple, PyType};
+use pyo3::types::{PyBytes, PyDict, PyTuple, PyType};
 use tahoe_shares::store::{FsError, FsStore};
-use tahoe_shares::Error as CoreError;
+use tahoe_shares::{Error as CoreError, ShareKind};
 
 use crate::store::NativeError;
 
@@ -284,6 +284,18 @@ fn os_errno(err: &std::io::Error) -> Option<i32> {
     FsError::errno(err).or_else(|| err.raw_os_error())
 }
 
+/// Sets attributes on an exception's value (the context an error carries, for callers
+/// such as the Tahoe drop-in). An attribute that cannot be set leaves the exception as it
+/// is: the message still says everything.
+fn with_attrs(
+    py: Python<'_>,
+    err: PyErr,
+    set: impl FnOnce(&Bound<'_, pyo3::exceptions::PyBaseException>) -> PyResult<()>,
+) -> PyErr {
+    let _ = set(err.value(py));
+    err
+}
+
 /// Converts a core error into the matching Python exception (the GIL held).
 pub fn to_py(py: Python<'_>, e: CoreError<NativeError>, ctx: Context<'_>) -> PyErr {
     let msg = e.to_string();
@@ -293,14 +305,39 @@ pub fn to_py(py: Python<'_>, e: CoreError<NativeError>, ctx: Context<'_>) -> PyE
         CoreError::StorageLocked => return storage_locked(py, &msg, ctx),
         CoreError::Io(other) => return new_err(Kind::IoError, other.to_string()),
         CoreError::Corrupt(_) => Kind::CorruptShare,
-        CoreError::UnknownImmutableVersion(_) => Kind::UnknownImmutableVersion,
-        CoreError::UnknownMutableMagic => Kind::UnknownMutableMagic,
+        CoreError::UnknownImmutableVersion { share, version } => {
+            return with_attrs(py, new_err(Kind::UnknownImmutableVersion, msg), |v| {
+                v.setattr("share", share.map(|n| n.0))?;
+                v.setattr("version", version)
+            })
+        }
+        CoreError::UnknownMutableMagic { share, magic } => {
+            return with_attrs(py, new_err(Kind::UnknownMutableMagic, msg), |v| {
+                v.setattr("share", share.map(|n| n.0))?;
+                v.setattr("magic", PyBytes::new(py, magic.as_bytes()))
+            })
+        }
         CoreError::NotAShare => Kind::NotAShare,
         CoreError::DataTooLarge { .. } => Kind::DataTooLarge,
         CoreError::ConflictingWrite { .. } => Kind::ConflictingWrite,
         CoreError::BadWriteEnabler { .. } => Kind::BadWriteEnabler,
         CoreError::NoSpace => Kind::NoSpace,
-        CoreError::NoSuchLease => Kind::NoSuchLease,
+        CoreError::NoSuchLease {
+            share,
+            kind,
+            accepted_by,
+            ..
+        } => {
+            return with_attrs(py, new_err(Kind::NoSuchLease, msg), |v| {
+                v.setattr("share", share.map(|n| n.0))?;
+                v.setattr("kind", kind.map(ShareKind::name))?;
+                let ids: Vec<Bound<'_, PyBytes>> = accepted_by
+                    .iter()
+                    .map(|id| PyBytes::new(py, &id.0))
+                    .collect();
+                v.setattr("accepted_by", ids)
+            })
+        }
         CoreError::NoSuchShare => Kind::NoSuchShare,
         CoreError::AlreadyExists => Kind::AlreadyExists,
         CoreError::UnsupportedOperator => Kind::UnsupportedOperator,

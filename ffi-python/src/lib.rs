@@ -33,7 +33,7 @@ use tahoe_shares::{
 use crate::args::{opt, shnum, BytesLike, Int};
 use crate::errors::{invalid, new_err, to_py, Context, Kind};
 use crate::locked::{LockError, Locked};
-use crate::store::{NativeError, NativeIo, NativeStore};
+use crate::store::{NativeError, NativeStore};
 
 type CoreServer = server::Server<NativeStore>;
 type CoreError = tahoe_shares::Error<NativeError>;
@@ -45,10 +45,6 @@ fn si(bytes: &BytesLike<'_>) -> PyResult<StorageIndex> {
 
 fn set_to_py(set: ShareSet) -> HashSet<u8> {
     set.iter().map(|n| n.0).collect()
-}
-
-fn secret32(bytes: &[u8], what: &'static str) -> PyResult<[u8; 32]> {
-    bytes.try_into().map_err(|_| invalid(what))
 }
 
 fn to_upload_secret(bytes: &BytesLike<'_>) -> PyResult<UploadSecret> {
@@ -483,14 +479,8 @@ impl Server {
     ) -> PyResult<(HashSet<u8>, HashSet<u8>)> {
         let req = AllocateRequest {
             storage_index: si(&storage_index)?,
-            renew_secret: RenewSecret(secret32(
-                renew_secret.as_slice(),
-                "a renew secret is 32 bytes",
-            )?),
-            cancel_secret: CancelSecret(secret32(
-                cancel_secret.as_slice(),
-                "a cancel secret is 32 bytes",
-            )?),
+            renew_secret: RenewSecret::from_bytes(renew_secret.as_slice()),
+            cancel_secret: CancelSecret::from_bytes(cancel_secret.as_slice()),
             share_numbers: args::share_set(sharenums, "sharenums")?,
             allocated_size: allocated_size.to("allocated_size")?,
             owner_num: opt(owner_num.as_ref(), "owner_num")?.unwrap_or(0),
@@ -624,22 +614,26 @@ impl Server {
     ) -> PyResult<Bound<'py, PyBytes>> {
         let (si, n) = (si(&storage_index)?, shnum(&sharenum, "sharenum")?);
         let (offset, length) = (offset.to::<u64>("offset")?, length.to::<u64>("length")?);
-        let data = self.with_core(py, |s| s.open_bucket(&si, n)?.read_vec(offset, length))?;
+        let data = self.with_core(py, |s| {
+            let reader = s.open_bucket(&si, n)?;
+            s.read_bucket_vec(&reader, offset, length)
+        })?;
         Ok(PyBytes::new(py, &data))
     }
 
-    /// Opens a reader on one immutable share.
+    /// Opens a reader on one immutable share. The reader holds no open file: each read
+    /// opens the share, so a reader of a share deleted since raises `NoSuchShare`.
     fn open_bucket(
-        &self,
+        slf: &Bound<'_, Self>,
         py: Python<'_>,
         storage_index: BytesLike<'_>,
         sharenum: Int<'_>,
     ) -> PyResult<BucketReader> {
         let (si, n) = (si(&storage_index)?, shnum(&sharenum, "sharenum")?);
-        let reader = self.with_core(py, |s| s.open_bucket(&si, n))?;
+        let reader = slf.get().with_core(py, |s| s.open_bucket(&si, n))?;
         Ok(BucketReader {
-            inner: Locked::new(reader),
-            directory: self.directory.clone(),
+            server: slf.clone().unbind(),
+            reader,
         })
     }
 
@@ -666,7 +660,8 @@ impl Server {
     }
 
     /// Facts about one share: `kind`, `data_length`, `container_size`, `num_leases`,
-    /// `earliest_expiration`, `latest_expiration`.
+    /// `earliest_expiration`, `latest_expiration`, and `damage` (what is wrong with a share
+    /// that still reads, e.g. an immutable share cut short; None when intact).
     fn stat_share<'py>(
         &self,
         py: Python<'py>,
@@ -682,6 +677,7 @@ impl Server {
         d.set_item("num_leases", st.num_leases)?;
         d.set_item("earliest_expiration", st.earliest_expiration)?;
         d.set_item("latest_expiration", st.latest_expiration)?;
+        d.set_item("damage", st.damage.map(|c| c.to_string()))?;
         Ok(d)
     }
 
@@ -702,14 +698,8 @@ impl Server {
         now: Option<Int<'_>>,
     ) -> PyResult<usize> {
         let si = si(&storage_index)?;
-        let renew = RenewSecret(secret32(
-            renew_secret.as_slice(),
-            "a renew secret is 32 bytes",
-        )?);
-        let cancel = CancelSecret(secret32(
-            cancel_secret.as_slice(),
-            "a cancel secret is 32 bytes",
-        )?);
+        let renew = RenewSecret::from_bytes(renew_secret.as_slice());
+        let cancel = CancelSecret::from_bytes(cancel_secret.as_slice());
         let owner_num = opt(owner_num.as_ref(), "owner_num")?.unwrap_or(1);
         let now = now_or(now.as_ref())?;
         self.with_core(py, |s| s.add_lease(&si, &renew, &cancel, owner_num, now))
@@ -726,10 +716,7 @@ impl Server {
         now: Option<Int<'_>>,
     ) -> PyResult<()> {
         let si = si(&storage_index)?;
-        let renew = RenewSecret(secret32(
-            renew_secret.as_slice(),
-            "a renew secret is 32 bytes",
-        )?);
+        let renew = RenewSecret::from_bytes(renew_secret.as_slice());
         let now = now_or(now.as_ref())?;
         self.with_core(py, |s| s.renew_lease(&si, &renew, now))
     }
@@ -742,10 +729,7 @@ impl Server {
         cancel_secret: BytesLike<'_>,
     ) -> PyResult<u64> {
         let si = si(&storage_index)?;
-        let cancel = CancelSecret(secret32(
-            cancel_secret.as_slice(),
-            "a cancel secret is 32 bytes",
-        )?);
+        let cancel = CancelSecret::from_bytes(cancel_secret.as_slice());
         self.with_core(py, |s| s.cancel_lease(&si, &cancel))
     }
 
@@ -795,18 +779,9 @@ impl Server {
     ) -> PyResult<(bool, PyReads<'py>)> {
         let si = si(&storage_index)?;
         let secrets = SlotSecrets {
-            write_enabler: WriteEnabler(secret32(
-                secrets.0.as_slice(),
-                "a write enabler is 32 bytes",
-            )?),
-            renew: RenewSecret(secret32(
-                secrets.1.as_slice(),
-                "a renew secret is 32 bytes",
-            )?),
-            cancel: CancelSecret(secret32(
-                secrets.2.as_slice(),
-                "a cancel secret is 32 bytes",
-            )?),
+            write_enabler: WriteEnabler::from_bytes(secrets.0.as_slice()),
+            renew: RenewSecret::from_bytes(secrets.1.as_slice()),
+            cancel: CancelSecret::from_bytes(secrets.2.as_slice()),
         };
         let entries = args::tw_vectors(tw_vectors, "tw_vectors")?;
         let read_vector = args::read_vector(read_vector, "read_vector")?;
@@ -863,11 +838,10 @@ impl Server {
         reason: BytesLike<'_>,
         now: Option<Int<'_>>,
     ) -> PyResult<&'static str> {
-        let (si, n, now) = (
-            si(&storage_index)?,
-            shnum(&sharenum, "sharenum")?,
-            now_or(now.as_ref())?,
-        );
+        let (si, now) = (si(&storage_index)?, now_or(now.as_ref())?);
+        // A negative number, or one past 64 bits, names no share, as one above 255 does:
+        // the core answers that it is not held.
+        let n = sharenum.to::<u64>("sharenum").unwrap_or(u64::MAX);
         let (share_type, reason) = (share_type.as_slice(), reason.as_slice());
         let outcome = self.with_core(py, |s| {
             s.advise_corrupt_share(share_type, &si, n, reason, now)
@@ -917,41 +891,21 @@ impl UploadInfo {
     }
 }
 
-/// A reader of one immutable share; it keeps the share open.
+/// A reader of one immutable share. It holds no open file: each read opens the share
+/// through its server (as Tahoe's reader opens its file per read), so readers pin no file
+/// descriptors, and a share deleted since raises `NoSuchShare`; after the server's
+/// `shutdown()` it raises `ServerClosed`.
 #[pyclass(frozen, module = "tahoe_shares._native")]
 struct BucketReader {
-    inner: Locked<server::BucketReader<NativeIo>>,
-    /// The storage directory of a filesystem store, for error messages.
-    directory: Option<PathBuf>,
-}
-
-impl BucketReader {
-    /// The only way to the core reader (through [`Locked`], as `Server::with_core`).
-    fn with_reader<T: Send>(
-        &self,
-        py: Python<'_>,
-        f: impl FnOnce(&mut server::BucketReader<NativeIo>) -> Result<T, CoreError> + Send,
-    ) -> PyResult<T> {
-        self.inner
-            .with(py, |r| f(r).map_err(Fail::Core))
-            .map_err(Fail::from)
-            .and_then(|r| r)
-            .map_err(|e| {
-                e.into_py(
-                    py,
-                    Context {
-                        directory: self.directory.as_deref(),
-                    },
-                )
-            })
-    }
+    server: Py<Server>,
+    reader: server::BucketReader,
 }
 
 #[pymethods]
 impl BucketReader {
-    /// Bytes of share data.
-    fn length(&self, py: Python<'_>) -> PyResult<u64> {
-        self.with_reader(py, |r| Ok(r.length()))
+    /// Bytes of share data when the reader was opened.
+    fn length(&self) -> u64 {
+        self.reader.length()
     }
 
     /// Reads up to `length` bytes at `offset`, truncated at the end of the data.
@@ -962,7 +916,11 @@ impl BucketReader {
         length: Int<'_>,
     ) -> PyResult<Bound<'py, PyBytes>> {
         let (offset, length) = (offset.to::<u64>("offset")?, length.to::<u64>("length")?);
-        let data = self.with_reader(py, |r| r.read_vec(offset, length))?;
+        let reader = self.reader;
+        let data = self
+            .server
+            .get()
+            .with_core(py, |s| s.read_bucket_vec(&reader, offset, length))?;
         Ok(PyBytes::new(py, &data))
     }
 }

@@ -31,6 +31,16 @@ impl fmt::Display for NativeError {
     }
 }
 
+impl std::error::Error for NativeError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::Os(e) => Some(e),
+            Self::Python(e) => Some(e),
+            Self::Protocol(_) => None,
+        }
+    }
+}
+
 impl IoError for NativeError {
     fn kind(&self) -> ErrorKind {
         ErrorKind::Other

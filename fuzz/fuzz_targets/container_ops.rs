@@ -58,8 +58,8 @@ struct Input {
 fn lease(seed: u8, expiry: u32) -> NewLease {
     NewLease {
         owner_num: 1,
-        renew: RenewSecret([seed; 32]),
-        cancel: CancelSecret([!seed; 32]),
+        renew: RenewSecret::new([seed; 32]),
+        cancel: CancelSecret::new([!seed; 32]),
         expiration_time: expiry,
         nodeid: NodeId([9; 20]),
     }
@@ -76,7 +76,7 @@ fuzz_target!(|input: Input| {
         (MutableVersion::V1, ImmutableVersion::V1)
     };
     let hashed = input.v2;
-    let we = WriteEnabler([5; 32]);
+    let we = WriteEnabler::new([5; 32]);
     let mut m = MutableContainer::create(VecIo::new(), mv, NodeId([9; 20]), we.clone()).unwrap();
     let max = u64::from(input.imm_size);
     let mut im = ImmutableContainer::create(VecIo::new(), iv, max).unwrap();
@@ -233,11 +233,11 @@ fuzz_target!(|input: Input| {
 
 fn check_leases(found: &[([u8; 32], u32)], want: &[(u8, u32)], hashed: bool) {
     for (seed, expiry) in want {
-        let renew = RenewSecret([*seed; 32]);
+        let renew = RenewSecret::new([*seed; 32]);
         let stored = tahoe_shares::format::lease::StoredSecrets::for_version(
             hashed,
             &renew,
-            &CancelSecret([!*seed; 32]),
+            &CancelSecret::new([!*seed; 32]),
         );
         let hit = found
             .iter()

@@ -31,14 +31,14 @@ fuzz_target!(|data: &[u8]| {
     }
     // Secrets: the stored form matches exactly the secrets it was made from.
     if rest.len() >= 64 {
-        let renew = RenewSecret(rest[..32].try_into().unwrap());
-        let cancel = CancelSecret(rest[32..64].try_into().unwrap());
+        let renew = RenewSecret::new(rest[..32].try_into().unwrap());
+        let cancel = CancelSecret::new(rest[32..64].try_into().unwrap());
         let stored = StoredSecrets::for_version(hashed, &renew, &cancel);
         assert!(stored.matches_renew(&renew));
         assert!(stored.matches_cancel(&cancel));
-        let mut other = renew.0;
+        let mut other = *renew.cleartext_form();
         other[0] ^= 1;
-        assert!(!stored.matches_renew(&RenewSecret(other)));
+        assert!(!stored.matches_renew(&RenewSecret::new(other)));
         if hashed {
             let h = HashedSecrets::hash(&renew, &cancel);
             let again = StoredSecrets::Hashed(h);

@@ -46,8 +46,8 @@ fn server() -> Server<MemStore> {
     let up = UploadSecret::new(b"u").unwrap();
     let req = AllocateRequest {
         storage_index: si,
-        renew_secret: RenewSecret([4; 32]),
-        cancel_secret: CancelSecret([5; 32]),
+        renew_secret: RenewSecret::new([4; 32]),
+        cancel_secret: CancelSecret::new([5; 32]),
         share_numbers: [ShareNumber(0)].into_iter().collect(),
         allocated_size: 100,
         owner_num: 0,
@@ -59,9 +59,9 @@ fn server() -> Server<MemStore> {
         .unwrap();
     srv.close(&si, ShareNumber(0), &up).unwrap();
     let secrets = SlotSecrets {
-        write_enabler: WriteEnabler([6; 32]),
-        renew: RenewSecret([4; 32]),
-        cancel: CancelSecret([5; 32]),
+        write_enabler: WriteEnabler::new([6; 32]),
+        renew: RenewSecret::new([4; 32]),
+        cancel: CancelSecret::new([5; 32]),
     };
     let w = [SlotWrite {
         share_number: ShareNumber(1),
@@ -102,13 +102,13 @@ fuzz_target!(|r: Req| {
             Err(v) => assert!(v >= 256 && v == n),
         }
     }
-    let renew = RenewSecret::from_slice(&r.renew).unwrap_or(RenewSecret([4; 32]));
-    let cancel = CancelSecret::from_slice(&r.cancel).unwrap_or(CancelSecret([5; 32]));
+    let renew = RenewSecret::from_slice(&r.renew).unwrap_or(RenewSecret::new([4; 32]));
+    let cancel = CancelSecret::from_slice(&r.cancel).unwrap_or(CancelSecret::new([5; 32]));
     assert_eq!(
         RenewSecret::from_slice(&r.renew).is_ok(),
         r.renew.len() == 32
     );
-    let we = WriteEnabler::from_slice(&r.we).unwrap_or(WriteEnabler([6; 32]));
+    let we = WriteEnabler::from_slice(&r.we).unwrap_or(WriteEnabler::new([6; 32]));
     let upload = UploadSecret::new(&r.upload).unwrap_or_else(|_| {
         assert!(r.upload.is_empty());
         UploadSecret::new(b"u").unwrap()
@@ -156,9 +156,9 @@ fuzz_target!(|r: Req| {
                 let _ = srv.close(&si, first, &upload);
             }
             3 => {
-                if let Ok(mut b) = srv.open_bucket(&si, first) {
+                if let Ok(b) = srv.open_bucket(&si, first) {
                     for &(o, l) in &readv {
-                        if let Ok(v) = b.read_vec(o, l) {
+                        if let Ok(v) = srv.read_bucket_vec(&b, o, l) {
                             assert!(v.len() as u64 <= l.min(b.length()));
                         }
                     }

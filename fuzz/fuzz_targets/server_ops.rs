@@ -21,7 +21,7 @@ use tahoe_shares::{
 
 const NOW: u64 = 1_700_000_000;
 const NODE: NodeId = NodeId([7; 20]);
-const WE: WriteEnabler = WriteEnabler([0x3c; 32]);
+const WE: WriteEnabler = WriteEnabler::new([0x3c; 32]);
 const ALL: u64 = 1 << 20;
 
 #[derive(Arbitrary, Debug)]
@@ -170,8 +170,8 @@ fn apply(srv: &mut Srv, m: &mut Model, op: &Op, now: u64) -> bool {
             let size = u64::from(*size).max(1);
             let req = AllocateRequest {
                 storage_index: si,
-                renew_secret: RenewSecret([*seed; 32]),
-                cancel_secret: CancelSecret([!*seed; 32]),
+                renew_secret: RenewSecret::new([*seed; 32]),
+                cancel_secret: CancelSecret::new([!*seed; 32]),
                 share_numbers: [n].into_iter().collect(),
                 allocated_size: size,
                 owner_num: 0,
@@ -276,8 +276,8 @@ fn apply(srv: &mut Srv, m: &mut Model, op: &Op, now: u64) -> bool {
             let si = si_of(*mutable, *si);
             let r = srv.add_lease(
                 &si,
-                &RenewSecret([*seed; 32]),
-                &CancelSecret([!*seed; 32]),
+                &RenewSecret::new([*seed; 32]),
+                &CancelSecret::new([!*seed; 32]),
                 1,
                 now,
             );
@@ -297,7 +297,7 @@ fn apply(srv: &mut Srv, m: &mut Model, op: &Op, now: u64) -> bool {
         }
         Op::RenewLease { mutable, si, seed } => {
             let si = si_of(*mutable, *si);
-            match srv.renew_lease(&si, &RenewSecret([*seed; 32]), now) {
+            match srv.renew_lease(&si, &RenewSecret::new([*seed; 32]), now) {
                 Ok(()) => {
                     for ((k, s), e) in &mut m.leases {
                         if k.0 == si && s == seed {
@@ -315,7 +315,7 @@ fn apply(srv: &mut Srv, m: &mut Model, op: &Op, now: u64) -> bool {
             let n = ShareNumber(sh % 4);
             match srv
                 .open_bucket(&si, n)
-                .and_then(|mut b| b.read_vec(0, u64::MAX))
+                .and_then(|b| srv.read_bucket_vec(&b, 0, u64::MAX))
             {
                 Ok(data) => assert_eq!(Some(&data), m.imm.get(&(si, n)), "immutable read"),
                 Err(e) if is_fault(&e) => return false,
@@ -435,8 +435,8 @@ fn slot_write(srv: &mut Srv, m: &mut Model, si: StorageIndex, ops: &[SlotOp], no
     }
     let secrets = SlotSecrets {
         write_enabler: WE,
-        renew: RenewSecret([1; 32]),
-        cancel: CancelSecret([2; 32]),
+        renew: RenewSecret::new([1; 32]),
+        cancel: CancelSecret::new([2; 32]),
     };
     match srv.slot_testv_and_readv_and_writev(&si, &secrets, &slots, &[(0, ALL)], false, now) {
         Ok(out) => {
@@ -478,7 +478,7 @@ fn check_recovered(srv: &mut Srv, m: &Model) {
             let got = if held.contains(k.1) {
                 Some(
                     srv.open_bucket(&si, k.1)
-                        .and_then(|mut b| b.read_vec(0, u64::MAX))
+                        .and_then(|b| srv.read_bucket_vec(&b, 0, u64::MAX))
                         .expect("read after restart"),
                 )
             } else {
@@ -509,7 +509,7 @@ fn check_recovered(srv: &mut Srv, m: &Model) {
         }
     }
     for ((k, seed), want) in &m.leases {
-        let renew = RenewSecret([*seed; 32]);
+        let renew = RenewSecret::new([*seed; 32]);
         let mut best = None;
         srv.for_each_lease(&k.0, |n, _, l| {
             if n == k.1 && l.secrets.matches_renew(&renew) {

@@ -251,11 +251,11 @@ def test_row17_storage_index_length_is_invalid_argument():
 def test_row18_secret_length_is_invalid_argument():
     s = _server()
     for bad in (b"", b"r" * 31, b"r" * 33):
-        with pytest.raises(ts.InvalidArgument, match="32 bytes"):
-            s.allocate_buckets(SI, bad, CANCEL, {0}, 10, b"u", now=NOW)
-        with pytest.raises(ts.InvalidArgument, match="32 bytes"):
-            s.slot_testv_and_readv_and_writev(MSI, (bad, RENEW, CANCEL), [], [], now=NOW)
-        with pytest.raises(ts.InvalidArgument, match="32 bytes"):
+        # Secrets of any length are Tahoe's (test_lease_secret_lengths.py): a write
+        # enabler of another length matches no slot, a lease secret is stored as Tahoe
+        # stores it. Here there is no share: nothing to check, no lease to renew.
+        assert s.slot_testv_and_readv_and_writev(MSI, (bad, RENEW, CANCEL), [], [], now=NOW) == (True, {})
+        with pytest.raises(ts.NoSuchLease):
             s.renew_lease(SI, bad, now=NOW)
     with pytest.raises(ts.InvalidArgument, match="upload secret"):
         s.allocate_buckets(SI, RENEW, CANCEL, {0}, 10, b"", now=NOW)

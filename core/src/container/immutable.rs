@@ -1,14 +1,24 @@
 //! The immutable container (Tahoe's `ShareFile`).
 
 use super::{read_truncated, sync, NewLease, CHUNK};
-use crate::error::{Error, Result};
+use crate::error::{Corruption, Error, Result};
 use crate::format::immutable::{
     HeaderError, ImmutableHeader, ImmutableLayout, ImmutableVersion, HEADER_SIZE,
-    LEASE_COUNT_OFFSET,
+    LEASE_COUNT_OFFSET, SATURATED_LENGTH,
 };
-use crate::format::lease::{renew_stored_form, Lease, IMMUTABLE_LEASE_SIZE};
+use crate::format::lease::{Lease, IMMUTABLE_LEASE_SIZE};
 use crate::io::ShareIo;
-use crate::types::{CancelSecret, RenewSecret};
+use crate::types::{AcceptedBy, CancelSecret, LeaseOp, RenewSecret, ShareKind};
+
+/// No lease of an immutable container matched (immutable leases record no node).
+fn no_such_lease<E>(op: LeaseOp) -> Error<E> {
+    Error::NoSuchLease {
+        op,
+        share: None,
+        kind: Some(ShareKind::Immutable),
+        accepted_by: AcceptedBy::default(),
+    }
+}
 
 /// Lease records read at once when scanning (4 KiB of stack).
 const LEASE_BATCH: usize = 56;
@@ -76,7 +86,12 @@ impl<IO: ShareIo> ImmutableContainer<IO> {
         let header = match ImmutableHeader::decode(buf.get(..n).unwrap_or_default()) {
             Ok(h) => h,
             Err(HeaderError::Corrupt(c)) => return Err(Error::Corrupt(c)),
-            Err(HeaderError::UnknownVersion(v)) => return Err(Error::UnknownImmutableVersion(v)),
+            Err(HeaderError::UnknownVersion(version)) => {
+                return Err(Error::UnknownImmutableVersion {
+                    share: None,
+                    version,
+                })
+            }
         };
         let layout = header.layout(len)?;
         Ok(Self {
@@ -101,10 +116,39 @@ impl<IO: ShareIo> ImmutableContainer<IO> {
         self.header.version
     }
 
-    /// Bytes of share data.
+    /// Bytes of share data (Tahoe's `get_length`: what the file holds before its leases).
     #[must_use]
     pub fn data_length(&self) -> u64 {
         self.layout.data_length
+    }
+
+    /// Bytes of share data the header declares: [`Self::data_length`], or more when the
+    /// file was cut short (see [`Self::damage`]). Only the legacy length field tells, so a
+    /// share of 4 GiB or more (field saturated) always declares what it holds.
+    #[must_use]
+    pub fn declared_data_length(&self) -> u64 {
+        let legacy = u64::from(self.header.legacy_length);
+        if self.header.legacy_length != SATURATED_LENGTH && legacy > self.layout.data_length {
+            legacy
+        } else {
+            self.layout.data_length
+        }
+    }
+
+    /// What is wrong with a container that opened: [`Corruption::TruncatedData`] when its
+    /// file ends before the data its header declares. Such a share still opens and reads
+    /// as Tahoe reads it: its length is what the file holds, reads return what is there
+    /// (short), and its leases can be read and changed. Tahoe's own suites need the short
+    /// reads: its verifier finds such a share corrupt by its hashes
+    /// (`test_repairer.Verifier.test_corrupt_crypttext_hashtree_byte_x221` cuts a share
+    /// and expects exactly that). Tools that check shares report this.
+    #[must_use]
+    pub fn damage(&self) -> Option<Corruption> {
+        let declared = self.declared_data_length();
+        (declared > self.layout.data_length).then_some(Corruption::TruncatedData {
+            declared,
+            present: self.layout.data_length,
+        })
     }
 
     /// Number of leases.
@@ -131,6 +175,8 @@ impl<IO: ShareIo> ImmutableContainer<IO> {
 
     /// Reads share data at `offset` into `buf`; returns how many bytes were read. Reads
     /// past the end are truncated, and a read starting past the end reads nothing.
+    ///
+    /// A share cut short (see [`Self::damage`]) reads what it holds, as in Tahoe.
     ///
     /// # Errors
     ///
@@ -287,7 +333,7 @@ impl<IO: ShareIo> ImmutableContainer<IO> {
         // read and one hash per record made add_lease on a share with thousands of
         // leases cost thousands of syscalls and hashes.
         let hashed = self.header.version.hashed_secrets();
-        let wanted = renew_stored_form(secret, hashed);
+        let wanted = secret.matchable_form(hashed);
         let mut batch = [0u8; LEASE_BATCH * IMMUTABLE_LEASE_SIZE];
         let count = self.layout.num_leases;
         let mut first = 0u32;
@@ -301,7 +347,7 @@ impl<IO: ShareIo> ImmutableContainer<IO> {
             // below then reports it, as the record-at-a-time scan did.
             let found = bytes.chunks_exact(IMMUTABLE_LEASE_SIZE).position(|rec| {
                 Lease::decode_immutable(rec, hashed)
-                    .map_or(true, |l| l.secrets.matches_renew_stored(&wanted))
+                    .map_or(true, |l| l.secrets.matches_renew_form(wanted))
             });
             let Some(j) = found else {
                 first += k;
@@ -324,7 +370,7 @@ impl<IO: ShareIo> ImmutableContainer<IO> {
             }
             return Ok(());
         }
-        Err(Error::NoSuchLease)
+        Err(no_such_lease(LeaseOp::Renew))
     }
 
     /// Renews a matching lease or adds one; adding needs 72 bytes of `available_space`.
@@ -339,7 +385,7 @@ impl<IO: ShareIo> ImmutableContainer<IO> {
         lease: &NewLease,
     ) -> Result<(), IO::Error> {
         match self.renew_lease(&lease.renew, lease.expiration_time, false) {
-            Err(Error::NoSuchLease) => {
+            Err(Error::NoSuchLease { .. }) => {
                 if IMMUTABLE_LEASE_SIZE as u64 > available_space {
                     return Err(Error::NoSpace);
                 }
@@ -390,7 +436,7 @@ impl<IO: ShareIo> ImmutableContainer<IO> {
             kept += 1;
         }
         if kept == n {
-            return Err(Error::NoSuchLease);
+            return Err(no_such_lease(LeaseOp::Cancel));
         }
         sync(&mut self.io, &mut self.poisoned)?;
         self.io

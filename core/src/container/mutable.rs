@@ -9,7 +9,9 @@ use crate::format::mutable::{
     DATA_OFFSET, HEADER_LEASE_SLOTS, HEADER_SIZE, MAX_MUTABLE_SHARE_SIZE,
 };
 use crate::io::ShareIo;
-use crate::types::{CancelSecret, NodeId, RenewSecret, WriteEnabler};
+use crate::types::{
+    AcceptedBy, CancelSecret, LeaseOp, Magic, NodeId, RenewSecret, ShareKind, WriteEnabler,
+};
 
 /// A test vector's comparison. Tahoe 1.20 accepts only `eq`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -472,6 +474,7 @@ impl<IO: ShareIo> MutableContainer<IO> {
         new_expiration: u32,
         allow_backdate: bool,
     ) -> Result<(), IO::Error> {
+        let mut accepted_by = AcceptedBy::default();
         for i in 0..self.num_slots() {
             if let Some(mut lease) = self.lease_slot(i)? {
                 if lease.secrets.matches_renew(secret) {
@@ -481,9 +484,12 @@ impl<IO: ShareIo> MutableContainer<IO> {
                     }
                     return Ok(());
                 }
+                if let Some(id) = lease.nodeid {
+                    accepted_by.add(id);
+                }
             }
         }
-        Err(Error::NoSuchLease)
+        Err(no_such_lease(LeaseOp::Renew, accepted_by))
     }
 
     /// Renews a matching lease, or adds one.
@@ -497,7 +503,7 @@ impl<IO: ShareIo> MutableContainer<IO> {
         lease: &NewLease,
     ) -> Result<(), IO::Error> {
         match self.renew_lease(&lease.renew, lease.expiration_time, false) {
-            Err(Error::NoSuchLease) => self.add_lease(available_space, lease),
+            Err(Error::NoSuchLease { .. }) => self.add_lease(available_space, lease),
             other => other,
         }
     }
@@ -515,15 +521,19 @@ impl<IO: ShareIo> MutableContainer<IO> {
             expiration_time: 0,
             secrets: StoredSecrets::for_version(
                 self.header.version.hashed_secrets(),
-                &RenewSecret([0; 32]),
-                &CancelSecret([0; 32]),
+                &RenewSecret::new([0; 32]),
+                &CancelSecret::new([0; 32]),
             ),
             nodeid: Some(NodeId([0; 20])),
         }
         .encode_mutable();
         let (mut removed, mut remaining) = (0u32, 0u32);
+        let mut accepted_by = AcceptedBy::default();
         for i in 0..self.num_slots() {
             if let Some(lease) = self.lease_slot(i)? {
+                if let Some(id) = lease.nodeid {
+                    accepted_by.add(id);
+                }
                 if lease.secrets.matches_cancel(secret) {
                     self.write_slot(i, &blank)?;
                     removed += 1;
@@ -533,9 +543,19 @@ impl<IO: ShareIo> MutableContainer<IO> {
             }
         }
         if removed == 0 {
-            return Err(Error::NoSuchLease);
+            return Err(no_such_lease(LeaseOp::Cancel, accepted_by));
         }
         Ok(remaining == 0)
+    }
+}
+
+/// No lease of a mutable container matched.
+fn no_such_lease<E>(op: LeaseOp, accepted_by: AcceptedBy) -> Error<E> {
+    Error::NoSuchLease {
+        op,
+        share: None,
+        kind: Some(ShareKind::Mutable),
+        accepted_by,
     }
 }
 
@@ -546,7 +566,10 @@ fn read_header<IO: ShareIo>(io: &mut IO, len: u64) -> Result<MutableHeader, IO::
         .map_err(Error::Io)?;
     match MutableHeader::decode(raw.get(..n).unwrap_or_default()) {
         Ok(h) => Ok(h),
-        Err(MutableHeaderError::UnknownMagic) => Err(Error::UnknownMutableMagic),
+        Err(MutableHeaderError::UnknownMagic) => Err(Error::UnknownMutableMagic {
+            share: None,
+            magic: Magic::from_start(raw.get(..n).unwrap_or_default()),
+        }),
         Err(MutableHeaderError::Corrupt(c)) => Err(Error::Corrupt(c)),
     }
 }

@@ -5,8 +5,6 @@
 //! ([`HashedSecrets`]). The two are different types so that one can never be written where
 //! the other belongs.
 
-use blake2::digest::consts::U32;
-use blake2::{Blake2b, Digest};
 use subtle::ConstantTimeEq;
 
 use super::{Cursor, Writer};
@@ -20,30 +18,14 @@ pub const MUTABLE_LEASE_SIZE: usize = 92;
 /// Seconds in Tahoe's default lease duration (31 days).
 pub const DEFAULT_LEASE_DURATION: u32 = 31 * 24 * 60 * 60;
 
-/// BLAKE2b with a 32-byte digest, as Tahoe computes it through `nacl.hash.blake2b`.
-fn blake2b_256(data: &[u8]) -> [u8; 32] {
-    let mut h = Blake2b::<U32>::new();
-    h.update(data);
-    h.finalize().into()
-}
-
-/// The 32 bytes a lease stores for renew secret `secret`: the secret itself, or its
-/// BLAKE2b hash when the container's schema hashes secrets.
-pub(crate) fn renew_stored_form(secret: &RenewSecret, hashed: bool) -> [u8; 32] {
-    if hashed {
-        blake2b_256(secret.as_bytes())
-    } else {
-        *secret.as_bytes()
-    }
-}
-
-/// Lease secrets stored in clear text (schema version 1).
+/// Lease secrets stored in clear text (schema version 1): the secrets given, padded with
+/// zeros or cut to 32 bytes, as Tahoe's `struct.pack(">32s")` stores them.
 #[derive(Clone)]
 pub struct CleartextSecrets {
-    /// The renew secret.
-    pub renew: RenewSecret,
-    /// The cancel secret.
-    pub cancel: CancelSecret,
+    /// The renew secret's 32 stored bytes.
+    pub renew: [u8; 32],
+    /// The cancel secret's 32 stored bytes.
+    pub cancel: [u8; 32],
 }
 
 /// Lease secrets stored as BLAKE2b-256 hashes (schema version 2).
@@ -56,12 +38,13 @@ pub struct HashedSecrets {
 }
 
 impl HashedSecrets {
-    /// Hashes client secrets for storage.
+    /// Hashes client secrets for storage (BLAKE2b-256 of the bytes given, whatever their
+    /// length).
     #[must_use]
     pub fn hash(renew: &RenewSecret, cancel: &CancelSecret) -> Self {
         Self {
-            renew_hash: blake2b_256(renew.as_bytes()),
-            cancel_hash: blake2b_256(cancel.as_bytes()),
+            renew_hash: *renew.hashed_form(),
+            cancel_hash: *cancel.hashed_form(),
         }
     }
 }
@@ -83,41 +66,40 @@ impl StoredSecrets {
             Self::Hashed(HashedSecrets::hash(renew, cancel))
         } else {
             Self::Cleartext(CleartextSecrets {
-                renew: renew.clone(),
-                cancel: cancel.clone(),
+                renew: *renew.cleartext_form(),
+                cancel: *cancel.cleartext_form(),
             })
         }
     }
 
-    /// Whether `secret` is this lease's renew secret (constant time in the secret).
+    /// Whether `secret` is this lease's renew secret (constant time in the secret). A
+    /// clear-text record matches only a secret that was given as 32 bytes, as in Tahoe.
     #[must_use]
     pub fn matches_renew(&self, secret: &RenewSecret) -> bool {
-        match self {
-            Self::Cleartext(c) => c.renew.ct_eq(secret),
-            Self::Hashed(h) => h.renew_hash.ct_eq(&blake2b_256(secret.as_bytes())).into(),
-        }
+        self.matches_renew_form(secret.matchable_form(self.is_hashed()))
     }
 
-    /// Whether `stored` (from [`renew_stored_form`]) is this lease's stored renew secret
-    /// (constant time). Hashes nothing, so a scan hashes the candidate once.
-    pub(crate) fn matches_renew_stored(&self, stored: &[u8; 32]) -> bool {
-        self.renew_bytes().ct_eq(stored).into()
+    /// Whether `form` (a secret's [`RenewSecret::matchable_form`] for this record's
+    /// schema) is this lease's stored renew secret, in constant time; `None` never
+    /// matches.
+    pub(crate) fn matches_renew_form(&self, form: Option<&[u8; 32]>) -> bool {
+        form.is_some_and(|f| bool::from(self.renew_bytes().ct_eq(f)))
     }
 
-    /// Whether `secret` is this lease's cancel secret (constant time in the secret).
+    /// Whether `secret` is this lease's cancel secret (constant time in the secret). A
+    /// clear-text record matches only a secret that was given as 32 bytes, as in Tahoe.
     #[must_use]
     pub fn matches_cancel(&self, secret: &CancelSecret) -> bool {
-        match self {
-            Self::Cleartext(c) => c.cancel.ct_eq(secret),
-            Self::Hashed(h) => h.cancel_hash.ct_eq(&blake2b_256(secret.as_bytes())).into(),
-        }
+        secret
+            .matchable_form(self.is_hashed())
+            .is_some_and(|f| bool::from(self.cancel_bytes().ct_eq(f)))
     }
 
     /// The 32 bytes stored for the renew secret.
     #[must_use]
     pub fn renew_bytes(&self) -> &[u8; 32] {
         match self {
-            Self::Cleartext(c) => c.renew.as_bytes(),
+            Self::Cleartext(c) => &c.renew,
             Self::Hashed(h) => &h.renew_hash,
         }
     }
@@ -126,7 +108,7 @@ impl StoredSecrets {
     #[must_use]
     pub fn cancel_bytes(&self) -> &[u8; 32] {
         match self {
-            Self::Cleartext(c) => c.cancel.as_bytes(),
+            Self::Cleartext(c) => &c.cancel,
             Self::Hashed(h) => &h.cancel_hash,
         }
     }
@@ -138,10 +120,7 @@ impl StoredSecrets {
                 cancel_hash: cancel,
             })
         } else {
-            Self::Cleartext(CleartextSecrets {
-                renew: RenewSecret(renew),
-                cancel: CancelSecret(cancel),
-            })
+            Self::Cleartext(CleartextSecrets { renew, cancel })
         }
     }
 
@@ -269,8 +248,8 @@ mod tests {
             expiration_time: 0x0102_0304,
             secrets: StoredSecrets::for_version(
                 hashed,
-                &RenewSecret([0xaa; 32]),
-                &CancelSecret([0xbb; 32]),
+                &RenewSecret::new([0xaa; 32]),
+                &CancelSecret::new([0xbb; 32]),
             ),
             nodeid: Some(NodeId([0xcc; 20])),
         }
@@ -285,8 +264,8 @@ mod tests {
         assert_eq!(&bytes[68..], &[1, 2, 3, 4]);
         let back = Lease::decode_immutable(&bytes, false).unwrap();
         assert_eq!(back.encode_immutable(), bytes);
-        assert!(back.secrets.matches_renew(&RenewSecret([0xaa; 32])));
-        assert!(!back.secrets.matches_renew(&RenewSecret([0xbb; 32])));
+        assert!(back.secrets.matches_renew(&RenewSecret::new([0xaa; 32])));
+        assert!(!back.secrets.matches_renew(&RenewSecret::new([0xbb; 32])));
     }
 
     #[test]
@@ -295,15 +274,15 @@ mod tests {
         assert_eq!(&bytes[..8], &[0, 0, 0, 7, 1, 2, 3, 4]);
         assert_eq!(&bytes[72..], &[0xcc; 20]);
         let back = Lease::decode_mutable(&bytes, true).unwrap().unwrap();
-        assert!(back.secrets.matches_cancel(&CancelSecret([0xbb; 32])));
-        assert!(!back.secrets.matches_cancel(&CancelSecret([0xaa; 32])));
+        assert!(back.secrets.matches_cancel(&CancelSecret::new([0xbb; 32])));
+        assert!(!back.secrets.matches_cancel(&CancelSecret::new([0xaa; 32])));
     }
 
     #[test]
     fn blake2b_matches_pynacl() {
         // nacl.hash.blake2b(b"\xaa" * 32, digest_size=32, encoder=RawEncoder).hex()
         let expected = "046c0d987075db8217087bae19e9f753305890fc6772908c57f07878211cc8cb";
-        let h = HashedSecrets::hash(&RenewSecret([0xaa; 32]), &CancelSecret([0; 32]));
+        let h = HashedSecrets::hash(&RenewSecret::new([0xaa; 32]), &CancelSecret::new([0; 32]));
         let mut hex = heapless::String::<64>::new();
         for b in h.renew_hash {
             core::fmt::write(&mut hex, format_args!("{b:02x}")).unwrap();

@@ -14,14 +14,7 @@ pub mod mutable;
 
 use crate::error::Corruption;
 
-/// What kind of container a file's first bytes announce.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ShareKind {
-    /// An immutable container (version 1 or 2).
-    Immutable,
-    /// A mutable container (a magic Tahoe writes).
-    Mutable,
-}
+pub use crate::types::ShareKind;
 
 /// Bytes of a container's start that [`sniff`] needs to see.
 pub const SNIFF_SIZE: usize = 32;

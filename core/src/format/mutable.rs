@@ -179,7 +179,7 @@ impl MutableHeader {
         };
         let version = MutableVersion::from_magic(&magic).ok_or(MutableHeaderError::UnknownMagic)?;
         let nodeid = NodeId(c.array(short)?);
-        let write_enabler = WriteEnabler(c.array(short)?);
+        let write_enabler = WriteEnabler::new(c.array(short)?);
         let data_length = c.u64(short)?;
         let extra_lease_offset = c.u64(short)?;
         if data_length > MAX_MUTABLE_SHARE_SIZE {
@@ -270,7 +270,11 @@ mod tests {
 
     #[test]
     fn header_round_trip() {
-        let h = MutableHeader::new(MutableVersion::V2, NodeId([1; 20]), WriteEnabler([2; 32]));
+        let h = MutableHeader::new(
+            MutableVersion::V2,
+            NodeId([1; 20]),
+            WriteEnabler::new([2; 32]),
+        );
         let b = h.encode();
         assert_eq!(&b[84..92], &[0; 8]);
         assert_eq!(&b[92..100], &468u64.to_be_bytes());
@@ -280,7 +284,11 @@ mod tests {
 
     #[test]
     fn bad_headers() {
-        let h = MutableHeader::new(MutableVersion::V1, NodeId([1; 20]), WriteEnabler([2; 32]));
+        let h = MutableHeader::new(
+            MutableVersion::V1,
+            NodeId([1; 20]),
+            WriteEnabler::new([2; 32]),
+        );
         let good = h.encode();
         assert_eq!(
             MutableHeader::decode(&good[..99]).unwrap_err(),

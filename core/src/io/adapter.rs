@@ -28,6 +28,28 @@ impl<E: embedded_io::Error> embedded_io::Error for AdapterError<E> {
     }
 }
 
+impl<E: core::fmt::Display> core::fmt::Display for AdapterError<E> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Self::Device(e) => write!(f, "device error: {e}"),
+            Self::UnexpectedEof => f.write_str("read reached the end of the device"),
+            Self::WriteZero => f.write_str("the device wrote nothing"),
+            Self::Unsupported => {
+                f.write_str("shrinking is not possible through Read + Write + Seek")
+            }
+        }
+    }
+}
+
+impl<E: core::error::Error + 'static> core::error::Error for AdapterError<E> {
+    fn source(&self) -> Option<&(dyn core::error::Error + 'static)> {
+        match self {
+            Self::Device(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
 /// Wraps a seekable stream. `set_len` can grow the device (by writing zeros) but cannot
 /// shrink it; shrinking returns [`AdapterError::Unsupported`]. `sync` flushes.
 #[derive(Debug)]

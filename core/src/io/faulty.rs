@@ -53,6 +53,18 @@ impl embedded_io::Error for FaultError {
     }
 }
 
+impl core::fmt::Display for FaultError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Self::Injected(op) => write!(f, "injected failure of {op:?}"),
+            Self::Crashed => f.write_str("the simulated crash happened; the device is gone"),
+            Self::Mem(m) => write!(f, "{m}"),
+        }
+    }
+}
+
+impl core::error::Error for FaultError {}
+
 /// The fault-injecting device.
 #[derive(Debug, Clone)]
 pub struct FaultyIo {

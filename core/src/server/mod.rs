@@ -23,8 +23,8 @@
 //! let alloc = server.allocate_buckets(
 //!     &AllocateRequest {
 //!         storage_index: si,
-//!         renew_secret: RenewSecret([2; 32]),
-//!         cancel_secret: CancelSecret([3; 32]),
+//!         renew_secret: RenewSecret::new([2; 32]),
+//!         cancel_secret: CancelSecret::new([3; 32]),
 //!         share_numbers: [ShareNumber(0)].into_iter().collect(),
 //!         allocated_size: 5,
 //!         owner_num: 0,
@@ -36,8 +36,8 @@
 //! assert!(alloc.allocated.contains(ShareNumber(0)));
 //! assert!(server.write(&si, ShareNumber(0), &secret, 0, b"hello", now)?);
 //! server.close(&si, ShareNumber(0), &secret)?;
-//! let mut reader = server.open_bucket(&si, ShareNumber(0))?;
-//! assert_eq!(reader.read_vec(0, 100)?, b"hello");
+//! let reader = server.open_bucket(&si, ShareNumber(0))?;
+//! assert_eq!(server.read_bucket_vec(&reader, 0, 100)?, b"hello");
 //! # Ok::<(), tahoe_shares::Error<tahoe_shares::io::MemError>>(())
 //! ```
 
@@ -61,7 +61,9 @@ use crate::format::mutable::MAX_MUTABLE_SHARE_SIZE;
 use crate::format::{sniff, ShareKind, SNIFF_SIZE};
 use crate::io::ShareIo;
 use crate::store::ShareStore;
-use crate::types::{CancelSecret, NodeId, RenewSecret, ShareNumber, ShareSet, StorageIndex};
+use crate::types::{
+    CancelSecret, LeaseOp, NodeId, RenewSecret, ShareNumber, ShareSet, StorageIndex,
+};
 
 use self::time::{AdvisoryTime, NameBuf};
 use self::upload::Upload;
@@ -196,6 +198,10 @@ pub struct ShareStat {
     pub earliest_expiration: Option<u32>,
     /// The latest lease expiry, if any lease.
     pub latest_expiration: Option<u32>,
+    /// What is wrong with a share that opens and reads as Tahoe reads it: an immutable
+    /// share cut before the data its header declares
+    /// ([`crate::Corruption::TruncatedData`]; see `ImmutableContainer::damage`).
+    pub damage: Option<crate::Corruption>,
 }
 
 /// What [`Server::advise_corrupt_share`] did with a report.
@@ -210,16 +216,20 @@ pub enum AdviseOutcome {
     NoSpace,
 }
 
-/// A reader of one immutable share (Tahoe's `BucketReader`). It holds its own device
-/// handle, so it does not borrow the server.
-#[derive(Debug)]
-pub struct BucketReader<IO> {
+/// A reader of one immutable share (Tahoe's `BucketReader`): which share, and its data
+/// length when it was opened. It holds no device: each [`Server::read_bucket`] opens the
+/// share through the store and closes it again, as Tahoe's `BucketReader` opens its file
+/// per read, so that any number of readers pins no file descriptor and a share deleted
+/// since (by an operator, by lease expiry) is no longer served: its readers then fail with
+/// [`Error::NoSuchShare`] (Tahoe's raise `FileNotFoundError`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BucketReader {
     storage_index: StorageIndex,
     share_number: ShareNumber,
-    container: ImmutableContainer<IO>,
+    length: u64,
 }
 
-impl<IO: ShareIo> BucketReader<IO> {
+impl BucketReader {
     /// The storage index.
     #[must_use]
     pub fn storage_index(&self) -> StorageIndex {
@@ -232,34 +242,11 @@ impl<IO: ShareIo> BucketReader<IO> {
         self.share_number
     }
 
-    /// Bytes of share data.
+    /// Bytes of share data when the reader was opened (Tahoe's `get_length`, which also
+    /// answers from what it read at opening).
     #[must_use]
     pub fn length(&self) -> u64 {
-        self.container.data_length()
-    }
-
-    /// Reads at `offset` into `buf`, truncated at the end of the data (a read starting
-    /// past the end reads nothing); returns the bytes read.
-    ///
-    /// # Errors
-    ///
-    /// Device errors.
-    pub fn read(&mut self, offset: u64, buf: &mut [u8]) -> Result<usize, IO::Error> {
-        self.container.read_share_data(offset, buf)
-    }
-
-    /// Reads up to `length` bytes at `offset` into a new vector, allocating only what
-    /// the share holds.
-    ///
-    /// # Errors
-    ///
-    /// Device errors.
-    pub fn read_vec(&mut self, offset: u64, length: u64) -> Result<Vec<u8>, IO::Error> {
-        let n = length.min(self.length().saturating_sub(offset));
-        let mut buf = alloc::vec![0u8; usize::try_from(n).map_err(|_| Error::InvalidArgument("read length"))?];
-        let got = self.read(offset, &mut buf)?;
-        buf.truncate(got);
-        Ok(buf)
+        self.length
     }
 }
 
@@ -267,6 +254,16 @@ impl<IO: ShareIo> BucketReader<IO> {
 pub(crate) enum AnyShare<IO> {
     Immutable(ImmutableContainer<IO>),
     Mutable(MutableContainer<IO>),
+}
+
+/// No share held a lease to renew or cancel: Tahoe's "no such lease to renew".
+fn no_shares<E>(op: LeaseOp) -> Error<E> {
+    Error::NoSuchLease {
+        op,
+        share: None,
+        kind: None,
+        accepted_by: crate::types::AcceptedBy::default(),
+    }
 }
 
 /// Reads a device's first bytes and tells its kind.
@@ -432,35 +429,27 @@ impl<S: ShareStore> Server<S> {
 
     // ----- opening shares --------------------------------------------------------------
 
-    /// Opens a published share of either kind. `Ok(None)` when absent;
-    /// [`Error::UnknownImmutableVersion`] for a file of neither kind.
+    /// Opens a published share by the kind its header announces. `Ok(None)` when absent.
+    ///
+    /// A file of neither kind is opened as immutable, which is what Tahoe's `ShareFile`
+    /// reports (see [`Server::for_each_lease`] for the cases). Every operation opens shares
+    /// this way, so each reports such a file the same way.
     pub(crate) fn open_any(
         &mut self,
         si: &StorageIndex,
         shnum: ShareNumber,
     ) -> Result<Option<AnyShare<S::Io>>, S::Error> {
-        // A file of neither kind is opened as immutable: what Tahoe's ShareFile reports.
-        self.open_sniffed(si, shnum, true)
-    }
-
-    /// Opens a share by the kind its header announces; a file of neither kind is opened
-    /// as immutable when `unknown_as_immutable`, and skipped (`None`) otherwise.
-    fn open_sniffed(
-        &mut self,
-        si: &StorageIndex,
-        shnum: ShareNumber,
-        unknown_as_immutable: bool,
-    ) -> Result<Option<AnyShare<S::Io>>, S::Error> {
         let Some(mut io) = self.store.open(si, shnum)? else {
             return Ok(None);
         };
+        let named = |e: Error<S::Error>| e.in_share(shnum);
         Ok(match sniff_io(&mut io)? {
-            Some(ShareKind::Mutable) => Some(AnyShare::Mutable(MutableContainer::open(io)?)),
-            Some(ShareKind::Immutable) => Some(AnyShare::Immutable(ImmutableContainer::open(io)?)),
-            None if unknown_as_immutable => {
-                Some(AnyShare::Immutable(ImmutableContainer::open(io)?))
-            }
-            None => None,
+            Some(ShareKind::Mutable) => Some(AnyShare::Mutable(
+                MutableContainer::open(io).map_err(named)?,
+            )),
+            Some(ShareKind::Immutable) | None => Some(AnyShare::Immutable(
+                ImmutableContainer::open(io).map_err(named)?,
+            )),
         })
     }
 
@@ -470,7 +459,7 @@ impl<S: ShareStore> Server<S> {
         shnum: ShareNumber,
     ) -> Result<ImmutableContainer<S::Io>, S::Error> {
         let io = self.store.open(si, shnum)?.ok_or(Error::NoSuchShare)?;
-        ImmutableContainer::open(io)
+        ImmutableContainer::open(io).map_err(|e| e.in_share(shnum))
     }
 
     pub(crate) fn open_mutable(
@@ -479,7 +468,7 @@ impl<S: ShareStore> Server<S> {
         shnum: ShareNumber,
     ) -> Result<MutableContainer<S::Io>, S::Error> {
         let io = self.store.open(si, shnum)?.ok_or(Error::NoSuchShare)?;
-        MutableContainer::open(io)
+        MutableContainer::open(io).map_err(|e| e.in_share(shnum))
     }
 
     // ----- queries ---------------------------------------------------------------------
@@ -494,7 +483,8 @@ impl<S: ShareStore> Server<S> {
         self.store.list(si)
     }
 
-    /// Opens a reader on one immutable share.
+    /// Opens a reader on one immutable share: checks the share and takes its length,
+    /// then closes it again (the reader holds no device; see [`BucketReader`]).
     ///
     /// # Errors
     ///
@@ -504,12 +494,62 @@ impl<S: ShareStore> Server<S> {
         &mut self,
         si: &StorageIndex,
         shnum: ShareNumber,
-    ) -> Result<BucketReader<S::Io>, S::Error> {
+    ) -> Result<BucketReader, S::Error> {
         Ok(BucketReader {
             storage_index: *si,
             share_number: shnum,
-            container: self.open_immutable(si, shnum)?,
+            length: self.open_immutable(si, shnum)?.data_length(),
         })
+    }
+
+    /// Reads the reader's share at `offset` into `buf`, truncated at the end of the data
+    /// (a read starting past the end reads nothing); returns the bytes read. The share is
+    /// opened for this read and closed after it.
+    ///
+    /// Reads are bounded by the length the reader saw at opening, and by the share's
+    /// current length. As in Tahoe, a read that can return nothing by that first bound
+    /// does not look at the share, so it succeeds even after the share is gone.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NoSuchShare`] when the share was deleted since the reader was opened
+    /// (Tahoe's reader raises `FileNotFoundError`); as [`Self::open_bucket`] when the file
+    /// now there is not an immutable share; device errors. A share cut short reads what
+    /// it holds, as in Tahoe ([`Self::stat_share`] reports the damage).
+    pub fn read_bucket(
+        &mut self,
+        reader: &BucketReader,
+        offset: u64,
+        buf: &mut [u8],
+    ) -> Result<usize, S::Error> {
+        let n = (buf.len() as u64).min(reader.length.saturating_sub(offset));
+        let Some(dst) = buf.get_mut(..usize::try_from(n).unwrap_or(0)) else {
+            return Err(Error::Bug("read_bucket bounds"));
+        };
+        if dst.is_empty() {
+            return Ok(0);
+        }
+        self.open_immutable(&reader.storage_index, reader.share_number)?
+            .read_share_data(offset, dst)
+    }
+
+    /// Reads up to `length` bytes at `offset` of the reader's share into a new vector,
+    /// allocating only what the share held when the reader was opened.
+    ///
+    /// # Errors
+    ///
+    /// As [`Self::read_bucket`].
+    pub fn read_bucket_vec(
+        &mut self,
+        reader: &BucketReader,
+        offset: u64,
+        length: u64,
+    ) -> Result<Vec<u8>, S::Error> {
+        let n = length.min(reader.length.saturating_sub(offset));
+        let mut buf = alloc::vec![0u8; usize::try_from(n).map_err(|_| Error::InvalidArgument("read length"))?];
+        let got = self.read_bucket(reader, offset, &mut buf)?;
+        buf.truncate(got);
+        Ok(buf)
     }
 
     /// Readers for every share of a storage index (Tahoe's `get_buckets`, which fails as
@@ -518,7 +558,7 @@ impl<S: ShareStore> Server<S> {
     /// # Errors
     ///
     /// As [`Self::open_bucket`].
-    pub fn get_buckets(&mut self, si: &StorageIndex) -> Result<Vec<BucketReader<S::Io>>, S::Error> {
+    pub fn get_buckets(&mut self, si: &StorageIndex) -> Result<Vec<BucketReader>, S::Error> {
         let set = self.store.list(si)?;
         let mut out = Vec::with_capacity(set.len());
         for n in set.iter() {
@@ -573,6 +613,7 @@ impl<S: ShareStore> Server<S> {
             num_leases: 0,
             earliest_expiration: None,
             latest_expiration: None,
+            damage: None,
         };
         let mut visit = |_: u32, l: &Lease| {
             stat.num_leases = stat.num_leases.saturating_add(1);
@@ -589,6 +630,7 @@ impl<S: ShareStore> Server<S> {
         let (kind, data_length, size) = match share {
             AnyShare::Immutable(mut c) => {
                 c.for_each_lease(&mut visit)?;
+                stat.damage = c.damage();
                 (
                     ShareKind::Immutable,
                     c.data_length(),
@@ -607,12 +649,18 @@ impl<S: ShareStore> Server<S> {
     }
 
     /// Visits every lease on every share of a storage index, with memory independent of
-    /// the number of leases; stop early by returning `false`. Files that are neither
-    /// kind of container are skipped, as Tahoe's lease operations skip them.
+    /// the number of leases; stop early by returning `false`.
     ///
     /// # Errors
     ///
-    /// Container and store errors.
+    /// Container and store errors. A share file that is neither kind of container fails
+    /// this and every other lease operation as it fails a read: a file of 0 to 3 bytes,
+    /// or an immutable header cut short, with [`Error::Corrupt`]
+    /// ([`crate::Corruption::TruncatedHeader`]; Tahoe raises `struct.error`); a file whose
+    /// first four bytes are neither version 1 or 2 nor a mutable magic (garbage, or a
+    /// newer Tahoe's container) with [`Error::UnknownImmutableVersion`], where Tahoe's
+    /// lease operations skip it silently. So a damaged share never reads as one without
+    /// leases.
     pub fn for_each_lease(
         &mut self,
         si: &StorageIndex,
@@ -638,14 +686,14 @@ impl<S: ShareStore> Server<S> {
         Ok(())
     }
 
-    /// Opens a share as Tahoe's `_iter_share_files` does: by its header, skipping
-    /// files that are neither kind.
+    /// Opens a share for a lease operation: as [`Self::open_any`] (Tahoe's
+    /// `_iter_share_files` skips files of neither kind; see [`Self::for_each_lease`]).
     fn open_lease_holder(
         &mut self,
         si: &StorageIndex,
         shnum: ShareNumber,
     ) -> Result<Option<AnyShare<S::Io>>, S::Error> {
-        self.open_sniffed(si, shnum, false)
+        self.open_any(si, shnum)
     }
 
     // ----- leases ----------------------------------------------------------------------
@@ -735,7 +783,7 @@ impl<S: ShareStore> Server<S> {
         match share {
             AnyShare::Immutable(mut c) => {
                 match c.renew_lease(&lease.renew, lease.expiration_time, false) {
-                    Err(Error::NoSuchLease) => {
+                    Err(Error::NoSuchLease { .. }) => {
                         if crate::format::lease::IMMUTABLE_LEASE_SIZE as u64 > space {
                             return Err(Error::NoSpace);
                         }
@@ -777,17 +825,18 @@ impl<S: ShareStore> Server<S> {
         let expiry = self.expiry(now);
         let mut found = false;
         for n in self.store.list(si)?.iter() {
-            match self.open_lease_holder(si, n)? {
-                Some(AnyShare::Immutable(mut c)) => c.renew_lease(renew, expiry, false)?,
-                Some(AnyShare::Mutable(mut c)) => c.renew_lease(renew, expiry, false)?,
+            let renewed = match self.open_lease_holder(si, n)? {
+                Some(AnyShare::Immutable(mut c)) => c.renew_lease(renew, expiry, false),
+                Some(AnyShare::Mutable(mut c)) => c.renew_lease(renew, expiry, false),
                 None => continue,
-            }
+            };
+            renewed.map_err(|e| e.in_share(n))?;
             found = true;
         }
         if found {
             Ok(())
         } else {
-            Err(Error::NoSuchLease)
+            Err(no_shares(LeaseOp::Renew))
         }
     }
 
@@ -859,7 +908,7 @@ impl<S: ShareStore> Server<S> {
         if found {
             Ok(freed)
         } else {
-            Err(Error::NoSuchLease)
+            Err(no_shares(LeaseOp::Cancel))
         }
     }
 
@@ -870,6 +919,10 @@ impl<S: ShareStore> Server<S> {
     /// suffix is added if that name is taken; Tahoe would overwrite). Both texts must be
     /// UTF-8, as Tahoe decodes them, when the share is held.
     ///
+    /// `shnum` is any share number a client may send (Tahoe's wire takes any integer): one
+    /// above 255 names no share that can exist, so its report is not held, as Tahoe finds
+    /// no such file.
+    ///
     /// # Errors
     ///
     /// [`Error::InvalidArgument`] for text that is not UTF-8;
@@ -878,10 +931,13 @@ impl<S: ShareStore> Server<S> {
         &mut self,
         share_type: &[u8],
         si: &StorageIndex,
-        shnum: ShareNumber,
+        shnum: impl Into<u64>,
         reason: &[u8],
         now: u64,
     ) -> Result<AdviseOutcome, S::Error> {
+        let Ok(shnum) = ShareNumber::from_u64(shnum.into()) else {
+            return Ok(AdviseOutcome::NotHeld);
+        };
         // Tahoe looks for the share before decoding: a report about a share not held is
         // dropped whatever its text.
         if !self.store.list(si)?.contains(shnum) {

@@ -196,7 +196,7 @@ impl<S: ShareStore> Server<S> {
         let mut opened = Vec::with_capacity(held.len());
         for n in held.iter() {
             let io = self.store.open(&si, n)?.ok_or(Error::NoSuchShare)?;
-            opened.push(ImmutableContainer::open(io)?);
+            opened.push(ImmutableContainer::open(io).map_err(|e| e.in_share(n))?);
         }
 
         let incoming = self.store.list_incoming(&si)?;

@@ -17,6 +17,7 @@ front ends (Foolscap and HTTP) and tests catch those.
 
 from __future__ import annotations
 
+import errno
 import os
 from typing import Any, Iterable, Optional
 
@@ -56,21 +57,15 @@ def _now(clock: Any) -> int:
     return int(clock.seconds())
 
 
-def _container_version(path: str, mutable: bool) -> Any:
-    """What Tahoe reports as the version of a container it cannot use: the 32-byte magic
-    for a mutable request, the leading big-endian u32 for an immutable one."""
-    try:
-        with open(path, "rb") as f:
-            head = f.read(32)
-    except OSError:
-        return None
-    if mutable:
-        return head
-    return int.from_bytes(head[:4].ljust(4, b"\0"), "big")
+def _share_path(e: _native.Error, path: str) -> str:
+    """The file an error is about: the share it names, inside the bucket ``path``."""
+    share = getattr(e, "share", None)
+    return path if share is None else os.path.join(path, str(share))
 
 
 def _translate(e: _native.Error, path: str = "") -> Exception:
-    """The exception Tahoe's own server raises in the same situation."""
+    """The exception Tahoe's own server raises in the same situation (``path`` is the
+    bucket directory, or the file when the error names no share)."""
     if isinstance(e, _native.DataTooLarge):
         return DataTooLargeError(str(e))
     if isinstance(e, _native.ConflictingWrite):
@@ -80,11 +75,12 @@ def _translate(e: _native.Error, path: str = "") -> Exception:
     if isinstance(e, _native.NoSpace):
         return NoSpace()
     if isinstance(e, _native.UnknownImmutableVersion):
-        return UnknownImmutableContainerVersionError(path, _container_version(path, False))
+        return UnknownImmutableContainerVersionError(_share_path(e, path), e.version)
     if isinstance(e, _native.UnknownMutableMagic):
-        return UnknownMutableContainerVersionError(path, _container_version(path, True))
+        return UnknownMutableContainerVersionError(_share_path(e, path), e.magic)
     if isinstance(e, _native.NoSuchLease):
-        return IndexError("Unable to renew non-existent lease: " + str(e))
+        # The core's message is Tahoe's, down to the nodes that accepted the leases.
+        return IndexError(str(e))
     if isinstance(e, _native.UnsupportedOperator):
         return AssertionError(str(e))
     return e
@@ -194,7 +190,14 @@ class BucketReader(object):
     def read(self, offset: int, length: int) -> bytes:
         precondition(offset >= 0)
         start = self.ss._clock.seconds()
-        data = b"" if length <= 0 else self._reader.read(offset, length)
+        try:
+            data = b"" if length <= 0 else self._reader.read(offset, length)
+        except _native.NoSuchShare:
+            # Deleted since the reader was opened: Tahoe's reader fails to open its file.
+            path = os.path.join(self.ss._bucket_path(self.storage_index), str(self.shnum))
+            raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), path) from None
+        except _native.Error as e:
+            raise _translate(e, self.ss._bucket_path(self.storage_index)) from e
         self.ss.add_latency("read", self.ss._clock.seconds() - start)
         self.ss.count("read")
         return data
@@ -252,7 +255,7 @@ class StorageServer(_TahoeStorageServer):
                 secret, owner_num=owner_num, renew_leases=bool(renew_leases), now=_now(self._clock),
             )
         except _native.Error as e:
-            raise self._share_error(e, storage_index, "immutable") from e
+            raise _translate(e, self._bucket_path(storage_index)) from e
         bucketwriters = {}
         for shnum in sorted(allocated):
             bw = BucketWriter(self, storage_index, shnum, secret, allocated_size, self._clock)
@@ -263,21 +266,6 @@ class StorageServer(_TahoeStorageServer):
             fileutil.make_dirs(self._bucket_path(storage_index))
         self.add_latency("allocate", self._clock.seconds() - start)
         return set(already), bucketwriters
-
-    def _share_error(self, e: _native.Error, storage_index: bytes, wanted: str) -> Exception:
-        """Tahoe's exception for ``e``; a wrong container kind names the first share
-        that is not of the ``wanted`` kind, as Tahoe's error does."""
-        path = self._bucket_path(storage_index)
-        if isinstance(e, (_native.UnknownImmutableVersion, _native.UnknownMutableMagic)):
-            for shnum in sorted(self._native.shares(storage_index)):
-                try:
-                    kind = self._native.stat_share(storage_index, shnum)["kind"]
-                except _native.Error:
-                    kind = None
-                if kind != wanted:
-                    path = os.path.join(path, str(shnum))
-                    break
-        return _translate(e, path)
 
     def _bucket_path(self, storage_index: bytes) -> str:
         return os.path.join(self.sharedir, storage_index_to_dir(storage_index))
@@ -291,7 +279,7 @@ class StorageServer(_TahoeStorageServer):
                 reader = self._native.open_bucket(storage_index, shnum)
                 readers[shnum] = BucketReader(self, reader, storage_index, shnum)
         except _native.Error as e:
-            raise self._share_error(e, storage_index, "immutable") from e
+            raise _translate(e, self._bucket_path(storage_index)) from e
         self.add_latency("get", self._clock.seconds() - start)
         return readers
 
@@ -308,10 +296,6 @@ class StorageServer(_TahoeStorageServer):
     def add_lease(self, storage_index, renew_secret, cancel_secret, owner_num=1):
         start = self._clock.seconds()
         self.count("add-lease")
-        if not self._native.shares(storage_index):
-            # Nothing to lease, whatever the secrets (Tahoe checks none of them then).
-            self.add_latency("add-lease", self._clock.seconds() - start)
-            return None
         try:
             self._native.add_lease(storage_index, renew_secret, cancel_secret,
                                    owner_num=owner_num, now=_now(self._clock))
@@ -323,21 +307,8 @@ class StorageServer(_TahoeStorageServer):
     def renew_lease(self, storage_index, renew_secret):
         start = self._clock.seconds()
         self.count("renew")
-        if not self._native.shares(storage_index):
-            self.add_latency("renew", self._clock.seconds() - start)
-            raise IndexError("no such lease to renew")
         try:
             self._native.renew_lease(storage_index, renew_secret, now=_now(self._clock))
-        except _native.NoSuchLease as e:
-            # Tahoe names the nodes that accepted the leases held, so that a client can
-            # follow a share migrated from another server.
-            nodeids = []
-            for (_, _, _, _, nodeid) in self._native.leases(storage_index):
-                if nodeid is not None and nodeid not in nodeids:
-                    nodeids.append(nodeid)
-            msg = "Unable to renew non-existent lease. I have leases accepted by nodeids: "
-            msg += ",".join("'%s'" % base32.b2a(n).decode() for n in nodeids) + " ."
-            raise IndexError(msg) from e
         except _native.Error as e:
             raise _translate(e, self._bucket_path(storage_index)) from e
         finally:
@@ -356,10 +327,6 @@ class StorageServer(_TahoeStorageServer):
             for shnum, (testv, datav, new_length) in test_and_write_vectors.items()
         ]
         write_enabler, renew_secret, cancel_secret = secrets
-        if len(write_enabler) != 32:
-            self._refuse_write_enabler(storage_index, write_enabler, renew_secret, cancel_secret)
-            # Tahoe stores a short write enabler zero-padded to its 32 bytes.
-            write_enabler = write_enabler.ljust(32, b"\0")[:32]
         try:
             result = self._native.slot_testv_and_readv_and_writev(
                 storage_index, (write_enabler, renew_secret, cancel_secret), tw,
@@ -367,27 +334,9 @@ class StorageServer(_TahoeStorageServer):
                 renew_leases=bool(renew_leases), now=_now(self._clock),
             )
         except _native.Error as e:
-            raise self._share_error(e, storage_index, "mutable") from e
+            raise _translate(e, self._bucket_path(storage_index)) from e
         self.add_latency("writev", self._clock.seconds() - start)
         return result
-
-    def _refuse_write_enabler(self, storage_index: bytes, write_enabler: bytes,
-                              renew_secret: bytes, cancel_secret: bytes) -> None:
-        """A write enabler that is not 32 bytes matches no stored one: with shares present,
-        raise Tahoe's BadWriteEnablerError naming the node that recorded theirs. The core
-        reports that node for a mismatching candidate; an empty test-and-write (which only
-        checks write enablers) with two different candidates finds one that mismatches."""
-        if not self._native.shares(storage_index):
-            return
-        for candidate in (b"\0" * 32, b"\xff" * 32):
-            try:
-                self._native.slot_testv_and_readv_and_writev(
-                    storage_index, (candidate, renew_secret, cancel_secret), [], [],
-                    renew_leases=False, now=_now(self._clock))
-            except _native.BadWriteEnabler as e:
-                raise BadWriteEnablerError(str(e)) from e
-            except _native.Error as e:
-                raise self._share_error(e, storage_index, "mutable") from e
 
     def slot_readv(self, storage_index, shares, readv):
         start = self._clock.seconds()
@@ -397,7 +346,7 @@ class StorageServer(_TahoeStorageServer):
         try:
             result = self._native.slot_readv(storage_index, set(shares), [(o, l) for (o, l) in readv])
         except _native.Error as e:
-            raise self._share_error(e, storage_index, "mutable") from e
+            raise _translate(e, self._bucket_path(storage_index)) from e
         self.add_latency("readv", self._clock.seconds() - start)
         return result
 
@@ -417,18 +366,14 @@ class StorageServer(_TahoeStorageServer):
     def advise_corrupt_share(self, share_type, storage_index, shnum, reason):
         assert isinstance(share_type, bytes)
         assert isinstance(reason, bytes), "%r is not bytes" % (reason,)
-        if not 0 <= shnum <= 255:
-            # No share can have that number, so it is not held here.
-            outcome = "not-held"
-        else:
-            try:
-                outcome = self._native.advise_corrupt_share(share_type, storage_index, shnum,
-                                                            reason, now=_now(self._clock))
-            except _native.InvalidArgument:
-                # Text that is not UTF-8: Tahoe's decode raises UnicodeDecodeError.
-                share_type.decode("utf-8")
-                reason.decode("utf-8")
-                raise
+        try:
+            outcome = self._native.advise_corrupt_share(share_type, storage_index, shnum,
+                                                        reason, now=_now(self._clock))
+        except _native.InvalidArgument:
+            # Text that is not UTF-8: Tahoe's decode raises UnicodeDecodeError.
+            share_type.decode("utf-8")
+            reason.decode("utf-8")
+            raise
         if outcome == "not-held":
             log.msg(format="discarding client corruption claim for %(si)s/%(shnum)d which I do not have",
                     si=si_b2a(storage_index), shnum=shnum)
