@@ -333,7 +333,11 @@ def _exception_classes():
 # Attributes each class carries beyond its message, with a sample value.
 _ATTRIBUTES = {
     "IoError": {"errno": errno.EIO, "strerror": "Input/output error", "filename": "/srv/storage"},
-    "StorageLocked": {"directory": "/srv/storage", "holder": None},
+    "StorageLocked": {"directory": "/srv/storage", "holder": "pid 7 on host, since 2026-12-01T00:00:00Z"},
+    # The context the core's errors carry (tests/python/test_error_context.py).
+    "UnknownImmutableVersion": {"share": 3, "version": 7},
+    "UnknownMutableMagic": {"share": 0, "magic": b"Tahoe immutable"},
+    "NoSuchLease": {"share": 2, "kind": "mutable", "accepted_by": [b"N" * 20]},
 }
 
 
