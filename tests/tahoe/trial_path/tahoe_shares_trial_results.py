@@ -6,14 +6,17 @@ appends to the file named by ``TAHOE_SHARES_TRIAL_RESULTS``:
 
     {"event": "start", "id": ...}
     {"event": "outcome", "id": ..., "outcome": "success" | "failure" | "error" | "skip"
-     | "expected-failure" | "unexpected-success", "type": ..., "message": ...,
-     "where": [...], "traceback": ...}
+     | "expected-failure" | "unexpected-success", "seconds": ..., "type": ...,
+     "message": ..., "where": [...], "traceback": ...}
+    {"event": "done", "tests_run": ...}
 
 A test may have several outcomes (an error in its body and another in its clean-up); an
 ``error`` without a ``start`` is a module that failed to import, or an error outside any
 test. Each line is flushed as it is written, so a run that dies part-way still leaves what
 it reached. With ``-j N`` the workers report to the main process, which runs this reporter,
-so the file is the same shape either way.
+so the file is the same shape either way; but there the main process replays each test's
+events when the test ends, so ``seconds`` (the time from start to outcome) only means
+something without ``-j``.
 """
 
 import json
