@@ -224,13 +224,25 @@ def run_trial(args: argparse.Namespace, scratch: Path) -> tuple[int | None, floa
     return status, time.monotonic() - start, left, child.pid
 
 
+def message_summary(message: str) -> list[str]:
+    """A message in at most a few lines. testtools hands trial a whole traceback as the
+    message (``_StringException``): keep its innermost frame and its unindented lines, the
+    exception's (and, for a Foolscap remote failure, the remote frames)."""
+    lines = message.strip().splitlines()
+    if len(lines) <= 6:
+        return lines
+    frames = [line.strip() for line in lines if line.lstrip().startswith('File "')]
+    top = [line for line in lines if line[:1].strip() and not line.startswith("Traceback")]
+    return [f"innermost: {f}" for f in frames[-1:]] + top[:10]
+
+
 def where(outcome: dict) -> str:
     """The error of one outcome, in a few lines."""
-    message = (outcome.get("message") or "").strip().splitlines()
+    message = message_summary(outcome.get("message") or "")
     lines = [f"    {outcome['outcome']}: {outcome.get('type')}: {message[0] if message else ''}"]
-    lines += [f"      {m}" for m in message[1:6]]
+    lines += [f"      {m}" for m in message[1:]]
     lines += [f"      at {w}" for w in outcome.get("where") or []]
-    return "\n".join(lines)
+    return "\n".join(line if len(line) <= 300 else line[:300] + "..." for line in lines)
 
 
 def check_markers(args: argparse.Namespace, scratch: Path, trial_pid: int) -> list[str]:
