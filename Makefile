@@ -103,8 +103,9 @@ test-tahoe: python-ext
 # storage suites alone. It fails on any failing test that tests/tahoe/known_failures.txt
 # does not list, and on a run of fewer tests than the list's min-tests; the last line reads
 # "N passed, N failed". Scratch directory, trial.log and results.jsonl: target/tahoe-full.
-# TAHOE_FULL_JOBS=N runs N trial workers.
-TAHOE_FULL_JOBS ?= 1
+# TAHOE_FULL_JOBS=N runs N trial workers: 2 by default (measured on 2 cores: the same outcomes
+# as one worker, in 196 s instead of 342 s on Tahoe's server, 276 s with the drop-in).
+TAHOE_FULL_JOBS ?= 2
 # tests.tahoe.test_local_client comes first: Tahoe's testtools-based tests (web.test_webish's
 # TahoeLAFSSiteTests) leave HTTPFactory._updateLogDateTime calls pending, which trial blames
 # on the next trial TestCase of the same process.
