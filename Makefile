@@ -79,10 +79,11 @@ test-python: venv python-ext
 	TS_CLI=$(CURDIR)/target/debug/tahoe-shares TS_APPLY=$(CURDIR)/target/debug/examples/apply_script \
 	TS_SERVER=$(CURDIR)/target/debug/examples/server_script $(VPY) -m pytest -q tests/python
 
-# Builds the extension module into the venv (an editable install of ffi-python), then
+# Builds the extension module into the venv (an editable install of ffi-python, cargo
+# profile `pytest`: optimised, with debug assertions and overflow checks), then
 # checks the type stubs against the module that was built.
 python-ext: venv
-	VIRTUAL_ENV=$(CURDIR)/$(VENV) $(VENV)/bin/maturin develop --quiet -m ffi-python/Cargo.toml
+	VIRTUAL_ENV=$(CURDIR)/$(VENV) $(VENV)/bin/maturin develop --profile pytest --quiet -m ffi-python/Cargo.toml
 	$(VPY) -m mypy.stubtest tahoe_shares._native
 
 # Tahoe-LAFS 1.20's own storage suites, with tahoe_shares.tahoe installed as its
@@ -212,7 +213,7 @@ install-c:
 
 # tahoe-shares against Tahoe-LAFS 1.20's own StorageServer and raw pwrite/pread, in one
 # run: prints the table and writes benches/RESULTS.md. The extension is built in release
-# mode for it (`make python-ext` puts the debug build back). BENCH_ARGS=--quick for a try.
+# mode for it (`make python-ext` puts the pytest build back). BENCH_ARGS=--quick for a try.
 bench: venv
 	VIRTUAL_ENV=$(CURDIR)/$(VENV) $(VENV)/bin/maturin develop --release --quiet -m ffi-python/Cargo.toml
 	$(CARGO) build --release -p tahoe-shares-benches --bin rust_server_bench

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import errno
 import os
+import weakref
 from typing import Any, Iterable, Optional
 
 from collections_extended import RangeMap
@@ -45,6 +46,46 @@ from allmydata.util import base32, fileutil, log
 from allmydata.util.assertutil import precondition
 
 from . import _native
+
+
+class _Space:
+    """The free-space callable a shared core server is given: it asks the drop-in that is
+    calling the core (``StorageServer._native`` sets ``current``)."""
+
+    def __init__(self) -> None:
+        self.current: Optional[Any] = None
+
+    def __call__(self) -> Optional[int]:
+        return self.current() if self.current is not None else None
+
+
+class _Shared:
+    """The core server of one storage directory and the drop-ins of this process using it.
+    The drop-ins hold it; when the last is gone, so are the core server and its lock."""
+
+    def __init__(self, nodeid: bytes, discard_storage: bool) -> None:
+        self.nodeid = nodeid
+        self.discard_storage = discard_storage
+        self.space = _Space()
+        self.server: Any = None
+        self.users: "weakref.WeakSet[StorageServer]" = weakref.WeakSet()
+
+    def fits(self, nodeid: bytes, discard_storage: bool) -> bool:
+        return (not self.server.closed and self.nodeid == nodeid
+                and self.discard_storage == discard_storage)
+
+    def retire(self) -> None:
+        """Gives the directory up: aborts every user's uploads in progress (as
+        ``stopService`` does) and shuts the core down; later calls raise ServerClosed."""
+        for user in list(self.users):
+            for bw in list(user._bucket_writers.values()):
+                bw.disconnected()
+        self.users.clear()
+        self.server.shutdown()
+
+
+# The core servers of this process by the real path of their storage directory.
+_serving: "weakref.WeakValueDictionary[str, _Shared]" = weakref.WeakValueDictionary()
 
 __all__ = [
     "StorageServer", "BucketWriter", "BucketReader", "LocalStorageClient", "install", "uninstall",
@@ -227,19 +268,58 @@ class StorageServer(_TahoeStorageServer):
                          expiration_override_lease_duration=expiration_override_lease_duration,
                          expiration_cutoff_date=expiration_cutoff_date,
                          expiration_sharetypes=expiration_sharetypes, clock=clock)
-        # Space is measured by Tahoe's own get_available_space (reserve and read-only
-        # applied there; tests replace its disk statistics), so the core gets neither.
-        self._native = _native.Server(
-            storedir, nodeid, now=_now(clock), discard_storage=discard_storage,
-            upload_idle_timeout=2**62, available_space=self.get_available_space,
-        )
+        # One writer per storage directory (the core's lock), so the drop-ins of one
+        # process on one directory share one core server. Tahoe's own suites make several
+        # StorageServer objects on one directory and use them side by side (no_network
+        # grids replace and restore servers, tests create a Client twice); with Tahoe's
+        # server those simply open the same files. Another process, or a plain
+        # tahoe_shares.Server, gets StorageLocked.
+        key = os.path.realpath(storedir)
+        shared = _serving.get(key)
+        if shared is not None and not shared.fits(nodeid, discard_storage):
+            # Settings the core server fixes differ: the newer one takes the directory
+            # over, as a restarted node would.
+            shared.retire()
+            shared = None
+        if shared is None:
+            shared = _Shared(nodeid, discard_storage)
+            shared.space.current = self.get_available_space
+            # Space is measured by Tahoe's own get_available_space of whichever drop-in
+            # is calling (reserve and read-only applied there; tests replace its disk
+            # statistics), so the core gets neither setting.
+            shared.server = _native.Server(
+                storedir, nodeid, now=_now(clock), discard_storage=discard_storage,
+                upload_idle_timeout=2**62, available_space=shared.space,
+            )
+            _serving[key] = shared
+        shared.users.add(self)
+        self._shared = shared
+
+    def _clean_incomplete(self) -> None:
+        # Tahoe's __init__ removes incoming/ here. The core decides instead: the server
+        # that takes the directory's lock discards (or, with resume_uploads, resumes) what
+        # an earlier run left, and a drop-in sharing a live core leaves the uploads in
+        # progress alone.
+        pass
+
+    @property
+    def _native(self) -> _native.Server:
+        """The core server, measuring space as this drop-in does for the call."""
+        self._shared.space.current = self.get_available_space
+        return self._shared.server
+
+    @_native.setter
+    def _native(self, server: _native.Server) -> None:
+        self._shared.server = server
 
     def stopService(self):
-        # Tahoe's own stopService aborts the uploads in progress; then the core lets go
-        # of the storage directory, so a node restarted on it (or any other writer) can
-        # take its lock.
+        # Tahoe's own stopService aborts the uploads in progress; then, once no other
+        # drop-in of this process shares it, the core lets go of the storage directory,
+        # so a node restarted on it (or any other writer) can take its lock.
         d = super().stopService()
-        self._native.shutdown()
+        self._shared.users.discard(self)
+        if not self._shared.users:
+            self._shared.server.shutdown()
         return d
 
     # --- immutable ----------------------------------------------------------------
