@@ -1231,6 +1231,34 @@ ts_result ts_server_new_fs(const char *storage_dir,
                            struct ts_server **out_server);
 
 /**
+ * Starts a server that only reads a Tahoe storage directory (`storage_dir`,
+ * `storage_dir_len` bytes, not NUL-terminated): it takes no lock, so it may run beside
+ * the server that writes the directory; it creates and removes nothing (incoming shares
+ * are left alone) and opens every file read-only, so a read-only mount or a user who may
+ * only read will do. Every call that would change something fails with
+ * `TS_READ_ONLY`; corruption advisories are answered `TS_ADVISE_NO_SPACE`.
+ *
+ * On success `*out_server` is a new server the caller owns and frees with
+ * `ts_server_free`.
+ *
+ * # Errors
+ *
+ * `TS_INVALID_ARGUMENT` for an empty path; `TS_IO` when the directory cannot be read
+ * (the last error has the operating system's text and the path).
+ *
+ * # Safety
+ *
+ * Every pointer must be NULL or valid for the length or type given; `out_server` must be
+ * valid for writes.
+ */
+ts_result ts_server_new_fs_read_only(const char *storage_dir,
+                                     size_t storage_dir_len,
+                                     const struct ts_node_id *nodeid,
+                                     const struct ts_config *config,
+                                     uint64_t now,
+                                     struct ts_server **out_server);
+
+/**
  * Starts a server over a share store implemented in C: `*callbacks` (copied; every
  * callback is required) called with `userdata`. See `ts_store_callbacks` for what each
  * callback must do and the thread rules. The server calls the store already during this

@@ -218,6 +218,54 @@ pub unsafe extern "C" fn ts_server_new_fs(
     })
 }
 
+/// Starts a server that only reads a Tahoe storage directory (`storage_dir`,
+/// `storage_dir_len` bytes, not NUL-terminated): it takes no lock, so it may run beside
+/// the server that writes the directory; it creates and removes nothing (incoming shares
+/// are left alone) and opens every file read-only, so a read-only mount or a user who may
+/// only read will do. Every call that would change something fails with
+/// `TS_READ_ONLY`; corruption advisories are answered `TS_ADVISE_NO_SPACE`.
+///
+/// On success `*out_server` is a new server the caller owns and frees with
+/// `ts_server_free`.
+///
+/// # Errors
+///
+/// `TS_INVALID_ARGUMENT` for an empty path; `TS_IO` when the directory cannot be read
+/// (the last error has the operating system's text and the path).
+///
+/// # Safety
+///
+/// Every pointer must be NULL or valid for the length or type given; `out_server` must be
+/// valid for writes.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ts_server_new_fs_read_only(
+    storage_dir: *const c_char,
+    storage_dir_len: usize,
+    nodeid: *const ts_node_id,
+    config: *const ts_config,
+    now: u64,
+    out_server: *mut *mut ts_server,
+) -> ts_result {
+    boundary(|| {
+        let out_server = out(out_server)?;
+        // SAFETY: the caller guarantees each pointer NULL or valid for its length/type.
+        let (dir, nodeid, config) = unsafe {
+            (
+                slice_in(storage_dir.cast::<u8>(), storage_dir_len)?,
+                *ref_in(nodeid)?,
+                config_in(config)?,
+            )
+        };
+        if dir.is_empty() {
+            return Err(Fail::invalid("the storage directory path is empty"));
+        }
+        let store = FsStore::open_read_only(OsStr::from_bytes(dir))?;
+        let server = Server::new(store, nodeid.into(), config, now)?;
+        give_out(AnyServer::Fs(server), out_server);
+        Ok(())
+    })
+}
+
 /// Starts a server over a share store implemented in C: `*callbacks` (copied; every
 /// callback is required) called with `userdata`. See `ts_store_callbacks` for what each
 /// callback must do and the thread rules. The server calls the store already during this

@@ -1,12 +1,10 @@
 /*
- * The storage-directory lock through the C API (issue 12 item 2): a second server opened
- * on a directory another server is using fails at once with TS_STORAGE_LOCKED, changes
- * nothing, and leaves a message in the last error; once the first is freed, the directory
- * opens again.
- *
- * Not yet in the Makefile's C_PROGS: the lock itself is the core's (FsStore), on another
- * branch. Once it is merged, add `tests/storage_locked` to C_PROGS and
- * "$(1)/storage_locked $(2)" to c_runs.
+ * The storage-directory lock through the C API: a second server opened on a directory
+ * another server is using fails at once with TS_STORAGE_LOCKED, changes nothing, and
+ * leaves a message in the last error; once the first is freed, the directory opens again.
+ * A read-only server (ts_server_new_fs_read_only) opens beside the writer, reads what it
+ * published, refuses every change with TS_READ_ONLY and leaves the upload in progress
+ * alone.
  *
  *     storage_locked SCRATCH_DIR
  */
@@ -58,6 +56,25 @@ int main(int argc, char **argv) {
     CHECK(complete);
     uint64_t size;
     CHECK_OK(ts_server_close(first, &req.storage_index, 0, req.upload_secret, req.upload_secret_len, &size));
+
+    /* A read-only server beside the writer: reads, refuses changes, removes nothing. */
+    ts_server *reader = NULL;
+    CHECK_OK(ts_server_new_fs_read_only(dir, strlen(dir), &id, NULL, NOW, &reader));
+    uint8_t buf[16];
+    size_t n = 0;
+    CHECK_OK(ts_server_read_share(reader, &req.storage_index, 0, 0, buf, sizeof buf, &n));
+    CHECK(n == 4 && memcmp(buf, "data", 4) == 0);
+    ts_allocate_request other = req;
+    memset(bytes, 0x4d, sizeof bytes);
+    CHECK_OK(ts_storage_index_from_bytes(bytes, sizeof bytes, &other.storage_index));
+    CHECK_RESULT(ts_server_allocate_buckets(reader, &other, NOW, &a), TS_READ_ONLY);
+    CHECK_OK(ts_server_allocate_buckets(first, &other, NOW, &a)); /* in progress in the writer */
+    ts_server_free(reader);
+    CHECK_OK(ts_server_new_fs_read_only(dir, strlen(dir), &id, NULL, NOW, &reader));
+    ts_server_free(reader);
+    CHECK_OK(ts_server_write(first, &other.storage_index, 0, other.upload_secret, other.upload_secret_len, 0,
+                             (const uint8_t *)"more", 4, NOW, &complete));
+    CHECK(complete);
 
     /* Freeing the first server releases the lock. */
     ts_server_free(first);

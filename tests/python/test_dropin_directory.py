@@ -49,6 +49,13 @@ def test_drop_ins_on_one_directory_share_one_core(tmp_path):
     second.stopService()
     with tahoe_shares.Server(storage, NODE) as native:
         assert native.read(SI, 0, 0, 100) == b"from the second"
+    # A stopped drop-in called again (Tahoe's HTTP front end answering a request in
+    # flight) opens its directory again, as Tahoe's server still reads its files.
+    assert first.get_buckets(SI)[0].read(0, 100) == b"from the second"
+    with pytest.raises(tahoe_shares.StorageLocked):
+        tahoe_shares.Server(storage, NODE)
+    first.stopService()
+    tahoe_shares.Server(storage, NODE).shutdown()
 
 
 def test_a_drop_in_with_another_node_id_takes_the_directory_over(tmp_path):

@@ -69,10 +69,10 @@ class _Shared:
         self.space = _Space()
         self.server: Any = None
         self.users: "weakref.WeakSet[StorageServer]" = weakref.WeakSet()
+        self.retired = False
 
     def fits(self, nodeid: bytes, discard_storage: bool) -> bool:
-        return (not self.server.closed and self.nodeid == nodeid
-                and self.discard_storage == discard_storage)
+        return self.nodeid == nodeid and self.discard_storage == discard_storage
 
     def retire(self) -> None:
         """Gives the directory up: aborts every user's uploads in progress (as
@@ -81,6 +81,7 @@ class _Shared:
             for bw in list(user._bucket_writers.values()):
                 bw.disconnected()
         self.users.clear()
+        self.retired = True
         self.server.shutdown()
 
 
@@ -274,26 +275,35 @@ class StorageServer(_TahoeStorageServer):
         # grids replace and restore servers, tests create a Client twice); with Tahoe's
         # server those simply open the same files. Another process, or a plain
         # tahoe_shares.Server, gets StorageLocked.
-        key = os.path.realpath(storedir)
+        self._attachment = (os.path.realpath(storedir), storedir, nodeid, discard_storage)
+        self._shared = self._attach(take_over=True)
+
+    def _attach(self, take_over: bool) -> "_Shared":
+        """Joins the live core server of this drop-in's directory, or starts one. A live
+        one whose fixed settings differ is retired when ``take_over`` (a new node on the
+        directory, as a restart), else left alone (this drop-in stays shut down)."""
+        key, storedir, nodeid, discard_storage = self._attachment
         shared = _serving.get(key)
-        if shared is not None and not shared.fits(nodeid, discard_storage):
+        if shared is not None and not shared.server.closed and not shared.fits(nodeid, discard_storage):
+            if not take_over:
+                return self._shared
             # Settings the core server fixes differ: the newer one takes the directory
             # over, as a restarted node would.
             shared.retire()
             shared = None
-        if shared is None:
+        if shared is None or shared.server.closed:
             shared = _Shared(nodeid, discard_storage)
             shared.space.current = self.get_available_space
             # Space is measured by Tahoe's own get_available_space of whichever drop-in
             # is calling (reserve and read-only applied there; tests replace its disk
             # statistics), so the core gets neither setting.
             shared.server = _native.Server(
-                storedir, nodeid, now=_now(clock), discard_storage=discard_storage,
+                storedir, nodeid, now=_now(self._clock), discard_storage=discard_storage,
                 upload_idle_timeout=2**62, available_space=shared.space,
             )
             _serving[key] = shared
         shared.users.add(self)
-        self._shared = shared
+        return shared
 
     def _clean_incomplete(self) -> None:
         # Tahoe's __init__ removes incoming/ here. The core decides instead: the server
@@ -304,7 +314,12 @@ class StorageServer(_TahoeStorageServer):
 
     @property
     def _native(self) -> _native.Server:
-        """The core server, measuring space as this drop-in does for the call."""
+        """The core server, measuring space as this drop-in does for the call. A drop-in
+        called after ``stopService`` opens its directory again (Tahoe's server still
+        works on its files then, and its HTTP front end answers requests in flight);
+        one retired by a newer node on its directory raises ServerClosed."""
+        if self._shared.server.closed and not self._shared.retired:
+            self._shared = self._attach(take_over=False)
         self._shared.space.current = self.get_available_space
         return self._shared.server
 
