@@ -160,6 +160,32 @@ unsafe fn config_in(config: *const ts_config) -> Result<Config, ts_result> {
     Ok(Config::from(unsafe { ref_in(config) }?))
 }
 
+/// The arguments both filesystem constructors take: the directory (not empty), the node
+/// id and the configuration.
+///
+/// # Safety
+///
+/// Each pointer must be NULL or valid for the length or type given.
+unsafe fn fs_args<'a>(
+    storage_dir: *const c_char,
+    storage_dir_len: usize,
+    nodeid: *const ts_node_id,
+    config: *const ts_config,
+) -> Result<(&'a OsStr, ts_node_id, Config), Fail> {
+    // SAFETY: the caller guarantees each pointer NULL or valid for its length/type.
+    let (dir, nodeid, config) = unsafe {
+        (
+            slice_in(storage_dir.cast::<u8>(), storage_dir_len)?,
+            *ref_in(nodeid)?,
+            config_in(config)?,
+        )
+    };
+    if dir.is_empty() {
+        return Err(Fail::invalid("the storage directory path is empty"));
+    }
+    Ok((OsStr::from_bytes(dir), nodeid, config))
+}
+
 /// Starts a server over a Tahoe storage directory (`storage_dir`, `storage_dir_len` bytes,
 /// not NUL-terminated; created if missing), with Tahoe's layout: `shares/`,
 /// `shares/incoming/`, `corruption-advisories/`.
@@ -196,22 +222,14 @@ pub unsafe extern "C" fn ts_server_new_fs(
     boundary(|| {
         let out_server = out(out_server)?;
         // SAFETY: the caller guarantees each pointer NULL or valid for its length/type.
-        let (dir, nodeid, config) = unsafe {
-            (
-                slice_in(storage_dir.cast::<u8>(), storage_dir_len)?,
-                *ref_in(nodeid)?,
-                config_in(config)?,
-            )
-        };
-        if dir.is_empty() {
-            return Err(Fail::invalid("the storage directory path is empty"));
-        }
+        let (dir, nodeid, config) =
+            unsafe { fs_args(storage_dir, storage_dir_len, nodeid, config) }?;
         let durability = if durable {
             Durability::Durable
         } else {
             Durability::Tahoe
         };
-        let store = FsStore::open(OsStr::from_bytes(dir), durability)?;
+        let store = FsStore::open(dir, durability)?;
         let server = Server::new(store, nodeid.into(), config, now)?;
         give_out(AnyServer::Fs(server), out_server);
         Ok(())
@@ -249,17 +267,9 @@ pub unsafe extern "C" fn ts_server_new_fs_read_only(
     boundary(|| {
         let out_server = out(out_server)?;
         // SAFETY: the caller guarantees each pointer NULL or valid for its length/type.
-        let (dir, nodeid, config) = unsafe {
-            (
-                slice_in(storage_dir.cast::<u8>(), storage_dir_len)?,
-                *ref_in(nodeid)?,
-                config_in(config)?,
-            )
-        };
-        if dir.is_empty() {
-            return Err(Fail::invalid("the storage directory path is empty"));
-        }
-        let store = FsStore::open_read_only(OsStr::from_bytes(dir))?;
+        let (dir, nodeid, config) =
+            unsafe { fs_args(storage_dir, storage_dir_len, nodeid, config) }?;
+        let store = FsStore::open_read_only(dir)?;
         let server = Server::new(store, nodeid.into(), config, now)?;
         give_out(AnyServer::Fs(server), out_server);
         Ok(())
