@@ -248,15 +248,22 @@ def test_uploads_resume_after_restart_in_sqlite(tmp_path):
     assert SQLiteStore(path).incoming() == []
 
 
-def test_the_readme_python_example_runs(tmp_path, monkeypatch):
+def test_the_readme_python_example_runs(tmp_path, monkeypatch, capsys):
     import re
 
     with open(os.path.join(os.path.dirname(__file__), "..", "..", "README.md")) as f:
         readme = f.read()
-    code = re.search(r"## Python.*?```python\n(.*?)```", readme, re.S).group(1)
+    section = re.search(r"## Python\n(.*?)\n## ", readme, re.S).group(1)
+    first, second = re.findall(r"```python\n(.*?)```", section, re.S)[:2]
     monkeypatch.chdir(tmp_path)
     scope: dict = {}
-    exec(compile(code, "README.md", "exec"), scope)
+    exec(compile(first, "README.md", "exec"), scope)
     assert scope["allocated"] == {0, 1}
     assert scope["server"].read(bytes(16), 0, 0, 100) == b"0123456789"
     assert scope["ok"] is True
+    # The second example goes on from the first: the lock, read-only opening, shutdown.
+    exec(compile(second, "README.md", "exec"), scope)
+    assert scope["server"].closed
+    # The second writer was refused, and the example printed the directory and holder.
+    assert capsys.readouterr().out.startswith(f"storage pid {os.getpid()} on ")
+    assert scope["reader"].read(bytes(16), 0, 0, 100) == b"0123456789"
