@@ -60,10 +60,10 @@ use alloc::vec::Vec;
 use core::cell::RefCell;
 use core::fmt;
 
-use super::memory::Key;
-use super::{MemShare, MemStore, ShareStore};
 use crate::error::{Error, Result};
 use crate::io::{ErrorKind, ErrorType, MemError, ShareIo};
+use crate::store::memory::Key;
+use crate::store::{MemShare, MemStore, ShareStore};
 use crate::types::{ShareNumber, ShareSet, StorageIndex};
 
 /// The unit in which a power loss tears a write: bytes of one disk sector.
