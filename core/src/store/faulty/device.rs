@@ -7,7 +7,8 @@ use super::{Change, Fault, Pending, StoreFault, StoreOp};
 use crate::io::{ErrorType, ShareIo};
 use crate::store::MemShare;
 
-/// A device of a [`FaultyStore`](super::FaultyStore): a [`MemShare`] whose operations go through the plan.
+/// A device of a [`FaultyStore`](super::FaultyStore): a [`MemShare`] whose operations go
+/// through the plan.
 #[derive(Debug, Clone)]
 pub struct FaultyShare {
     pub(super) inner: MemShare,

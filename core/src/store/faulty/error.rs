@@ -6,18 +6,20 @@ use crate::io::{ErrorKind, MemError};
 
 use super::StoreOp;
 
-/// Errors of [`FaultyStore`] and its devices.
+/// Errors of [`FaultyStore`](super::FaultyStore) and its devices.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StoreFault {
     /// The simulated crash happened (at this operation or before it); nothing was changed.
     Crashed,
-    /// An injected failure of one operation ([`Fault::Fail`]: nothing was changed;
-    /// [`Fault::Ambiguous`]: the change was made).
+    /// An injected failure of one operation ([`Fault::Fail`](super::Fault::Fail): nothing
+    /// was changed; [`Fault::Ambiguous`](super::Fault::Ambiguous): the change was made).
     Injected(StoreOp),
-    /// An injected short write ([`Fault::Short`]): a prefix of the data was written.
+    /// An injected short write ([`Fault::Short`](super::Fault::Short)): a prefix of the
+    /// data was written.
     ShortWrite,
-    /// The byte budget of [`FaultPlan::no_space_after`] ran out (ENOSPC); a write stored
-    /// the part that fitted, anything else changed nothing.
+    /// The byte budget of [`FaultPlan::no_space_after`](super::FaultPlan::no_space_after)
+    /// ran out (ENOSPC); a write stored the part that fitted, anything else changed
+    /// nothing.
     NoSpace,
     /// The underlying in-memory device failed.
     Mem(MemError),

@@ -1,8 +1,8 @@
 //! A fault-injecting share store for tests (feature `_testing`; not covered by semver).
 //!
-//! [`FaultyStore`] wraps a [`MemStore`]. Its devices ([`FaultyShare`]) and its namespace
-//! operations share one [`FaultPlan`], which numbers every *mutating* operation in one
-//! global sequence (starting at 0):
+//! [`FaultyStore`] wraps a [`MemStore`](crate::store::MemStore). Its devices
+//! ([`FaultyShare`]) and its namespace operations share one [`FaultPlan`], which numbers
+//! every *mutating* operation in one global sequence (starting at 0):
 //!
 //! - device `write_at`, `set_len` and `sync`;
 //! - store `create_incoming`, `publish`, `abort`, `remove`, `write_advisory` and

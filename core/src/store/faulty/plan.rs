@@ -20,17 +20,17 @@ pub enum StoreOp {
     SetLen,
     /// Device `sync`.
     Sync,
-    /// [`ShareStore::create_incoming`].
+    /// [`ShareStore::create_incoming`](crate::store::ShareStore::create_incoming).
     CreateIncoming,
-    /// [`ShareStore::publish`].
+    /// [`ShareStore::publish`](crate::store::ShareStore::publish).
     Publish,
-    /// [`ShareStore::abort`].
+    /// [`ShareStore::abort`](crate::store::ShareStore::abort).
     Abort,
-    /// [`ShareStore::remove`].
+    /// [`ShareStore::remove`](crate::store::ShareStore::remove).
     Remove,
-    /// [`ShareStore::write_advisory`].
+    /// [`ShareStore::write_advisory`](crate::store::ShareStore::write_advisory).
     WriteAdvisory,
-    /// [`ShareStore::put_upload_record`].
+    /// [`ShareStore::put_upload_record`](crate::store::ShareStore::put_upload_record).
     PutUploadRecord,
 }
 
@@ -126,8 +126,8 @@ pub(super) enum Gate {
     CrashHere,
 }
 
-/// The shared fault plan of a [`FaultyStore`] and its devices. Clones are handles on
-/// the same plan.
+/// The shared fault plan of a [`FaultyStore`](super::FaultyStore) and its devices. Clones
+/// are handles on the same plan.
 #[derive(Debug, Clone, Default)]
 pub struct FaultPlan(Rc<RefCell<PlanState>>);
 

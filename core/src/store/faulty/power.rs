@@ -13,7 +13,8 @@ use crate::types::{ShareNumber, StorageIndex};
 pub const SECTOR: u64 = 512;
 
 /// A change that was applied but is not yet durable: at a power loss it may be lost,
-/// kept, or (a write) kept in part ([`FaultyStore::power_loss_image`]).
+/// kept, or (a write) kept in part
+/// ([`FaultyStore::power_loss_image`](super::FaultyStore::power_loss_image)).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Pending {
     /// The share it changes: an identity that is kept when the share is published.

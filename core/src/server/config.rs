@@ -1,0 +1,58 @@
+//! The settings of a server.
+
+use crate::format::lease::DEFAULT_LEASE_DURATION;
+
+/// The settings of a server. `Config::default()` is Tahoe 1.20's behaviour.
+#[derive(Debug, Clone, PartialEq, Eq)]
+// Each flag is an independent Tahoe setting; an enum would not say more.
+#[allow(clippy::struct_excessive_bools)]
+pub struct Config {
+    /// Bytes of the store's free space never given to shares (Tahoe's `reserved_space`).
+    pub reserved_space: u64,
+    /// Accept no new immutable shares (Tahoe's `readonly = True`): the available space
+    /// reads as 0.
+    pub readonly: bool,
+    /// Throw away all immutable share data written, publishing zero-filled shares
+    /// (Tahoe's `discard_storage`, for testing).
+    pub discard_storage: bool,
+    /// Seconds a lease lasts from the time it is added or renewed (Tahoe: 31 days).
+    pub lease_duration: u32,
+    /// Seconds an upload may go without a write before
+    /// [`Server::expire_stale_uploads`](super::Server::expire_stale_uploads) aborts it
+    /// (Tahoe: 30 minutes).
+    pub upload_idle_timeout: u64,
+    /// Uploads in progress at once; allocations beyond fail with
+    /// [`Limit::Uploads`](crate::error::Limit::Uploads).
+    pub max_uploads: usize,
+    /// Separate written ranges per upload; a write that would exceed it fails with
+    /// [`Limit::RangesPerUpload`](crate::error::Limit::RangesPerUpload) (writing in order
+    /// never needs more than one).
+    pub max_ranges_per_upload: usize,
+    /// Bytes of one corruption advisory report; larger ones fail with
+    /// [`Limit::AdvisorySize`](crate::error::Limit::AdvisorySize).
+    pub max_advisory_size: usize,
+    /// Keep uploads in progress across a restart (each keeps a small record beside its
+    /// incoming share). Off, as in Tahoe, a new server discards `incoming/`.
+    pub resume_uploads: bool,
+    /// Apply read-only mode and the space check to mutable writes too (Tahoe ticket
+    /// #390). Off, as in Tahoe 1.20, which accepts mutable writes on a read-only or full
+    /// server.
+    pub mutable_writes_respect_space: bool,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            reserved_space: 0,
+            readonly: false,
+            discard_storage: false,
+            lease_duration: DEFAULT_LEASE_DURATION,
+            upload_idle_timeout: 30 * 60,
+            max_uploads: 65_536,
+            max_ranges_per_upload: 4096,
+            max_advisory_size: 256 * 1024,
+            resume_uploads: false,
+            mutable_writes_respect_space: false,
+        }
+    }
+}
