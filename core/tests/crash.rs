@@ -1,14 +1,50 @@
-//! Crash-point enumeration over every multi-step container update: the fault-injecting
-//! device stops persisting at every mutating operation in turn (and, in power-loss mode,
-//! keeps only what was synced); after recovery the container must be byte-identical to
-//! the old one or to the new one.
+//! Crash-point enumeration over every multi-step container update: the device of one
+//! share of the fault-injecting store stops persisting at every mutating operation in turn
+//! (and, in power-loss mode, keeps only what was synced); after recovery the container
+//! must be byte-identical to the old one or to the new one.
 
 use tahoe_shares::container::{ImmutableContainer, MutableContainer, NewLease};
 use tahoe_shares::format::immutable::ImmutableVersion;
 use tahoe_shares::format::mutable::MutableVersion;
-use tahoe_shares::io::faulty::{CrashMode, FaultyIo};
-use tahoe_shares::io::VecIo;
-use tahoe_shares::{CancelSecret, NodeId, RenewSecret, WriteEnabler};
+use tahoe_shares::io::{ShareIo, VecIo};
+use tahoe_shares::store::{FaultyShare, FaultyStore, MemStore, ShareStore};
+use tahoe_shares::{CancelSecret, NodeId, RenewSecret, ShareNumber, StorageIndex, WriteEnabler};
+
+const SI: StorageIndex = StorageIndex::new([9; 16]);
+const SHARE: ShareNumber = ShareNumber(0);
+
+/// What a crash keeps.
+#[derive(Debug, Clone, Copy)]
+enum CrashMode {
+    /// The process dies; the OS keeps every completed write.
+    ProcessCrash,
+    /// Power is lost; only synced state survives.
+    PowerLoss,
+}
+
+/// A fault-injecting store holding one published share with `bytes` (taken as durable),
+/// crashing at mutating operation `crash_at` if given, and that share's device.
+fn device(bytes: &[u8], crash_at: Option<usize>) -> (FaultyStore, FaultyShare) {
+    let mut mem = MemStore::new();
+    let mut io = mem.create_incoming(&SI, SHARE).unwrap();
+    io.write_at(0, bytes).unwrap();
+    mem.publish(&SI, SHARE).unwrap();
+    let mut store = FaultyStore::new(mem);
+    if let Some(n) = crash_at {
+        store.plan().crash_at(n);
+    }
+    let io = store.open(&SI, SHARE).unwrap().unwrap();
+    (store, io)
+}
+
+/// The share's bytes that survive a crash of `store` in `mode`.
+fn crash_image(store: &FaultyStore, mode: CrashMode) -> Vec<u8> {
+    let mut image = match mode {
+        CrashMode::ProcessCrash => store.crash_image(),
+        CrashMode::PowerLoss => store.durable_image(),
+    };
+    image.open(&SI, SHARE).unwrap().unwrap().bytes()
+}
 
 fn lease(seed: u8, expiry: u32) -> NewLease {
     NewLease {
@@ -24,19 +60,20 @@ fn lease(seed: u8, expiry: u32) -> NewLease {
 /// `recover`, and checks old-or-new. Returns the number of crash states checked.
 fn enumerate(
     before: &[u8],
-    op: &dyn Fn(FaultyIo) -> FaultyIo,
+    op: &dyn Fn(FaultyShare) -> FaultyShare,
     recover: &dyn Fn(Vec<u8>) -> Vec<u8>,
 ) -> usize {
-    let after = op(FaultyIo::new(before.to_vec())).image().to_vec();
+    let after = op(device(before, None).1).bytes();
     assert_ne!(after, before, "the operation must change something");
     let mut checked = 0;
     for mode in [CrashMode::ProcessCrash, CrashMode::PowerLoss] {
         for n in 0.. {
-            let io = op(FaultyIo::new(before.to_vec()).crash_at(n));
-            if !io.crashed() {
+            let (store, io) = device(before, Some(n));
+            op(io);
+            if !store.plan().crashed() {
                 break;
             }
-            let recovered = recover(io.crash_image(mode));
+            let recovered = recover(crash_image(&store, mode));
             // Recovery after a crash during recovery: recovering twice changes nothing.
             assert_eq!(
                 recover(recovered.clone()),
@@ -141,14 +178,13 @@ fn immutable_cancel_with_compaction_never_loses_a_kept_lease() {
     let before = immutable_with_leases(4);
     for mode in [CrashMode::ProcessCrash, CrashMode::PowerLoss] {
         for n in 0.. {
-            let mut c =
-                ImmutableContainer::open(FaultyIo::new(before.clone()).crash_at(n)).unwrap();
+            let (store, io) = device(&before, Some(n));
+            let mut c = ImmutableContainer::open(io).unwrap();
             let _ = c.cancel_lease(&CancelSecret::new([100; 32]));
-            let io = c.into_inner();
-            if !io.crashed() {
+            if !store.plan().crashed() {
                 break;
             }
-            let image = recover_immutable(io.crash_image(mode));
+            let image = recover_immutable(crash_image(&store, mode));
             let mut c = ImmutableContainer::open(VecIo::from_vec(image)).unwrap();
             let mut seen = Vec::new();
             c.for_each_lease(|_, l| {
@@ -229,10 +265,11 @@ fn mutable_extra_lease_append_is_atomic() {
 
 #[test]
 fn failed_sync_poisons_the_container() {
-    use tahoe_shares::io::faulty::OpKind;
+    use tahoe_shares::store::StoreOp;
     use tahoe_shares::Error;
     let before = mutable_with(1, 10);
-    let io = FaultyIo::new(before).fail_nth(OpKind::Sync, 0, false);
+    let (store, io) = device(&before, None);
+    store.plan().fail_nth(StoreOp::Sync, 0, false);
     let mut c = MutableContainer::open(io).unwrap();
     assert!(matches!(c.writev(&[(0, b"x")], None), Err(Error::Io(_))));
     // The next sync would succeed, but the container refuses: a retried fsync can lie.

@@ -19,8 +19,6 @@
 pub use embedded_io::{Error as IoError, ErrorKind, ErrorType};
 
 mod adapter;
-#[cfg(any(test, feature = "_testing"))]
-pub mod faulty;
 #[cfg(feature = "std")]
 mod file;
 mod slice;
