@@ -134,14 +134,14 @@ C_CFLAGS := -std=c11 -Wall -Wextra -Wpedantic -Werror -g -Iffi-c/include -Iffi-c
 C_SAN := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 C_LIBS := -lpthread -ldl -lm -lrt -lutil
 C_OUT := target/c
-C_PROGS := tests/test_api tests/test_misuse tests/bad_input tests/differential tests/storage_locked \
+C_PROGS := tests/test_api tests/test_misuse tests/bad_input tests/differential tests/storage_locked tests/no_space \
 	examples/fs_example examples/memory_example
 VALGRIND := valgrind --quiet --leak-check=full --show-leak-kinds=all --errors-for-leak-kinds=all \
 	--error-exitcode=1
 # Each program with its arguments ($(1): the build directory, $(2): a scratch directory).
 c_runs = "$(1)/test_api $(2)" "$(1)/test_misuse $(2)" "$(1)/bad_input $(2)" \
 	"$(1)/differential ffi-c/tests/differential.script $(2)/differential" \
-	"$(1)/storage_locked $(2)" \
+	"$(1)/storage_locked $(2)" "$(1)/no_space" \
 	"$(1)/fs_example $(2)/fs_example" "$(1)/memory_example"
 
 # Writes `prefix`, `libdir`, `includedir` and the version into the pkg-config template.

@@ -111,7 +111,7 @@ fn error_json(e: &Error<io::Error>) -> Value {
         // cannot name it. Both cases are "no such upload" there.
         Error::NoSuchUpload | Error::BadUploadSecret => "no_such_upload",
         Error::UnsupportedOperator => "unsupported_operator",
-        Error::InvalidArgument(_) => "invalid_argument",
+        Error::InvalidArgument(_) | Error::NotUtf8 { .. } => "invalid_argument",
         Error::LimitReached(_) => "limit_reached",
         Error::AlreadyExists => "already_exists",
         Error::Corrupt(_) => "corrupt",

@@ -159,6 +159,15 @@ pub enum Error<E> {
     TooManyLeases,
     /// An argument is out of its domain; the text names it.
     InvalidArgument(&'static str),
+    /// Text that must be UTF-8 is not (Tahoe decodes it and raises `UnicodeDecodeError`):
+    /// which argument, and where its bytes stop being UTF-8, so that a binding can raise its
+    /// language's own decoding error without decoding again.
+    NotUtf8 {
+        /// The argument (`"share type"`, `"reason"`).
+        field: &'static str,
+        /// Where the text stops being UTF-8 and how long the bad sequence is.
+        error: core::str::Utf8Error,
+    },
     /// The caller's buffer is too small; `needed` bytes are required.
     BufferTooSmall {
         /// Bytes required.
@@ -241,6 +250,7 @@ impl<E> Error<E> {
             Self::UnsupportedOperator => Error::UnsupportedOperator,
             Self::TooManyLeases => Error::TooManyLeases,
             Self::InvalidArgument(a) => Error::InvalidArgument(a),
+            Self::NotUtf8 { field, error } => Error::NotUtf8 { field, error },
             Self::BufferTooSmall { needed } => Error::BufferTooSmall { needed },
             Self::Poisoned => Error::Poisoned,
             Self::BadUploadSecret => Error::BadUploadSecret,
@@ -329,6 +339,9 @@ impl<E: fmt::Display> fmt::Display for Error<E> {
             Self::UnsupportedOperator => f.write_str("unsupported test operator (only eq)"),
             Self::TooManyLeases => f.write_str("lease count would overflow"),
             Self::InvalidArgument(a) => write!(f, "invalid argument: {a}"),
+            Self::NotUtf8 { field, error } => {
+                write!(f, "invalid argument: {field} is not UTF-8: {error}")
+            }
             Self::BufferTooSmall { needed } => write!(f, "buffer too small: {needed} needed"),
             Self::Poisoned => f.write_str("handle poisoned by an earlier sync failure"),
             Self::BadUploadSecret => f.write_str("wrong upload secret"),
@@ -347,6 +360,7 @@ impl<E: core::error::Error + 'static> core::error::Error for Error<E> {
     fn source(&self) -> Option<&(dyn core::error::Error + 'static)> {
         match self {
             Self::Io(e) => Some(e),
+            Self::NotUtf8 { error, .. } => Some(error),
             _ => None,
         }
     }

@@ -1650,9 +1650,21 @@ fn an_advisory_larger_than_the_free_space_is_dropped() {
 fn an_advisory_that_is_not_utf8_is_invalid_argument() {
     let mut s = server();
     upload_shares(&mut s, &[3], b"data");
-    for (t, r) in [(&b"immutable"[..], &b"\xff"[..]), (b"\xc3", b"r")] {
+    // The share type is decoded first, as Tahoe does; the error says which text and where
+    // it stops being UTF-8, so bindings raise their own decoding error from it.
+    for (t, r, which, valid, bad) in [
+        (&b"immutable"[..], &b"ok \xff"[..], "reason", 3, Some(1)),
+        (b"\xc3", b"\xff", "share type", 0, None),
+    ] {
         let e = s.advise_corrupt_share(t, &SI, sn(3), r, NOW).unwrap_err();
-        assert!(matches!(e, Error::InvalidArgument(_)), "{e:?}");
+        let Error::NotUtf8 { field, error } = e else {
+            panic!("{e:?}")
+        };
+        assert_eq!(
+            (field, error.valid_up_to(), error.error_len()),
+            (which, valid, bad)
+        );
+        assert!(e.to_string().contains(which), "{e}");
     }
     assert!(s.store().advisories.is_empty());
 }

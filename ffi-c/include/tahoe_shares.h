@@ -340,6 +340,13 @@ typedef enum ts_cb_status {
      * The store refuses an argument (for example an advisory name it cannot store).
      */
     TS_CB_INVALID_ARGUMENT = 6,
+    /**
+     * The storage is full (a filesystem's `ENOSPC` or `EDQUOT`), from any callback that
+     * writes or creates. The server reports `TS_NO_SPACE` (Tahoe's `NoSpace`), gives back
+     * the space an upload reserved, and answers a corruption advisory it could not store
+     * `TS_ADVISE_NO_SPACE`, as it does for a full filesystem.
+     */
+    TS_CB_NO_SPACE = 7,
 } ts_cb_status;
 
 /**

@@ -203,7 +203,7 @@ impl<E> From<&Error<E>> for ts_result {
             Error::AlreadyExists => Self::TS_ALREADY_EXISTS,
             Error::UnsupportedOperator => Self::TS_UNSUPPORTED_OPERATOR,
             Error::TooManyLeases => Self::TS_TOO_MANY_LEASES,
-            Error::InvalidArgument(_) => Self::TS_INVALID_ARGUMENT,
+            Error::InvalidArgument(_) | Error::NotUtf8 { .. } => Self::TS_INVALID_ARGUMENT,
             Error::BufferTooSmall { .. } => Self::TS_BUFFER_TOO_SMALL,
             Error::Poisoned => Self::TS_POISONED,
             Error::BadUploadSecret => Self::TS_BAD_UPLOAD_SECRET,

@@ -36,6 +36,11 @@ pub enum ts_cb_status {
     TS_CB_BUFFER_TOO_SMALL = 5,
     /// The store refuses an argument (for example an advisory name it cannot store).
     TS_CB_INVALID_ARGUMENT = 6,
+    /// The storage is full (a filesystem's `ENOSPC` or `EDQUOT`), from any callback that
+    /// writes or creates. The server reports `TS_NO_SPACE` (Tahoe's `NoSpace`), gives back
+    /// the space an upload reserved, and answers a corruption advisory it could not store
+    /// `TS_ADVISE_NO_SPACE`, as it does for a full filesystem.
+    TS_CB_NO_SPACE = 7,
 }
 
 const OK: c_int = ts_cb_status::TS_CB_OK as c_int;
@@ -44,6 +49,7 @@ const EXISTS: c_int = ts_cb_status::TS_CB_EXISTS as c_int;
 const NOT_A_SHARE: c_int = ts_cb_status::TS_CB_NOT_A_SHARE as c_int;
 const BUFFER_TOO_SMALL: c_int = ts_cb_status::TS_CB_BUFFER_TOO_SMALL as c_int;
 const INVALID_ARGUMENT: c_int = ts_cb_status::TS_CB_INVALID_ARGUMENT as c_int;
+const NO_SPACE: c_int = ts_cb_status::TS_CB_NO_SPACE as c_int;
 
 /// Opens, creates or opens-incoming a share: on `TS_CB_OK` the callback stores its own
 /// handle for the share in `*out_share` (any value, NULL included; the library only passes
@@ -298,6 +304,12 @@ pub enum CallbackError {
 impl fmt::Display for CallbackError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
+            Self::Failed {
+                callback,
+                status: NO_SPACE,
+            } => {
+                write!(f, "store callback {callback} reported no space")
+            }
             Self::Failed { callback, status } => {
                 write!(f, "store callback {callback} failed with status {status}")
             }
@@ -791,6 +803,17 @@ impl ShareStore for CallbackStore {
             return Err(Error::Io(e));
         }
         Ok(())
+    }
+
+    /// A callback that returned `TS_CB_NO_SPACE` (a store's or a share handle's).
+    fn is_no_space(err: &CallbackError) -> bool {
+        matches!(
+            err,
+            CallbackError::Failed {
+                status: NO_SPACE,
+                ..
+            }
+        )
     }
 }
 

@@ -317,6 +317,16 @@ pub fn to_py(py: Python<'_>, e: CoreError<NativeError>, ctx: Context<'_>) -> PyE
                 v.setattr("magic", PyBytes::new(py, magic.as_bytes()))
             })
         }
+        CoreError::NotUtf8 { field, error } => {
+            // Where the text stops being UTF-8, for a caller that raises Python's own
+            // `UnicodeDecodeError` (the drop-in, as Tahoe's decode does): the argument's
+            // Python name, the offset, and the bad sequence's length (None: cut short).
+            return with_attrs(py, new_err(Kind::InvalidArgument, msg), |v| {
+                v.setattr("argument", field.replace(' ', "_"))?;
+                v.setattr("start", error.valid_up_to())?;
+                v.setattr("length", error.error_len())
+            });
+        }
         CoreError::NotAShare => Kind::NotAShare,
         CoreError::DataTooLarge { .. } => Kind::DataTooLarge,
         CoreError::ConflictingWrite { .. } => Kind::ConflictingWrite,

@@ -68,3 +68,47 @@ def test_advisories_about_impossible_share_numbers_are_not_held(tmp_path: Path) 
     s = _server(tmp_path)
     for n in (256, 2**40, -1):
         assert s.advise_corrupt_share(b"immutable", SI, n, b"\xff") == "not-held"
+
+
+def test_advisory_text_that_is_not_utf8_says_where(tmp_path: Path) -> None:
+    """The core names the text and where it stops being UTF-8; the share type is checked
+    first, as Tahoe decodes it first."""
+    s = _server(tmp_path)
+    s.allocate_buckets(SI, b"r" * 32, b"c" * 32, {0}, 1, b"u", now=NOW)
+    s.write(SI, 0, b"u", 0, b"x", now=NOW)
+    s.close(SI, 0, b"u")
+    cases = [
+        (b"immutable", b"ok \xff!", ("reason", 3, 1)),
+        (b"\xc3", b"\xff", ("share_type", 0, None)),
+    ]
+    for share_type, reason, expected in cases:
+        with pytest.raises(ts.InvalidArgument) as e:
+            s.advise_corrupt_share(share_type, SI, 0, reason, now=NOW)
+        assert (e.value.argument, e.value.start, e.value.length) == expected
+
+
+def test_dropin_raises_the_unicode_error_tahoes_server_raises(tmp_path: Path) -> None:
+    """Tahoe's server decodes advisory text and raises UnicodeDecodeError; the drop-in maps
+    the core's error to the same exception, with the same text and positions."""
+    from allmydata.storage.server import StorageServer as TahoeServer
+
+    from tahoe_shares.tahoe import StorageServer as DropIn
+
+    def raised(cls, where: Path, share_type: bytes, reason: bytes) -> UnicodeDecodeError:
+        ss = cls(str(where), NODE)
+        _, writers = ss.allocate_buckets(SI, b"r" * 32, b"c" * 32, {0}, 1)
+        writers[0].write(0, b"x")
+        writers[0].close()
+        try:
+            with pytest.raises(UnicodeDecodeError) as e:
+                ss.advise_corrupt_share(share_type, SI, 0, reason)
+        finally:
+            ss.stopService() if ss.running else None
+        return e.value
+
+    cases = [(b"immutable", b"ok \xff!"), (b"\xc3", b"r"), (b"immutable", b"cut \xe2\x9c")]
+    for i, (share_type, reason) in enumerate(cases):
+        theirs = raised(TahoeServer, tmp_path / f"tahoe{i}", share_type, reason)
+        ours = raised(DropIn, tmp_path / f"ours{i}", share_type, reason)
+        assert (ours.encoding, ours.object, ours.start, ours.end) == (
+            theirs.encoding, theirs.object, theirs.start, theirs.end)

@@ -20,7 +20,8 @@ impl<S: ShareStore> Server<S> {
     ///
     /// # Errors
     ///
-    /// [`Error::InvalidArgument`] for text that is not UTF-8;
+    /// [`Error::NotUtf8`] for text that is not UTF-8 (the share type is checked first, as
+    /// Tahoe decodes it first);
     /// [`Limit::AdvisorySize`] for a report over the configured size; store errors.
     pub fn advise_corrupt_share(
         &mut self,
@@ -38,10 +39,14 @@ impl<S: ShareStore> Server<S> {
         if !self.store.list(si)?.contains(shnum) {
             return Ok(AdviseOutcome::NotHeld);
         }
-        let share_type = core::str::from_utf8(share_type)
-            .map_err(|_| Error::InvalidArgument("share type is not UTF-8"))?;
-        let reason = core::str::from_utf8(reason)
-            .map_err(|_| Error::InvalidArgument("reason is not UTF-8"))?;
+        let share_type = core::str::from_utf8(share_type).map_err(|error| Error::NotUtf8 {
+            field: "share type",
+            error,
+        })?;
+        let reason = core::str::from_utf8(reason).map_err(|error| Error::NotUtf8 {
+            field: "reason",
+            error,
+        })?;
         let si_s = si.to_base32();
         let si_s = si_s.as_str();
         let mut report = alloc::string::String::new();

@@ -647,16 +647,23 @@ impl ShareStore for FsStore {
         if fs::symlink_metadata(self.share_path(si, shnum)).is_ok() {
             return Err(Error::AlreadyExists);
         }
+        let bucket = self.bucket_dir(si);
         let dir = self.incoming_dir(si);
         let path = dir.join(shnum.file_name().as_str());
+        // Tahoe makes the final bucket directory when it allocates a share, so the tree
+        // of an upload in progress is Tahoe's; the publish then only links into it. Like
+        // Tahoe, an abort leaves it (empty); removing the last share removes it.
         // Another process publishing or aborting the last upload under the same prefix
         // may remove the directories between their creation and the file's.
         let created = self
-            .in_new_dir(&dir, || self.open_file(&path, true))
+            .make_dirs(&bucket)
+            .and_then(|()| self.in_new_dir(&dir, || self.open_file(&path, true)))
             .and_then(|f| f.ok_or(Error::Bug("create_new returned no file")));
         if matches!(&created, Err(Error::Io(_))) {
-            // A full disk can fail the file after its directories: leave none behind.
+            // A full disk can fail the file after its directories: leave none behind
+            // (a bucket directory that holds shares is not empty and stays).
             Self::remove_empty_dirs(&dir, 2);
+            Self::remove_empty_dirs(&bucket, 2);
         }
         created
     }
@@ -707,7 +714,9 @@ impl ShareStore for FsStore {
         let linked = self.in_new_dir(&bucket, || fs::hard_link(&from, &to).map_err(at_excl(&to)));
         if let Err(e) = linked {
             if matches!(e, Error::Io(_)) {
-                Self::remove_empty_dirs(&bucket, 1);
+                // The bucket and prefix directories (made at allocation or here) go
+                // again if this share was to be their first.
+                Self::remove_empty_dirs(&bucket, 2);
             }
             return Err(e);
         }
@@ -900,6 +909,37 @@ mod tests {
         assert!(!is_full(&io::Error::other("no errno")));
         assert_eq!(FsError::errno(&io::Error::other("x")), None);
         assert_eq!(FsError::path_of(&io::Error::from_raw_os_error(2)), None);
+    }
+
+    /// Tahoe's allocation makes the final bucket directory; so does `create_incoming`, so
+    /// that Rust and C users get Tahoe's tree, and an abort leaves it as Tahoe's does.
+    #[test]
+    #[cfg_attr(miri, ignore)]
+    fn create_incoming_makes_the_bucket_directory_and_abort_leaves_it() {
+        let root =
+            std::env::temp_dir().join(std::format!("ts-fs-unit-bucket-dir-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&root);
+        let mut store = FsStore::open(&root, Durability::Tahoe).unwrap();
+        let si = StorageIndex::new([9; 16]);
+        let bucket = store.bucket_dir(&si);
+        assert!(!bucket.exists());
+        drop(store.create_incoming(&si, ShareNumber(3)).unwrap());
+        assert!(bucket.is_dir(), "allocation makes {}", bucket.display());
+        assert!(store.list(&si).unwrap().is_empty());
+        store.abort(&si, ShareNumber(3)).unwrap();
+        assert!(bucket.is_dir(), "an abort leaves {}", bucket.display());
+        assert_eq!(fs::read_dir(&bucket).unwrap().count(), 0);
+        assert!(!store.incoming_dir(&si).exists());
+        drop(store.create_incoming(&si, ShareNumber(3)).unwrap());
+        store.publish(&si, ShareNumber(3)).unwrap();
+        assert!(store.list(&si).unwrap().contains(ShareNumber(3)));
+        store.remove(&si, ShareNumber(3)).unwrap();
+        assert!(
+            !bucket.exists(),
+            "removing the last share removes the bucket directory"
+        );
+        drop(store);
+        fs::remove_dir_all(&root).unwrap();
     }
 
     #[test]

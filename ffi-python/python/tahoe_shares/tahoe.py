@@ -356,9 +356,6 @@ class StorageServer(_TahoeStorageServer):
             bw = BucketWriter(self, storage_index, shnum, secret, allocated_size, self._clock)
             bucketwriters[shnum] = bw
             self._bucket_writers[bw.incominghome] = bw
-        if bucketwriters:
-            # Tahoe makes the final bucket directory at allocation.
-            fileutil.make_dirs(self._bucket_path(storage_index))
         self.add_latency("allocate", self._clock.seconds() - start)
         return set(already), bucketwriters
 
@@ -464,11 +461,15 @@ class StorageServer(_TahoeStorageServer):
         try:
             outcome = self._native.advise_corrupt_share(share_type, storage_index, shnum,
                                                         reason, now=_now(self._clock))
-        except _native.InvalidArgument:
+        except _native.InvalidArgument as e:
             # Text that is not UTF-8: Tahoe's decode raises UnicodeDecodeError.
-            share_type.decode("utf-8")
-            reason.decode("utf-8")
-            raise
+            argument = getattr(e, "argument", None)
+            if argument is None:
+                raise
+            text = share_type if argument == "share_type" else reason
+            end = len(text) if e.length is None else e.start + e.length
+            why = "unexpected end of data" if e.length is None else "invalid utf-8"
+            raise UnicodeDecodeError("utf-8", text, e.start, end, why) from None
         if outcome == "not-held":
             log.msg(format="discarding client corruption claim for %(si)s/%(shnum)d which I do not have",
                     si=si_b2a(storage_index), shnum=shnum)
