@@ -27,9 +27,10 @@
 //! `catalogue_figure` prints `RELIABILITY bad_inputs_core <N>` (see it with
 //! `--nocapture`).
 
+mod common;
+
 use std::fs;
 use std::os::unix::fs::symlink;
-use std::path::PathBuf;
 
 use core::cell::RefCell;
 use std::rc::Rc;
@@ -38,15 +39,17 @@ use tahoe_shares::container::{
     ImmutableContainer, MutableContainer, NewLease, TestOperator, TestVector,
 };
 use tahoe_shares::format::immutable::ImmutableVersion;
-use tahoe_shares::format::mutable::{MutableVersion, DATA_OFFSET, MAX_MUTABLE_SHARE_SIZE};
+use tahoe_shares::format::mutable::{DATA_OFFSET, MAX_MUTABLE_SHARE_SIZE};
 use tahoe_shares::io::{ErrorKind, ErrorType, IoError, MemError, ShareIo, VecIo};
-use tahoe_shares::server::{AllocateRequest, Config, Server, SlotSecrets, SlotWrite};
+use tahoe_shares::server::{AllocateRequest, Config, Server, SlotWrite};
 use tahoe_shares::store::{Durability, FsStore, MemShare, MemStore, ShareStore};
 use tahoe_shares::types::InvalidLength;
 use tahoe_shares::{
     CancelSecret, Corruption, Error, NodeId, RenewSecret, ShareNumber, ShareSet, StorageIndex,
     UploadSecret, WriteEnabler,
 };
+
+use common::{eq, new_mutable, server, slot_secrets, upload_secret, TempDir, NODE, NOW};
 
 fn imm(bytes: Vec<u8>) -> Result<ImmutableContainer<VecIo>, Error<MemError>> {
     ImmutableContainer::open(VecIo::from_vec(bytes))
@@ -67,13 +70,7 @@ fn lease() -> NewLease {
 }
 
 fn good_mutable(extra_leases: u8) -> Vec<u8> {
-    let mut c = MutableContainer::create(
-        VecIo::new(),
-        MutableVersion::V2,
-        NodeId([1; 20]),
-        WriteEnabler::new([2; 32]),
-    )
-    .unwrap();
+    let mut c = new_mutable();
     c.writev(&[(0, b"some data")], None).unwrap();
     for i in 0..4 + extra_leases {
         let mut l = lease();
@@ -316,28 +313,22 @@ fn row32_unknown_renew_and_cancel_secrets() {
     ));
 }
 
-fn temp_dir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("ts-bad-{name}-{}", std::process::id()));
-    let _ = fs::remove_dir_all(&d);
-    d
-}
-
-/// An `FsStore` holding share 3 of `si`, published.
-fn fs_store_with_share(name: &str, si: &StorageIndex) -> (PathBuf, FsStore) {
-    let root = temp_dir(name);
-    let mut store = FsStore::open(&root, Durability::Durable).unwrap();
+/// An `FsStore` in a new directory holding share 3 of `si`, published.
+fn fs_store_with_share(name: &str, si: &StorageIndex) -> (TempDir, FsStore) {
+    let dir = TempDir::new(name);
+    let mut store = FsStore::open(dir.path(), Durability::Durable).unwrap();
     let io = store.create_incoming(si, ShareNumber(3)).unwrap();
     let mut c = ImmutableContainer::create(io, ImmutableVersion::V2, 4).unwrap();
     c.add_lease(&lease()).unwrap();
     c.write_share_data(0, b"data").unwrap();
     store.publish(si, ShareNumber(3)).unwrap();
-    (root, store)
+    (dir, store)
 }
 
 #[test]
 fn row14_odd_share_file_names_are_ignored() {
     let si = StorageIndex::new([5; 16]);
-    let (root, mut store) = fs_store_with_share("names", &si);
+    let (_dir, mut store) = fs_store_with_share("names", &si);
     let bucket = store.bucket_dir(&si);
     for junk in ["007", "4.tmp", "-1", "256", "abc", "+1", "07"] {
         fs::write(bucket.join(junk), b"junk").unwrap();
@@ -347,13 +338,12 @@ fn row14_odd_share_file_names_are_ignored() {
     // `007` is not share 7, and nothing else is served under a number.
     assert!(store.open(&si, ShareNumber(7)).unwrap().is_none());
     assert!(store.open(&si, ShareNumber(4)).unwrap().is_none());
-    fs::remove_dir_all(&root).unwrap();
 }
 
 #[test]
 fn row15_symlink_or_directory_is_not_a_share() {
     let si = StorageIndex::new([6; 16]);
-    let (root, mut store) = fs_store_with_share("links", &si);
+    let (_dir, mut store) = fs_store_with_share("links", &si);
     let bucket = store.bucket_dir(&si);
     symlink(bucket.join("3"), bucket.join("5")).unwrap();
     fs::create_dir(bucket.join("6")).unwrap();
@@ -373,13 +363,12 @@ fn row15_symlink_or_directory_is_not_a_share() {
     ));
     // Never followed: the target is still there, untouched.
     assert!(bucket.join("3").is_file());
-    fs::remove_dir_all(&root).unwrap();
 }
 
 #[test]
 fn fs_store_create_is_exclusive() {
     let si = StorageIndex::new([5; 16]);
-    let (root, mut store) = fs_store_with_share("exclusive", &si);
+    let (_dir, mut store) = fs_store_with_share("exclusive", &si);
     // Neither an existing share nor an upload in progress is replaced.
     assert!(matches!(
         store.create_incoming(&si, ShareNumber(3)),
@@ -395,13 +384,13 @@ fn fs_store_create_is_exclusive() {
         store.abort(&si, ShareNumber(4)),
         Err(Error::NoSuchShare)
     ));
-    fs::remove_dir_all(&root).unwrap();
 }
 
 #[test]
 fn fs_store_layout_is_tahoes() {
-    let root = temp_dir("layout");
-    let mut store = FsStore::open(&root, Durability::Tahoe).unwrap();
+    let dir = TempDir::new("layout");
+    let root = dir.path();
+    let mut store = FsStore::open(root, Durability::Tahoe).unwrap();
     let si = StorageIndex::new(core::array::from_fn(|i| i as u8));
     let io = store.create_incoming(&si, ShareNumber(12)).unwrap();
     assert!(root
@@ -435,13 +424,10 @@ fn fs_store_layout_is_tahoes() {
         store.remove(&si, ShareNumber(12)),
         Err(Error::NoSuchShare)
     ));
-    fs::remove_dir_all(&root).unwrap();
 }
 
 // ----- server-level rows -----------------------------------------------------------------
 
-const NOW: u64 = 1_700_000_000;
-const NODE: NodeId = NodeId([7; 20]);
 const SI: StorageIndex = StorageIndex::new([1; 16]);
 
 /// A byte range (one-element arrays of range literals read as mistakes to clippy).
@@ -449,25 +435,13 @@ fn span(start: u64, end: u64) -> core::ops::Range<u64> {
     start..end
 }
 
-fn upload_secret(s: &str) -> UploadSecret {
-    UploadSecret::new(s.as_bytes()).unwrap()
-}
-
+/// An allocation at `SI`.
 fn request(shares: &[u8], size: u64, upload: &str) -> AllocateRequest {
-    AllocateRequest {
-        storage_index: SI,
-        renew_secret: RenewSecret::new([2; 32]),
-        cancel_secret: CancelSecret::new([3; 32]),
-        share_numbers: shares.iter().copied().map(ShareNumber).collect(),
-        allocated_size: size,
-        owner_num: 0,
-        renew_leases: true,
-        upload_secret: upload_secret(upload),
-    }
+    common::request(SI, shares, size, upload)
 }
 
 fn mem_server(store: MemStore) -> Server<MemStore> {
-    Server::new(store, NODE, Config::default(), NOW).unwrap()
+    server(store)
 }
 
 /// A server with share 0 of `SI` being uploaded (10 bytes) under secret "u".
@@ -476,23 +450,6 @@ fn uploading() -> Server<MemStore> {
     let a = s.allocate_buckets(&request(&[0], 10, "u"), NOW).unwrap();
     assert!(a.allocated.contains(ShareNumber(0)));
     s
-}
-
-fn slot_secrets(we: u8) -> SlotSecrets {
-    SlotSecrets {
-        write_enabler: WriteEnabler::new([we; 32]),
-        renew: RenewSecret::new([0x0a; 32]),
-        cancel: CancelSecret::new([0x0b; 32]),
-    }
-}
-
-fn eq(offset: u64, length: u64, specimen: &[u8]) -> TestVector<'_> {
-    TestVector {
-        offset,
-        length,
-        operator: TestOperator::Eq,
-        specimen,
-    }
 }
 
 #[test]
@@ -513,8 +470,9 @@ fn row16_stale_incoming_removed_at_startup() {
     assert_eq!(s.store().used(), 0);
 
     // The filesystem store too: the file is gone and never served.
-    let root = temp_dir("stale");
-    let mut fs_store = FsStore::open(&root, Durability::Durable).unwrap();
+    let dir = TempDir::new("stale");
+    let root = dir.path();
+    let mut fs_store = FsStore::open(root, Durability::Durable).unwrap();
     drop(fs_store.create_incoming(&SI, ShareNumber(2)).unwrap());
     let mut s = Server::new(fs_store, NODE, Config::default(), NOW).unwrap();
     assert!(s.store_mut().list_incoming(&SI).unwrap().is_empty());
@@ -523,7 +481,6 @@ fn row16_stale_incoming_removed_at_startup() {
         .join("shares/incoming")
         .join(core::str::from_utf8(&SI.prefix()).unwrap())
         .exists());
-    fs::remove_dir_all(&root).unwrap();
 }
 
 #[test]

@@ -10,8 +10,9 @@
 //! `_iter_share_files`; `TAHOE_DISCARDED` with `discard_storage=True`), so those tests
 //! compare whole files byte for byte.
 
+mod common;
+
 use std::fs;
-use std::path::{Path, PathBuf};
 
 use tahoe_shares::container::{MutableContainer, TestOperator, TestVector};
 use tahoe_shares::format::lease::DEFAULT_LEASE_DURATION;
@@ -23,15 +24,16 @@ use tahoe_shares::server::{
 };
 use tahoe_shares::store::{Durability, FsStore, MemStore, ShareStore};
 use tahoe_shares::{
-    CancelSecret, Error, Limit, NodeId, RenewSecret, ShareNumber, ShareSet, StorageIndex,
-    UploadSecret, WriteEnabler,
+    CancelSecret, Error, Limit, NodeId, RenewSecret, ShareSet, StorageIndex, WriteEnabler,
 };
 
-const NOW: u64 = 1_700_000_000;
+use common::{
+    eq, lease_request, server_with, set, slot_secrets, sn, upload_secret, TempDir, NODE, NOW,
+};
+
 const DAYS31: u64 = DEFAULT_LEASE_DURATION as u64;
 // Tahoe's DEFAULT_RENEWAL_TIME.
 const _: () = assert!(DAYS31 == 31 * 24 * 60 * 60);
-const NODE: NodeId = NodeId([7; 20]);
 const SI: StorageIndex = StorageIndex::new([1; 16]);
 const MSI: StorageIndex = StorageIndex::new([9; 16]);
 
@@ -42,37 +44,13 @@ type SlotAnswer = (bool, Vec<(u8, Vec<Vec<u8>>)>);
 
 // ----- helpers ---------------------------------------------------------------------------
 
-fn server_with(store: MemStore, config: Config) -> MemServer {
-    Server::new(store, NODE, config, NOW).unwrap()
-}
-
 fn server() -> MemServer {
     server_with(MemStore::new(), Config::default())
 }
 
-fn sn(n: u8) -> ShareNumber {
-    ShareNumber(n)
-}
-
-fn set(ns: &[u8]) -> ShareSet {
-    ns.iter().copied().map(ShareNumber).collect()
-}
-
-fn secret(s: &str) -> UploadSecret {
-    UploadSecret::new(s.as_bytes()).unwrap()
-}
-
+/// An allocation at `SI` with the lease of seed `lease_seed`.
 fn request(shares: &[u8], size: u64, lease_seed: u8, upload: &str) -> AllocateRequest {
-    AllocateRequest {
-        storage_index: SI,
-        renew_secret: RenewSecret::new([lease_seed; 32]),
-        cancel_secret: CancelSecret::new([lease_seed.wrapping_add(1); 32]),
-        share_numbers: set(shares),
-        allocated_size: size,
-        owner_num: 0,
-        renew_leases: true,
-        upload_secret: secret(upload),
-    }
+    lease_request(SI, shares, size, lease_seed, upload)
 }
 
 fn allocate(s: &mut MemServer, shares: &[u8], size: u64, upload: &str) -> Allocation {
@@ -85,25 +63,10 @@ fn upload_shares(s: &mut MemServer, shares: &[u8], data: &[u8]) {
     let alloc = allocate(s, shares, data.len() as u64, "setup");
     assert_eq!(alloc.allocated, set(shares));
     for &n in shares {
-        assert!(s.write(&SI, sn(n), &secret("setup"), 0, data, NOW).unwrap());
-        s.close(&SI, sn(n), &secret("setup")).unwrap();
-    }
-}
-
-fn slot_secrets(we: u8) -> SlotSecrets {
-    SlotSecrets {
-        write_enabler: WriteEnabler::new([we; 32]),
-        renew: RenewSecret::new([0x0a; 32]),
-        cancel: CancelSecret::new([0x0b; 32]),
-    }
-}
-
-fn eq(offset: u64, length: u64, specimen: &[u8]) -> TestVector<'_> {
-    TestVector {
-        offset,
-        length,
-        operator: TestOperator::Eq,
-        specimen,
+        assert!(s
+            .write(&SI, sn(n), &upload_secret("setup"), 0, data, NOW)
+            .unwrap());
+        s.close(&SI, sn(n), &upload_secret("setup")).unwrap();
     }
 }
 
@@ -207,34 +170,11 @@ fn assert_same_bytes(ours: &[u8], tahoe: &str) {
 }
 
 fn required(s: &mut MemServer, n: u8, upload: &str) -> Vec<(u64, u64)> {
-    s.required_ranges(&SI, sn(n), &secret(upload))
+    s.required_ranges(&SI, sn(n), &upload_secret(upload))
         .unwrap()
         .into_iter()
         .map(|r| (r.start, r.end))
         .collect()
-}
-
-/// A directory under the system temp directory, removed when dropped.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(name: &str) -> Self {
-        let d =
-            std::env::temp_dir().join(format!("ts-server-{name}-{}-{}", std::process::id(), NOW));
-        let _ = fs::remove_dir_all(&d);
-        fs::create_dir_all(&d).unwrap();
-        Self(d)
-    }
-
-    fn path(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.0);
-    }
 }
 
 // ----- allocate_buckets ------------------------------------------------------------------
@@ -364,10 +304,12 @@ fn allocate_skips_a_share_being_uploaded_by_another_upload() {
     assert_eq!(alloc.allocated, set(&[2]));
     // The first upload still owns share 1.
     let err = s
-        .write(&SI, sn(1), &secret("second"), 0, b"x", NOW)
+        .write(&SI, sn(1), &upload_secret("second"), 0, b"x", NOW)
         .unwrap_err();
     assert!(matches!(err, Error::BadUploadSecret), "{err:?}");
-    assert!(!s.write(&SI, sn(1), &secret("first"), 0, b"x", NOW).unwrap());
+    assert!(!s
+        .write(&SI, sn(1), &upload_secret("first"), 0, b"x", NOW)
+        .unwrap());
 }
 
 #[test]
@@ -375,7 +317,9 @@ fn allocate_repeated_with_the_same_secret_returns_the_same_allocation() {
     // GBS idempotence (Tahoe 1.20 answers `allocated={}` here, [V]).
     let mut s = server();
     allocate(&mut s, &[0, 1], 10, "u");
-    assert!(!s.write(&SI, sn(0), &secret("u"), 2, b"abc", NOW).unwrap());
+    assert!(!s
+        .write(&SI, sn(0), &upload_secret("u"), 2, b"abc", NOW)
+        .unwrap());
     let reserved = s.allocated_size();
     let again = allocate(&mut s, &[0, 1, 2], 10, "u");
     assert_eq!(again.allocated, set(&[0, 1, 2]));
@@ -465,13 +409,13 @@ fn discard_storage_drops_writes_and_publishes_a_zero_filled_share() {
     let alloc = s.allocate_buckets(&request(&[0], 10, 2, "u"), NOW).unwrap();
     assert_eq!(alloc.allocated, set(&[0]));
     assert!(!s
-        .write(&SI, sn(0), &secret("u"), 0, b"0123456789", NOW)
+        .write(&SI, sn(0), &upload_secret("u"), 0, b"0123456789", NOW)
         .unwrap());
     // Writes are dropped before any check, as in Tahoe.
     assert!(!s
-        .write(&SI, sn(0), &secret("u"), 5, b"far too long", NOW)
+        .write(&SI, sn(0), &upload_secret("u"), 5, b"far too long", NOW)
         .unwrap());
-    s.close(&SI, sn(0), &secret("u")).unwrap();
+    s.close(&SI, sn(0), &upload_secret("u")).unwrap();
     assert_eq!(immutable_data(&mut s, &SI, 0), [0; 10]);
     assert_same_bytes(&published_bytes(&mut s, &SI, 0), TAHOE_DISCARDED);
 }
@@ -528,7 +472,7 @@ fn write_past_the_allocated_size_is_data_too_large_and_changes_nothing() {
     allocate(&mut s, &[0], 20, "u");
     let before = incoming_bytes(&mut s, &SI, 0);
     let err = s
-        .write(&SI, sn(0), &secret("u"), 15, b"abcdef", NOW)
+        .write(&SI, sn(0), &upload_secret("u"), 15, b"abcdef", NOW)
         .unwrap_err();
     assert!(
         matches!(
@@ -542,16 +486,18 @@ fn write_past_the_allocated_size_is_data_too_large_and_changes_nothing() {
         "{err:?}"
     );
     let err = s
-        .write(&SI, sn(0), &secret("u"), u64::MAX, b"a", NOW)
+        .write(&SI, sn(0), &upload_secret("u"), u64::MAX, b"a", NOW)
         .unwrap_err();
     assert!(matches!(err, Error::DataTooLarge { .. }), "{err:?}");
-    let err = s.write(&SI, sn(0), &secret("u"), 21, b"", NOW).unwrap_err();
+    let err = s
+        .write(&SI, sn(0), &upload_secret("u"), 21, b"", NOW)
+        .unwrap_err();
     assert!(matches!(err, Error::DataTooLarge { .. }), "{err:?}");
     assert_eq!(incoming_bytes(&mut s, &SI, 0), before);
     assert_eq!(required(&mut s, 0, "u"), [(0, 20)]);
     // Up to the allocated size exactly is fine.
     assert!(!s
-        .write(&SI, sn(0), &secret("u"), 15, b"abcde", NOW)
+        .write(&SI, sn(0), &upload_secret("u"), 15, b"abcde", NOW)
         .unwrap());
 }
 
@@ -560,16 +506,18 @@ fn an_identical_overlapping_rewrite_is_accepted() {
     let mut s = server();
     allocate(&mut s, &[0], 10, "u");
     assert!(!s
-        .write(&SI, sn(0), &secret("u"), 0, b"abcdef", NOW)
+        .write(&SI, sn(0), &upload_secret("u"), 0, b"abcdef", NOW)
         .unwrap());
-    assert!(!s.write(&SI, sn(0), &secret("u"), 2, b"cdef", NOW).unwrap());
+    assert!(!s
+        .write(&SI, sn(0), &upload_secret("u"), 2, b"cdef", NOW)
+        .unwrap());
     assert!(s
-        .write(&SI, sn(0), &secret("u"), 3, b"defghij", NOW)
+        .write(&SI, sn(0), &upload_secret("u"), 3, b"defghij", NOW)
         .unwrap());
     assert!(s
-        .write(&SI, sn(0), &secret("u"), 0, b"abcdefghij", NOW)
+        .write(&SI, sn(0), &upload_secret("u"), 0, b"abcdefghij", NOW)
         .unwrap());
-    s.close(&SI, sn(0), &secret("u")).unwrap();
+    s.close(&SI, sn(0), &upload_secret("u")).unwrap();
     assert_eq!(immutable_data(&mut s, &SI, 0), b"abcdefghij");
 }
 
@@ -577,13 +525,17 @@ fn an_identical_overlapping_rewrite_is_accepted() {
 fn a_conflicting_overlap_is_rejected_with_nothing_of_that_write_applied() {
     let mut s = server();
     allocate(&mut s, &[0], 20, "u");
-    assert!(!s.write(&SI, sn(0), &secret("u"), 0, b"aaaa", NOW).unwrap());
-    assert!(!s.write(&SI, sn(0), &secret("u"), 8, b"bbbb", NOW).unwrap());
+    assert!(!s
+        .write(&SI, sn(0), &upload_secret("u"), 0, b"aaaa", NOW)
+        .unwrap());
+    assert!(!s
+        .write(&SI, sn(0), &upload_secret("u"), 8, b"bbbb", NOW)
+        .unwrap());
     let before = incoming_bytes(&mut s, &SI, 0);
     // Matches [0,4) and differs in [8,12): the new bytes at [4,8) and [12,14) are not
     // written either.
     let err = s
-        .write(&SI, sn(0), &secret("u"), 2, b"aaXXXXbbbXYY", NOW)
+        .write(&SI, sn(0), &upload_secret("u"), 2, b"aaXXXXbbbXYY", NOW)
         .unwrap_err();
     assert!(
         matches!(err, Error::ConflictingWrite { start: 8, end: 12 }),
@@ -593,7 +545,7 @@ fn a_conflicting_overlap_is_rejected_with_nothing_of_that_write_applied() {
     assert_eq!(required(&mut s, 0, "u"), [(4, 8), (12, 20)]);
     // A difference in the first range is named by it.
     let err = s
-        .write(&SI, sn(0), &secret("u"), 1, b"ab", NOW)
+        .write(&SI, sn(0), &upload_secret("u"), 1, b"ab", NOW)
         .unwrap_err();
     assert!(
         matches!(err, Error::ConflictingWrite { start: 1, end: 3 }),
@@ -608,14 +560,14 @@ fn a_conflicting_overlap_is_rejected_with_nothing_of_that_write_applied() {
     // too large.
     let long = b"XXXXXXXXXXXXXXXXX";
     let err = s
-        .write(&SI, sn(0), &secret("u"), 10, long, NOW)
+        .write(&SI, sn(0), &upload_secret("u"), 10, long, NOW)
         .unwrap_err();
     assert!(
         matches!(err, Error::ConflictingWrite { start: 10, end: 12 }),
         "{err:?}"
     );
     let err = s
-        .write(&SI, sn(0), &secret("u"), 8, &[b'b'; 13], NOW)
+        .write(&SI, sn(0), &upload_secret("u"), 8, &[b'b'; 13], NOW)
         .unwrap_err();
     assert!(
         matches!(
@@ -636,7 +588,8 @@ fn required_ranges_and_the_completion_flag() {
     let mut s = server();
     allocate(&mut s, &[0], 20, "u");
     let w = |s: &mut MemServer, off: u64, data: &[u8]| {
-        s.write(&SI, sn(0), &secret("u"), off, data, NOW).unwrap()
+        s.write(&SI, sn(0), &upload_secret("u"), off, data, NOW)
+            .unwrap()
     };
     assert_eq!(required(&mut s, 0, "u"), [(0, 20)]);
     assert!(!w(&mut s, 5, b"fffff"));
@@ -653,7 +606,9 @@ fn required_ranges_and_the_completion_flag() {
     assert_eq!(s.uploads().next().unwrap().written, 20);
     // An empty allocation is complete from the start (Tahoe: sum([]) == 0).
     allocate(&mut s, &[1], 0, "z");
-    assert!(s.write(&SI, sn(1), &secret("z"), 0, b"", NOW).unwrap());
+    assert!(s
+        .write(&SI, sn(1), &upload_secret("z"), 0, b"", NOW)
+        .unwrap());
 }
 
 #[test]
@@ -661,8 +616,10 @@ fn close_does_not_check_completeness_and_holes_read_as_zeros() {
     // [V]
     let mut s = server();
     allocate(&mut s, &[0], 20, "u");
-    assert!(!s.write(&SI, sn(0), &secret("u"), 5, b"abcde", NOW).unwrap());
-    let size = s.close(&SI, sn(0), &secret("u")).unwrap();
+    assert!(!s
+        .write(&SI, sn(0), &upload_secret("u"), 5, b"abcde", NOW)
+        .unwrap());
+    let size = s.close(&SI, sn(0), &upload_secret("u")).unwrap();
     assert_eq!(size, 12 + 20 + 72);
     let mut expect = vec![0u8; 20];
     expect[5..10].copy_from_slice(b"abcde");
@@ -677,8 +634,10 @@ fn abort_removes_the_incoming_share_and_releases_its_reservation() {
     s.store_mut().capacity = Some(1000);
     allocate(&mut s, &[0, 1], 300, "u");
     assert_eq!(s.allocated_size(), 600);
-    assert!(!s.write(&SI, sn(0), &secret("u"), 0, b"abc", NOW).unwrap());
-    s.abort(&SI, sn(0), &secret("u")).unwrap();
+    assert!(!s
+        .write(&SI, sn(0), &upload_secret("u"), 0, b"abc", NOW)
+        .unwrap());
+    s.abort(&SI, sn(0), &upload_secret("u")).unwrap();
     assert_eq!(s.allocated_size(), 300);
     assert_eq!(s.store_mut().list_incoming(&SI).unwrap(), set(&[1]));
     assert!(!s.upload_in_progress(&SI, sn(0)));
@@ -691,7 +650,7 @@ fn abort_removes_the_incoming_share_and_releases_its_reservation() {
 fn a_wrong_upload_secret_is_refused_by_every_upload_operation() {
     let mut s = server();
     allocate(&mut s, &[0], 4, "right");
-    let wrong = secret("wrong");
+    let wrong = upload_secret("wrong");
     let e = s.write(&SI, sn(0), &wrong, 0, b"data", NOW).unwrap_err();
     assert!(matches!(e, Error::BadUploadSecret), "{e:?}");
     let e = s.required_ranges(&SI, sn(0), &wrong).unwrap_err();
@@ -703,20 +662,20 @@ fn a_wrong_upload_secret_is_refused_by_every_upload_operation() {
     // Nothing happened: the upload goes on with the right secret.
     assert_eq!(required(&mut s, 0, "right"), [(0, 4)]);
     assert!(s
-        .write(&SI, sn(0), &secret("right"), 0, b"data", NOW)
+        .write(&SI, sn(0), &upload_secret("right"), 0, b"data", NOW)
         .unwrap());
-    s.close(&SI, sn(0), &secret("right")).unwrap();
+    s.close(&SI, sn(0), &upload_secret("right")).unwrap();
     assert_eq!(immutable_data(&mut s, &SI, 0), b"data");
 }
 
 #[test]
 fn no_such_upload_after_close_or_abort() {
     let mut s = server();
-    let u = secret("u");
+    let u = upload_secret("u");
     let e = s.write(&SI, sn(0), &u, 0, b"", NOW).unwrap_err();
     assert!(matches!(e, Error::NoSuchUpload), "{e:?}");
     upload_shares(&mut s, &[0], b"data");
-    let setup = secret("setup");
+    let setup = upload_secret("setup");
     for e in [
         s.write(&SI, sn(0), &setup, 0, b"data", NOW).map(drop),
         s.close(&SI, sn(0), &setup).map(drop),
@@ -742,7 +701,7 @@ fn stale_uploads_expire_at_exactly_the_idle_timeout_and_writes_reset_the_timer()
     let mut s = server();
     allocate(&mut s, &[0, 1], 10, "u");
     // Share 1 is written (even a failing write counts as activity, as in Tahoe).
-    let e = s.write(&SI, sn(1), &secret("u"), 9, b"xx", NOW + 1000);
+    let e = s.write(&SI, sn(1), &upload_secret("u"), 9, b"xx", NOW + 1000);
     assert!(matches!(e, Err(Error::DataTooLarge { .. })), "{e:?}");
     let mut expired = Vec::new();
     let n = s
@@ -755,7 +714,7 @@ fn stale_uploads_expire_at_exactly_the_idle_timeout_and_writes_reset_the_timer()
     assert_eq!(n, 1);
     assert_eq!(expired, [(SI, sn(0))]);
     assert_eq!(s.store_mut().list_incoming(&SI).unwrap(), set(&[1]));
-    let e = s.write(&SI, sn(0), &secret("u"), 0, b"x", NOW + 1800);
+    let e = s.write(&SI, sn(0), &upload_secret("u"), 0, b"x", NOW + 1800);
     assert!(matches!(e, Err(Error::NoSuchUpload)), "{e:?}");
     assert_eq!(s.expire_stale_uploads(NOW + 2799, |_, _| ()).unwrap(), 0);
     assert_eq!(s.expire_stale_uploads(NOW + 2800, |_, _| ()).unwrap(), 1);
@@ -773,7 +732,7 @@ fn limit_ranges_per_upload_refuses_a_write_and_changes_nothing() {
         },
     );
     allocate(&mut s, &[0], 10, "u");
-    let u = secret("u");
+    let u = upload_secret("u");
     s.write(&SI, sn(0), &u, 0, b"a", NOW).unwrap();
     s.write(&SI, sn(0), &u, 4, b"e", NOW).unwrap();
     let before = incoming_bytes(&mut s, &SI, 0);
@@ -1720,7 +1679,7 @@ fn resuming() -> Config {
 fn resumed_uploads_survive_a_restart() {
     let mut s = server_with(MemStore::new(), resuming());
     allocate(&mut s, &[0, 1], 20, "u");
-    let u = secret("u");
+    let u = upload_secret("u");
     s.write(&SI, sn(0), &u, 0, b"01234", NOW).unwrap();
     s.write(&SI, sn(0), &u, 10, b"abcde", NOW + 5).unwrap();
     let later = NOW + 5000;
@@ -1739,7 +1698,7 @@ fn resumed_uploads_survive_a_restart() {
     assert_eq!(info, [(0, 20, 10, later), (1, 20, 0, later)]);
     assert_eq!(s.allocated_size(), 40);
     assert_eq!(required(&mut s, 0, "u"), [(5, 10), (15, 20)]);
-    let e = s.write(&SI, sn(0), &secret("v"), 5, b"56789", later);
+    let e = s.write(&SI, sn(0), &upload_secret("v"), 5, b"56789", later);
     assert!(matches!(e, Err(Error::BadUploadSecret)), "{e:?}");
     // Written bytes were kept: a conflicting rewrite is still detected.
     let e = s.write(&SI, sn(0), &u, 0, b"X", later);
@@ -1762,11 +1721,12 @@ fn without_resume_a_restart_discards_incoming_shares() {
     for first in [Config::default(), resuming()] {
         let mut s = server_with(MemStore::new(), first);
         allocate(&mut s, &[0], 20, "u");
-        s.write(&SI, sn(0), &secret("u"), 0, b"01234", NOW).unwrap();
+        s.write(&SI, sn(0), &upload_secret("u"), 0, b"01234", NOW)
+            .unwrap();
         let mut s = server_with(s.into_store(), Config::default());
         assert_eq!(s.uploads().count(), 0);
         assert!(s.store_mut().list_incoming(&SI).unwrap().is_empty());
-        let e = s.write(&SI, sn(0), &secret("u"), 5, b"5", NOW);
+        let e = s.write(&SI, sn(0), &upload_secret("u"), 5, b"5", NOW);
         assert!(matches!(e, Err(Error::NoSuchUpload)), "{e:?}");
         assert_eq!(allocate(&mut s, &[0], 20, "v").allocated, set(&[0]));
     }
@@ -1782,7 +1742,8 @@ fn without_resume_a_restart_discards_incoming_shares() {
 fn an_upload_with_a_corrupt_record_is_discarded_on_restart() {
     let mut s = server_with(MemStore::new(), resuming());
     allocate(&mut s, &[0, 1, 2], 20, "u");
-    s.write(&SI, sn(0), &secret("u"), 0, b"01234", NOW).unwrap();
+    s.write(&SI, sn(0), &upload_secret("u"), 0, b"01234", NOW)
+        .unwrap();
     let mut store = s.into_store();
     let mut buf = vec![0u8; 4096];
     let len = store
@@ -1797,7 +1758,7 @@ fn an_upload_with_a_corrupt_record_is_discarded_on_restart() {
     let kept: Vec<_> = s.uploads().map(|i| i.share_number.0).collect();
     assert_eq!(kept, [2]);
     assert_eq!(s.store_mut().list_incoming(&SI).unwrap(), set(&[2]));
-    let e = s.write(&SI, sn(0), &secret("u"), 5, b"5", NOW);
+    let e = s.write(&SI, sn(0), &upload_secret("u"), 5, b"5", NOW);
     assert!(matches!(e, Err(Error::NoSuchUpload)), "{e:?}");
 }
 
@@ -1812,7 +1773,7 @@ fn fs_server(dir: &TempDir, config: Config, now: u64) -> Server<FsStore> {
 fn fs_store_files_are_tahoes_byte_for_byte() {
     let dir = TempDir::new("bytes");
     let mut s = fs_server(&dir, Config::default(), NOW);
-    let u = secret("u");
+    let u = upload_secret("u");
     s.allocate_buckets(&request(&[0, 1], 20, 2, "u"), NOW)
         .unwrap();
     let incoming = dir
@@ -1876,7 +1837,7 @@ fn fs_store_files_are_tahoes_byte_for_byte() {
 fn fs_store_resumes_or_discards_uploads_across_restarts() {
     let dir = TempDir::new("resume");
     let mut s = fs_server(&dir, resuming(), NOW);
-    let u = secret("u");
+    let u = upload_secret("u");
     s.allocate_buckets(&request(&[0, 1], 10, 2, "u"), NOW)
         .unwrap();
     s.write(&SI, sn(0), &u, 0, b"01234", NOW).unwrap();
@@ -1927,7 +1888,7 @@ fn fs_store_mutable_delete_removes_the_share_file() {
 #[test]
 fn immutable_shares_match_tahoe_bytes() {
     let mut s = server();
-    let u = secret("u");
+    let u = upload_secret("u");
     s.allocate_buckets(&request(&[0, 1], 20, 2, "u"), NOW)
         .unwrap();
     assert_same_bytes(&incoming_bytes(&mut s, &SI, 0), TAHOE_FRESH_INCOMING);
