@@ -1773,52 +1773,16 @@ fn fs_server(dir: &TempDir, config: Config, now: u64) -> Server<FsStore> {
 fn fs_store_files_are_tahoes_byte_for_byte() {
     let dir = TempDir::new("bytes");
     let mut s = fs_server(&dir, Config::default(), NOW);
-    let u = upload_secret("u");
-    s.allocate_buckets(&request(&[0, 1], 20, 2, "u"), NOW)
-        .unwrap();
-    let incoming = dir
-        .path()
-        .join("shares/incoming/ae/aeaqcaibaeaqcaibaeaqcaibae/0");
-    assert_same_bytes(&fs::read(incoming).unwrap(), TAHOE_FRESH_INCOMING);
-    s.write(&SI, sn(0), &u, 0, b"hello", NOW).unwrap();
-    s.write(&SI, sn(0), &u, 10, b"world", NOW).unwrap();
-    s.close(&SI, sn(0), &u).unwrap();
-    s.write(
-        &SI,
-        sn(1),
-        &u,
-        0,
-        &core::array::from_fn::<u8, 20, _>(|i| i as u8),
-        NOW,
-    )
-    .unwrap();
-    s.close(&SI, sn(1), &u).unwrap();
-    s.add_lease(
-        &SI,
-        &RenewSecret::new([4; 32]),
-        &CancelSecret::new([5; 32]),
-        1,
-        NOW + 100,
-    )
-    .unwrap();
-    s.allocate_buckets(&request(&[0, 1, 2], 20, 2, "u"), NOW + 200)
-        .unwrap();
+    tahoe_immutable_calls(&mut s, |_| {
+        let incoming = dir
+            .path()
+            .join("shares/incoming/ae/aeaqcaibaeaqcaibaeaqcaibae/0");
+        assert_same_bytes(&fs::read(incoming).unwrap(), TAHOE_FRESH_INCOMING);
+    });
     let bucket = dir.path().join("shares/ae/aeaqcaibaeaqcaibaeaqcaibae");
     assert_same_bytes(&fs::read(bucket.join("0")).unwrap(), TAHOE_IMM0);
     assert_same_bytes(&fs::read(bucket.join("1")).unwrap(), TAHOE_IMM1);
-    let ms = slot_secrets(6);
-    s.slot_testv_and_readv_and_writev(
-        &MSI,
-        &ms,
-        &[
-            entry(0, &[], &[(0, b"abc"), (10, b"xyz")], None),
-            entry(2, &[], &[], None),
-        ],
-        &[(0, 5)],
-        true,
-        NOW + 1200,
-    )
-    .unwrap();
+    tahoe_first_slot_call(&mut s);
     let mbucket = dir.path().join("shares/be/beeqscijbeeqscijbeeqscijbe");
     assert_same_bytes(&fs::read(mbucket.join("0")).unwrap(), TAHOE_MUT0_A);
     assert_same_bytes(&fs::read(mbucket.join("2")).unwrap(), TAHOE_MUT2_A);
@@ -1885,13 +1849,18 @@ fn fs_store_mutable_delete_removes_the_share_file() {
 
 // ----- whole files against Tahoe's ---------------------------------------------------------
 
-#[test]
-fn immutable_shares_match_tahoe_bytes() {
-    let mut s = server();
+/// The immutable calls that wrote the `TAHOE_IMM*` files: shares 0 and 1 of `SI` (20 bytes,
+/// upload secret "u"), `fresh` run on the fresh incoming shares, "hello" at 0 and "world" at
+/// 10 of share 0, bytes 0 to 19 in share 1, both closed, a lease of renew secret 4 added at
+/// `NOW + 100` and an allocation of shares 0 to 2 at `NOW + 200` renewing the first lease.
+fn tahoe_immutable_calls<S: ShareStore>(s: &mut Server<S>, fresh: impl FnOnce(&mut Server<S>))
+where
+    S::Error: core::fmt::Debug,
+{
     let u = upload_secret("u");
     s.allocate_buckets(&request(&[0, 1], 20, 2, "u"), NOW)
         .unwrap();
-    assert_same_bytes(&incoming_bytes(&mut s, &SI, 0), TAHOE_FRESH_INCOMING);
+    fresh(s);
     s.write(&SI, sn(0), &u, 0, b"hello", NOW).unwrap();
     s.write(&SI, sn(0), &u, 10, b"world", NOW).unwrap();
     s.close(&SI, sn(0), &u).unwrap();
@@ -1915,6 +1884,39 @@ fn immutable_shares_match_tahoe_bytes() {
     .unwrap();
     s.allocate_buckets(&request(&[0, 1, 2], 20, 2, "u"), NOW + 200)
         .unwrap();
+}
+
+/// The first slot call of the `TAHOE_MUT*` files, at `NOW + 1200` on `MSI`: creates share 0
+/// ("abc" at 0, "xyz" at 10) and an empty share 2, reading bytes 0 to 4.
+fn tahoe_first_slot_call<S: ShareStore>(s: &mut Server<S>) -> SlotAnswer
+where
+    S::Error: core::fmt::Debug,
+{
+    let o = s
+        .slot_testv_and_readv_and_writev(
+            &MSI,
+            &slot_secrets(6),
+            &[
+                entry(0, &[], &[(0, b"abc"), (10, b"xyz")], None),
+                entry(2, &[], &[], None),
+            ],
+            &[(0, 5)],
+            true,
+            NOW + 1200,
+        )
+        .unwrap();
+    (
+        o.passed,
+        o.reads.into_iter().map(|(n, r)| (n.0, r)).collect(),
+    )
+}
+
+#[test]
+fn immutable_shares_match_tahoe_bytes() {
+    let mut s = server();
+    tahoe_immutable_calls(&mut s, |s| {
+        assert_same_bytes(&incoming_bytes(s, &SI, 0), TAHOE_FRESH_INCOMING);
+    });
     assert_same_bytes(&published_bytes(&mut s, &SI, 0), TAHOE_IMM0);
     assert_same_bytes(&published_bytes(&mut s, &SI, 1), TAHOE_IMM1);
     s.cancel_lease(&SI, &CancelSecret::new([3; 32])).unwrap();
@@ -1935,11 +1937,9 @@ fn mutable_shares_match_tahoe_bytes() {
             .map(|(n, r)| (n.0, r))
             .collect::<Vec<_>>()
     };
-    let first = [
-        entry(0, &[], &[(0, b"abc"), (10, b"xyz")], None),
-        entry(2, &[], &[], None),
-    ];
-    assert!(call(&mut s, &first, &[(0, 5)], t).is_empty());
+    let (passed, reads) = tahoe_first_slot_call(&mut s);
+    assert!(passed);
+    assert!(reads.is_empty());
     assert_same_bytes(&published_bytes(&mut s, &MSI, 0), TAHOE_MUT0_A);
     assert_same_bytes(&published_bytes(&mut s, &MSI, 2), TAHOE_MUT2_A);
     for i in 0..5u8 {
