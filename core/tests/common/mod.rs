@@ -5,10 +5,9 @@
 //! with or without `_testing`.
 
 // Each test crate uses a different part of this module, and what a crate leaves unused
-// would warn as dead code in that crate.
-#![allow(dead_code)]
+// would warn in that crate as dead code (or, for the re-export below, an unused import).
+#![allow(dead_code, unused_imports)]
 
-use core::sync::atomic::{AtomicUsize, Ordering};
 use std::fs;
 use std::path::{Path, PathBuf};
 
@@ -29,35 +28,10 @@ pub const NODE: NodeId = NodeId([7; 20]);
 
 // ----- scratch directories ---------------------------------------------------------------
 
-/// A scratch directory under the system's temporary directory, removed on drop (also when
-/// a test fails). Its name holds the test crate's name, `name`, the process id and a counter,
-/// so tests running in parallel, or one test making several, never share one.
-pub struct TempDir(PathBuf);
-
-impl TempDir {
-    /// Creates an empty directory (removing any left by an earlier run of that name).
-    pub fn new(name: &str) -> Self {
-        static COUNTER: AtomicUsize = AtomicUsize::new(0);
-        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-        let crate_name = env!("CARGO_CRATE_NAME");
-        let path =
-            std::env::temp_dir().join(format!("ts-{crate_name}-{name}-{}-{n}", std::process::id()));
-        let _ = fs::remove_dir_all(&path);
-        fs::create_dir_all(&path).unwrap();
-        Self(path)
-    }
-
-    /// The directory.
-    pub fn path(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.0);
-    }
-}
+// The scratch directory is also cli/tests' (another crate, which includes the file by path).
+#[path = "temp_dir.rs"]
+mod temp_dir;
+pub use temp_dir::TempDir;
 
 /// Every regular file below `dir`, with its length, sorted (empty when `dir` is missing).
 pub fn files_below(dir: &Path) -> Vec<(PathBuf, u64)> {
