@@ -1,4 +1,4 @@
-//! Bucket readers pin no file descriptors (issue 12 item 11): a reader holds which share
+//! Bucket readers pin no file descriptors: a reader holds which share
 //! it reads and its length, and each read opens the share through the store.
 //!
 //! This binary holds one test on purpose: it counts this process's open descriptors

@@ -1,4 +1,5 @@
-//! Concurrency and load (reference/reliability.md section 3.5) on a real filesystem.
+//! Concurrency and load on a real filesystem: parallel uploads, racing writers of one
+//! share, racing test-and-writes, readers during writes, and lease renewals racing growth.
 //!
 //! Most tests share one `Server<FsStore>` among threads behind a `Mutex`, exactly as the C
 //! and Python bindings do: every call is one lock acquisition, so calls of different
@@ -20,8 +21,9 @@
 //! what the lock prevents: mutable shares need one writer per storage directory.
 //!
 //! Randomness is a seeded `SplitMix64` (set `TS_CONCURRENCY_SEED` to vary it); the thread
-//! schedule is not deterministic, which is the point. The tests of the four items of 3.5
-//! print one `RELIABILITY <key> <N>` line each (collected with `-- --nocapture`).
+//! schedule is not deterministic, which is the point. The tests of uploads, racing writers,
+//! racing test-and-writes and readers during writes print one `RELIABILITY <key> <N>` line
+//! each (collected with `-- --nocapture`).
 
 mod common;
 
@@ -333,7 +335,7 @@ fn run_upload_batch(server: &Shared, plans: &[&UploadPlan], rng: &mut Rng) {
     }
 }
 
-/// reliability.md 3.5: many parallel uploads in random chunk order, then byte-for-byte
+/// Many parallel uploads in random chunk order, then byte-for-byte
 /// verification (through the server and on disk) and an exact space check.
 /// `Durability::Tahoe` (no fsync): this test is about interleaving, and speed matters.
 #[test]
@@ -651,7 +653,7 @@ fn race_between_servers() -> (usize, usize) {
     (RACE_ROUNDS, refused.load(Ordering::Relaxed))
 }
 
-/// reliability.md 3.5: two (here eight) writers on the same share, exactly one wins:
+/// Two (here eight) writers on the same share, exactly one wins:
 /// (a) through one shared server; (b) through separate servers on one directory, where
 /// only the exclusive creation of the incoming file arbitrates. Each round checks that
 /// the share holds exactly the winner's bytes and lease.
@@ -892,7 +894,7 @@ fn tw_create_rounds(server: &Shared) {
     }
 }
 
-/// reliability.md 3.5: N test-and-writes with the same test vector: exactly one succeeds,
+/// N test-and-writes with the same test vector: exactly one succeeds,
 /// and the history is linearizable against the model. Also a free-running history, and
 /// the race to create a new slot (test "empty"). `Durability::Durable`: every write is
 /// journaled and synced.
@@ -951,7 +953,7 @@ fn is_pattern(bytes: &[u8]) -> bool {
         .is_some_and(|&k| k != 0 && bytes == pattern(k))
 }
 
-/// reliability.md 3.5: readers running during writes never see a torn share. Writers
+/// Readers running during writes never see a torn share. Writers
 /// replace two shares of one slot, in one call each, by whole patterns of varying length;
 /// readers read both shares in one call, in three pieces. Every read must be one complete
 /// pattern, the same on both shares. `Durability::Tahoe`: many writes, and the question is
@@ -1135,7 +1137,7 @@ fn check_data_and_leases(s: &mut FsServer, data: &[u8], leases: &BTreeMap<u8, u3
     assert_eq!(stat.container_size, on_disk, "nothing past the container");
 }
 
-/// reliability.md 3.5: a lease renewal racing a mutable write that grows the container.
+/// A lease renewal racing a mutable write that grows the container.
 /// The slot starts with six leases (two in the extra-lease block, which every growing
 /// write moves); one thread appends to the share while another renews the leases and adds
 /// new ones. Afterwards every lease carries its latest expiry, and the data is exactly

@@ -1,4 +1,4 @@
-//! Damaged share files are reported, the same way on every path (issue 12 item 7).
+//! Damaged share files are reported, the same way on every path.
 //!
 //! | the file                                   | Tahoe 1.20                               | tahoe-shares, every operation           |
 //! |--------------------------------------------|------------------------------------------|------------------------------------------|

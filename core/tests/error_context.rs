@@ -1,5 +1,5 @@
 //! Errors keep their context: the device error is the `source()` of `Error::Io`, and is
-//! shown with its own `Display` (issue 12 item 5).
+//! shown with its own `Display`.
 
 // Tests fail by panicking.
 #![allow(clippy::unwrap_used, clippy::panic)]

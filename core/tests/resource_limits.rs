@@ -1,4 +1,4 @@
-//! Resource limits (reference/reliability.md): memory that does not grow with the number of
+//! Resource limits: memory that does not grow with the number of
 //! leases, and declared sizes that allocate nothing. Memory is measured by an instrumented
 //! global allocator (`stats_alloc`): the total heap bytes an operation allocates, which
 //! bounds its peak. Nothing here is timed.

@@ -1,6 +1,6 @@
-//! The server layer against reference/tahoe-semantics.md section 1: one test per edge
-//! case of Tahoe 1.20's `StorageServer`, `BucketWriter` and `BucketReader` (the items
-//! confirmed against Tahoe first), over `MemStore` and, for the layout on disk, `FsStore`.
+//! The server layer against Tahoe 1.20's `StorageServer`, `BucketWriter` and
+//! `BucketReader`: one test per edge case of their behaviour (each confirmed against Tahoe
+//! first), over `MemStore` and, for the layout on disk, `FsStore`.
 //!
 //! The `TAHOE_*` constants at the end are share files written by Tahoe 1.20's own
 //! `StorageServer` (a twisted `Clock` at 1,700,000,000 and node id `07` * 20), driven
@@ -2129,7 +2129,7 @@ const TAHOE_DISCARDED: &str = concat!(
     "5181f37ac5d7414a7b95fc14ac676780c40e5cfeb5b8701b14761a89b5519eaf663b29e7f8abbdc72195657ccf80",
 );
 
-// ----- errors carry what the drop-in needs (issue 12, "the core decides") -----------------
+// ----- errors carry what the drop-in needs to word them as Tahoe does ----------------------
 
 #[test]
 fn lease_errors_carry_the_share_its_kind_and_the_accepting_nodes() {

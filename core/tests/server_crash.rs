@@ -1,5 +1,6 @@
-//! Crash-point enumeration over every server operation (reliability.md section 3.2,
-//! process-crash model).
+//! Crash-point enumeration over every server operation, in the process-crash model (the
+//! process stops at a mutating store or device operation; what it completed survives) and
+//! the power-loss model (only what was synced survives; docs/reliability.md describes both).
 //!
 //! For each scenario the operation first runs unfaulted on a [`FaultyStore`] to count its
 //! mutating store and device operations and to record the store before and after it.
@@ -34,7 +35,7 @@
 //! are compacted or blanked one by one), including a share whose every lease was
 //! cancelled but which is not yet deleted.
 //!
-//! Then Fail-Nth (reliability.md section 3.1): every step of the operation, reads
+//! Then Fail-Nth: every step of the operation, reads
 //! included, fails once (and each mutating step also for good); the server goes on
 //! through its error paths, then stops, and the same recovery checks run (without the
 //! crashes inside recovery).
