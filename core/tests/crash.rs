@@ -3,15 +3,12 @@
 //! keeps only what was synced); after recovery the container must be byte-identical to
 //! the old one or to the new one.
 
-mod common;
-
 use tahoe_shares::container::{ImmutableContainer, MutableContainer, NewLease};
 use tahoe_shares::format::immutable::ImmutableVersion;
+use tahoe_shares::format::mutable::MutableVersion;
 use tahoe_shares::io::faulty::{CrashMode, FaultyIo};
 use tahoe_shares::io::VecIo;
-use tahoe_shares::{CancelSecret, NodeId, RenewSecret};
-
-use common::new_mutable;
+use tahoe_shares::{CancelSecret, NodeId, RenewSecret, WriteEnabler};
 
 fn lease(seed: u8, expiry: u32) -> NewLease {
     NewLease {
@@ -80,7 +77,13 @@ fn immutable_with_leases(n: u8) -> Vec<u8> {
 }
 
 fn mutable_with(leases: u8, data: usize) -> Vec<u8> {
-    let mut c = new_mutable();
+    let mut c = MutableContainer::create(
+        VecIo::new(),
+        MutableVersion::V2,
+        NodeId([1; 20]),
+        WriteEnabler::new([2; 32]),
+    )
+    .unwrap();
     c.writev(&[(0, &vec![0x5a; data])], None).unwrap();
     for i in 0..leases {
         c.add_lease(u64::MAX, &lease(i, 2000)).unwrap();
