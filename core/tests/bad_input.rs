@@ -421,13 +421,9 @@ fn request(shares: &[u8], size: u64, upload: &str) -> AllocateRequest {
     common::request(SI, shares, size, upload)
 }
 
-fn mem_server(store: MemStore) -> Server<MemStore> {
-    server(store)
-}
-
 /// A server with share 0 of `SI` being uploaded (10 bytes) under secret "u".
 fn uploading() -> Server<MemStore> {
-    let mut s = mem_server(MemStore::new());
+    let mut s = server(MemStore::new());
     let a = s.allocate_buckets(&request(&[0], 10, "u"), NOW).unwrap();
     assert!(a.allocated.contains(ShareNumber(0)));
     s
@@ -440,7 +436,7 @@ fn row_16_stale_incoming_share_at_startup() {
     let mut c = ImmutableContainer::create(io, ImmutableVersion::V2, 4).unwrap();
     c.write_share_data(0, b"old!").unwrap();
     drop(c);
-    let mut s = mem_server(store);
+    let mut s = server(store);
     assert!(s.store_mut().list_incoming(&SI).unwrap().is_empty());
     assert!(s.shares(&SI).unwrap().is_empty());
     assert!(!s.upload_in_progress(&SI, ShareNumber(2)));
@@ -521,7 +517,7 @@ fn row_20_too_many_or_duplicate_share_numbers() {
     // A share set holds at most 256 numbers and deduplicates.
     let all: ShareSet = (0..=255u8).chain(0..=255u8).map(ShareNumber).collect();
     assert_eq!(all.len(), 256);
-    let mut s = mem_server(MemStore::new());
+    let mut s = server(MemStore::new());
     let req = AllocateRequest {
         share_numbers: [ShareNumber(4), ShareNumber(4), ShareNumber(4)]
             .into_iter()
@@ -558,7 +554,7 @@ fn row_21_oversized_allocation() {
     // Tahoe 1.20 answers an allocation that does not fit with neither set, no error.
     let mut store = MemStore::new();
     store.capacity = Some(1000);
-    let mut s = mem_server(store);
+    let mut s = server(store);
     let a = s
         .allocate_buckets(&request(&[0, 1], 1001, "u"), NOW)
         .unwrap();
@@ -701,7 +697,7 @@ fn row_26_close_with_holes() {
 fn row_29_many_test_or_read_vectors() {
     // Tahoe's StorageServer has no vector limit: Foolscap's schema (ListOf, 30) and the
     // GBS CBOR schema (0*30) enforce it on the wire, in the front ends.
-    let mut s = mem_server(MemStore::new());
+    let mut s = server(MemStore::new());
     let msi = StorageIndex::new([9; 16]);
     let data = [7u8; 40];
     let writes: Vec<(u64, &[u8])> = (0..40u64).map(|i| (i, &data[..1])).collect();
