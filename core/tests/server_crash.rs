@@ -841,18 +841,7 @@ fn run_fail_nth(scenario: &Scenario, prep: &Prepared, tally: &mut Tally) {
                 if fault == Fault::BitFlip {
                     check_after_flip(scenario, &ctx, &store.crash_image(), &prep.refs, tally);
                 } else {
-                    let checks = Checks {
-                        acked: r.is_ok(),
-                        ..Checks::default()
-                    };
-                    check_recovery(
-                        scenario,
-                        &ctx,
-                        &store.crash_image(),
-                        &prep.refs,
-                        checks,
-                        tally,
-                    );
+                    check_fault_recovery(scenario, &ctx, &store, prep, r.is_ok(), tally);
                 }
                 tally.fail_runs[mode] += 1;
             }
@@ -887,18 +876,7 @@ fn run_fail_nth(scenario: &Scenario, prep: &Prepared, tally: &mut Tally) {
             tally.tolerated += 1;
         }
         plan.clear();
-        let checks = Checks {
-            acked: r.is_ok(),
-            ..Checks::default()
-        };
-        check_recovery(
-            scenario,
-            &ctx,
-            &store.crash_image(),
-            &prep.refs,
-            checks,
-            tally,
-        );
+        check_fault_recovery(scenario, &ctx, &store, prep, r.is_ok(), tally);
         tally.fail_runs[NO_SPACE_MODE] += 1;
         budget += step;
     }
@@ -975,6 +953,30 @@ fn check_fault_outcome(ctx: &str, fault: Fault, r: &Res<()>, tally: &mut Tally) 
             "{ctx}: the failure was reported as {r:?}"
         );
     }
+}
+
+/// The recovery checks after an injected fault (a failed step or a full store) that the
+/// operation went on through: without crashes inside the recovery.
+fn check_fault_recovery(
+    scenario: &Scenario,
+    ctx: &str,
+    store: &FaultyStore,
+    prep: &Prepared,
+    acked: bool,
+    tally: &mut Tally,
+) {
+    let checks = Checks {
+        acked,
+        ..Checks::default()
+    };
+    check_recovery(
+        scenario,
+        ctx,
+        &store.crash_image(),
+        &prep.refs,
+        checks,
+        tally,
+    );
 }
 
 fn check_recovery(
