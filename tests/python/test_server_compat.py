@@ -14,8 +14,9 @@ directories behind, tahoe-shares removes them) and the state files of Tahoe's cr
   Tahoe (so they steer towards live uploads, tests that pass, exact timer deadlines).
 * ``test_random_scripts_reach_edge_cases`` guards the generator against drifting into easy
   cases.
-* Hand-written scripts pin the behaviour marked [V] in reference/tahoe-semantics.md
-  section 1 and other tricky cases, asserting Tahoe's results as well as equality.
+* Hand-written scripts pin edge cases of Tahoe's ``StorageServer`` first confirmed by
+  running Tahoe itself, and other tricky cases, asserting Tahoe's results as well as
+  equality.
 
 What Tahoe does nondeterministically is pinned while its ops run: ``os.listdir`` in
 ``allmydata.storage.server`` returns shares in ascending order (tahoe-shares' order; the
