@@ -22,9 +22,9 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyType};
-use tahoe_shares::container::TestVector;
+use tahoe_shares::container::SlotWrites;
 use tahoe_shares::format::ShareKind;
-use tahoe_shares::server::{self, AdviseOutcome, AllocateRequest, Config, SlotSecrets, SlotWrite};
+use tahoe_shares::server::{self, AdviseOutcome, AllocateRequest, Config, SlotSecrets};
 use tahoe_shares::store::{Durability, FsStore, ShareStore};
 use tahoe_shares::{
     CancelSecret, NodeId, RenewSecret, ShareSet, StorageIndex, UploadSecret, WriteEnabler,
@@ -173,24 +173,6 @@ impl Server {
         Context {
             directory: self.directory.as_deref(),
         }
-    }
-
-    /// The `(tests, writes)` of one share's entry, borrowing its bytes.
-    fn slot_parts<'a>(
-        tw: &'a args::TestAndWrite<'_>,
-    ) -> (Vec<TestVector<'a>>, Vec<(u64, &'a [u8])>) {
-        let tests = tw
-            .tests
-            .iter()
-            .map(|t| TestVector {
-                offset: t.offset,
-                length: t.length,
-                operator: t.operator,
-                specimen: t.specimen.as_slice(),
-            })
-            .collect();
-        let writes = tw.writes.iter().map(|(o, d)| (*o, d.as_slice())).collect();
-        (tests, writes)
     }
 }
 
@@ -785,17 +767,19 @@ impl Server {
         };
         let entries = args::tw_vectors(tw_vectors, "tw_vectors")?;
         let read_vector = args::read_vector(read_vector, "read_vector")?;
-        let parts: Vec<_> = entries.iter().map(Self::slot_parts).collect();
-        let writes: Vec<SlotWrite<'_>> = entries
-            .iter()
-            .zip(&parts)
-            .map(|(e, (tests, writes))| SlotWrite {
-                share_number: e.share,
-                tests,
-                writes,
-                new_length: e.new_length,
-            })
-            .collect();
+        let mut vectors = SlotWrites::new();
+        for e in &entries {
+            let mut share = vectors.share(u32::from(e.share.0), e.new_length);
+            for t in &e.tests {
+                share.test(t.offset, t.length, t.operator, t.specimen.as_slice());
+            }
+            for (offset, data) in &e.writes {
+                share.write(*offset, data.as_slice());
+            }
+        }
+        let writes = vectors
+            .build()
+            .map_err(|e| to_py(py, CoreError::from(e), self.context()))?;
         let now = now_or(now.as_ref())?;
         let outcome = self.with_core(py, |s| {
             s.slot_testv_and_readv_and_writev(
