@@ -94,6 +94,26 @@ fn sorted_names(dir: &Path) -> io::Result<Vec<OsString>> {
     Ok(names)
 }
 
+/// The sorted names in `dir`, or `None` once `dir` is reported as
+/// [`Entry::Unreadable`] (the walk carries on past it).
+///
+/// # Errors
+///
+/// What `visit` returns.
+fn names_or_unreadable<E>(
+    dir: &Path,
+    visit: &mut dyn FnMut(Entry) -> Result<(), E>,
+) -> Result<Option<Vec<OsString>>, E> {
+    match sorted_names(dir) {
+        Ok(names) => Ok(Some(names)),
+        Err(error) => visit(Entry::Unreadable {
+            path: dir.to_path_buf(),
+            error,
+        })
+        .map(|()| None),
+    }
+}
+
 /// Whether `name` could be a prefix directory: two characters of Tahoe's base32.
 fn is_prefix_name(name: &OsStr) -> bool {
     let b = name.as_bytes();
@@ -131,14 +151,8 @@ fn kind(path: &Path) -> io::Result<Kind> {
 /// What `visit` returns.
 pub fn walk<E>(storage: &Path, visit: &mut dyn FnMut(Entry) -> Result<(), E>) -> Result<(), E> {
     let shares = storage.join("shares");
-    let names = match sorted_names(&shares) {
-        Ok(n) => n,
-        Err(error) => {
-            return visit(Entry::Unreadable {
-                path: shares,
-                error,
-            })
-        }
+    let Some(names) = names_or_unreadable(&shares, visit)? else {
+        return Ok(());
     };
     let mut has_incoming = false;
     for name in names {
@@ -176,14 +190,8 @@ fn walk_prefix<E>(
     prefix: &OsStr,
     visit: &mut dyn FnMut(Entry) -> Result<(), E>,
 ) -> Result<(), E> {
-    let names = match sorted_names(dir) {
-        Ok(n) => n,
-        Err(error) => {
-            return visit(Entry::Unreadable {
-                path: dir.to_path_buf(),
-                error,
-            })
-        }
+    let Some(names) = names_or_unreadable(dir, visit)? else {
+        return Ok(());
     };
     for name in names {
         let path = dir.join(&name);
@@ -219,14 +227,8 @@ fn walk_bucket<E>(
     si: &OsStr,
     visit: &mut dyn FnMut(Entry) -> Result<(), E>,
 ) -> Result<(), E> {
-    let names = match sorted_names(dir) {
-        Ok(n) => n,
-        Err(error) => {
-            return visit(Entry::Unreadable {
-                path: dir.to_path_buf(),
-                error,
-            })
-        }
+    let Some(names) = names_or_unreadable(dir, visit)? else {
+        return Ok(());
     };
     if names.is_empty() {
         return visit(Entry::Stray {
@@ -275,14 +277,8 @@ fn walk_incoming<E>(
     depth: u32,
     visit: &mut dyn FnMut(Entry) -> Result<(), E>,
 ) -> Result<(), E> {
-    let names = match sorted_names(dir) {
-        Ok(n) => n,
-        Err(error) => {
-            return visit(Entry::Unreadable {
-                path: dir.to_path_buf(),
-                error,
-            })
-        }
+    let Some(names) = names_or_unreadable(dir, visit)? else {
+        return Ok(());
     };
     for name in names {
         let path = dir.join(&name);
