@@ -1,15 +1,16 @@
 //! Readers of immutable shares (Tahoe's `BucketReader`), and one-shot reads.
 
+use core::ptr::NonNull;
 use std::sync::Arc;
 
 use tahoe_shares::server::BucketReader;
 
-use crate::error::ts_result;
+use crate::error::{ts_result, Fail};
 use crate::ffi::{
-    boundary, boundary_or, check_live, out, out_buf, register, too_small, unregister, Kind,
+    boundary, boundary_or, check_live, out, out_buf, register, too_small, unregister, Kind, OutBuf,
 };
-use crate::server::{server_arc, server_ref, ts_server, with_server, Shared};
-use crate::types::{share_number, storage_index_in, ts_storage_index};
+use crate::server::{server_arc, server_ref, share_in, ts_server, with_server, Shared};
+use crate::types::{storage_index_in, ts_storage_index};
 
 /// A reader of one immutable share (Tahoe's `BucketReader`), from `ts_server_open_bucket`
 /// or `ts_server_get_buckets`; free it with `ts_reader_free`.
@@ -43,6 +44,24 @@ fn give_out(shared: Arc<Shared>, reader: BucketReader) -> *mut ts_reader {
     let ptr = Box::into_raw(Box::new(Reader { shared, reader })).cast::<ts_reader>();
     register(ptr, Kind::Reader);
     ptr
+}
+
+/// Copies the bytes read to the caller's buffer and their count to `*out_n`.
+///
+/// # Errors
+///
+/// `TS_BUFFER_TOO_SMALL` (not met: reads are bounded by the buffer's length).
+///
+/// # Safety
+///
+/// `buf` must be writable for its length; `out_n` checked by `out` and valid for writes.
+unsafe fn give_data(buf: &OutBuf<u8>, out_n: NonNull<usize>, data: &[u8]) -> Result<(), Fail> {
+    // SAFETY: the caller's guarantees.
+    unsafe {
+        buf.fill(data)?;
+        out_n.write(data.len());
+    }
+    Ok(())
 }
 
 /// Borrows the reader behind a handle.
@@ -89,8 +108,8 @@ pub unsafe extern "C" fn ts_server_open_bucket(
     boundary(|| {
         let out_reader = out(out_reader)?;
         // SAFETY: the caller guarantees valid or NULL pointers and no concurrent free.
-        let (shared, si) = unsafe { (server_ref(server)?, storage_index_in(storage_index)?) };
-        let n = self::share_number(share_number)?;
+        let (shared, (si, n)) =
+            unsafe { (server_ref(server)?, share_in(storage_index, share_number)?) };
         let reader = with_server!(&mut *shared.lock()?, s => s.open_bucket(&si, n))?;
         // SAFETY: `server` passed `server_ref` and is live.
         let arc = unsafe { server_arc(server) };
@@ -224,11 +243,7 @@ pub unsafe extern "C" fn ts_reader_read(
             s.read_bucket_vec(&r.reader, offset, buf_len as u64)
         })?;
         // SAFETY: the caller guarantees the buffer writable for its length.
-        unsafe {
-            buf.fill(&data)?;
-            out_n.write(data.len());
-        }
-        Ok(())
+        unsafe { give_data(&buf, out_n, &data) }
     })
 }
 
@@ -274,17 +289,13 @@ pub unsafe extern "C" fn ts_server_read_share(
         let out_n = out(out_n)?;
         let buf = out_buf(buf, buf_len)?;
         // SAFETY: as in `ts_server_open_bucket`.
-        let (shared, si) = unsafe { (server_ref(server)?, storage_index_in(storage_index)?) };
-        let n = self::share_number(share_number)?;
+        let (shared, (si, n)) =
+            unsafe { (server_ref(server)?, share_in(storage_index, share_number)?) };
         let len = buf_len as u64;
         let data = with_server!(&mut *shared.lock()?, s => {
             s.open_bucket(&si, n).and_then(|r| s.read_bucket_vec(&r, offset, len))
         })?;
         // SAFETY: the caller guarantees the buffer writable for its length.
-        unsafe {
-            buf.fill(&data)?;
-            out_n.write(data.len());
-        }
-        Ok(())
+        unsafe { give_data(&buf, out_n, &data) }
     })
 }
