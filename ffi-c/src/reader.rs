@@ -1,13 +1,12 @@
 //! Readers of immutable shares (Tahoe's `BucketReader`), and one-shot reads.
 
-use core::ptr::NonNull;
 use std::sync::Arc;
 
 use tahoe_shares::server::BucketReader;
 
 use crate::error::{ts_result, Fail};
 use crate::ffi::{
-    boundary, boundary_or, check_live, out, out_buf, register, too_small, unregister, Kind, OutBuf,
+    boundary, boundary_or, check_live, out, out_buf, register, too_small, unregister, Kind,
 };
 use crate::server::{server_arc, server_ref, share_in, ts_server, with_server, Shared};
 use crate::types::{storage_index_in, ts_storage_index};
@@ -46,22 +45,31 @@ fn give_out(shared: Arc<Shared>, reader: BucketReader) -> *mut ts_reader {
     ptr
 }
 
-/// Copies the bytes read to the caller's buffer and their count to `*out_n`.
-///
-/// # Errors
-///
-/// `TS_BUFFER_TOO_SMALL` (not met: reads are bounded by the buffer's length).
+/// The shell of a read into a caller's buffer, inside the panic boundary: checks
+/// `out_n` and `buf`, runs `read` for at most `buf_len` bytes, copies what it read to
+/// `buf` and its length to `*out_n`.
 ///
 /// # Safety
 ///
-/// `buf` must be writable for its length; `out_n` checked by `out` and valid for writes.
-unsafe fn give_data(buf: &OutBuf<u8>, out_n: NonNull<usize>, data: &[u8]) -> Result<(), Fail> {
-    // SAFETY: the caller's guarantees.
-    unsafe {
-        buf.fill(data)?;
-        out_n.write(data.len());
-    }
-    Ok(())
+/// `buf` must be NULL or writable for `buf_len` bytes; `out_n` NULL or valid for writes.
+unsafe fn read_into(
+    buf: *mut u8,
+    buf_len: usize,
+    out_n: *mut usize,
+    read: impl FnOnce(u64) -> Result<Vec<u8>, Fail>,
+) -> ts_result {
+    boundary(|| {
+        let out_n = out(out_n)?;
+        let buf = out_buf(buf, buf_len)?;
+        let data = read(buf_len as u64)?;
+        // SAFETY: the caller guarantees the buffer writable for its length, and `out_n`
+        // (checked by `out`) writable.
+        unsafe {
+            buf.fill(&data)?;
+            out_n.write(data.len());
+        }
+        Ok(())
+    })
 }
 
 /// Borrows the reader behind a handle.
@@ -234,17 +242,14 @@ pub unsafe extern "C" fn ts_reader_read(
     buf_len: usize,
     out_n: *mut usize,
 ) -> ts_result {
-    boundary(|| {
-        let out_n = out(out_n)?;
-        let buf = out_buf(buf, buf_len)?;
-        // SAFETY: the caller guarantees a handle not used elsewhere meanwhile.
-        let r = unsafe { reader_mut(reader)? };
-        let data = with_server!(&mut *r.shared.lock()?, s => {
-            s.read_bucket_vec(&r.reader, offset, buf_len as u64)
-        })?;
-        // SAFETY: the caller guarantees the buffer writable for its length.
-        unsafe { give_data(&buf, out_n, &data) }
-    })
+    // SAFETY: the caller guarantees the buffers writable and a handle not used elsewhere
+    // meanwhile.
+    unsafe {
+        read_into(buf, buf_len, out_n, |len| {
+            let r = reader_mut(reader)?;
+            with_server!(&mut *r.shared.lock()?, s => s.read_bucket_vec(&r.reader, offset, len))
+        })
+    }
 }
 
 /// Frees a reader. NULL, and a reader freed already, are ignored.
@@ -285,17 +290,13 @@ pub unsafe extern "C" fn ts_server_read_share(
     buf_len: usize,
     out_n: *mut usize,
 ) -> ts_result {
-    boundary(|| {
-        let out_n = out(out_n)?;
-        let buf = out_buf(buf, buf_len)?;
-        // SAFETY: as in `ts_server_open_bucket`.
-        let (shared, (si, n)) =
-            unsafe { (server_ref(server)?, share_in(storage_index, share_number)?) };
-        let len = buf_len as u64;
-        let data = with_server!(&mut *shared.lock()?, s => {
-            s.open_bucket(&si, n).and_then(|r| s.read_bucket_vec(&r, offset, len))
-        })?;
-        // SAFETY: the caller guarantees the buffer writable for its length.
-        unsafe { give_data(&buf, out_n, &data) }
-    })
+    // SAFETY: as in `ts_server_open_bucket`; the caller guarantees the buffers writable.
+    unsafe {
+        read_into(buf, buf_len, out_n, |len| {
+            let (shared, (si, n)) = (server_ref(server)?, share_in(storage_index, share_number)?);
+            with_server!(&mut *shared.lock()?, s => {
+                s.open_bucket(&si, n).and_then(|r| s.read_bucket_vec(&r, offset, len))
+            })
+        })
+    }
 }

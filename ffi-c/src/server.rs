@@ -225,30 +225,44 @@ unsafe fn config_in(config: *const ts_config) -> Result<Config, ts_result> {
     Ok(Config::from(unsafe { ref_in(config) }?))
 }
 
-/// The arguments both filesystem constructors take: the directory (not empty), the node
-/// id and the configuration.
+/// The shell of both filesystem constructors: checks the directory (not empty), the node
+/// id and the configuration, opens the store over the directory with `open`, and starts
+/// the server.
 ///
 /// # Safety
 ///
 /// Each pointer must be NULL or valid for the length or type given.
-unsafe fn fs_args<'a>(
-    storage_dir: *const c_char,
-    storage_dir_len: usize,
+unsafe fn construct_fs<E>(
+    out_server: *mut *mut ts_server,
+    (storage_dir, storage_dir_len): (*const c_char, usize),
     nodeid: *const ts_node_id,
     config: *const ts_config,
-) -> Result<(&'a OsStr, ts_node_id, Config), Fail> {
-    // SAFETY: the caller guarantees each pointer NULL or valid for its length/type.
-    let (dir, nodeid, config) = unsafe {
-        (
-            slice_in(storage_dir.cast::<u8>(), storage_dir_len)?,
-            *ref_in(nodeid)?,
-            config_in(config)?,
-        )
-    };
-    if dir.is_empty() {
-        return Err(Fail::invalid("the storage directory path is empty"));
-    }
-    Ok((OsStr::from_bytes(dir), nodeid, config))
+    now: u64,
+    open: impl FnOnce(&OsStr) -> Result<FsStore, E>,
+) -> ts_result
+where
+    Fail: From<E>,
+{
+    construct(out_server, || {
+        // SAFETY: the caller guarantees each pointer NULL or valid for its length/type.
+        let (dir, nodeid, config) = unsafe {
+            (
+                slice_in(storage_dir.cast::<u8>(), storage_dir_len)?,
+                *ref_in(nodeid)?,
+                config_in(config)?,
+            )
+        };
+        if dir.is_empty() {
+            return Err(Fail::invalid("the storage directory path is empty"));
+        }
+        let store = open(OsStr::from_bytes(dir))?;
+        Ok(AnyServer::Fs(Server::new(
+            store,
+            nodeid.into(),
+            config,
+            now,
+        )?))
+    })
 }
 
 /// Starts a server over a Tahoe storage directory (`storage_dir`, `storage_dir_len` bytes,
@@ -284,23 +298,22 @@ pub unsafe extern "C" fn ts_server_new_fs(
     now: u64,
     out_server: *mut *mut ts_server,
 ) -> ts_result {
-    construct(out_server, || {
-        // SAFETY: the caller guarantees each pointer NULL or valid for its length/type.
-        let (dir, nodeid, config) =
-            unsafe { fs_args(storage_dir, storage_dir_len, nodeid, config) }?;
-        let durability = if durable {
-            Durability::Durable
-        } else {
-            Durability::Tahoe
-        };
-        let store = FsStore::open(dir, durability)?;
-        Ok(AnyServer::Fs(Server::new(
-            store,
-            nodeid.into(),
+    let durability = if durable {
+        Durability::Durable
+    } else {
+        Durability::Tahoe
+    };
+    // SAFETY: the caller guarantees each pointer NULL or valid for its length/type.
+    unsafe {
+        construct_fs(
+            out_server,
+            (storage_dir, storage_dir_len),
+            nodeid,
             config,
             now,
-        )?))
-    })
+            |dir| FsStore::open(dir, durability),
+        )
+    }
 }
 
 /// Starts a server that only reads a Tahoe storage directory (`storage_dir`,
@@ -331,18 +344,17 @@ pub unsafe extern "C" fn ts_server_new_fs_read_only(
     now: u64,
     out_server: *mut *mut ts_server,
 ) -> ts_result {
-    construct(out_server, || {
-        // SAFETY: the caller guarantees each pointer NULL or valid for its length/type.
-        let (dir, nodeid, config) =
-            unsafe { fs_args(storage_dir, storage_dir_len, nodeid, config) }?;
-        let store = FsStore::open_read_only(dir)?;
-        Ok(AnyServer::Fs(Server::new(
-            store,
-            nodeid.into(),
+    // SAFETY: the caller guarantees each pointer NULL or valid for its length/type.
+    unsafe {
+        construct_fs(
+            out_server,
+            (storage_dir, storage_dir_len),
+            nodeid,
             config,
             now,
-        )?))
-    })
+            |dir| FsStore::open_read_only(dir),
+        )
+    }
 }
 
 /// Starts a server over a share store implemented in C: `*callbacks` (copied; every
