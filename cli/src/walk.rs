@@ -122,6 +122,14 @@ fn is_prefix_name(name: &OsStr) -> bool {
             .all(|c| c.is_ascii_lowercase() || (b'2'..=b'7').contains(c))
 }
 
+/// A stray: `found` (an entry of the wrong kind, in words) where `belongs` belongs.
+fn misplaced(path: PathBuf, found: &str, belongs: &str) -> Entry {
+    Entry::Stray {
+        path,
+        why: format!("{found} where {belongs} belongs"),
+    }
+}
+
 /// What kind of entry a path is, without following a symbolic link.
 enum Kind {
     Dir,
@@ -168,14 +176,8 @@ pub fn walk<E>(storage: &Path, visit: &mut dyn FnMut(Entry) -> Result<(), E>) ->
                 path,
                 why: "not a prefix directory (two base32 characters)".into(),
             })?,
-            Ok(Kind::File(_)) => visit(Entry::Stray {
-                path,
-                why: "a file where a prefix directory belongs".into(),
-            })?,
-            Ok(Kind::Other(what)) => visit(Entry::Stray {
-                path,
-                why: format!("{what} where a prefix directory belongs"),
-            })?,
+            Ok(Kind::File(_)) => visit(misplaced(path, "a file", "a prefix directory"))?,
+            Ok(Kind::Other(what)) => visit(misplaced(path, what, "a prefix directory"))?,
         }
     }
     if has_incoming {
@@ -208,14 +210,8 @@ fn walk_prefix<E>(
                     prefix.to_string_lossy()
                 ),
             })?,
-            Ok(Kind::File(_)) => visit(Entry::Stray {
-                path,
-                why: "a file where a storage index directory belongs".into(),
-            })?,
-            Ok(Kind::Other(what)) => visit(Entry::Stray {
-                path,
-                why: format!("{what} where a storage index directory belongs"),
-            })?,
+            Ok(Kind::File(_)) => visit(misplaced(path, "a file", "a storage index directory"))?,
+            Ok(Kind::Other(what)) => visit(misplaced(path, what, "a storage index directory"))?,
         }
     }
     Ok(())
@@ -249,14 +245,8 @@ fn walk_bucket<E>(
         match kind(&path) {
             Err(error) => visit(Entry::Unreadable { path, error })?,
             Ok(Kind::File(_)) => shares.push((shnum, path)),
-            Ok(Kind::Dir) => visit(Entry::Stray {
-                path,
-                why: "a directory where a share file belongs".into(),
-            })?,
-            Ok(Kind::Other(what)) => visit(Entry::Stray {
-                path,
-                why: format!("{what} where a share file belongs"),
-            })?,
+            Ok(Kind::Dir) => visit(misplaced(path, "a directory", "a share file"))?,
+            Ok(Kind::Other(what)) => visit(misplaced(path, what, "a share file"))?,
         }
     }
     shares.sort_by_key(|(n, _)| *n);
@@ -297,10 +287,7 @@ fn walk_incoming<E>(
                     mtime,
                 })?;
             }
-            Ok(Kind::Dir) => visit(Entry::Stray {
-                path,
-                why: "a directory where an incoming share file belongs".into(),
-            })?,
+            Ok(Kind::Dir) => visit(misplaced(path, "a directory", "an incoming share file"))?,
             Ok(Kind::Other(what)) => visit(Entry::Stray {
                 path,
                 why: format!("{what} under incoming/"),
