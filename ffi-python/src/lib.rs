@@ -27,7 +27,8 @@ use tahoe_shares::format::ShareKind;
 use tahoe_shares::server::{self, AdviseOutcome, AllocateRequest, Config, SlotSecrets};
 use tahoe_shares::store::{Durability, FsStore, ShareStore};
 use tahoe_shares::{
-    CancelSecret, NodeId, RenewSecret, ShareSet, StorageIndex, UploadSecret, WriteEnabler,
+    CancelSecret, NodeId, RenewSecret, ShareNumber, ShareSet, StorageIndex, UploadSecret,
+    WriteEnabler,
 };
 
 use crate::args::{opt, shnum, BytesLike, Int};
@@ -49,6 +50,24 @@ fn set_to_py(set: ShareSet) -> HashSet<u8> {
 
 fn to_upload_secret(bytes: &BytesLike<'_>) -> PyResult<UploadSecret> {
     UploadSecret::new(bytes.as_slice()).map_err(|_| invalid("an upload secret is not empty"))
+}
+
+/// The storage index and share number of a call about one share.
+fn share_args(
+    storage_index: &BytesLike<'_>,
+    sharenum: &Int<'_>,
+) -> PyResult<(StorageIndex, ShareNumber)> {
+    Ok((si(storage_index)?, shnum(sharenum, "sharenum")?))
+}
+
+/// The storage index, share number and upload secret of a call about one upload.
+fn upload_args(
+    storage_index: &BytesLike<'_>,
+    sharenum: &Int<'_>,
+    upload_secret: &BytesLike<'_>,
+) -> PyResult<(StorageIndex, ShareNumber, UploadSecret)> {
+    let (si, n) = share_args(storage_index, sharenum)?;
+    Ok((si, n, to_upload_secret(upload_secret)?))
 }
 
 /// `now`, or the system clock.
@@ -246,6 +265,9 @@ impl Server {
         durable=true, available_space=None, writable=true
     ))]
     #[allow(clippy::too_many_arguments, clippy::fn_params_excessive_bools)]
+    // `config` is assigned field by field, so that this keeps compiling when `Config`
+    // becomes `#[non_exhaustive]` (outside the core only a default one can then be built).
+    #[allow(clippy::field_reassign_with_default)]
     fn new(
         py: Python<'_>,
         storage: &Bound<'_, PyAny>,
@@ -271,24 +293,27 @@ impl Server {
                 .try_into()
                 .map_err(|_| invalid("a node id is 20 bytes"))?,
         );
-        let d = Config::default();
-        let config = Config {
-            reserved_space: opt(reserved_space.as_ref(), "reserved_space")?
-                .unwrap_or(d.reserved_space),
-            readonly,
-            discard_storage,
-            lease_duration: opt(lease_duration.as_ref(), "lease_duration")?
-                .unwrap_or(d.lease_duration),
-            upload_idle_timeout: opt(upload_idle_timeout.as_ref(), "upload_idle_timeout")?
-                .unwrap_or(d.upload_idle_timeout),
-            max_uploads: opt(max_uploads.as_ref(), "max_uploads")?.unwrap_or(d.max_uploads),
-            max_ranges_per_upload: opt(max_ranges_per_upload.as_ref(), "max_ranges_per_upload")?
-                .unwrap_or(d.max_ranges_per_upload),
-            max_advisory_size: opt(max_advisory_size.as_ref(), "max_advisory_size")?
-                .unwrap_or(d.max_advisory_size),
-            resume_uploads,
-            mutable_writes_respect_space,
-        };
+        // The core's defaults, with the keywords given in place of theirs.
+        let mut config = Config::default();
+        config.readonly = readonly;
+        config.discard_storage = discard_storage;
+        config.resume_uploads = resume_uploads;
+        config.mutable_writes_respect_space = mutable_writes_respect_space;
+        macro_rules! integer_keywords {
+            ($($name:ident),*) => {$(
+                if let Some(value) = opt($name.as_ref(), stringify!($name))? {
+                    config.$name = value;
+                }
+            )*};
+        }
+        integer_keywords!(
+            reserved_space,
+            lease_duration,
+            upload_idle_timeout,
+            max_uploads,
+            max_ranges_per_upload,
+            max_advisory_size
+        );
         let now = now_or(now.as_ref())?;
         let (store, directory) = if let Ok(path) = storage.extract::<PathBuf>() {
             let durability = if durable {
@@ -488,13 +513,8 @@ impl Server {
         data: BytesLike<'_>,
         now: Option<Int<'_>>,
     ) -> PyResult<bool> {
-        let (si, n, secret, offset, now) = (
-            si(&storage_index)?,
-            shnum(&sharenum, "sharenum")?,
-            to_upload_secret(&upload_secret)?,
-            offset.to::<u64>("offset")?,
-            now_or(now.as_ref())?,
-        );
+        let (si, n, secret) = upload_args(&storage_index, &sharenum, &upload_secret)?;
+        let (offset, now) = (offset.to::<u64>("offset")?, now_or(now.as_ref())?);
         let data = data.as_slice();
         self.with_core(py, |s| s.write(&si, n, &secret, offset, data, now))
     }
@@ -507,11 +527,7 @@ impl Server {
         sharenum: Int<'_>,
         upload_secret: BytesLike<'_>,
     ) -> PyResult<Vec<(u64, u64)>> {
-        let (si, n, secret) = (
-            si(&storage_index)?,
-            shnum(&sharenum, "sharenum")?,
-            to_upload_secret(&upload_secret)?,
-        );
+        let (si, n, secret) = upload_args(&storage_index, &sharenum, &upload_secret)?;
         let ranges = self.with_core(py, |s| s.required_ranges(&si, n, &secret))?;
         Ok(ranges.into_iter().map(|r| (r.start, r.end)).collect())
     }
@@ -524,11 +540,7 @@ impl Server {
         sharenum: Int<'_>,
         upload_secret: BytesLike<'_>,
     ) -> PyResult<u64> {
-        let (si, n, secret) = (
-            si(&storage_index)?,
-            shnum(&sharenum, "sharenum")?,
-            to_upload_secret(&upload_secret)?,
-        );
+        let (si, n, secret) = upload_args(&storage_index, &sharenum, &upload_secret)?;
         self.with_core(py, |s| s.close(&si, n, &secret))
     }
 
@@ -540,11 +552,7 @@ impl Server {
         sharenum: Int<'_>,
         upload_secret: BytesLike<'_>,
     ) -> PyResult<()> {
-        let (si, n, secret) = (
-            si(&storage_index)?,
-            shnum(&sharenum, "sharenum")?,
-            to_upload_secret(&upload_secret)?,
-        );
+        let (si, n, secret) = upload_args(&storage_index, &sharenum, &upload_secret)?;
         self.with_core(py, |s| s.abort(&si, n, &secret))
     }
 
@@ -574,7 +582,7 @@ impl Server {
         storage_index: BytesLike<'_>,
         sharenum: Int<'_>,
     ) -> PyResult<bool> {
-        let (si, n) = (si(&storage_index)?, shnum(&sharenum, "sharenum")?);
+        let (si, n) = share_args(&storage_index, &sharenum)?;
         self.with_core(py, |s| Ok(s.upload_in_progress(&si, n)))
     }
 
@@ -594,7 +602,7 @@ impl Server {
         offset: Int<'_>,
         length: Int<'_>,
     ) -> PyResult<Bound<'py, PyBytes>> {
-        let (si, n) = (si(&storage_index)?, shnum(&sharenum, "sharenum")?);
+        let (si, n) = share_args(&storage_index, &sharenum)?;
         let (offset, length) = (offset.to::<u64>("offset")?, length.to::<u64>("length")?);
         let data = self.with_core(py, |s| {
             let reader = s.open_bucket(&si, n)?;
@@ -611,7 +619,7 @@ impl Server {
         storage_index: BytesLike<'_>,
         sharenum: Int<'_>,
     ) -> PyResult<BucketReader> {
-        let (si, n) = (si(&storage_index)?, shnum(&sharenum, "sharenum")?);
+        let (si, n) = share_args(&storage_index, &sharenum)?;
         let reader = slf.get().with_core(py, |s| s.open_bucket(&si, n))?;
         Ok(BucketReader {
             server: slf.clone().unbind(),
@@ -626,7 +634,7 @@ impl Server {
         storage_index: BytesLike<'_>,
         sharenum: Int<'_>,
     ) -> PyResult<u64> {
-        let (si, n) = (si(&storage_index)?, shnum(&sharenum, "sharenum")?);
+        let (si, n) = share_args(&storage_index, &sharenum)?;
         self.with_core(py, |s| s.immutable_share_length(&si, n))
     }
 
@@ -637,7 +645,7 @@ impl Server {
         storage_index: BytesLike<'_>,
         sharenum: Int<'_>,
     ) -> PyResult<u64> {
-        let (si, n) = (si(&storage_index)?, shnum(&sharenum, "sharenum")?);
+        let (si, n) = share_args(&storage_index, &sharenum)?;
         self.with_core(py, |s| s.mutable_share_length(&si, n))
     }
 
@@ -650,7 +658,7 @@ impl Server {
         storage_index: BytesLike<'_>,
         sharenum: Int<'_>,
     ) -> PyResult<Bound<'py, PyDict>> {
-        let (si, n) = (si(&storage_index)?, shnum(&sharenum, "sharenum")?);
+        let (si, n) = share_args(&storage_index, &sharenum)?;
         let st = self.with_core(py, |s| s.stat_share(&si, n))?;
         let d = PyDict::new(py);
         d.set_item("kind", kind_name(st.kind))?;
