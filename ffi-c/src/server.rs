@@ -256,12 +256,8 @@ where
             return Err(Fail::invalid("the storage directory path is empty"));
         }
         let store = open(OsStr::from_bytes(dir))?;
-        Ok(AnyServer::Fs(Server::new(
-            store,
-            nodeid.into(),
-            config,
-            now,
-        )?))
+        let server = Server::new(store, nodeid.into(), config, now)?;
+        Ok(AnyServer::Fs(server))
     })
 }
 
@@ -387,12 +383,8 @@ pub unsafe extern "C" fn ts_server_new_callback(
         let (callbacks, nodeid, config) =
             unsafe { (ref_in(callbacks)?, *ref_in(nodeid)?, config_in(config)?) };
         let store = CallbackStore::new(callbacks, userdata).ok_or(ts_result::TS_NULL_PARAMETER)?;
-        Ok(AnyServer::Callback(Server::new(
-            store,
-            nodeid.into(),
-            config,
-            now,
-        )?))
+        let server = Server::new(store, nodeid.into(), config, now)?;
+        Ok(AnyServer::Callback(server))
     })
 }
 
