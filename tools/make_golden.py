@@ -2,14 +2,14 @@
 
 Usage: ``python tools/make_golden.py OUTDIR``
 
-Every golden file is produced by replaying a fixed op script (see ``tahoe_ops``) with fixed
+Every golden file is produced by replaying a fixed container script (docs/differential-scripts.md) with fixed
 secrets, expiry times and data patterns, so running this twice gives identical bytes. OUTDIR
 receives ``<name>.bin`` for each container and ``manifest.json``::
 
     {"<name>.bin": {"description": "...", "script": {...}, "outcomes": [...],
                     "dump": {...}}, ...}
 
-``dump`` is ``tahoe_ops.dump`` of the file (what Tahoe reads back), ``script`` and
+``dump`` is ``tahoe_scripts.container.dump`` of the file (what Tahoe reads back), ``script`` and
 ``outcomes`` let another implementation replay the same operations and compare. Files are
 overwritten; files of earlier runs that are no longer produced are left alone.
 """
@@ -22,7 +22,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import tahoe_ops
+from tahoe_scripts import container as tahoe_ops
 
 _EPOCH = 1_700_000_000
 _DAY = 86_400

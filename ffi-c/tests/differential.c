@@ -332,7 +332,7 @@ static void put_reads(sbuf *b, ts_read_results *reads) {
     put(b, "}");
 }
 
-/* The error kinds of the format, by result code (the Rust driver names the core's errors). */
+/* The error kinds of the format, by result code (the Rust driver derives them alike). */
 static const char *error_kind(ts_result r) {
     switch (r) {
     case TS_UNKNOWN_IMMUTABLE_VERSION: return "unknown_immutable_container";
@@ -803,19 +803,24 @@ int main(int argc, char **argv) {
             printf("{\"ok\":%s", ok.s);
         } else {
             const char *kind = error_kind(r);
+            char msg[1024];
+            CHECK_OK(ts_last_error_message(msg, sizeof msg, NULL));
+            sbuf text = {0};
             if (kind == NULL) {
-                printf("{\"error\":\"unexpected: result code %u\"", (unsigned)r);
+                char unexpected[1100];
+                snprintf(unexpected, sizeof unexpected, "unexpected: result code %u: %s",
+                         (unsigned)r, msg);
+                put_string(&text, unexpected);
+                printf("{\"error\":%s", text.s);
             } else {
                 printf("{\"error\":\"%s\"", kind);
             }
             if (r == TS_BAD_WRITE_ENABLER) {
-                char msg[512];
-                CHECK_OK(ts_last_error_message(msg, sizeof msg, NULL));
-                sbuf detail = {0};
-                put_string(&detail, msg);
-                printf(",\"detail\":%s", detail.s);
-                free(detail.s);
+                /* Tahoe's message names the node that recorded the write enabler. */
+                put_string(&text, msg);
+                printf(",\"detail\":%s", text.s);
             }
+            free(text.s);
             free(extra.s);
             extra = (sbuf){0};
             put(&extra, "{\"code\":%u}", (unsigned)r);

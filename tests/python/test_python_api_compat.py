@@ -1,6 +1,6 @@
 """Property-based differential tests of the Python bindings against Tahoe-LAFS 1.20.
 
-Hypothesis draws a seed; ``tahoe_server_ops.random_script`` turns it into an op script
+Hypothesis draws a seed; ``tahoe_scripts.server.random_script`` turns it into a server script
 (generated while running on Tahoe's own ``StorageServer``, so it reaches live uploads,
 passing tests, expiry deadlines and the other states of ``test_server_compat.py``). The
 script then runs three times, each over its own storage directory:
@@ -23,7 +23,7 @@ from typing import Any, Callable
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import tahoe_server_ops as ops
+from tahoe_scripts import server as ops
 import tahoe_shares
 from tahoe_shares.tahoe import StorageServer as DropIn
 

@@ -67,38 +67,49 @@ fn reads_json(reads: &ReadResults) -> Value {
     Value::Object(map)
 }
 
-/// The stable name of an error, shared with the Python side, with the C library's result
-/// code as `extra.code` (what Tahoe cannot tell apart, the C API can).
+/// An error as the format names it (docs/differential-scripts.md, "Error kinds"), with the C
+/// library's result code as `extra.code` (what Tahoe cannot tell apart, the C API can). The
+/// kind follows from the code, as the C driver derives it, so that both drivers name every
+/// error of the core alike.
 fn error_json(e: &Error<io::Error>) -> Value {
-    let code = ts_result::from(e) as u32;
-    let mut v = error_kind(e);
-    v["extra"] = json!({ "code": code });
+    let code = ts_result::from(e);
+    let mut v = match error_kind(code) {
+        Some(kind) => json!({ "error": kind }),
+        None => json!({ "error": format!("unexpected: result code {}: {e}", code as u32) }),
+    };
+    if code == ts_result::TS_BAD_WRITE_ENABLER {
+        // Tahoe's message names the node that recorded the write enabler.
+        v["detail"] = Value::from(e.to_string());
+    }
+    v["extra"] = json!({ "code": code as u32 });
     v
 }
 
-fn error_kind(e: &Error<io::Error>) -> Value {
-    let kind = match e {
-        Error::UnknownImmutableVersion { .. } => "unknown_immutable_container",
-        Error::UnknownMutableMagic { .. } => "unknown_mutable_container",
-        Error::DataTooLarge { .. } => "data_too_large",
-        Error::ConflictingWrite { .. } => "conflicting_write",
-        Error::BadWriteEnabler { .. } => {
-            return json!({"error": "bad_write_enabler", "detail": e.to_string()});
-        }
-        Error::NoSpace => "no_space",
-        Error::NoSuchLease { .. } => "no_such_lease",
-        Error::NoSuchShare => "no_such_share",
+/// The format's name of the errors a result code stands for; `None` for codes no script
+/// should meet.
+fn error_kind(code: ts_result) -> Option<&'static str> {
+    use ts_result as R;
+    Some(match code {
+        R::TS_UNKNOWN_IMMUTABLE_VERSION => "unknown_immutable_container",
+        R::TS_UNKNOWN_MUTABLE_MAGIC => "unknown_mutable_container",
+        R::TS_DATA_TOO_LARGE => "data_too_large",
+        R::TS_CONFLICTING_WRITE => "conflicting_write",
+        R::TS_BAD_WRITE_ENABLER => "bad_write_enabler",
+        R::TS_NO_SPACE => "no_space",
+        R::TS_NO_SUCH_LEASE => "no_such_lease",
+        R::TS_NO_SUCH_SHARE => "no_such_share",
         // Foolscap has no upload secrets: a client without a live writer for the share
         // cannot name it. Both cases are "no such upload" there.
-        Error::NoSuchUpload | Error::BadUploadSecret => "no_such_upload",
-        Error::UnsupportedOperator => "unsupported_operator",
-        Error::InvalidArgument(_) => "invalid_argument",
-        Error::LimitReached(_) => "limit_reached",
-        Error::AlreadyExists => "already_exists",
-        Error::Corrupt(_) => "corrupt",
-        other => return json!({ "error": format!("unexpected: {other:?}") }),
-    };
-    json!({ "error": kind })
+        R::TS_NO_SUCH_UPLOAD | R::TS_BAD_UPLOAD_SECRET => "no_such_upload",
+        R::TS_UNSUPPORTED_OPERATOR => "unsupported_operator",
+        R::TS_INVALID_ARGUMENT => "invalid_argument",
+        R::TS_LIMIT_UPLOADS | R::TS_LIMIT_RANGES_PER_UPLOAD | R::TS_LIMIT_ADVISORY_SIZE => {
+            "limit_reached"
+        }
+        R::TS_ALREADY_EXISTS => "already_exists",
+        R::TS_CORRUPT => "corrupt",
+        _ => return None,
+    })
 }
 
 /// The script's view of a mutable write entry, owning its bytes.
