@@ -99,7 +99,7 @@ def drivers(ts_driver: Path, ts_c_driver: Path) -> dict[str, Path]:
 class Run:
     """The outcome of one script on Tahoe's server and through each driver."""
 
-    def __init__(self, script: dict[str, Any], tmp_path: Path, drivers: dict[str, Path]) -> None:
+    def __init__(self, script: dict[str, Any], tmp_path: Path, drivers: Drivers) -> None:
         self.script = script
         self.script_path = tmp_path / "script.json"
         self.script_path.write_text(json.dumps(script, indent=1), encoding="utf-8")
@@ -122,9 +122,8 @@ class Run:
     def problems(self) -> list[str]:
         problems = []
         for name, results in self.results.items():
-            problems += [
-                f"{name}: {p}" for p in ops.result_differences(self.tahoe, results, self.script["ops"])
-            ]
+            differences = ops.result_differences(self.tahoe, results, self.script["ops"])
+            problems += [f"{name}: {p}" for p in differences]
             problems += [
                 f"{name}: storage directories: {p}"
                 for p in ops.tree_differences(self.tahoe_tree, self.trees[name])
@@ -190,7 +189,7 @@ class Script:
         return self.op("slot_testv_and_readv_and_writev", dt, si=si, we=we, renew=renew,
                        cancel=cancel, tw=tw, readv=readv or [], renew_leases=renew_leases)
 
-    def run(self, tmp_path: Path, drivers: dict[str, Path]) -> Run:
+    def run(self, tmp_path: Path, drivers: Drivers) -> Run:
         return Run(self.script, tmp_path, drivers)
 
 
@@ -216,7 +215,7 @@ def _random_script(seed: int) -> str:
 
 
 @pytest.mark.parametrize("seed", SEEDS)
-def test_random_script(seed: int, drivers: dict[str, Path], tmp_path: Path) -> None:
+def test_random_script(seed: int, drivers: Drivers, tmp_path: Path) -> None:
     Run(json.loads(_random_script(seed)), tmp_path, drivers).assert_identical()
 
 
@@ -306,7 +305,7 @@ def test_random_scripts_reach_edge_cases(tmp_path: Path, monkeypatch: pytest.Mon
 # Hand-written scripts: immutable uploads
 
 
-def test_repeated_allocate_while_uploading(drivers: dict[str, Path], tmp_path: Path) -> None:
+def test_repeated_allocate_while_uploading(drivers: Drivers, tmp_path: Path) -> None:
     """[V] Repeating the identical call returns allocated={} for shares being uploaded."""
     s = Script()
     a = s.allocate([0, 1], 4)
@@ -331,7 +330,7 @@ def test_repeated_allocate_while_uploading(drivers: dict[str, Path], tmp_path: P
     ]
 
 
-def test_close_does_not_check_completeness(drivers: dict[str, Path], tmp_path: Path) -> None:
+def test_close_does_not_check_completeness(drivers: Drivers, tmp_path: Path) -> None:
     """[V] Holes read back as zeros; reads are truncated at the end of the data."""
     s = Script()
     k = s.allocate([3], 10)
@@ -361,7 +360,7 @@ def test_close_does_not_check_completeness(drivers: dict[str, Path], tmp_path: P
     ]
 
 
-def test_overlapping_writes(drivers: dict[str, Path], tmp_path: Path) -> None:
+def test_overlapping_writes(drivers: Drivers, tmp_path: Path) -> None:
     """Identical rewrites are accepted, different ones refused (#3801), also when the
     write runs past the end; completion is reported once every byte is written."""
     s = Script()
@@ -383,7 +382,7 @@ def test_overlapping_writes(drivers: dict[str, Path], tmp_path: Path) -> None:
     ]
 
 
-def test_upload_expires_after_thirty_idle_minutes(drivers: dict[str, Path], tmp_path: Path) -> None:
+def test_upload_expires_after_thirty_idle_minutes(drivers: Drivers, tmp_path: Path) -> None:
     """Tahoe's 30-minute BucketWriter timer, reset by every write (even a failing one)."""
     s = Script()
     k = s.allocate([0, 1], 4)
@@ -400,7 +399,7 @@ def test_upload_expires_after_thirty_idle_minutes(drivers: dict[str, Path], tmp_
     ]
 
 
-def test_clock_going_back(drivers: dict[str, Path], tmp_path: Path) -> None:
+def test_clock_going_back(drivers: Drivers, tmp_path: Path) -> None:
     """Renewal never back-dates (immutable.py:290, mutable.py:323); a timer reset at an
     earlier time moves the deadline back."""
     s = Script()
@@ -419,7 +418,7 @@ def test_clock_going_back(drivers: dict[str, Path], tmp_path: Path) -> None:
 
 
 def test_renew_lease_stops_at_the_first_share_without_the_lease(
-    drivers: dict[str, Path], tmp_path: Path
+    drivers: Drivers, tmp_path: Path
 ) -> None:
     """Shares visited before the failing one stay renewed (in ascending share order)."""
     s = Script()
@@ -437,7 +436,7 @@ def test_renew_lease_stops_at_the_first_share_without_the_lease(
     ]
 
 
-def test_allocate_renews_leases_of_every_held_share(drivers: dict[str, Path], tmp_path: Path) -> None:
+def test_allocate_renews_leases_of_every_held_share(drivers: Drivers, tmp_path: Path) -> None:
     """alreadygot holds every share held, not only those asked for; each gets the lease
     (owner 0) with renew_leases, none without."""
     s = Script()
@@ -453,7 +452,7 @@ def test_allocate_renews_leases_of_every_held_share(drivers: dict[str, Path], tm
     ]
 
 
-def test_readonly_server(drivers: dict[str, Path], tmp_path: Path) -> None:
+def test_readonly_server(drivers: Drivers, tmp_path: Path) -> None:
     """[V] A read-only server: no space for immutable shares (a 0-byte one still fits), a
     new lease record raises NoSpace (#3823), mutable writes are accepted (#390), advisories
     are dropped."""
@@ -483,7 +482,7 @@ def test_readonly_server(drivers: dict[str, Path], tmp_path: Path) -> None:
     assert results[12]["ok"]["available-space-is-zero"] is True
 
 
-def test_reserved_space(drivers: dict[str, Path], tmp_path: Path) -> None:
+def test_reserved_space(drivers: Drivers, tmp_path: Path) -> None:
     s = Script(reserved_space=2**62)
     s.allocate([0, 1], 1)
     s.allocate([2], 0)
@@ -500,7 +499,7 @@ def test_reserved_space(drivers: dict[str, Path], tmp_path: Path) -> None:
 
 
 def test_bad_write_enabler_is_checked_even_without_writes(
-    drivers: dict[str, Path], tmp_path: Path
+    drivers: Drivers, tmp_path: Path
 ) -> None:
     """[V] BadWriteEnablerError names the node that recorded the write enabler."""
     s = Script()
@@ -517,7 +516,7 @@ def test_bad_write_enabler_is_checked_even_without_writes(
     ]
 
 
-def test_test_vectors(drivers: dict[str, Path], tmp_path: Path) -> None:
+def test_test_vectors(drivers: Drivers, tmp_path: Path) -> None:
     """[V] A missing share reads as empty; (0, 1, eq, b"") means absent or empty; test reads
     are truncated; evaluation stops at the first failure, and a failure anywhere writes
     nothing; reads come from every share, before the writes."""
@@ -549,7 +548,7 @@ def test_test_vectors(drivers: dict[str, Path], tmp_path: Path) -> None:
     ]
 
 
-def test_mutable_writes_and_new_length(drivers: dict[str, Path], tmp_path: Path) -> None:
+def test_mutable_writes_and_new_length(drivers: Drivers, tmp_path: Path) -> None:
     """[V] An empty write vector creates a share of length 0; gaps are zero-filled; a
     zero-length write past the end extends the share; new_length applies after the writes,
     only if it shrinks; new_length=0 deletes and never creates."""
@@ -577,7 +576,7 @@ def test_mutable_writes_and_new_length(drivers: dict[str, Path], tmp_path: Path)
     assert results[12] == ok({"passed": True, "reads": {}})
 
 
-def test_mutable_leases(drivers: dict[str, Path], tmp_path: Path) -> None:
+def test_mutable_leases(drivers: Drivers, tmp_path: Path) -> None:
     """Four header slots, then extra leases that growth moves; renewals in place; leases
     only with renew_leases, only for shares that survive."""
     s = Script()
@@ -596,7 +595,7 @@ def test_mutable_leases(drivers: dict[str, Path], tmp_path: Path) -> None:
     assert len(list(MutableShareFile(str(tahoe_share(run, SI2, 0))).get_leases())) == 9
 
 
-def test_new_share_after_a_lease_without_space(drivers: dict[str, Path], tmp_path: Path) -> None:
+def test_new_share_after_a_lease_without_space(drivers: Drivers, tmp_path: Path) -> None:
     """Leases are added after all writes, in order; NoSpace at an existing share stops
     them, so a new share later in the call is published without a lease (a new share
     earlier in the call has one)."""
@@ -617,7 +616,7 @@ def test_new_share_after_a_lease_without_space(drivers: dict[str, Path], tmp_pat
     assert [len(list(x)) for x in leases] == [1, 4, 0]
 
 
-def test_kinds_do_not_mix(drivers: dict[str, Path], tmp_path: Path) -> None:
+def test_kinds_do_not_mix(drivers: Drivers, tmp_path: Path) -> None:
     """Immutable operations on mutable shares and the reverse fail without changes; lease
     operations take either kind; missing shares' lengths differ in Tahoe's exception
     (FileNotFoundError, KeyError) but not in kind."""
@@ -653,7 +652,7 @@ def test_kinds_do_not_mix(drivers: dict[str, Path], tmp_path: Path) -> None:
     ]
 
 
-def test_advisories(drivers: dict[str, Path], tmp_path: Path) -> None:
+def test_advisories(drivers: Drivers, tmp_path: Path) -> None:
     """Recorded only for a share held (#3824), whatever its kind, as UTF-8 (#3879); text
     that is not UTF-8 is refused for a share held and ignored for one not held."""
     s = Script()
@@ -686,7 +685,7 @@ def _prefix_snapshot(script: Script, n_ops: int, path: Path) -> dict[str, bytes]
     return ops.snapshot(path)
 
 
-def test_deviation_1_mutable_writes_validated_first(drivers: dict[str, Path], tmp_path: Path) -> None:
+def test_deviation_1_mutable_writes_validated_first(drivers: Drivers, tmp_path: Path) -> None:
     s = Script()
     s.slot([{"shnum": 0, "writes": [(0, b"zero")]}, {"shnum": 1, "writes": [(0, b"one")]}])
     s.slot([{"shnum": 0, "writes": [(0, b"ZERO")]},
@@ -705,7 +704,7 @@ def test_deviation_1_mutable_writes_validated_first(drivers: dict[str, Path], tm
     assert MutableShareFile(str(run.tahoe_dir / share / "3")).get_length() == 0
 
 
-def test_deviation_2_mutable_share_created_whole(drivers: dict[str, Path], tmp_path: Path) -> None:
+def test_deviation_2_mutable_share_created_whole(drivers: Drivers, tmp_path: Path) -> None:
     s = Script()
     k = s.allocate([0], 3, si=SI2)
     s.slot([{"shnum": 0, "writes": [(0, b"mutable")]}])
@@ -720,7 +719,7 @@ def test_deviation_2_mutable_share_created_whole(drivers: dict[str, Path], tmp_p
     assert run.tahoe_tree == run.rust_tree
 
 
-def test_deviation_3_advisory_name_taken(drivers: dict[str, Path], tmp_path: Path) -> None:
+def test_deviation_3_advisory_name_taken(drivers: Drivers, tmp_path: Path) -> None:
     s = Script()
     s.upload([0], b"data")
     s.op("advise_corrupt_share", si=SI, shnum=0, share_type=b"immutable", reason=b"first")
@@ -735,7 +734,7 @@ def test_deviation_3_advisory_name_taken(drivers: dict[str, Path], tmp_path: Pat
     assert run.rust_tree[name + ".1"] == run.tahoe_tree[name]
 
 
-def test_deviation_4_advisory_size_limit(drivers: dict[str, Path], tmp_path: Path) -> None:
+def test_deviation_4_advisory_size_limit(drivers: Drivers, tmp_path: Path) -> None:
     s = Script()
     s.upload([0], b"data")
     s.op("advise_corrupt_share", si=SI, shnum=0, share_type=b"immutable", reason=b"r" * 300_000)
@@ -745,7 +744,7 @@ def test_deviation_4_advisory_size_limit(drivers: dict[str, Path], tmp_path: Pat
     assert not [p for p in run.rust_tree if p.startswith("corruption-")]
 
 
-def test_deviation_5_empty_immutable_write(drivers: dict[str, Path], tmp_path: Path) -> None:
+def test_deviation_5_empty_immutable_write(drivers: Drivers, tmp_path: Path) -> None:
     s = Script()
     k = s.allocate([0], 2)
     s.op("write", alloc=k, shnum=0, offset=0, data=b"ab")
@@ -759,7 +758,7 @@ def test_deviation_5_empty_immutable_write(drivers: dict[str, Path], tmp_path: P
     assert run.tahoe_tree == run.rust_tree
 
 
-def test_deviation_6_operators_parsed_first(drivers: dict[str, Path], tmp_path: Path) -> None:
+def test_deviation_6_operators_parsed_first(drivers: Drivers, tmp_path: Path) -> None:
     s = Script()
     s.slot([{"shnum": 0, "writes": [(0, b"data")]}])
     s.slot([{"shnum": 0, "tests": [(0, 4, "ne", b"xxxx")], "writes": [(0, b"X")]}])
@@ -772,7 +771,7 @@ def test_deviation_6_operators_parsed_first(drivers: dict[str, Path], tmp_path: 
     assert run.tahoe_tree == run.rust_tree
 
 
-def test_deviation_7_finished_uploads(drivers: dict[str, Path], tmp_path: Path) -> None:
+def test_deviation_7_finished_uploads(drivers: Drivers, tmp_path: Path) -> None:
     s = Script()
     k = s.allocate([0, 1], 1)
     s.op("write", alloc=k, shnum=0, offset=0, data=b"a")

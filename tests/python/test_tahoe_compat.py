@@ -22,7 +22,7 @@ import pytest
 from allmydata.storage.mutable import MutableShareFile
 
 import make_golden
-from tahoe_scripts import container as tahoe_ops
+from tahoe_scripts import container
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 TOOLS_DIR = REPO_ROOT / "tools"
@@ -32,8 +32,8 @@ N_OPS = 40
 SEEDS = range(50)
 CASES = [
     pytest.param(kind, schema, seed, id=f"{kind}-v{schema}-seed{seed}")
-    for kind in tahoe_ops.KINDS
-    for schema in tahoe_ops.SCHEMAS
+    for kind in container.KINDS
+    for schema in container.SCHEMAS
     for seed in SEEDS
 ]
 
@@ -89,12 +89,12 @@ def _describe_dump_difference(expected: dict[str, Any], actual: dict[str, Any]) 
 
 @pytest.mark.parametrize(("kind", "schema", "seed"), CASES)
 def test_differential(kind: str, schema: int, seed: int, ts_driver: Path, tmp_path: Path) -> None:
-    script = tahoe_ops.random_script(seed, kind, schema, N_OPS)
+    script = container.random_script(seed, kind, schema, N_OPS)
     script_path = tmp_path / "script.json"
     script_path.write_text(json.dumps(script), encoding="utf-8")
     tahoe_file, rust_file = tmp_path / "tahoe.bin", tmp_path / "rust.bin"
 
-    expected = tahoe_ops.apply_to_file(script, tahoe_file)
+    expected = container.apply_to_file(script, tahoe_file)
     proc = subprocess.run(
         [str(ts_driver), str(script_path), str(rust_file)],
         capture_output=True,
@@ -128,11 +128,11 @@ def test_differential(kind: str, schema: int, seed: int, ts_driver: Path, tmp_pa
 
 
 def test_random_script_is_deterministic() -> None:
-    for kind in tahoe_ops.KINDS:
-        for schema in tahoe_ops.SCHEMAS:
-            first = tahoe_ops.random_script(7, kind, schema, N_OPS)
-            assert first == tahoe_ops.random_script(7, kind, schema, N_OPS)
-            assert first != tahoe_ops.random_script(8, kind, schema, N_OPS)
+    for kind in container.KINDS:
+        for schema in container.SCHEMAS:
+            first = container.random_script(7, kind, schema, N_OPS)
+            assert first == container.random_script(7, kind, schema, N_OPS)
+            assert first != container.random_script(8, kind, schema, N_OPS)
 
 
 def test_random_scripts_reach_edge_cases(
@@ -151,12 +151,12 @@ def test_random_scripts_reach_edge_cases(
             relocations_with_extra_leases += 1
 
     monkeypatch.setattr(MutableShareFile, "_change_container_size", counting)
-    for kind in tahoe_ops.KINDS:
+    for kind in container.KINDS:
         seen: Counter[str] = Counter()
-        for schema in tahoe_ops.SCHEMAS:
+        for schema in container.SCHEMAS:
             for seed in SEEDS:
-                script = tahoe_ops.random_script(seed, kind, schema, N_OPS)
-                seen.update(tahoe_ops.apply_to_file(script, tmp_path / "share"))
+                script = container.random_script(seed, kind, schema, N_OPS)
+                seen.update(container.apply_to_file(script, tmp_path / "share"))
         wanted = {"ok", "IndexError", "DataTooLargeError", "deleted", "skipped"}
         assert wanted <= seen.keys(), f"{kind}: outcomes seen {dict(seen)}"
     assert relocations_with_extra_leases > 0
@@ -176,7 +176,10 @@ def test_rust_written_files_read_by_tahoe(ts_driver: Path, tmp_path: Path) -> No
         script_path.write_text(json.dumps(entry["script"]), encoding="utf-8")
         out = tmp_path / name
         run = subprocess.run(
-            [str(ts_driver), str(script_path), str(out)], capture_output=True, text=True, check=False
+            [str(ts_driver), str(script_path), str(out)],
+            capture_output=True,
+            text=True,
+            check=False,
         )
         if run.returncode != 0:
             problems.append(f"{name}: TS_DRIVER failed: {run.stderr.strip()}")
@@ -184,7 +187,7 @@ def test_rust_written_files_read_by_tahoe(ts_driver: Path, tmp_path: Path) -> No
         if json.loads(run.stdout) != entry["outcomes"]:
             problems.append(f"{name}: outcomes {run.stdout.strip()} != {entry['outcomes']}")
         try:
-            actual = tahoe_ops.dump(out)
+            actual = container.dump(out)
         except Exception as e:  # report every unreadable file, not only the first
             problems.append(f"{name}: Tahoe cannot read it: {e!r}")
             continue
@@ -232,6 +235,6 @@ def test_golden_manifest_matches_tahoe_reading() -> None:
     assert sorted(manifest) == sorted(make_golden.golden_scripts())
     problems = []
     for name, entry in manifest.items():
-        actual = tahoe_ops.dump(GOLDEN_DIR / name)
+        actual = container.dump(GOLDEN_DIR / name)
         problems.extend(f"{name}: {p}" for p in _describe_dump_difference(entry["dump"], actual))
     assert not problems, "\n".join(problems)

@@ -203,7 +203,7 @@ class TahoeServerRunner:
         if self.ops[k].get("op") != "allocate":
             raise ScriptError(f"op {k} is not an allocate op")
         if "upload_secret" in op:
-            raise ScriptError("Tahoe has no upload secrets: a write, close or abort cannot name one")
+            raise ScriptError("Tahoe has no upload secrets: an upload op cannot name one")
         bw = self.writers.get(k, {}).get(op["shnum"])
         if bw is None:
             raise _Outcome(_error("no_such_upload"))
@@ -302,7 +302,11 @@ class TahoeServerRunner:
             operators.update(t[2] for t in tests)
             writes = [(o, bytes.fromhex(d)) for o, d in entry["writes"]]
             tw[n] = (tests, writes, entry["new_length"])
-        secrets = (field_bytes(op, "we", 32), field_bytes(op, "renew", 32), field_bytes(op, "cancel", 32))
+        secrets = (
+            field_bytes(op, "we", 32),
+            field_bytes(op, "renew", 32),
+            field_bytes(op, "cancel", 32),
+        )
         try:
             passed, reads = self.server.slot_testv_and_readv_and_writev(
                 field_bytes(op, "si", 16),
@@ -337,7 +341,10 @@ class TahoeServerRunner:
     def _op_advise_corrupt_share(self, index: int, op: Op) -> Any:
         try:
             return self.server.advise_corrupt_share(
-                field_bytes(op, "share_type"), field_bytes(op, "si", 16), op["shnum"], field_bytes(op, "reason")
+                field_bytes(op, "share_type"),
+                field_bytes(op, "si", 16),
+                op["shnum"],
+                field_bytes(op, "reason"),
             )
         except UnicodeDecodeError:
             raise _Outcome(_error("invalid_argument")) from None
