@@ -59,11 +59,11 @@ def test_hand_written_script_matches_tahoe(
     problems = []
     for name, program in (("c", ts_c_driver), ("rust", ts_driver)):
         results = ops.run_driver(program, path, tmp_path / name)
-        problems += [f"{name}: {p}" for p in ops.result_differences(tahoe, results, subset["ops"])]
+        problems += ops.result_differences(tahoe, results, subset["ops"], name)
         tree, renamed = _as_tahoe_names_advisories(ops.snapshot(tmp_path / name))
         assert renamed == 1, f"{name}: the script reports one share twice in one second"
         problems += [
-            f"{name}: storage directories: {p}" for p in ops.tree_differences(tahoe_tree, tree)
+            f"storage directories: {p}" for p in ops.tree_differences(tahoe_tree, tree, name)
         ]
     if problems:
         pytest.fail(f"differs from Tahoe 1.20 (script {path}):\n" + "\n".join(problems))

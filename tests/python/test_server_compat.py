@@ -122,11 +122,10 @@ class Run:
     def problems(self) -> list[str]:
         problems = []
         for name, results in self.results.items():
-            differences = ops.result_differences(self.tahoe, results, self.script["ops"])
-            problems += [f"{name}: {p}" for p in differences]
+            problems += ops.result_differences(self.tahoe, results, self.script["ops"], name)
             problems += [
-                f"{name}: storage directories: {p}"
-                for p in ops.tree_differences(self.tahoe_tree, self.trees[name])
+                f"storage directories: {p}"
+                for p in ops.tree_differences(self.tahoe_tree, self.trees[name], name)
             ]
         return problems
 

@@ -22,7 +22,7 @@ import pytest
 from allmydata.storage.mutable import MutableShareFile
 
 import make_golden
-from tahoe_scripts import container
+from tahoe_scripts import container, describe_bytes_difference
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 TOOLS_DIR = REPO_ROOT / "tools"
@@ -38,24 +38,9 @@ CASES = [
 ]
 
 
-def _first_difference(a: bytes, b: bytes) -> int | None:
-    """Offset of the first byte where ``a`` and ``b`` differ (or one ends), None if equal."""
-    if a == b:
-        return None
-    return next((i for i, (x, y) in enumerate(zip(a, b)) if x != y), min(len(a), len(b)))
-
-
 def _describe_bytes_difference(label: str, expected: bytes, actual: bytes) -> str | None:
-    offset = _first_difference(expected, actual)
-    if offset is None:
-        return None
-    window = slice(max(0, offset - 8), offset + 24)
-    return (
-        f"{label}: first difference at offset {offset} (0x{offset:x}); "
-        f"lengths {len(expected)} (expected) vs {len(actual)} (actual)\n"
-        f"  expected[{window.start}:]: {expected[window].hex()}\n"
-        f"  actual  [{window.start}:]: {actual[window].hex()}"
-    )
+    difference = describe_bytes_difference(expected, actual, "expected", "actual")
+    return None if difference is None else f"{label}: {difference}"
 
 
 def _describe_file_difference(expected: Path, actual: Path) -> str | None:

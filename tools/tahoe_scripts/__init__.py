@@ -21,9 +21,19 @@ import os
 from typing import Any
 
 from . import container, server
-from ._common import Op, Script, ScriptError
+from ._common import Op, Script, ScriptError, describe_bytes_difference
 
-__all__ = ["KINDS", "Op", "Script", "ScriptError", "container", "random_script", "run", "server"]
+__all__ = [
+    "KINDS",
+    "Op",
+    "Script",
+    "ScriptError",
+    "container",
+    "describe_bytes_difference",
+    "random_script",
+    "run",
+    "server",
+]
 
 #: Every script kind: the two container kinds and the server.
 KINDS = (*container.KINDS, "server")

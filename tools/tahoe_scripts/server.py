@@ -48,7 +48,7 @@ from allmydata.util import time_format
 from twisted.internet.error import AlreadyCalled, AlreadyCancelled
 from twisted.internet.task import Clock
 
-from ._common import Op, Script, ScriptError, field_bytes
+from ._common import Op, Script, ScriptError, describe_bytes_difference, field_bytes
 
 Result = dict[str, Any]
 
@@ -480,49 +480,38 @@ def snapshot(storedir: str | os.PathLike[str]) -> dict[str, bytes]:
     return files
 
 
-def describe_bytes_difference(expected: bytes, actual: bytes) -> str | None:
-    """Where two byte strings first differ, with a window of each; None if equal."""
-    if expected == actual:
-        return None
-    offset = next(
-        (i for i, (x, y) in enumerate(zip(expected, actual)) if x != y),
-        min(len(expected), len(actual)),
-    )
-    window = slice(max(0, offset - 8), offset + 24)
-    return (
-        f"first difference at offset {offset} (0x{offset:x}); lengths {len(expected)} "
-        f"(tahoe) vs {len(actual)} (rust)\n"
-        f"    tahoe[{window.start}:]: {expected[window].hex()}\n"
-        f"    rust [{window.start}:]: {actual[window].hex()}"
-    )
-
-
-def tree_differences(expected: dict[str, bytes], actual: dict[str, bytes]) -> list[str]:
-    """Readable differences between two snapshots (expected = Tahoe's)."""
+def tree_differences(
+    expected: dict[str, bytes], actual: dict[str, bytes], actual_name: str = "rust"
+) -> list[str]:
+    """Readable differences between two snapshots (expected = Tahoe's, actual = the driver
+    ``actual_name``'s)."""
     problems = []
     for rel in sorted(expected.keys() - actual.keys()):
         problems.append(f"only in tahoe's directory: {rel} ({len(expected[rel])} bytes)")
     for rel in sorted(actual.keys() - expected.keys()):
-        problems.append(f"only in rust's directory: {rel} ({len(actual[rel])} bytes)")
+        problems.append(f"only in {actual_name}'s directory: {rel} ({len(actual[rel])} bytes)")
     for rel in sorted(expected.keys() & actual.keys()):
-        difference = describe_bytes_difference(expected[rel], actual[rel])
+        difference = describe_bytes_difference(expected[rel], actual[rel], "tahoe", actual_name)
         if difference:
             problems.append(f"{rel}: {difference}")
     return problems
 
 
-def result_differences(expected: list[Result], actual: list[Result], ops: list[Op]) -> list[str]:
-    """Readable differences between two result lists (expected = Tahoe's)."""
+def result_differences(
+    expected: list[Result], actual: list[Result], ops: list[Op], actual_name: str = "rust"
+) -> list[str]:
+    """Readable differences between two result lists (expected = Tahoe's, actual = the
+    driver ``actual_name``'s)."""
     problems = []
     if len(expected) != len(actual):
-        problems.append(f"{len(expected)} results from tahoe, {len(actual)} from rust")
+        problems.append(f"{len(expected)} results from tahoe, {len(actual)} from {actual_name}")
     for i, (want, got) in enumerate(zip(expected, actual)):
         if want != got:
             op = json.dumps(ops[i]) if i < len(ops) else "?"
             if len(op) > 400:
                 op = op[:400] + "..."
             problems.append(
-                f"op {i}: {op}\n    tahoe: {json.dumps(want)}\n    rust:  {json.dumps(got)}"
+                f"op {i}: {op}\n    tahoe: {json.dumps(want)}\n    {actual_name}: {json.dumps(got)}"
             )
     return problems
 

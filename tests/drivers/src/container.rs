@@ -22,6 +22,14 @@ fn lease(op: &Value) -> NewLease {
     }
 }
 
+/// The secret and new expiry time of a `renew` op.
+fn renewal(op: &Value) -> (RenewSecret, u32) {
+    (
+        RenewSecret::new(arr(&op["renew"])),
+        uint(op, "expiry") as u32,
+    )
+}
+
 /// The outcome name of an error: the name of the exception Tahoe raises in its place.
 fn outcome<E: core::fmt::Debug>(e: &Error<E>) -> String {
     match e {
@@ -52,13 +60,10 @@ fn mutable_op(
             c.writev(&refs, op["new_length"].as_u64()).map(|()| false)
         }
         "add_lease" => c.add_lease(u64::MAX, &lease(op)).map(|()| false),
-        "renew" => c
-            .renew_lease(
-                &RenewSecret::new(arr(&op["renew"])),
-                uint(op, "expiry") as u32,
-                false,
-            )
-            .map(|()| false),
+        "renew" => {
+            let (secret, expiry) = renewal(op);
+            c.renew_lease(&secret, expiry, false).map(|()| false)
+        }
         "add_or_renew" => c.add_or_renew_lease(u64::MAX, &lease(op)).map(|()| false),
         "cancel" => c.cancel_lease(&CancelSecret::new(arr(&op["cancel"]))),
         other => panic!("unknown mutable op {other}"),
@@ -78,13 +83,10 @@ fn immutable_op(
             .write_share_data(uint(op, "offset"), &hex(&op["data"]))
             .map(|()| false),
         "add_lease" => c.add_lease(&lease(op)).map(|()| false),
-        "renew" => c
-            .renew_lease(
-                &RenewSecret::new(arr(&op["renew"])),
-                uint(op, "expiry") as u32,
-                false,
-            )
-            .map(|()| false),
+        "renew" => {
+            let (secret, expiry) = renewal(op);
+            c.renew_lease(&secret, expiry, false).map(|()| false)
+        }
         "add_or_renew" => c.add_or_renew_lease(u64::MAX, &lease(op)).map(|()| false),
         "cancel" => c
             .cancel_lease(&CancelSecret::new(arr(&op["cancel"])))
