@@ -21,20 +21,6 @@ from tahoe_scripts import server as ops
 SCRIPT = Path(__file__).resolve().parents[2] / "ffi-c" / "tests" / "differential.json"
 
 
-def _as_tahoe_names_advisories(tree: dict[str, bytes]) -> tuple[dict[str, bytes], int]:
-    """The tree with advisories named as Tahoe names them, and how many were renamed: a
-    second report of a share in the same second is ``NAME.1`` in tahoe-shares, where Tahoe
-    writes it over the first (deviation 3 of test_server_compat.py)."""
-    out = dict(tree)
-    renamed = 0
-    for rel in sorted(tree):
-        base, _, suffix = rel.rpartition(".")
-        if rel.startswith("corruption-advisories/") and suffix.isdigit() and base in tree:
-            out[base] = out.pop(rel)
-            renamed += 1
-    return out, renamed
-
-
 def test_hand_written_script_matches_tahoe(
     ts_driver: Path, ts_c_driver: Path, tmp_path: Path
 ) -> None:
@@ -60,7 +46,7 @@ def test_hand_written_script_matches_tahoe(
     for name, program in (("c", ts_c_driver), ("rust", ts_driver)):
         results = ops.run_driver(program, path, tmp_path / name)
         problems += ops.result_differences(tahoe, results, subset["ops"], name)
-        tree, renamed = _as_tahoe_names_advisories(ops.snapshot(tmp_path / name))
+        tree, renamed = ops.advisories_as_tahoe_names(ops.snapshot(tmp_path / name))
         assert renamed == 1, f"{name}: the script reports one share twice in one second"
         problems += [
             f"storage directories: {p}" for p in ops.tree_differences(tahoe_tree, tree, name)

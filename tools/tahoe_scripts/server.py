@@ -136,6 +136,9 @@ def advisory_name(now: int, si: bytes, shnum: int) -> str:
 class TahoeServerRunner:
     """One Tahoe ``StorageServer`` over ``storedir``, driven op by op."""
 
+    #: The class of the server: Tahoe's, or one that must be indistinguishable from it.
+    server_class: Any = StorageServer
+
     def __init__(self, script: Script, storedir: str | os.PathLike[str]) -> None:
         if script.get("kind") != "server":
             raise ScriptError('a server script needs "kind": "server"')
@@ -151,7 +154,7 @@ class TahoeServerRunner:
 
     def _start(self) -> StorageServer:
         with _deterministic(self.clock):
-            return StorageServer(
+            return self.server_class(
                 self.storedir,
                 self.nodeid,
                 reserved_space=self.config.get("reserved_space", 0),
@@ -353,12 +356,9 @@ class TahoeServerRunner:
         return None  # setting the clock to ``now`` fired the due timers
 
     def _op_restart(self, index: int, op: Op) -> Any:
-        # The uploads in progress die with the old server: their timers must not fire into
-        # the new one's directory, and later ops naming them find no writer.
-        for writers in self.writers.values():
-            for bw in writers.values():
-                if not bw.closed and bw._timeout.active():
-                    bw._timeout.cancel()
+        # The uploads in progress die with the old server (stopService aborts them, which
+        # also stops their timers), and later ops naming them find no writer.
+        self.server.stopService()
         self.writers = {k: {} for k in self.writers}
         self.server = self._start()
         return None
@@ -421,6 +421,21 @@ def run_driver(
         raise DriverError(f"{program} printed something that is not JSON lines:\n{proc.stdout}")
 
 
+def advisories_as_tahoe_names(tree: dict[str, bytes]) -> tuple[dict[str, bytes], int]:
+    """A snapshot of a tahoe-shares directory with its advisories named as Tahoe names them,
+    and how many were renamed: a second report of a share in the same second is
+    ``NAME.1`` in tahoe-shares, where Tahoe writes it over the first (deviation 3 of
+    tests/python/test_server_compat.py)."""
+    out = dict(tree)
+    renamed = 0
+    for rel in sorted(tree):
+        base, _, suffix = rel.rpartition(".")
+        if rel.startswith("corruption-advisories/") and suffix.isdigit() and base in tree:
+            out[base] = out.pop(rel)
+            renamed += 1
+    return out, renamed
+
+
 def tahoe_view(result: Result) -> Result:
     """A driver's result as Tahoe's runner gives it: without ``extra`` (what Tahoe's
     interface does not return)."""
@@ -481,37 +496,49 @@ def snapshot(storedir: str | os.PathLike[str]) -> dict[str, bytes]:
 
 
 def tree_differences(
-    expected: dict[str, bytes], actual: dict[str, bytes], actual_name: str = "rust"
+    expected: dict[str, bytes],
+    actual: dict[str, bytes],
+    actual_name: str = "rust",
+    expected_name: str = "tahoe",
 ) -> list[str]:
-    """Readable differences between two snapshots (expected = Tahoe's, actual = the driver
-    ``actual_name``'s)."""
+    """Readable differences between two snapshots (by default expected = Tahoe's, actual =
+    the Rust driver's)."""
     problems = []
     for rel in sorted(expected.keys() - actual.keys()):
-        problems.append(f"only in tahoe's directory: {rel} ({len(expected[rel])} bytes)")
+        problems.append(f"only in {expected_name}'s directory: {rel} ({len(expected[rel])} bytes)")
     for rel in sorted(actual.keys() - expected.keys()):
         problems.append(f"only in {actual_name}'s directory: {rel} ({len(actual[rel])} bytes)")
     for rel in sorted(expected.keys() & actual.keys()):
-        difference = describe_bytes_difference(expected[rel], actual[rel], "tahoe", actual_name)
+        difference = describe_bytes_difference(
+            expected[rel], actual[rel], expected_name, actual_name
+        )
         if difference:
             problems.append(f"{rel}: {difference}")
     return problems
 
 
 def result_differences(
-    expected: list[Result], actual: list[Result], ops: list[Op], actual_name: str = "rust"
+    expected: list[Result],
+    actual: list[Result],
+    ops: list[Op],
+    actual_name: str = "rust",
+    expected_name: str = "tahoe",
 ) -> list[str]:
-    """Readable differences between two result lists (expected = Tahoe's, actual = the
-    driver ``actual_name``'s)."""
+    """Readable differences between two result lists (by default expected = Tahoe's, actual
+    = the Rust driver's)."""
     problems = []
     if len(expected) != len(actual):
-        problems.append(f"{len(expected)} results from tahoe, {len(actual)} from {actual_name}")
+        problems.append(
+            f"{len(expected)} results from {expected_name}, {len(actual)} from {actual_name}"
+        )
     for i, (want, got) in enumerate(zip(expected, actual)):
         if want != got:
             op = json.dumps(ops[i]) if i < len(ops) else "?"
             if len(op) > 400:
                 op = op[:400] + "..."
             problems.append(
-                f"op {i}: {op}\n    tahoe: {json.dumps(want)}\n    {actual_name}: {json.dumps(got)}"
+                f"op {i}: {op}\n    {expected_name}: {json.dumps(want)}\n"
+                f"    {actual_name}: {json.dumps(got)}"
             )
     return problems
 
