@@ -847,7 +847,22 @@ impl ShareStore for FsStore {
         &mut self,
         f: &mut dyn FnMut(StorageIndex) -> bool,
     ) -> Result<(), io::Error> {
-        Self::for_each_bucket(&self.shares_root(), f)
+        let root = self.shares_root();
+        // A bucket directory stays, empty, after an aborted upload (as in Tahoe): only
+        // those holding a share are storage indexes with published shares.
+        let mut failed = None;
+        Self::for_each_bucket(
+            &root,
+            &mut |si| match Self::list_dir(&self.bucket_dir(&si)) {
+                Ok(shares) if shares.is_empty() => true,
+                Ok(_) => f(si),
+                Err(e) => {
+                    failed = Some(e);
+                    false
+                }
+            },
+        )?;
+        failed.map_or(Ok(()), Err)
     }
 
     fn for_each_incoming(
@@ -930,9 +945,25 @@ mod tests {
         assert!(bucket.is_dir(), "an abort leaves {}", bucket.display());
         assert_eq!(fs::read_dir(&bucket).unwrap().count(), 0);
         assert!(!store.incoming_dir(&si).exists());
+        // The empty directory names no storage index with published shares.
+        let mut seen = std::vec::Vec::new();
+        store
+            .for_each_storage_index(&mut |s| {
+                seen.push(s);
+                true
+            })
+            .unwrap();
+        assert!(seen.is_empty(), "{seen:?}");
         drop(store.create_incoming(&si, ShareNumber(3)).unwrap());
         store.publish(&si, ShareNumber(3)).unwrap();
         assert!(store.list(&si).unwrap().contains(ShareNumber(3)));
+        store
+            .for_each_storage_index(&mut |s| {
+                seen.push(s);
+                true
+            })
+            .unwrap();
+        assert_eq!(seen, [si]);
         store.remove(&si, ShareNumber(3)).unwrap();
         assert!(
             !bucket.exists(),
