@@ -7,6 +7,7 @@
 
 use core::fmt;
 
+use crate::store::StoreError;
 use crate::types::{AcceptedBy, LeaseOp, Magic, NodeId, ShareKind, ShareNumber};
 
 /// What is wrong with a container's bytes.
@@ -259,6 +260,24 @@ impl<E> Error<E> {
             Self::ReadOnly => Error::ReadOnly,
             Self::StorageLocked => Error::StorageLocked,
             Self::Bug(b) => Error::Bug(b),
+        }
+    }
+}
+
+/// A store's error is the server's error of the same name: `?` on a store call in the
+/// server reports what the store said.
+impl<E> From<StoreError<E>> for Error<E> {
+    fn from(e: StoreError<E>) -> Self {
+        match e {
+            StoreError::Io(e) => Self::Io(e),
+            StoreError::NotAShare => Self::NotAShare,
+            StoreError::NoSuchShare => Self::NoSuchShare,
+            StoreError::AlreadyExists => Self::AlreadyExists,
+            StoreError::InvalidArgument(a) => Self::InvalidArgument(a),
+            StoreError::BufferTooSmall { needed } => Self::BufferTooSmall { needed },
+            StoreError::ReadOnly => Self::ReadOnly,
+            StoreError::StorageLocked => Self::StorageLocked,
+            StoreError::Bug(b) => Self::Bug(b),
         }
     }
 }

@@ -41,7 +41,9 @@ use tahoe_shares::format::immutable::ImmutableVersion;
 use tahoe_shares::format::mutable::{MutableVersion, DATA_OFFSET, MAX_MUTABLE_SHARE_SIZE};
 use tahoe_shares::io::{ErrorKind, ErrorType, IoError, MemError, ShareIo, VecIo};
 use tahoe_shares::server::{AllocateRequest, Config, Server, SlotSecrets, SlotWrite};
-use tahoe_shares::store::{Durability, FsStore, MemShare, MemStore, ShareStore};
+use tahoe_shares::store::{
+    Durability, FsStore, MemShare, MemStore, ShareStore, StoreError, StoreResult,
+};
 use tahoe_shares::types::InvalidLength;
 use tahoe_shares::{
     CancelSecret, Corruption, Error, NodeId, RenewSecret, ShareNumber, ShareSet, StorageIndex,
@@ -361,15 +363,15 @@ fn row15_symlink_or_directory_is_not_a_share() {
     assert_eq!(listed, [3]);
     assert!(matches!(
         store.open(&si, ShareNumber(5)),
-        Err(Error::NotAShare)
+        Err(StoreError::NotAShare)
     ));
     assert!(matches!(
         store.open(&si, ShareNumber(6)),
-        Err(Error::NotAShare)
+        Err(StoreError::NotAShare)
     ));
     assert!(matches!(
         store.remove(&si, ShareNumber(5)),
-        Err(Error::NotAShare)
+        Err(StoreError::NotAShare)
     ));
     // Never followed: the target is still there, untouched.
     assert!(bucket.join("3").is_file());
@@ -383,17 +385,17 @@ fn fs_store_create_is_exclusive() {
     // Neither an existing share nor an upload in progress is replaced.
     assert!(matches!(
         store.create_incoming(&si, ShareNumber(3)),
-        Err(Error::AlreadyExists)
+        Err(StoreError::AlreadyExists)
     ));
     let _io = store.create_incoming(&si, ShareNumber(4)).unwrap();
     assert!(matches!(
         store.create_incoming(&si, ShareNumber(4)),
-        Err(Error::AlreadyExists)
+        Err(StoreError::AlreadyExists)
     ));
     store.abort(&si, ShareNumber(4)).unwrap();
     assert!(matches!(
         store.abort(&si, ShareNumber(4)),
-        Err(Error::NoSuchShare)
+        Err(StoreError::NoSuchShare)
     ));
     fs::remove_dir_all(&root).unwrap();
 }
@@ -418,7 +420,7 @@ fn fs_store_layout_is_tahoes() {
     );
     assert!(matches!(
         store.publish(&si, ShareNumber(12)),
-        Err(Error::NoSuchShare)
+        Err(StoreError::NoSuchShare)
     ));
     let mut seen = Vec::new();
     store
@@ -433,7 +435,7 @@ fn fs_store_layout_is_tahoes() {
     assert!(!root.join("shares/aa/aaaqeayeaudaocajbifqydiob4").exists());
     assert!(matches!(
         store.remove(&si, ShareNumber(12)),
-        Err(Error::NoSuchShare)
+        Err(StoreError::NoSuchShare)
     ));
     fs::remove_dir_all(&root).unwrap();
 }
@@ -882,7 +884,7 @@ struct FaultyShare {
     faults: Rc<RefCell<Faults>>,
 }
 
-fn dev<T>(r: Result<T, Error<MemError>>) -> Result<T, Error<DevError>> {
+fn dev<T>(r: StoreResult<T, MemError>) -> StoreResult<T, DevError> {
     r.map_err(|e| e.map_io(DevError::Mem))
 }
 
@@ -952,17 +954,17 @@ impl ShareStore for FaultyMem {
         &mut self,
         si: &StorageIndex,
         n: ShareNumber,
-    ) -> Result<Option<FaultyShare>, Error<DevError>> {
+    ) -> StoreResult<Option<FaultyShare>, DevError> {
         Ok(dev(self.inner.open(si, n))?.map(|s| self.wrap(s)))
     }
-    fn list(&mut self, si: &StorageIndex) -> Result<ShareSet, Error<DevError>> {
+    fn list(&mut self, si: &StorageIndex) -> StoreResult<ShareSet, DevError> {
         dev(self.inner.list(si))
     }
     fn create_incoming(
         &mut self,
         si: &StorageIndex,
         n: ShareNumber,
-    ) -> Result<FaultyShare, Error<DevError>> {
+    ) -> StoreResult<FaultyShare, DevError> {
         let share = dev(self.inner.create_incoming(si, n))?;
         Ok(self.wrap(share))
     }
@@ -970,19 +972,19 @@ impl ShareStore for FaultyMem {
         &mut self,
         si: &StorageIndex,
         n: ShareNumber,
-    ) -> Result<Option<FaultyShare>, Error<DevError>> {
+    ) -> StoreResult<Option<FaultyShare>, DevError> {
         Ok(dev(self.inner.open_incoming(si, n))?.map(|s| self.wrap(s)))
     }
-    fn list_incoming(&mut self, si: &StorageIndex) -> Result<ShareSet, Error<DevError>> {
+    fn list_incoming(&mut self, si: &StorageIndex) -> StoreResult<ShareSet, DevError> {
         dev(self.inner.list_incoming(si))
     }
-    fn publish(&mut self, si: &StorageIndex, n: ShareNumber) -> Result<(), Error<DevError>> {
+    fn publish(&mut self, si: &StorageIndex, n: ShareNumber) -> StoreResult<(), DevError> {
         dev(self.inner.publish(si, n))
     }
-    fn abort(&mut self, si: &StorageIndex, n: ShareNumber) -> Result<(), Error<DevError>> {
+    fn abort(&mut self, si: &StorageIndex, n: ShareNumber) -> StoreResult<(), DevError> {
         dev(self.inner.abort(si, n))
     }
-    fn remove(&mut self, si: &StorageIndex, n: ShareNumber) -> Result<(), Error<DevError>> {
+    fn remove(&mut self, si: &StorageIndex, n: ShareNumber) -> StoreResult<(), DevError> {
         dev(self.inner.remove(si, n))
     }
     fn put_upload_record(
@@ -990,7 +992,7 @@ impl ShareStore for FaultyMem {
         si: &StorageIndex,
         n: ShareNumber,
         record: &[u8],
-    ) -> Result<(), Error<DevError>> {
+    ) -> StoreResult<(), DevError> {
         dev(self.inner.put_upload_record(si, n, record))
     }
     fn get_upload_record(
@@ -998,25 +1000,25 @@ impl ShareStore for FaultyMem {
         si: &StorageIndex,
         n: ShareNumber,
         buf: &mut [u8],
-    ) -> Result<Option<usize>, Error<DevError>> {
+    ) -> StoreResult<Option<usize>, DevError> {
         dev(self.inner.get_upload_record(si, n, buf))
     }
-    fn available_space(&mut self) -> Result<Option<u64>, Error<DevError>> {
+    fn available_space(&mut self) -> StoreResult<Option<u64>, DevError> {
         dev(self.inner.available_space())
     }
-    fn write_advisory(&mut self, name: &str, body: &[u8]) -> Result<(), Error<DevError>> {
+    fn write_advisory(&mut self, name: &str, body: &[u8]) -> StoreResult<(), DevError> {
         dev(self.inner.write_advisory(name, body))
     }
     fn for_each_storage_index(
         &mut self,
         f: &mut dyn FnMut(StorageIndex) -> bool,
-    ) -> Result<(), Error<DevError>> {
+    ) -> StoreResult<(), DevError> {
         dev(self.inner.for_each_storage_index(f))
     }
     fn for_each_incoming(
         &mut self,
         f: &mut dyn FnMut(StorageIndex, ShareNumber) -> bool,
-    ) -> Result<(), Error<DevError>> {
+    ) -> StoreResult<(), DevError> {
         dev(self.inner.for_each_incoming(f))
     }
 }

@@ -324,7 +324,7 @@ impl<S: ShareStore> Server<S> {
                 if published.is_err() {
                     let _ = self.store.abort(si, n);
                 }
-                published
+                Ok(published?)
             }
             Err(e) => {
                 let _ = self.store.abort(si, n);

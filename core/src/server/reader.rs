@@ -52,7 +52,7 @@ impl<S: ShareStore> Server<S> {
     ///
     /// Store errors.
     pub fn shares(&mut self, si: &StorageIndex) -> Result<ShareSet, S::Error> {
-        self.store.list(si)
+        Ok(self.store.list(si)?)
     }
 
     /// Opens a reader on one immutable share: checks the share and takes its length,

@@ -13,7 +13,7 @@ use crate::container::ImmutableContainer;
 use crate::error::{Corruption, Error, Limit, Result};
 use crate::format::immutable::ImmutableVersion;
 use crate::io::ShareIo;
-use crate::store::ShareStore;
+use crate::store::{ShareStore, StoreError};
 use crate::types::{ShareNumber, StorageIndex, UploadSecret};
 
 /// The version of the upload record format (docs/format.md, "Upload records").
@@ -275,7 +275,7 @@ impl<S: ShareStore> Server<S> {
         upload: &Upload<S::Io>,
     ) -> Result<(), S::Error> {
         let record = upload.encode_record(self.config.max_ranges_per_upload)?;
-        self.store.put_upload_record(si, n, &record)
+        Ok(self.store.put_upload_record(si, n, &record)?)
     }
 
     fn upload_mut(
@@ -460,8 +460,8 @@ impl<S: ShareStore> Server<S> {
 
     fn drop_upload(&mut self, si: &StorageIndex, n: ShareNumber) -> Result<(), S::Error> {
         match self.store.abort(si, n) {
-            Ok(()) | Err(Error::NoSuchShare) => {}
-            Err(e) => return Err(e),
+            Ok(()) | Err(StoreError::NoSuchShare) => {}
+            Err(e) => return Err(e.into()),
         }
         self.uploads.remove(&(*si, n));
         Ok(())
@@ -529,8 +529,8 @@ impl<S: ShareStore> Server<S> {
                     self.uploads.insert((si, n), upload);
                 }
                 None => match self.store.abort(&si, n) {
-                    Ok(()) | Err(Error::NoSuchShare) => {}
-                    Err(e) => return Err(e),
+                    Ok(()) | Err(StoreError::NoSuchShare) => {}
+                    Err(e) => return Err(e.into()),
                 },
             }
         }
@@ -552,8 +552,8 @@ impl<S: ShareStore> Server<S> {
         let mut buf = alloc::vec![0u8; record_capacity(self.config.max_ranges_per_upload)];
         let len = match self.store.get_upload_record(si, n, &mut buf) {
             Ok(Some(len)) => len,
-            Ok(None) | Err(Error::BufferTooSmall { .. }) => return Ok(None),
-            Err(e) => return Err(e),
+            Ok(None) | Err(StoreError::BufferTooSmall { .. }) => return Ok(None),
+            Err(e) => return Err(e.into()),
         };
         let Ok(rec) = decode_record::<S::Error>(buf.get(..len).unwrap_or_default()) else {
             return Ok(None);
