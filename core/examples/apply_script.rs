@@ -7,11 +7,11 @@
 use std::fs;
 
 use serde_json::Value;
-use tahoe_shares::container::{ImmutableContainer, MutableContainer, NewLease};
+use tahoe_shares::container::{ContainerError, ImmutableContainer, MutableContainer, NewLease};
 use tahoe_shares::format::immutable::ImmutableVersion;
 use tahoe_shares::format::mutable::MutableVersion;
 use tahoe_shares::io::VecIo;
-use tahoe_shares::{CancelSecret, Error, NodeId, RenewSecret, WriteEnabler};
+use tahoe_shares::{CancelSecret, NodeId, RenewSecret, WriteEnabler};
 
 fn hex(v: &Value) -> Vec<u8> {
     let s = v.as_str().expect("hex string");
@@ -37,12 +37,12 @@ fn lease(op: &Value) -> NewLease {
     }
 }
 
-fn outcome<E: core::fmt::Debug>(r: Result<(), Error<E>>) -> String {
+fn outcome<E: core::fmt::Debug>(r: Result<(), ContainerError<E>>) -> String {
     match r {
         Ok(()) => "ok".into(),
-        Err(Error::NoSuchLease { .. }) => "IndexError".into(),
-        Err(Error::DataTooLarge { .. }) => "DataTooLargeError".into(),
-        Err(Error::NoSpace) => "NoSpace".into(),
+        Err(ContainerError::NoSuchLease { .. }) => "IndexError".into(),
+        Err(ContainerError::DataTooLarge { .. }) => "DataTooLargeError".into(),
+        Err(ContainerError::NoSpace) => "NoSpace".into(),
         Err(e) => format!("error: {e:?}"),
     }
 }

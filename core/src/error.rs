@@ -7,6 +7,7 @@
 
 use core::fmt;
 
+use crate::container::ContainerError;
 use crate::store::StoreError;
 use crate::types::{AcceptedBy, LeaseOp, Magic, NodeId, ShareKind, ShareNumber};
 
@@ -282,6 +283,51 @@ impl<E> From<StoreError<E>> for Error<E> {
     }
 }
 
+/// A container's error is the server's error of the same name, with no share named yet
+/// (the server names it with [`Error::in_share`]).
+impl<E> From<ContainerError<E>> for Error<E> {
+    fn from(e: ContainerError<E>) -> Self {
+        match e {
+            ContainerError::Io(e) => Self::Io(e),
+            ContainerError::Corrupt(c) => Self::Corrupt(c),
+            ContainerError::UnknownImmutableVersion { version } => Self::UnknownImmutableVersion {
+                share: None,
+                version,
+            },
+            ContainerError::UnknownMutableMagic { magic } => {
+                Self::UnknownMutableMagic { share: None, magic }
+            }
+            ContainerError::AlreadyExists => Self::AlreadyExists,
+            ContainerError::DataTooLarge {
+                max,
+                offset,
+                length,
+            } => Self::DataTooLarge {
+                max,
+                offset,
+                length,
+            },
+            ContainerError::BadWriteEnabler { nodeid } => Self::BadWriteEnabler { nodeid },
+            ContainerError::UnsupportedOperator => Self::UnsupportedOperator,
+            ContainerError::NoSpace => Self::NoSpace,
+            ContainerError::NoSuchLease {
+                op,
+                kind,
+                accepted_by,
+            } => Self::NoSuchLease {
+                op,
+                share: None,
+                kind: Some(kind),
+                accepted_by,
+            },
+            ContainerError::TooManyLeases => Self::TooManyLeases,
+            ContainerError::InvalidArgument(a) => Self::InvalidArgument(a),
+            ContainerError::Poisoned => Self::Poisoned,
+            ContainerError::Bug(b) => Self::Bug(b),
+        }
+    }
+}
+
 impl<E> From<Corruption> for Error<E> {
     fn from(c: Corruption) -> Self {
         Self::Corrupt(c)
@@ -290,7 +336,7 @@ impl<E> From<Corruption> for Error<E> {
 
 /// Tahoe's message for a lease operation that matched nothing (`StorageServer.renew_lease`,
 /// `ShareFile` and `MutableShareFile`).
-fn no_such_lease(
+pub(crate) fn no_such_lease(
     f: &mut fmt::Formatter<'_>,
     op: LeaseOp,
     kind: Option<ShareKind>,

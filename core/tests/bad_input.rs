@@ -35,7 +35,7 @@ use core::cell::RefCell;
 use std::rc::Rc;
 
 use tahoe_shares::container::{
-    ImmutableContainer, MutableContainer, NewLease, TestOperator, TestVector,
+    ContainerError, ImmutableContainer, MutableContainer, NewLease, TestOperator, TestVector,
 };
 use tahoe_shares::format::immutable::ImmutableVersion;
 use tahoe_shares::format::mutable::{MutableVersion, DATA_OFFSET, MAX_MUTABLE_SHARE_SIZE};
@@ -50,11 +50,11 @@ use tahoe_shares::{
     UploadSecret, WriteEnabler,
 };
 
-fn imm(bytes: Vec<u8>) -> Result<ImmutableContainer<VecIo>, Error<MemError>> {
+fn imm(bytes: Vec<u8>) -> Result<ImmutableContainer<VecIo>, ContainerError<MemError>> {
     ImmutableContainer::open(VecIo::from_vec(bytes))
 }
 
-fn mutable(bytes: Vec<u8>) -> Result<MutableContainer<VecIo>, Error<MemError>> {
+fn mutable(bytes: Vec<u8>) -> Result<MutableContainer<VecIo>, ContainerError<MemError>> {
     MutableContainer::open(VecIo::from_vec(bytes))
 }
 
@@ -93,11 +93,11 @@ fn set(bytes: &mut [u8], at: usize, value: &[u8]) {
 fn row1_empty_and_short_immutable() {
     assert!(matches!(
         imm(vec![]),
-        Err(Error::Corrupt(Corruption::TruncatedHeader))
+        Err(ContainerError::Corrupt(Corruption::TruncatedHeader))
     ));
     assert!(matches!(
         imm(vec![0, 0, 0, 2, 0]),
-        Err(Error::Corrupt(Corruption::TruncatedHeader))
+        Err(ContainerError::Corrupt(Corruption::TruncatedHeader))
     ));
 }
 
@@ -106,7 +106,9 @@ fn row2_unknown_immutable_versions() {
     for v in [0u32, 3, u32::MAX] {
         let mut b = vec![0u8; 12];
         set(&mut b, 0, &v.to_be_bytes());
-        assert!(matches!(imm(b), Err(Error::UnknownImmutableVersion { version: x, .. }) if x == v));
+        assert!(
+            matches!(imm(b), Err(ContainerError::UnknownImmutableVersion { version: x, .. }) if x == v)
+        );
     }
 }
 
@@ -118,7 +120,7 @@ fn row3_lease_count_exceeds_file() {
     set(&mut b, 8, &3u32.to_be_bytes());
     assert!(matches!(
         imm(b),
-        Err(Error::Corrupt(Corruption::LeaseCountExceedsFile))
+        Err(ContainerError::Corrupt(Corruption::LeaseCountExceedsFile))
     ));
 }
 
@@ -129,7 +131,7 @@ fn row4_lease_count_u32_max() {
     set(&mut b, 8, &u32::MAX.to_be_bytes());
     assert!(matches!(
         imm(b),
-        Err(Error::Corrupt(Corruption::LeaseCountExceedsFile))
+        Err(ContainerError::Corrupt(Corruption::LeaseCountExceedsFile))
     ));
 }
 
@@ -143,14 +145,14 @@ fn row5_partial_trailing_lease_reads_as_count_exceeding_file() {
     bytes.truncate(bytes.len() - 5);
     assert!(matches!(
         imm(bytes),
-        Err(Error::Corrupt(Corruption::LeaseCountExceedsFile))
+        Err(ContainerError::Corrupt(Corruption::LeaseCountExceedsFile))
     ));
     // Mutable: an extra-lease block cut inside its last record.
     let mut b = good_mutable(2);
     b.truncate(b.len() - 5);
     assert!(matches!(
         mutable(b),
-        Err(Error::Corrupt(Corruption::LeaseCountExceedsFile))
+        Err(ContainerError::Corrupt(Corruption::LeaseCountExceedsFile))
     ));
 }
 
@@ -169,7 +171,10 @@ fn row6_legacy_length_disagreeing_downwards_is_accepted_not_used() {
 fn row7_wrong_mutable_magic_is_unknown_mutable_magic() {
     let mut b = good_mutable(0);
     b[3] ^= 0x20;
-    assert!(matches!(mutable(b), Err(Error::UnknownMutableMagic { .. })));
+    assert!(matches!(
+        mutable(b),
+        Err(ContainerError::UnknownMutableMagic { .. })
+    ));
 }
 
 #[test]
@@ -180,10 +185,16 @@ fn row8_short_mutable_files_by_where_they_end() {
         let got = mutable(b[..cut].to_vec());
         let ok = match cut {
             // Shorter than the magic: not recognisable as a mutable container at all.
-            0..32 => matches!(got, Err(Error::UnknownMutableMagic { .. })),
-            32..100 => matches!(got, Err(Error::Corrupt(Corruption::TruncatedHeader))),
+            0..32 => matches!(got, Err(ContainerError::UnknownMutableMagic { .. })),
+            32..100 => matches!(
+                got,
+                Err(ContainerError::Corrupt(Corruption::TruncatedHeader))
+            ),
             // A whole header whose lease slots and extra-lease block lie past the end.
-            _ => matches!(got, Err(Error::Corrupt(Corruption::LeaseOffsetBeyondEof))),
+            _ => matches!(
+                got,
+                Err(ContainerError::Corrupt(Corruption::LeaseOffsetBeyondEof))
+            ),
         };
         assert!(ok, "cut at {cut}: {got:?}");
     }
@@ -195,7 +206,9 @@ fn row9_data_length_beyond_container() {
     set(&mut b, 84, &(MAX_MUTABLE_SHARE_SIZE + 1).to_be_bytes());
     assert!(matches!(
         mutable(b),
-        Err(Error::Corrupt(Corruption::DataLengthBeyondContainer))
+        Err(ContainerError::Corrupt(
+            Corruption::DataLengthBeyondContainer
+        ))
     ));
 }
 
@@ -205,7 +218,7 @@ fn row10_extra_lease_offset_overlapping_data() {
     set(&mut b, 92, &(DATA_OFFSET + 2).to_be_bytes());
     assert!(matches!(
         mutable(b),
-        Err(Error::Corrupt(Corruption::OverlappingRegions))
+        Err(ContainerError::Corrupt(Corruption::OverlappingRegions))
     ));
 }
 
@@ -215,7 +228,7 @@ fn row11_extra_lease_offset_beyond_eof() {
     set(&mut b, 92, &(1u64 << 40).to_be_bytes());
     assert!(matches!(
         mutable(b),
-        Err(Error::Corrupt(Corruption::LeaseOffsetBeyondEof))
+        Err(ContainerError::Corrupt(Corruption::LeaseOffsetBeyondEof))
     ));
 }
 
@@ -226,7 +239,7 @@ fn row12_extra_lease_count_max() {
     set(&mut b, elo, &u32::MAX.to_be_bytes());
     assert!(matches!(
         mutable(b),
-        Err(Error::Corrupt(Corruption::LeaseCountExceedsFile))
+        Err(ContainerError::Corrupt(Corruption::LeaseCountExceedsFile))
     ));
 }
 
@@ -250,7 +263,7 @@ fn row28_operators_other_than_eq() {
     for op in [&b"lt"[..], b"ne", b"", b"EQ"] {
         assert!(matches!(
             TestOperator::parse::<MemError>(op),
-            Err(Error::UnsupportedOperator)
+            Err(ContainerError::UnsupportedOperator)
         ));
     }
     assert!(TestOperator::parse::<MemError>(b"eq").is_ok());
@@ -262,11 +275,11 @@ fn row30_write_past_maximum() {
     let before = c.data_length();
     assert!(matches!(
         c.writev(&[(0, b"ok"), (MAX_MUTABLE_SHARE_SIZE, b"x")], None),
-        Err(Error::DataTooLarge { .. })
+        Err(ContainerError::DataTooLarge { .. })
     ));
     assert!(matches!(
         c.writev(&[(u64::MAX, b"x")], None),
-        Err(Error::DataTooLarge { .. })
+        Err(ContainerError::DataTooLarge { .. })
     ));
     // Nothing of the call was applied (Tahoe applies the first vector).
     let mut buf = [0u8; 2];
@@ -279,11 +292,11 @@ fn row22_immutable_write_past_allocation() {
     let mut c = ImmutableContainer::create(VecIo::new(), ImmutableVersion::V2, 10).unwrap();
     assert!(matches!(
         c.write_share_data(5, b"123456"),
-        Err(Error::DataTooLarge { .. })
+        Err(ContainerError::DataTooLarge { .. })
     ));
     assert!(matches!(
         c.write_share_data(u64::MAX, b"1"),
-        Err(Error::InvalidArgument(_))
+        Err(ContainerError::InvalidArgument(_))
     ));
     c.write_share_data(10, b"").unwrap();
 }
@@ -301,7 +314,7 @@ fn row31_wrong_write_enabler() {
     let c = mutable(good_mutable(0)).unwrap();
     assert!(matches!(
         c.check_write_enabler(&WriteEnabler::new([9; 32])),
-        Err(Error::BadWriteEnabler { nodeid }) if nodeid == NodeId([1; 20])
+        Err(ContainerError::BadWriteEnabler { nodeid }) if nodeid == NodeId([1; 20])
     ));
 }
 
@@ -310,11 +323,11 @@ fn row32_unknown_renew_and_cancel_secrets() {
     let mut c = mutable(good_mutable(0)).unwrap();
     assert!(matches!(
         c.renew_lease(&RenewSecret::new([77; 32]), 5, false),
-        Err(Error::NoSuchLease { .. })
+        Err(ContainerError::NoSuchLease { .. })
     ));
     assert!(matches!(
         c.cancel_lease(&CancelSecret::new([77; 32])),
-        Err(Error::NoSuchLease { .. })
+        Err(ContainerError::NoSuchLease { .. })
     ));
 }
 
@@ -657,13 +670,13 @@ fn row23_offset_plus_length_overflowing_is_data_too_large() {
     let mut c = ImmutableContainer::create(VecIo::new(), ImmutableVersion::V2, 10).unwrap();
     assert!(matches!(
         c.write_share_data(u64::MAX, b"1"),
-        Err(Error::InvalidArgument(_))
+        Err(ContainerError::InvalidArgument(_))
     ));
     // Mutable writes: DataTooLarge, nothing applied.
     let mut m = mutable(good_mutable(0)).unwrap();
     assert!(matches!(
         m.writev(&[(u64::MAX - 1, b"xyz")], None),
-        Err(Error::DataTooLarge { .. })
+        Err(ContainerError::DataTooLarge { .. })
     ));
     assert_eq!(m.data_length(), 9);
     // Reads whose end overflows are truncated, never an allocation of that size.
@@ -1072,7 +1085,7 @@ fn row34_backend_short_read_is_an_error_never_zeros() {
     let mut buf = [0xEEu8; 9];
     assert!(matches!(
         c.read_share_data(0, &mut buf),
-        Err(Error::Io(MemError::UnexpectedEof))
+        Err(ContainerError::Io(MemError::UnexpectedEof))
     ));
 }
 

@@ -21,7 +21,9 @@ fn real_io_error(name: &str) -> Error<io::Error> {
     let path = dir.join("share");
     std::fs::write(&path, b"").unwrap();
     let file = OpenOptions::new().read(true).open(&path).unwrap();
-    let err = ImmutableContainer::create(FileIo::new(file), ImmutableVersion::V2, 10).unwrap_err();
+    let err = ImmutableContainer::create(FileIo::new(file), ImmutableVersion::V2, 10)
+        .unwrap_err()
+        .into();
     std::fs::remove_dir_all(&dir).unwrap();
     err
 }

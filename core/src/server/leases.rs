@@ -2,7 +2,7 @@
 //! index.
 
 use super::{AnyShare, Server};
-use crate::container::NewLease;
+use crate::container::{ContainerError, NewLease};
 use crate::error::{Error, Result};
 use crate::format::lease::Lease;
 use crate::format::ShareKind;
@@ -153,16 +153,16 @@ impl<S: ShareStore> Server<S> {
         match share {
             AnyShare::Immutable(mut c) => {
                 match c.renew_lease(&lease.renew, lease.expiration_time, false) {
-                    Err(Error::NoSuchLease { .. }) => {
+                    Err(ContainerError::NoSuchLease { .. }) => {
                         if crate::format::lease::IMMUTABLE_LEASE_SIZE as u64 > space {
                             return Err(Error::NoSpace);
                         }
-                        c.add_lease(lease)
+                        Ok(c.add_lease(lease)?)
                     }
-                    other => other,
+                    other => Ok(other?),
                 }
             }
-            AnyShare::Mutable(mut c) => c.add_or_renew_lease(space, lease),
+            AnyShare::Mutable(mut c) => Ok(c.add_or_renew_lease(space, lease)?),
         }
     }
 

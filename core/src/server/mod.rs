@@ -60,7 +60,7 @@ pub use reader::BucketReader;
 pub use types::{AdviseOutcome, AllocateRequest, Allocation, ShareStat, VersionInfo};
 pub use upload::{UploadInfo, UPLOAD_RECORD_VERSION};
 
-use crate::container::{ImmutableContainer, MutableContainer, NewLease};
+use crate::container::{ContainerError, ImmutableContainer, MutableContainer, NewLease};
 use crate::error::{Error, Result};
 use crate::format::mutable::MAX_MUTABLE_SHARE_SIZE;
 use crate::format::{sniff, ShareKind, SNIFF_SIZE};
@@ -252,7 +252,7 @@ impl<S: ShareStore> Server<S> {
         let Some(mut io) = self.store.open(si, shnum)? else {
             return Ok(None);
         };
-        let named = |e: Error<S::Error>| e.in_share(shnum);
+        let named = |e: ContainerError<S::Error>| e.in_share(shnum);
         Ok(match sniff_io(&mut io)? {
             Some(ShareKind::Mutable) => Some(AnyShare::Mutable(
                 MutableContainer::open(io).map_err(named)?,

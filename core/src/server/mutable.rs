@@ -218,6 +218,7 @@ impl<S: ShareStore> Server<S> {
                 Some(p) => {
                     let (_, c) = shares.get_mut(p).ok_or(Error::Bug("share position"))?;
                     if let Err(e) = c.writev(w.writes, w.new_length) {
+                        let e = Error::from(e);
                         shares.swap_remove(p);
                         self.recover_after_no_space(si, n, &e);
                         return Err(e);
@@ -328,7 +329,7 @@ impl<S: ShareStore> Server<S> {
             }
             Err(e) => {
                 let _ = self.store.abort(si, n);
-                Err(e)
+                Err(e.into())
             }
         }
     }

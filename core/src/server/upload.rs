@@ -9,7 +9,7 @@ use sha2::{Digest, Sha256};
 
 use super::ranges::RangeSet;
 use super::{AllocateRequest, Allocation, AnyShare, Server};
-use crate::container::ImmutableContainer;
+use crate::container::{ContainerError, ImmutableContainer};
 use crate::error::{Corruption, Error, Limit, Result};
 use crate::format::immutable::ImmutableVersion;
 use crate::io::ShareIo;
@@ -243,7 +243,7 @@ impl<S: ShareStore> Server<S> {
                 Err(e) => {
                     // Leave nothing half-made behind.
                     let _ = self.store.abort(&si, n);
-                    return Err(e);
+                    return Err(e.into());
                 }
             };
             let upload = Upload {
@@ -563,7 +563,7 @@ impl<S: ShareStore> Server<S> {
         };
         let container = match ImmutableContainer::open(io) {
             Ok(c) => c,
-            Err(Error::Io(e)) => return Err(Error::Io(e)),
+            Err(ContainerError::Io(e)) => return Err(Error::Io(e)),
             Err(_) => return Ok(None),
         };
         let written = RangeSet::from_ranges(rec.written.iter().copied());
