@@ -163,10 +163,15 @@ impl<S: ShareStore> Server<S> {
         }
     }
 
-    /// Reports the store's "storage full" I/O errors (ENOSPC, EDQUOT:
-    /// [`ShareStore::is_no_space`]) as [`Error::NoSpace`].
-    pub(crate) fn no_space<T>(r: Result<T, S::Error>) -> Result<T, S::Error> {
-        match r {
+    /// Runs one operation that changes shares, reporting the store's "storage full" I/O
+    /// errors (ENOSPC, EDQUOT: [`ShareStore::is_no_space`]) as [`Error::NoSpace`],
+    /// whichever step of `op` met them (a store call or a share's device). Inside `op`,
+    /// the raw I/O error is still seen, for the recovery it calls for.
+    pub(crate) fn full_as_no_space<T>(
+        &mut self,
+        op: impl FnOnce(&mut Self) -> Result<T, S::Error>,
+    ) -> Result<T, S::Error> {
+        match op(self) {
             Err(Error::Io(e)) if S::is_no_space(&e) => Err(Error::NoSpace),
             r => r,
         }
