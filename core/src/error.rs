@@ -61,6 +61,8 @@ impl fmt::Display for Corruption {
     }
 }
 
+impl core::error::Error for Corruption {}
+
 /// A configured limit of the server (see `server::Config`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
@@ -82,6 +84,8 @@ impl fmt::Display for Limit {
         })
     }
 }
+
+impl core::error::Error for Limit {}
 
 /// Every error of the core, generic over the device's error type `E`, so that nothing
 /// here allocates.
@@ -420,11 +424,15 @@ impl<E: fmt::Display> fmt::Display for Error<E> {
 }
 
 /// [`Error::Io`] gives its device error as its `source()`, so that error reporters (and
-/// `std::io::Error::downcast`-style inspection) reach the operating system's error.
+/// `std::io::Error::downcast`-style inspection) reach the operating system's error; the
+/// variants that wrap a detail ([`Error::Corrupt`], [`Error::LimitReached`],
+/// [`Error::NotUtf8`]) give that detail.
 impl<E: core::error::Error + 'static> core::error::Error for Error<E> {
     fn source(&self) -> Option<&(dyn core::error::Error + 'static)> {
         match self {
             Self::Io(e) => Some(e),
+            Self::Corrupt(c) => Some(c),
+            Self::LimitReached(l) => Some(l),
             Self::NotUtf8 { error, .. } => Some(error),
             _ => None,
         }

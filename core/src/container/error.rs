@@ -165,11 +165,13 @@ impl<E: fmt::Display> fmt::Display for ContainerError<E> {
     }
 }
 
-/// [`ContainerError::Io`] gives its device error as its `source()`.
+/// [`ContainerError::Io`] gives its device error as its `source()`,
+/// [`ContainerError::Corrupt`] what is wrong.
 impl<E: core::error::Error + 'static> core::error::Error for ContainerError<E> {
     fn source(&self) -> Option<&(dyn core::error::Error + 'static)> {
         match self {
             Self::Io(e) => Some(e),
+            Self::Corrupt(c) => Some(c),
             _ => None,
         }
     }
