@@ -1,4 +1,11 @@
-//! The error type of every fallible operation in the core.
+//! The server's error, [`Error`], and the details shared by every layer ([`Corruption`],
+//! [`Limit`]).
+//!
+//! Each layer has the error it can actually produce, joined by `From` so that `?` carries
+//! it upward: the codecs report [`Corruption`] (or `format`'s header errors), the
+//! containers [`ContainerError`], the stores [`StoreError`], and the server [`Error`], the
+//! one the bindings map. A lower layer's error becomes the server's error of the same
+//! name; the server names the share a container cannot know ([`Error::in_share`]).
 //!
 //! Three kinds of failure are kept apart: [`Error::Corrupt`] (the bytes on the device are
 //! wrong), [`Error::Io`] (the device failed) and misuse of the API or protocol violations
@@ -87,8 +94,9 @@ impl fmt::Display for Limit {
 
 impl core::error::Error for Limit {}
 
-/// Every error of the core, generic over the device's error type `E`, so that nothing
-/// here allocates.
+/// The error of the storage server (and of the bindings over it), generic over the
+/// store's error type `E`, so that nothing here allocates. Its variants match Tahoe's
+/// exceptions.
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum Error<E> {
