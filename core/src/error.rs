@@ -3,9 +3,10 @@
 //!
 //! Each layer has the error it can actually produce, joined by `From` so that `?` carries
 //! it upward: the codecs report [`Corruption`] (or `format`'s header errors), the
-//! containers [`ContainerError`], the stores [`StoreError`], and the server [`Error`], the
-//! one the bindings map. A lower layer's error becomes the server's error of the same
-//! name; the server names the share a container cannot know ([`Error::in_share`]).
+//! containers [`ContainerError`](crate::container::ContainerError), the stores
+//! [`StoreError`](crate::store::StoreError), and the server [`Error`], the one the
+//! bindings map. A lower layer's error becomes the server's error of the same name; the
+//! server names the share a container cannot know ([`Error::in_share`]).
 //!
 //! Three kinds of failure are kept apart: [`Error::Corrupt`] (the bytes on the device are
 //! wrong), [`Error::Io`] (the device failed) and misuse of the API or protocol violations
@@ -14,8 +15,6 @@
 
 use core::fmt;
 
-use crate::container::ContainerError;
-use crate::store::StoreError;
 use crate::types::{AcceptedBy, LeaseOp, Magic, NodeId, ShareKind, ShareNumber};
 
 /// What is wrong with a container's bytes.
@@ -277,69 +276,6 @@ impl<E> Error<E> {
     }
 }
 
-/// A store's error is the server's error of the same name: `?` on a store call in the
-/// server reports what the store said.
-impl<E> From<StoreError<E>> for Error<E> {
-    fn from(e: StoreError<E>) -> Self {
-        match e {
-            StoreError::Io(e) => Self::Io(e),
-            StoreError::NotAShare => Self::NotAShare,
-            StoreError::NoSuchShare => Self::NoSuchShare,
-            StoreError::AlreadyExists => Self::AlreadyExists,
-            StoreError::InvalidArgument(a) => Self::InvalidArgument(a),
-            StoreError::BufferTooSmall { needed } => Self::BufferTooSmall { needed },
-            StoreError::ReadOnly => Self::ReadOnly,
-            StoreError::StorageLocked => Self::StorageLocked,
-            StoreError::Bug(b) => Self::Bug(b),
-        }
-    }
-}
-
-/// A container's error is the server's error of the same name, with no share named yet
-/// (the server names it with [`Error::in_share`]).
-impl<E> From<ContainerError<E>> for Error<E> {
-    fn from(e: ContainerError<E>) -> Self {
-        match e {
-            ContainerError::Io(e) => Self::Io(e),
-            ContainerError::Corrupt(c) => Self::Corrupt(c),
-            ContainerError::UnknownImmutableVersion { version } => Self::UnknownImmutableVersion {
-                share: None,
-                version,
-            },
-            ContainerError::UnknownMutableMagic { magic } => {
-                Self::UnknownMutableMagic { share: None, magic }
-            }
-            ContainerError::AlreadyExists => Self::AlreadyExists,
-            ContainerError::DataTooLarge {
-                max,
-                offset,
-                length,
-            } => Self::DataTooLarge {
-                max,
-                offset,
-                length,
-            },
-            ContainerError::BadWriteEnabler { nodeid } => Self::BadWriteEnabler { nodeid },
-            ContainerError::UnsupportedOperator => Self::UnsupportedOperator,
-            ContainerError::NoSpace => Self::NoSpace,
-            ContainerError::NoSuchLease {
-                op,
-                kind,
-                accepted_by,
-            } => Self::NoSuchLease {
-                op,
-                share: None,
-                kind: Some(kind),
-                accepted_by,
-            },
-            ContainerError::TooManyLeases => Self::TooManyLeases,
-            ContainerError::InvalidArgument(a) => Self::InvalidArgument(a),
-            ContainerError::Poisoned => Self::Poisoned,
-            ContainerError::Bug(b) => Self::Bug(b),
-        }
-    }
-}
-
 impl<E> From<Corruption> for Error<E> {
     fn from(c: Corruption) -> Self {
         Self::Corrupt(c)
@@ -348,7 +284,7 @@ impl<E> From<Corruption> for Error<E> {
 
 /// Tahoe's message for a lease operation that matched nothing (`StorageServer.renew_lease`,
 /// `ShareFile` and `MutableShareFile`).
-pub(crate) fn no_such_lease(
+fn no_such_lease(
     f: &mut fmt::Formatter<'_>,
     op: LeaseOp,
     kind: Option<ShareKind>,

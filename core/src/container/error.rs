@@ -4,9 +4,10 @@
 //! it turns this error into its own [`Error`](crate::Error) ([`ContainerError::in_share`],
 //! or `From`).
 
+use core::convert::Infallible;
 use core::fmt;
 
-use crate::error::{no_such_lease, Corruption};
+use crate::error::{Corruption, Error};
 use crate::types::{AcceptedBy, LeaseOp, Magic, NodeId, ShareKind, ShareNumber};
 
 /// What a container operation can fail with, generic over the device's error type `E`, so
@@ -82,42 +83,47 @@ impl<E> ContainerError<E> {
         crate::Error::from(self).in_share(shnum)
     }
 
-    /// Maps the device error type.
-    pub fn map_io<F>(self, f: impl FnOnce(E) -> F) -> ContainerError<F> {
-        match self {
-            Self::Io(e) => ContainerError::Io(f(e)),
-            Self::Corrupt(c) => ContainerError::Corrupt(c),
-            Self::UnknownImmutableVersion { version } => {
-                ContainerError::UnknownImmutableVersion { version }
+    /// The server's error for every variant but [`Self::Io`] (`None`), which needs no
+    /// device error: what `From` and `Display` share.
+    fn detail(&self) -> Option<Error<Infallible>> {
+        Some(match *self {
+            Self::Io(_) => return None,
+            Self::Corrupt(c) => Error::Corrupt(c),
+            Self::UnknownImmutableVersion { version } => Error::UnknownImmutableVersion {
+                share: None,
+                version,
+            },
+            Self::UnknownMutableMagic { magic } => {
+                Error::UnknownMutableMagic { share: None, magic }
             }
-            Self::UnknownMutableMagic { magic } => ContainerError::UnknownMutableMagic { magic },
-            Self::AlreadyExists => ContainerError::AlreadyExists,
+            Self::AlreadyExists => Error::AlreadyExists,
             Self::DataTooLarge {
                 max,
                 offset,
                 length,
-            } => ContainerError::DataTooLarge {
+            } => Error::DataTooLarge {
                 max,
                 offset,
                 length,
             },
-            Self::BadWriteEnabler { nodeid } => ContainerError::BadWriteEnabler { nodeid },
-            Self::UnsupportedOperator => ContainerError::UnsupportedOperator,
-            Self::NoSpace => ContainerError::NoSpace,
+            Self::BadWriteEnabler { nodeid } => Error::BadWriteEnabler { nodeid },
+            Self::UnsupportedOperator => Error::UnsupportedOperator,
+            Self::NoSpace => Error::NoSpace,
             Self::NoSuchLease {
                 op,
                 kind,
                 accepted_by,
-            } => ContainerError::NoSuchLease {
+            } => Error::NoSuchLease {
                 op,
-                kind,
+                share: None,
+                kind: Some(kind),
                 accepted_by,
             },
-            Self::TooManyLeases => ContainerError::TooManyLeases,
-            Self::InvalidArgument(a) => ContainerError::InvalidArgument(a),
-            Self::Poisoned => ContainerError::Poisoned,
-            Self::Bug(b) => ContainerError::Bug(b),
-        }
+            Self::TooManyLeases => Error::TooManyLeases,
+            Self::InvalidArgument(a) => Error::InvalidArgument(a),
+            Self::Poisoned => Error::Poisoned,
+            Self::Bug(b) => Error::Bug(b),
+        })
     }
 }
 
@@ -131,36 +137,22 @@ impl<E> From<Corruption> for ContainerError<E> {
 /// names the share.
 impl<E: fmt::Display> fmt::Display for ContainerError<E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Io(e) => write!(f, "I/O error: {e}"),
-            Self::Corrupt(c) => write!(f, "corrupt container: {c}"),
-            Self::UnknownImmutableVersion { version } => {
-                write!(f, "unknown immutable container version {version}")
-            }
-            Self::UnknownMutableMagic { .. } => f.write_str("unknown mutable container magic"),
-            Self::AlreadyExists => f.write_str("container created on a device that is not empty"),
-            Self::DataTooLarge {
-                max,
-                offset,
-                length,
-            } => write!(
-                f,
-                "data too large: offset {offset} + length {length} exceeds {max}"
-            ),
-            Self::BadWriteEnabler { nodeid } => {
-                write!(f, "The write enabler was recorded by nodeid '{nodeid}'.")
-            }
-            Self::UnsupportedOperator => f.write_str("unsupported test operator (only eq)"),
-            Self::NoSpace => f.write_str("no space"),
-            Self::NoSuchLease {
-                op,
-                kind,
-                accepted_by,
-            } => no_such_lease(f, *op, Some(*kind), accepted_by),
-            Self::TooManyLeases => f.write_str("lease count would overflow"),
-            Self::InvalidArgument(a) => write!(f, "invalid argument: {a}"),
-            Self::Poisoned => f.write_str("handle poisoned by an earlier sync failure"),
-            Self::Bug(b) => write!(f, "internal error (please report): {b}"),
+        match (self, self.detail()) {
+            (Self::Io(e), _) => Error::Io(e).fmt(f),
+            (_, Some(detail)) => detail.fmt(f),
+            (_, None) => Ok(()),
+        }
+    }
+}
+
+/// A container's error is the server's error of the same name, with no share named yet
+/// (the server names it with [`Error::in_share`]).
+impl<E> From<ContainerError<E>> for Error<E> {
+    fn from(e: ContainerError<E>) -> Self {
+        match (e.detail(), e) {
+            (_, ContainerError::Io(e)) => Self::Io(e),
+            (Some(detail), _) => detail.map_io(|never| match never {}),
+            (None, _) => Self::Bug("container error without detail"),
         }
     }
 }

@@ -2,7 +2,10 @@
 //! fail with. The server turns it into its own [`Error`](crate::Error) with `?` (through
 //! `From`), variant for variant.
 
+use core::convert::Infallible;
 use core::fmt;
+
+use crate::error::Error;
 
 /// What a share store (or, for [`StoreError::Io`], one of its devices) can fail with,
 /// generic over the store's error type `E`, so that nothing here allocates.
@@ -53,20 +56,44 @@ impl<E> StoreError<E> {
     }
 }
 
+impl<E> StoreError<E> {
+    /// The server's error for every variant but [`Self::Io`] (`None`), which needs no
+    /// store error: what `From` and `Display` share.
+    fn detail(&self) -> Option<Error<Infallible>> {
+        Some(match *self {
+            Self::Io(_) => return None,
+            Self::NotAShare => Error::NotAShare,
+            Self::NoSuchShare => Error::NoSuchShare,
+            Self::AlreadyExists => Error::AlreadyExists,
+            Self::InvalidArgument(a) => Error::InvalidArgument(a),
+            Self::BufferTooSmall { needed } => Error::BufferTooSmall { needed },
+            Self::ReadOnly => Error::ReadOnly,
+            Self::StorageLocked => Error::StorageLocked,
+            Self::Bug(b) => Error::Bug(b),
+        })
+    }
+}
+
 /// A store's error reads as the server's error of the same variant (the server reports
 /// what its store said, unchanged).
 impl<E: fmt::Display> fmt::Display for StoreError<E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Io(e) => write!(f, "I/O error: {e}"),
-            Self::NotAShare => f.write_str("not a share file"),
-            Self::NoSuchShare => f.write_str("no such share"),
-            Self::AlreadyExists => f.write_str("share already exists"),
-            Self::InvalidArgument(a) => write!(f, "invalid argument: {a}"),
-            Self::BufferTooSmall { needed } => write!(f, "buffer too small: {needed} needed"),
-            Self::ReadOnly => f.write_str("the server is read-only"),
-            Self::StorageLocked => f.write_str("the storage directory is in use by another server"),
-            Self::Bug(b) => write!(f, "internal error (please report): {b}"),
+        match (self, self.detail()) {
+            (Self::Io(e), _) => Error::Io(e).fmt(f),
+            (_, Some(detail)) => detail.fmt(f),
+            (_, None) => Ok(()),
+        }
+    }
+}
+
+/// A store's error is the server's error of the same name: `?` on a store call in the
+/// server reports what the store said.
+impl<E> From<StoreError<E>> for Error<E> {
+    fn from(e: StoreError<E>) -> Self {
+        match (e.detail(), e) {
+            (_, StoreError::Io(e)) => Self::Io(e),
+            (Some(detail), _) => detail.map_io(|never| match never {}),
+            (None, _) => Self::Bug("store error without detail"),
         }
     }
 }
