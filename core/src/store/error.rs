@@ -54,9 +54,7 @@ impl<E> StoreError<E> {
             Self::Bug(b) => StoreError::Bug(b),
         }
     }
-}
 
-impl<E> StoreError<E> {
     /// The server's error for every variant but [`Self::Io`] (`None`), which needs no
     /// store error: what `From` and `Display` share.
     fn detail(&self) -> Option<Error<Infallible>> {
