@@ -10,12 +10,12 @@ use std::io;
 use std::os::unix::fs::FileExt;
 use std::path::Path;
 
+use tahoe_shares::container::ContainerError;
 use tahoe_shares::container::{ImmutableContainer, MutableContainer};
 use tahoe_shares::format::immutable::{ImmutableHeader, ImmutableVersion, SATURATED_LENGTH};
 use tahoe_shares::format::lease::Lease;
 use tahoe_shares::format::mutable::{MutableVersion, DATA_OFFSET};
 use tahoe_shares::io::FileIo;
-use tahoe_shares::Error;
 
 use crate::layout::{self, Chk, LayoutError, Mutable, Window};
 
@@ -64,10 +64,10 @@ impl From<LayoutError> for Failure {
     }
 }
 
-impl From<Error<io::Error>> for Failure {
-    fn from(e: Error<io::Error>) -> Self {
+impl From<ContainerError<io::Error>> for Failure {
+    fn from(e: ContainerError<io::Error>) -> Self {
         match e {
-            Error::Io(e) => Self::Unreadable(io_reason(&e)),
+            ContainerError::Io(e) => Self::Unreadable(io_reason(&e)),
             other => Self::Corrupt(other.to_string()),
         }
     }

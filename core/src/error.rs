@@ -1,4 +1,12 @@
-//! The error type of every fallible operation in the core.
+//! The server's error, [`Error`], and the details shared by every layer ([`Corruption`],
+//! [`Limit`]).
+//!
+//! Each layer has the error it can actually produce, joined by `From` so that `?` carries
+//! it upward: the codecs report [`Corruption`] (or `format`'s header errors), the
+//! containers [`ContainerError`](crate::container::ContainerError), the stores
+//! [`StoreError`](crate::store::StoreError), and the server [`Error`], the one the
+//! bindings map. A lower layer's error becomes the server's error of the same name; the
+//! server names the share a container cannot know ([`Error::in_share`]).
 //!
 //! Three kinds of failure are kept apart: [`Error::Corrupt`] (the bytes on the device are
 //! wrong), [`Error::Io`] (the device failed) and misuse of the API or protocol violations
@@ -59,6 +67,8 @@ impl fmt::Display for Corruption {
     }
 }
 
+impl core::error::Error for Corruption {}
+
 /// A configured limit of the server (see `server::Config`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
@@ -81,8 +91,11 @@ impl fmt::Display for Limit {
     }
 }
 
-/// Every error of the core, generic over the device's error type `E`, so that nothing
-/// here allocates.
+impl core::error::Error for Limit {}
+
+/// The error of the storage server (and of the bindings over it), generic over the
+/// store's error type `E`, so that nothing here allocates. Its variants match Tahoe's
+/// exceptions.
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum Error<E> {
@@ -355,11 +368,15 @@ impl<E: fmt::Display> fmt::Display for Error<E> {
 }
 
 /// [`Error::Io`] gives its device error as its `source()`, so that error reporters (and
-/// `std::io::Error::downcast`-style inspection) reach the operating system's error.
+/// `std::io::Error::downcast`-style inspection) reach the operating system's error; the
+/// variants that wrap a detail ([`Error::Corrupt`], [`Error::LimitReached`],
+/// [`Error::NotUtf8`]) give that detail.
 impl<E: core::error::Error + 'static> core::error::Error for Error<E> {
     fn source(&self) -> Option<&(dyn core::error::Error + 'static)> {
         match self {
             Self::Io(e) => Some(e),
+            Self::Corrupt(c) => Some(c),
+            Self::LimitReached(l) => Some(l),
             Self::NotUtf8 { error, .. } => Some(error),
             _ => None,
         }

@@ -18,6 +18,7 @@ pub mod store;
 pub mod types;
 
 pub use error::{Corruption, Error, Limit, Result};
+pub use store::{StoreError, StoreResult};
 pub use types::{
     AcceptedBy, CancelSecret, LeaseOp, Magic, NodeId, RenewSecret, ShareKind, ShareNumber,
     ShareSet, StorageIndex, UploadSecret, WriteEnabler,

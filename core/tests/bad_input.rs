@@ -17,13 +17,15 @@ use core::cell::RefCell;
 use std::rc::Rc;
 
 use tahoe_shares::container::{
-    ImmutableContainer, MutableContainer, NewLease, TestOperator, TestVector,
+    ContainerError, ImmutableContainer, MutableContainer, NewLease, TestOperator, TestVector,
 };
 use tahoe_shares::format::immutable::ImmutableVersion;
 use tahoe_shares::format::mutable::{DATA_OFFSET, MAX_MUTABLE_SHARE_SIZE};
 use tahoe_shares::io::{ErrorKind, ErrorType, IoError, MemError, ShareIo, VecIo};
 use tahoe_shares::server::{AllocateRequest, Config, Server, SlotWrite};
-use tahoe_shares::store::{Durability, FsStore, MemShare, MemStore, ShareStore};
+use tahoe_shares::store::{
+    Durability, FsStore, MemShare, MemStore, ShareStore, StoreError, StoreResult,
+};
 use tahoe_shares::types::InvalidLength;
 use tahoe_shares::{
     CancelSecret, Corruption, Error, NodeId, RenewSecret, ShareNumber, ShareSet, StorageIndex,
@@ -32,11 +34,11 @@ use tahoe_shares::{
 
 use common::{eq, new_mutable, server, slot_secrets, upload_secret, TempDir, NODE, NOW};
 
-fn imm(bytes: Vec<u8>) -> Result<ImmutableContainer<VecIo>, Error<MemError>> {
+fn imm(bytes: Vec<u8>) -> Result<ImmutableContainer<VecIo>, ContainerError<MemError>> {
     ImmutableContainer::open(VecIo::from_vec(bytes))
 }
 
-fn mutable(bytes: Vec<u8>) -> Result<MutableContainer<VecIo>, Error<MemError>> {
+fn mutable(bytes: Vec<u8>) -> Result<MutableContainer<VecIo>, ContainerError<MemError>> {
     MutableContainer::open(VecIo::from_vec(bytes))
 }
 
@@ -69,11 +71,11 @@ fn set(bytes: &mut [u8], at: usize, value: &[u8]) {
 fn row_01_empty_or_short_immutable() {
     assert!(matches!(
         imm(vec![]),
-        Err(Error::Corrupt(Corruption::TruncatedHeader))
+        Err(ContainerError::Corrupt(Corruption::TruncatedHeader))
     ));
     assert!(matches!(
         imm(vec![0, 0, 0, 2, 0]),
-        Err(Error::Corrupt(Corruption::TruncatedHeader))
+        Err(ContainerError::Corrupt(Corruption::TruncatedHeader))
     ));
 }
 
@@ -82,7 +84,9 @@ fn row_02_unknown_immutable_version() {
     for v in [0u32, 3, u32::MAX] {
         let mut b = vec![0u8; 12];
         set(&mut b, 0, &v.to_be_bytes());
-        assert!(matches!(imm(b), Err(Error::UnknownImmutableVersion { version: x, .. }) if x == v));
+        assert!(
+            matches!(imm(b), Err(ContainerError::UnknownImmutableVersion { version: x, .. }) if x == v)
+        );
     }
 }
 
@@ -94,7 +98,7 @@ fn row_03_lease_count_exceeding_the_file() {
     set(&mut b, 8, &3u32.to_be_bytes());
     assert!(matches!(
         imm(b),
-        Err(Error::Corrupt(Corruption::LeaseCountExceedsFile))
+        Err(ContainerError::Corrupt(Corruption::LeaseCountExceedsFile))
     ));
 }
 
@@ -105,7 +109,7 @@ fn row_04_lease_count_u32_max() {
     set(&mut b, 8, &u32::MAX.to_be_bytes());
     assert!(matches!(
         imm(b),
-        Err(Error::Corrupt(Corruption::LeaseCountExceedsFile))
+        Err(ContainerError::Corrupt(Corruption::LeaseCountExceedsFile))
     ));
 }
 
@@ -119,14 +123,14 @@ fn row_05_partial_trailing_lease() {
     bytes.truncate(bytes.len() - 5);
     assert!(matches!(
         imm(bytes),
-        Err(Error::Corrupt(Corruption::LeaseCountExceedsFile))
+        Err(ContainerError::Corrupt(Corruption::LeaseCountExceedsFile))
     ));
     // Mutable: an extra-lease block cut inside its last record.
     let mut b = good_mutable(2);
     b.truncate(b.len() - 5);
     assert!(matches!(
         mutable(b),
-        Err(Error::Corrupt(Corruption::LeaseCountExceedsFile))
+        Err(ContainerError::Corrupt(Corruption::LeaseCountExceedsFile))
     ));
 }
 
@@ -145,7 +149,10 @@ fn row_06_legacy_length_field_disagreeing() {
 fn row_07_wrong_mutable_magic() {
     let mut b = good_mutable(0);
     b[3] ^= 0x20;
-    assert!(matches!(mutable(b), Err(Error::UnknownMutableMagic { .. })));
+    assert!(matches!(
+        mutable(b),
+        Err(ContainerError::UnknownMutableMagic { .. })
+    ));
 }
 
 #[test]
@@ -156,10 +163,16 @@ fn row_08_mutable_shorter_than_its_header() {
         let got = mutable(b[..cut].to_vec());
         let ok = match cut {
             // Shorter than the magic: not recognisable as a mutable container at all.
-            0..32 => matches!(got, Err(Error::UnknownMutableMagic { .. })),
-            32..100 => matches!(got, Err(Error::Corrupt(Corruption::TruncatedHeader))),
+            0..32 => matches!(got, Err(ContainerError::UnknownMutableMagic { .. })),
+            32..100 => matches!(
+                got,
+                Err(ContainerError::Corrupt(Corruption::TruncatedHeader))
+            ),
             // A whole header whose lease slots and extra-lease block lie past the end.
-            _ => matches!(got, Err(Error::Corrupt(Corruption::LeaseOffsetBeyondEof))),
+            _ => matches!(
+                got,
+                Err(ContainerError::Corrupt(Corruption::LeaseOffsetBeyondEof))
+            ),
         };
         assert!(ok, "cut at {cut}: {got:?}");
     }
@@ -171,7 +184,9 @@ fn row_09_data_length_beyond_the_container() {
     set(&mut b, 84, &(MAX_MUTABLE_SHARE_SIZE + 1).to_be_bytes());
     assert!(matches!(
         mutable(b),
-        Err(Error::Corrupt(Corruption::DataLengthBeyondContainer))
+        Err(ContainerError::Corrupt(
+            Corruption::DataLengthBeyondContainer
+        ))
     ));
 }
 
@@ -181,7 +196,7 @@ fn row_10_extra_lease_offset_overlapping_data() {
     set(&mut b, 92, &(DATA_OFFSET + 2).to_be_bytes());
     assert!(matches!(
         mutable(b),
-        Err(Error::Corrupt(Corruption::OverlappingRegions))
+        Err(ContainerError::Corrupt(Corruption::OverlappingRegions))
     ));
 }
 
@@ -191,7 +206,7 @@ fn row_11_extra_lease_offset_beyond_eof() {
     set(&mut b, 92, &(1u64 << 40).to_be_bytes());
     assert!(matches!(
         mutable(b),
-        Err(Error::Corrupt(Corruption::LeaseOffsetBeyondEof))
+        Err(ContainerError::Corrupt(Corruption::LeaseOffsetBeyondEof))
     ));
 }
 
@@ -202,7 +217,7 @@ fn row_12_extra_lease_count_u32_max() {
     set(&mut b, elo, &u32::MAX.to_be_bytes());
     assert!(matches!(
         mutable(b),
-        Err(Error::Corrupt(Corruption::LeaseCountExceedsFile))
+        Err(ContainerError::Corrupt(Corruption::LeaseCountExceedsFile))
     ));
 }
 
@@ -226,7 +241,7 @@ fn row_28_test_operator_other_than_eq() {
     for op in [&b"lt"[..], b"ne", b"", b"EQ"] {
         assert!(matches!(
             TestOperator::parse::<MemError>(op),
-            Err(Error::UnsupportedOperator)
+            Err(ContainerError::UnsupportedOperator)
         ));
     }
     assert!(TestOperator::parse::<MemError>(b"eq").is_ok());
@@ -238,11 +253,11 @@ fn row_30_mutable_write_past_the_maximum() {
     let before = c.data_length();
     assert!(matches!(
         c.writev(&[(0, b"ok"), (MAX_MUTABLE_SHARE_SIZE, b"x")], None),
-        Err(Error::DataTooLarge { .. })
+        Err(ContainerError::DataTooLarge { .. })
     ));
     assert!(matches!(
         c.writev(&[(u64::MAX, b"x")], None),
-        Err(Error::DataTooLarge { .. })
+        Err(ContainerError::DataTooLarge { .. })
     ));
     // Nothing of the call was applied (Tahoe applies the first vector).
     let mut buf = [0u8; 2];
@@ -255,11 +270,11 @@ fn row_22_immutable_write_past_the_allocation() {
     let mut c = ImmutableContainer::create(VecIo::new(), ImmutableVersion::V2, 10).unwrap();
     assert!(matches!(
         c.write_share_data(5, b"123456"),
-        Err(Error::DataTooLarge { .. })
+        Err(ContainerError::DataTooLarge { .. })
     ));
     assert!(matches!(
         c.write_share_data(u64::MAX, b"1"),
-        Err(Error::InvalidArgument(_))
+        Err(ContainerError::InvalidArgument(_))
     ));
     c.write_share_data(10, b"").unwrap();
 }
@@ -277,7 +292,7 @@ fn row_31_wrong_write_enabler() {
     let c = mutable(good_mutable(0)).unwrap();
     assert!(matches!(
         c.check_write_enabler(&WriteEnabler::new([9; 32])),
-        Err(Error::BadWriteEnabler { nodeid }) if nodeid == NodeId([1; 20])
+        Err(ContainerError::BadWriteEnabler { nodeid }) if nodeid == NodeId([1; 20])
     ));
 }
 
@@ -286,11 +301,11 @@ fn row_32_unknown_renew_or_cancel_secret() {
     let mut c = mutable(good_mutable(0)).unwrap();
     assert!(matches!(
         c.renew_lease(&RenewSecret::new([77; 32]), 5, false),
-        Err(Error::NoSuchLease { .. })
+        Err(ContainerError::NoSuchLease { .. })
     ));
     assert!(matches!(
         c.cancel_lease(&CancelSecret::new([77; 32])),
-        Err(Error::NoSuchLease { .. })
+        Err(ContainerError::NoSuchLease { .. })
     ));
 }
 
@@ -332,15 +347,15 @@ fn row_15_symlink_or_directory_as_a_share() {
     assert_eq!(listed, [3]);
     assert!(matches!(
         store.open(&si, ShareNumber(5)),
-        Err(Error::NotAShare)
+        Err(StoreError::NotAShare)
     ));
     assert!(matches!(
         store.open(&si, ShareNumber(6)),
-        Err(Error::NotAShare)
+        Err(StoreError::NotAShare)
     ));
     assert!(matches!(
         store.remove(&si, ShareNumber(5)),
-        Err(Error::NotAShare)
+        Err(StoreError::NotAShare)
     ));
     // Never followed: the target is still there, untouched.
     assert!(bucket.join("3").is_file());
@@ -353,17 +368,17 @@ fn fs_store_create_is_exclusive() {
     // Neither an existing share nor an upload in progress is replaced.
     assert!(matches!(
         store.create_incoming(&si, ShareNumber(3)),
-        Err(Error::AlreadyExists)
+        Err(StoreError::AlreadyExists)
     ));
     let _io = store.create_incoming(&si, ShareNumber(4)).unwrap();
     assert!(matches!(
         store.create_incoming(&si, ShareNumber(4)),
-        Err(Error::AlreadyExists)
+        Err(StoreError::AlreadyExists)
     ));
     store.abort(&si, ShareNumber(4)).unwrap();
     assert!(matches!(
         store.abort(&si, ShareNumber(4)),
-        Err(Error::NoSuchShare)
+        Err(StoreError::NoSuchShare)
     ));
 }
 
@@ -388,7 +403,7 @@ fn fs_store_layout_is_tahoes() {
     );
     assert!(matches!(
         store.publish(&si, ShareNumber(12)),
-        Err(Error::NoSuchShare)
+        Err(StoreError::NoSuchShare)
     ));
     let mut seen = Vec::new();
     store
@@ -403,7 +418,7 @@ fn fs_store_layout_is_tahoes() {
     assert!(!root.join("shares/aa/aaaqeayeaudaocajbifqydiob4").exists());
     assert!(matches!(
         store.remove(&si, ShareNumber(12)),
-        Err(Error::NoSuchShare)
+        Err(StoreError::NoSuchShare)
     ));
 }
 
@@ -589,13 +604,13 @@ fn row_23_offset_plus_length_overflowing() {
     let mut c = ImmutableContainer::create(VecIo::new(), ImmutableVersion::V2, 10).unwrap();
     assert!(matches!(
         c.write_share_data(u64::MAX, b"1"),
-        Err(Error::InvalidArgument(_))
+        Err(ContainerError::InvalidArgument(_))
     ));
     // Mutable writes: DataTooLarge, nothing applied.
     let mut m = mutable(good_mutable(0)).unwrap();
     assert!(matches!(
         m.writev(&[(u64::MAX - 1, b"xyz")], None),
-        Err(Error::DataTooLarge { .. })
+        Err(ContainerError::DataTooLarge { .. })
     ));
     assert_eq!(m.data_length(), 9);
     // Reads whose end overflows are truncated, never an allocation of that size.
@@ -816,7 +831,7 @@ struct FaultyShare {
     faults: Rc<RefCell<Faults>>,
 }
 
-fn dev<T>(r: Result<T, Error<MemError>>) -> Result<T, Error<DevError>> {
+fn dev<T>(r: StoreResult<T, MemError>) -> StoreResult<T, DevError> {
     r.map_err(|e| e.map_io(DevError::Mem))
 }
 
@@ -886,17 +901,17 @@ impl ShareStore for FaultyMem {
         &mut self,
         si: &StorageIndex,
         n: ShareNumber,
-    ) -> Result<Option<FaultyShare>, Error<DevError>> {
+    ) -> StoreResult<Option<FaultyShare>, DevError> {
         Ok(dev(self.inner.open(si, n))?.map(|s| self.wrap(s)))
     }
-    fn list(&mut self, si: &StorageIndex) -> Result<ShareSet, Error<DevError>> {
+    fn list(&mut self, si: &StorageIndex) -> StoreResult<ShareSet, DevError> {
         dev(self.inner.list(si))
     }
     fn create_incoming(
         &mut self,
         si: &StorageIndex,
         n: ShareNumber,
-    ) -> Result<FaultyShare, Error<DevError>> {
+    ) -> StoreResult<FaultyShare, DevError> {
         let share = dev(self.inner.create_incoming(si, n))?;
         Ok(self.wrap(share))
     }
@@ -904,19 +919,19 @@ impl ShareStore for FaultyMem {
         &mut self,
         si: &StorageIndex,
         n: ShareNumber,
-    ) -> Result<Option<FaultyShare>, Error<DevError>> {
+    ) -> StoreResult<Option<FaultyShare>, DevError> {
         Ok(dev(self.inner.open_incoming(si, n))?.map(|s| self.wrap(s)))
     }
-    fn list_incoming(&mut self, si: &StorageIndex) -> Result<ShareSet, Error<DevError>> {
+    fn list_incoming(&mut self, si: &StorageIndex) -> StoreResult<ShareSet, DevError> {
         dev(self.inner.list_incoming(si))
     }
-    fn publish(&mut self, si: &StorageIndex, n: ShareNumber) -> Result<(), Error<DevError>> {
+    fn publish(&mut self, si: &StorageIndex, n: ShareNumber) -> StoreResult<(), DevError> {
         dev(self.inner.publish(si, n))
     }
-    fn abort(&mut self, si: &StorageIndex, n: ShareNumber) -> Result<(), Error<DevError>> {
+    fn abort(&mut self, si: &StorageIndex, n: ShareNumber) -> StoreResult<(), DevError> {
         dev(self.inner.abort(si, n))
     }
-    fn remove(&mut self, si: &StorageIndex, n: ShareNumber) -> Result<(), Error<DevError>> {
+    fn remove(&mut self, si: &StorageIndex, n: ShareNumber) -> StoreResult<(), DevError> {
         dev(self.inner.remove(si, n))
     }
     fn put_upload_record(
@@ -924,7 +939,7 @@ impl ShareStore for FaultyMem {
         si: &StorageIndex,
         n: ShareNumber,
         record: &[u8],
-    ) -> Result<(), Error<DevError>> {
+    ) -> StoreResult<(), DevError> {
         dev(self.inner.put_upload_record(si, n, record))
     }
     fn get_upload_record(
@@ -932,25 +947,25 @@ impl ShareStore for FaultyMem {
         si: &StorageIndex,
         n: ShareNumber,
         buf: &mut [u8],
-    ) -> Result<Option<usize>, Error<DevError>> {
+    ) -> StoreResult<Option<usize>, DevError> {
         dev(self.inner.get_upload_record(si, n, buf))
     }
-    fn available_space(&mut self) -> Result<Option<u64>, Error<DevError>> {
+    fn available_space(&mut self) -> StoreResult<Option<u64>, DevError> {
         dev(self.inner.available_space())
     }
-    fn write_advisory(&mut self, name: &str, body: &[u8]) -> Result<(), Error<DevError>> {
+    fn write_advisory(&mut self, name: &str, body: &[u8]) -> StoreResult<(), DevError> {
         dev(self.inner.write_advisory(name, body))
     }
     fn for_each_storage_index(
         &mut self,
         f: &mut dyn FnMut(StorageIndex) -> bool,
-    ) -> Result<(), Error<DevError>> {
+    ) -> StoreResult<(), DevError> {
         dev(self.inner.for_each_storage_index(f))
     }
     fn for_each_incoming(
         &mut self,
         f: &mut dyn FnMut(StorageIndex, ShareNumber) -> bool,
-    ) -> Result<(), Error<DevError>> {
+    ) -> StoreResult<(), DevError> {
         dev(self.inner.for_each_incoming(f))
     }
 }
@@ -1004,7 +1019,7 @@ fn row_34_backend_short_read() {
     let mut buf = [0xEEu8; 9];
     assert!(matches!(
         c.read_share_data(0, &mut buf),
-        Err(Error::Io(MemError::UnexpectedEof))
+        Err(ContainerError::Io(MemError::UnexpectedEof))
     ));
 }
 

@@ -39,7 +39,7 @@ use std::time::Instant;
 use tahoe_shares::container::TestVector;
 use tahoe_shares::format::lease::DEFAULT_LEASE_DURATION;
 use tahoe_shares::server::{AllocateRequest, Config, Server, SlotSecrets, SlotWrite};
-use tahoe_shares::store::{Durability, FsStore, ShareStore};
+use tahoe_shares::store::{Durability, FsStore, ShareStore, StoreError};
 use tahoe_shares::{
     CancelSecret, Error, RenewSecret, ShareNumber, ShareSet, StorageIndex, UploadSecret,
 };
@@ -78,7 +78,10 @@ fn unlocked_server(dir: &Path, durability: Durability) -> FsServer {
 fn separate_servers(dir: &Path, durability: Durability, n: usize) -> Vec<FsServer> {
     let mut servers = vec![fs_server(dir, durability)];
     assert!(
-        matches!(FsStore::open(dir, durability), Err(Error::StorageLocked)),
+        matches!(
+            FsStore::open(dir, durability),
+            Err(StoreError::StorageLocked)
+        ),
         "a second locking writer was let in"
     );
     servers.extend((1..n).map(|_| unlocked_server(dir, durability)));

@@ -265,13 +265,19 @@ fn mutable_extra_lease_append_is_atomic() {
 
 #[test]
 fn failed_sync_poisons_the_container() {
+    use tahoe_shares::container::ContainerError;
     use tahoe_shares::store::StoreOp;
-    use tahoe_shares::Error;
     let before = mutable_with(1, 10);
     let (store, io) = device(&before, None);
     store.plan().fail_nth(StoreOp::Sync, 0, false);
     let mut c = MutableContainer::open(io).unwrap();
-    assert!(matches!(c.writev(&[(0, b"x")], None), Err(Error::Io(_))));
+    assert!(matches!(
+        c.writev(&[(0, b"x")], None),
+        Err(ContainerError::Io(_))
+    ));
     // The next sync would succeed, but the container refuses: a retried fsync can lie.
-    assert!(matches!(c.writev(&[(0, b"y")], None), Err(Error::Poisoned)));
+    assert!(matches!(
+        c.writev(&[(0, b"y")], None),
+        Err(ContainerError::Poisoned)
+    ));
 }

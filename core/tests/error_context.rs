@@ -24,7 +24,9 @@ fn real_io_error(name: &str) -> Error<io::Error> {
     let path = dir.path().join("share");
     std::fs::write(&path, b"").unwrap();
     let file = OpenOptions::new().read(true).open(&path).unwrap();
-    ImmutableContainer::create(FileIo::new(file), ImmutableVersion::V2, 10).unwrap_err()
+    ImmutableContainer::create(FileIo::new(file), ImmutableVersion::V2, 10)
+        .unwrap_err()
+        .into()
 }
 
 #[test]
@@ -47,4 +49,72 @@ fn io_error_is_displayed_with_display_not_debug() {
     assert_eq!(text, format!("I/O error: {os}"));
     assert!(!text.contains("Os {"), "{text}");
     assert!(!text.contains("kind:"), "{text}");
+}
+
+#[test]
+fn a_store_error_becomes_the_server_error_of_the_same_name() {
+    use tahoe_shares::store::{Durability, FsStore, ShareStore, StoreError};
+    use tahoe_shares::{ShareNumber, StorageIndex};
+
+    let dir = std::env::temp_dir().join(format!("ts-error-context-store-{}", std::process::id()));
+    let mut store = FsStore::open(&dir, Durability::Durable).unwrap();
+    let si = StorageIndex::new([4; 16]);
+    store.create_incoming(&si, ShareNumber(1)).unwrap();
+    let err = store.create_incoming(&si, ShareNumber(1)).unwrap_err();
+    drop(store);
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert!(matches!(err, StoreError::AlreadyExists), "{err:?}");
+    let text = err.to_string();
+    let server: Error<io::Error> = err.into();
+    assert!(matches!(server, Error::AlreadyExists), "{server:?}");
+    assert_eq!(server.to_string(), text);
+}
+
+#[test]
+fn a_container_error_is_named_by_the_server_and_corruption_is_its_source() {
+    use tahoe_shares::container::ContainerError;
+    use tahoe_shares::io::VecIo;
+    use tahoe_shares::{Corruption, ShareNumber};
+
+    // Version 9 in the first four bytes of a full-size header.
+    let mut bytes = vec![0u8; 12];
+    bytes[3] = 9;
+    let err = ImmutableContainer::open(VecIo::from_vec(bytes)).unwrap_err();
+    assert!(
+        matches!(err, ContainerError::UnknownImmutableVersion { version: 9 }),
+        "{err:?}"
+    );
+    let named = err.in_share(ShareNumber(3));
+    assert!(
+        matches!(
+            named,
+            Error::UnknownImmutableVersion {
+                share: Some(ShareNumber(3)),
+                version: 9
+            }
+        ),
+        "{named:?}"
+    );
+    assert_eq!(
+        named.to_string(),
+        "unknown immutable container version 9 (share 3)"
+    );
+
+    // Shorter than the header: corrupt, and the corruption is the source.
+    let err = ImmutableContainer::open(VecIo::from_vec(vec![0, 0, 0, 2])).unwrap_err();
+    let source = err.source().expect("Corrupt has a source");
+    assert_eq!(
+        source.downcast_ref::<Corruption>(),
+        Some(&Corruption::TruncatedHeader)
+    );
+    let server: Error<_> = err.into();
+    assert!(
+        matches!(server, Error::Corrupt(Corruption::TruncatedHeader)),
+        "{server:?}"
+    );
+    let source = server.source().expect("Corrupt has a source");
+    assert_eq!(
+        source.downcast_ref::<Corruption>(),
+        Some(&Corruption::TruncatedHeader)
+    );
 }

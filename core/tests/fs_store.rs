@@ -23,7 +23,9 @@ use tahoe_shares::format::lease::DEFAULT_LEASE_DURATION;
 use tahoe_shares::format::ShareKind;
 use tahoe_shares::io::{FileIo, ShareIo};
 use tahoe_shares::server::{AdviseOutcome, Server, SlotWrite};
-use tahoe_shares::store::{Durability, FsError, FsStore, ShareStore, LOCK_FILE_NAME};
+use tahoe_shares::store::{
+    Durability, FsError, FsStore, ShareStore, StoreError, StoreResult, LOCK_FILE_NAME,
+};
 use tahoe_shares::{CancelSecret, Error, RenewSecret, ShareNumber, ShareSet, StorageIndex};
 
 use common::{files_below, request, server, set, slot_secrets, sn, upload_secret, TempDir, NOW};
@@ -36,7 +38,7 @@ const CHILD_DIR: &str = "TS_FS_STORE_DIR";
 /// The unprivileged user and group of the read-only test (`nobody`, `nogroup`).
 const NOBODY: u32 = 65_534;
 
-type FsResult<T> = Result<T, Error<io::Error>>;
+type FsResult<T> = StoreResult<T, io::Error>;
 type FsServer = Server<FsStore>;
 
 // ----- helpers ---------------------------------------------------------------------------
@@ -192,7 +194,7 @@ fn say(line: &str) {
 fn describe_open(r: &FsResult<FsStore>) -> String {
     match r {
         Ok(_) => "ok".to_owned(),
-        Err(Error::StorageLocked) => "StorageLocked".to_owned(),
+        Err(StoreError::StorageLocked) => "StorageLocked".to_owned(),
         Err(e) => format!("{e:?}"),
     }
 }
@@ -237,7 +239,7 @@ fn a_second_store_in_this_process_is_refused_until_the_first_is_dropped() {
     let before = entries_below(dir.path());
     assert!(matches!(
         FsStore::open(dir.path(), Durability::Tahoe),
-        Err(Error::StorageLocked)
+        Err(StoreError::StorageLocked)
     ));
     assert_eq!(entries_below(dir.path()), before);
     let holder = FsStore::lock_holder(dir.path()).expect("a holder");
@@ -271,7 +273,7 @@ fn a_server_refuses_to_start_on_a_directory_another_server_serves() {
     // What used to happen: a second server discarded the first one's upload.
     assert!(matches!(
         FsStore::open(dir.path(), Durability::Durable),
-        Err(Error::StorageLocked)
+        Err(StoreError::StorageLocked)
     ));
     assert!(first
         .write(&SI, sn(0), &upload_secret("first"), 0, b"hello", NOW)
@@ -302,7 +304,7 @@ fn a_killed_holder_releases_the_lock() {
     wait_for_line(&mut child, "locked");
     assert!(matches!(
         FsStore::open(dir.path(), Durability::Durable),
-        Err(Error::StorageLocked)
+        Err(StoreError::StorageLocked)
     ));
     let holder = FsStore::lock_holder(dir.path()).expect("a holder");
     assert!(
@@ -341,7 +343,7 @@ fn read_only_opening_creates_nothing_and_refuses_every_change() {
         })
         .unwrap();
     assert_eq!(n, 0);
-    let ro = |r: FsResult<()>| assert!(matches!(r, Err(Error::ReadOnly)), "{r:?}");
+    let ro = |r: FsResult<()>| assert!(matches!(r, Err(StoreError::ReadOnly)), "{r:?}");
     ro(store.create_incoming(&SI, sn(0)).map(drop));
     ro(store.publish(&SI, sn(0)));
     ro(store.abort(&SI, sn(0)));
@@ -352,14 +354,14 @@ fn read_only_opening_creates_nothing_and_refuses_every_change() {
 
     // Not a directory, or none: an error naming the path.
     let missing = dir.path().join("missing");
-    let Err(Error::Io(e)) = FsStore::open_read_only(&missing) else {
+    let Err(StoreError::Io(e)) = FsStore::open_read_only(&missing) else {
         panic!("a missing directory opened");
     };
     assert_eq!(e.kind(), io::ErrorKind::NotFound);
     assert_eq!(FsError::path_of(&e), Some(missing.as_path()));
     let file = dir.path().join("file");
     fs::write(&file, b"").unwrap();
-    let Err(Error::Io(e)) = FsStore::open_read_only(&file) else {
+    let Err(StoreError::Io(e)) = FsStore::open_read_only(&file) else {
         panic!("a file opened as a directory");
     };
     assert_eq!(FsError::errno(&e), Some(nix::libc::ENOTDIR));
@@ -529,7 +531,7 @@ fn read_only_child(dir: &Path) {
     let e = fs::write(dir.join("probe"), b"x").unwrap_err();
     assert_eq!(e.kind(), io::ErrorKind::PermissionDenied);
     // Opening for writing fails on the lock file, and says so.
-    let Err(Error::Io(e)) = FsStore::open(dir, Durability::Durable) else {
+    let Err(StoreError::Io(e)) = FsStore::open(dir, Durability::Durable) else {
         panic!("nobody opened the directory for writing");
     };
     assert_eq!(FsError::errno(&e), Some(nix::libc::EACCES), "{e}");
@@ -570,7 +572,7 @@ fn filesystem_errors_name_their_path_and_keep_their_errno() {
     let file = dir.path().join("plain");
     fs::write(&file, b"").unwrap();
     let root = file.join("storage");
-    let Err(Error::Io(e)) = FsStore::open(&root, Durability::Durable) else {
+    let Err(StoreError::Io(e)) = FsStore::open(&root, Durability::Durable) else {
         panic!("opened below a file");
     };
     assert_eq!(FsError::errno(&e), Some(nix::libc::ENOTDIR));
@@ -591,14 +593,20 @@ fn filesystem_errors_name_their_path_and_keep_their_errno() {
     drop(io);
     assert!(matches!(
         store.create_incoming(&SI, sn(0)),
-        Err(Error::AlreadyExists)
+        Err(StoreError::AlreadyExists)
     ));
     assert!(store.open(&SI, sn(1)).unwrap().is_none());
-    assert!(matches!(store.abort(&SI, sn(1)), Err(Error::NoSuchShare)));
-    assert!(matches!(store.publish(&SI, sn(1)), Err(Error::NoSuchShare)));
+    assert!(matches!(
+        store.abort(&SI, sn(1)),
+        Err(StoreError::NoSuchShare)
+    ));
+    assert!(matches!(
+        store.publish(&SI, sn(1)),
+        Err(StoreError::NoSuchShare)
+    ));
     store.publish(&SI, sn(0)).unwrap();
     fs::create_dir(store.share_path(&SI, sn(2))).unwrap();
-    assert!(matches!(store.open(&SI, sn(2)), Err(Error::NotAShare)));
+    assert!(matches!(store.open(&SI, sn(2)), Err(StoreError::NotAShare)));
 
     // A share file's own errors name it.
     let mut io = store.open(&SI, sn(0)).unwrap().unwrap();

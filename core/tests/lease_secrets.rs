@@ -7,7 +7,7 @@
 // Tests fail by panicking.
 #![allow(clippy::unwrap_used, clippy::panic, clippy::indexing_slicing)]
 
-use tahoe_shares::container::{ImmutableContainer, MutableContainer, NewLease};
+use tahoe_shares::container::{ContainerError, ImmutableContainer, MutableContainer, NewLease};
 use tahoe_shares::format::immutable::ImmutableVersion;
 use tahoe_shares::format::mutable::MutableVersion;
 use tahoe_shares::io::VecIo;
@@ -85,7 +85,7 @@ fn v2_immutable_records_renew_and_cancel_with_the_bytes_given() {
     padded[..5].copy_from_slice(b"renew");
     assert!(matches!(
         c.renew_lease(&RenewSecret::new(padded), 300, false),
-        Err(Error::NoSuchLease { .. })
+        Err(ContainerError::NoSuchLease { .. })
     ));
     let out = c
         .cancel_lease(&CancelSecret::from_bytes(b"cancel-me"))
@@ -110,7 +110,7 @@ fn v1_immutable_records_pad_and_never_match_other_lengths() {
     assert_eq!(c.num_leases(), 2);
     assert!(matches!(
         c.cancel_lease(&CancelSecret::from_bytes(&[3u8; 40])),
-        Err(Error::NoSuchLease { .. })
+        Err(ContainerError::NoSuchLease { .. })
     ));
     // The 32 stored bytes themselves do match.
     c.renew_lease(&RenewSecret::new(padded), 300, false)

@@ -14,7 +14,7 @@ mod common;
 
 use std::fs;
 
-use tahoe_shares::container::{MutableContainer, TestOperator, TestVector};
+use tahoe_shares::container::{ContainerError, MutableContainer, TestOperator, TestVector};
 use tahoe_shares::format::lease::DEFAULT_LEASE_DURATION;
 use tahoe_shares::format::mutable::{MutableVersion, MAX_MUTABLE_SHARE_SIZE};
 use tahoe_shares::format::ShareKind;
@@ -1102,7 +1102,7 @@ fn only_the_eq_operator_is_accepted() {
     ));
     for op in [&b"lt"[..], b"ne", b"EQ", b""] {
         let e = TestOperator::parse::<MemError>(op).unwrap_err();
-        assert!(matches!(e, Error::UnsupportedOperator), "{e:?}");
+        assert!(matches!(e, ContainerError::UnsupportedOperator), "{e:?}");
     }
 }
 

@@ -47,7 +47,7 @@ mod common;
 use std::collections::{BTreeMap, BTreeSet};
 
 use tahoe_shares::container::{
-    ImmutableContainer, MutableContainer, NewLease, TestOperator, TestVector,
+    ContainerError, ImmutableContainer, MutableContainer, NewLease, TestOperator, TestVector,
 };
 use tahoe_shares::format::immutable::ImmutableVersion;
 use tahoe_shares::format::lease::Lease;
@@ -1963,7 +1963,7 @@ fn a_header_torn_by_a_short_write_during_replay_is_recovered() {
             assert_eq!(data(&store), new);
             break;
         }
-        assert!(matches!(r, Err(Error::Io(StoreFault::ShortWrite))));
+        assert!(matches!(r, Err(ContainerError::Io(StoreFault::ShortWrite))));
         store.plan().clear();
         let got = data(&store);
         assert!(

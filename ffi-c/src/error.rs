@@ -6,7 +6,7 @@ use core::ffi::c_char;
 use core::fmt;
 use std::panic::catch_unwind;
 
-use tahoe_shares::{Error, Limit};
+use tahoe_shares::{Error, Limit, StoreError};
 
 use crate::ffi::{out, out_buf, quiet_boundary, too_small};
 
@@ -277,6 +277,17 @@ where
             code: ts_result::from(&e),
             message: Some(e.to_string()),
         }
+    }
+}
+
+/// A store's error (from opening a filesystem store) is mapped as the server's error of
+/// the same variant.
+impl<E> From<StoreError<E>> for Fail
+where
+    Error<E>: fmt::Display,
+{
+    fn from(e: StoreError<E>) -> Self {
+        Self::from(Error::from(e))
     }
 }
 

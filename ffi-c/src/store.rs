@@ -8,8 +8,8 @@ use core::panic::AssertUnwindSafe;
 use std::panic::catch_unwind;
 
 use tahoe_shares::io::{ErrorKind, ErrorType, IoError, ShareIo};
-use tahoe_shares::store::ShareStore;
-use tahoe_shares::{Error, Result, ShareNumber, ShareSet, StorageIndex};
+use tahoe_shares::store::{ShareStore, StoreError, StoreResult};
+use tahoe_shares::{ShareNumber, ShareSet, StorageIndex};
 
 use crate::types::{share_number, ts_share_set, ts_storage_index, TS_STORAGE_INDEX_MAX_LEN};
 
@@ -428,14 +428,14 @@ impl StoreCallbacks {
 }
 
 /// Maps a callback status with no special meaning for the operation.
-fn check(callback: &'static str, status: c_int) -> Result<(), CallbackError> {
+fn check(callback: &'static str, status: c_int) -> StoreResult<(), CallbackError> {
     match status {
         OK => Ok(()),
-        NOT_FOUND => Err(Error::NoSuchShare),
-        EXISTS => Err(Error::AlreadyExists),
-        NOT_A_SHARE => Err(Error::NotAShare),
-        INVALID_ARGUMENT => Err(Error::InvalidArgument("refused by the store callback")),
-        other => Err(Error::Io(CallbackError::Failed {
+        NOT_FOUND => Err(StoreError::NoSuchShare),
+        EXISTS => Err(StoreError::AlreadyExists),
+        NOT_A_SHARE => Err(StoreError::NotAShare),
+        INVALID_ARGUMENT => Err(StoreError::InvalidArgument("refused by the store callback")),
+        other => Err(StoreError::Io(CallbackError::Failed {
             callback,
             status: other,
         })),
@@ -492,7 +492,7 @@ impl CallbackStore {
         si: &StorageIndex,
         shnum: ShareNumber,
         absent_ok: bool,
-    ) -> Result<Option<CallbackShare>, CallbackError> {
+    ) -> StoreResult<Option<CallbackShare>, CallbackError> {
         let si = ts_storage_index::from(*si);
         let mut handle: *mut c_void = core::ptr::null_mut();
         // SAFETY: `f` comes from the table given to `ts_server_new_callback`, whose
@@ -518,7 +518,7 @@ impl CallbackStore {
         name: &'static str,
         f: unsafe extern "C" fn(*mut c_void, *const ts_storage_index, *mut ts_share_set) -> c_int,
         si: &StorageIndex,
-    ) -> Result<ShareSet, CallbackError> {
+    ) -> StoreResult<ShareSet, CallbackError> {
         let si = ts_storage_index::from(*si);
         let mut set = ts_share_set::default();
         // SAFETY: as in `open_with`; every bit pattern of the set is valid.
@@ -533,7 +533,7 @@ impl CallbackStore {
         f: unsafe extern "C" fn(*mut c_void, *const ts_storage_index, u32) -> c_int,
         si: &StorageIndex,
         shnum: ShareNumber,
-    ) -> Result<(), CallbackError> {
+    ) -> StoreResult<(), CallbackError> {
         let si = ts_storage_index::from(*si);
         // SAFETY: as in `open_with`.
         check(name, unsafe {
@@ -641,11 +641,11 @@ impl ShareStore for CallbackStore {
         &mut self,
         si: &StorageIndex,
         shnum: ShareNumber,
-    ) -> Result<Option<CallbackShare>, CallbackError> {
+    ) -> StoreResult<Option<CallbackShare>, CallbackError> {
         self.open_with("open", self.cb.open, si, shnum, true)
     }
 
-    fn list(&mut self, si: &StorageIndex) -> Result<ShareSet, CallbackError> {
+    fn list(&mut self, si: &StorageIndex) -> StoreResult<ShareSet, CallbackError> {
         self.list_with("list", self.cb.list, si)
     }
 
@@ -653,32 +653,32 @@ impl ShareStore for CallbackStore {
         &mut self,
         si: &StorageIndex,
         shnum: ShareNumber,
-    ) -> Result<CallbackShare, CallbackError> {
+    ) -> StoreResult<CallbackShare, CallbackError> {
         self.open_with("create_incoming", self.cb.create_incoming, si, shnum, false)?
-            .ok_or(Error::Bug("create_incoming"))
+            .ok_or(StoreError::Bug("create_incoming"))
     }
 
     fn open_incoming(
         &mut self,
         si: &StorageIndex,
         shnum: ShareNumber,
-    ) -> Result<Option<CallbackShare>, CallbackError> {
+    ) -> StoreResult<Option<CallbackShare>, CallbackError> {
         self.open_with("open_incoming", self.cb.open_incoming, si, shnum, true)
     }
 
-    fn list_incoming(&mut self, si: &StorageIndex) -> Result<ShareSet, CallbackError> {
+    fn list_incoming(&mut self, si: &StorageIndex) -> StoreResult<ShareSet, CallbackError> {
         self.list_with("list_incoming", self.cb.list_incoming, si)
     }
 
-    fn publish(&mut self, si: &StorageIndex, shnum: ShareNumber) -> Result<(), CallbackError> {
+    fn publish(&mut self, si: &StorageIndex, shnum: ShareNumber) -> StoreResult<(), CallbackError> {
         self.share_op("publish", self.cb.publish, si, shnum)
     }
 
-    fn abort(&mut self, si: &StorageIndex, shnum: ShareNumber) -> Result<(), CallbackError> {
+    fn abort(&mut self, si: &StorageIndex, shnum: ShareNumber) -> StoreResult<(), CallbackError> {
         self.share_op("abort", self.cb.abort, si, shnum)
     }
 
-    fn remove(&mut self, si: &StorageIndex, shnum: ShareNumber) -> Result<(), CallbackError> {
+    fn remove(&mut self, si: &StorageIndex, shnum: ShareNumber) -> StoreResult<(), CallbackError> {
         self.share_op("remove", self.cb.remove, si, shnum)
     }
 
@@ -687,7 +687,7 @@ impl ShareStore for CallbackStore {
         si: &StorageIndex,
         shnum: ShareNumber,
         record: &[u8],
-    ) -> Result<(), CallbackError> {
+    ) -> StoreResult<(), CallbackError> {
         let si = ts_storage_index::from(*si);
         // SAFETY: as in `open_with`; `record` is valid for its length during the call.
         check("put_upload_record", unsafe {
@@ -706,7 +706,7 @@ impl ShareStore for CallbackStore {
         si: &StorageIndex,
         shnum: ShareNumber,
         buf: &mut [u8],
-    ) -> Result<Option<usize>, CallbackError> {
+    ) -> StoreResult<Option<usize>, CallbackError> {
         let si = ts_storage_index::from(*si);
         // A value the callback must overwrite: left as is, it is impossible.
         let mut len = usize::MAX;
@@ -725,14 +725,14 @@ impl ShareStore for CallbackStore {
             OK if len <= buf.len() => Ok(Some(len)),
             NOT_FOUND => Ok(None),
             BUFFER_TOO_SMALL if len > buf.len() && len != usize::MAX => {
-                Err(Error::BufferTooSmall { needed: len })
+                Err(StoreError::BufferTooSmall { needed: len })
             }
-            OK | BUFFER_TOO_SMALL => Err(Error::Io(CallbackError::ImpossibleLength)),
+            OK | BUFFER_TOO_SMALL => Err(StoreError::Io(CallbackError::ImpossibleLength)),
             other => check("get_upload_record", other).map(|()| None),
         }
     }
 
-    fn available_space(&mut self) -> Result<Option<u64>, CallbackError> {
+    fn available_space(&mut self) -> StoreResult<Option<u64>, CallbackError> {
         let mut bytes = 0u64;
         // SAFETY: as in `open_with`.
         let status = unsafe { (self.cb.available_space)(self.userdata, &raw mut bytes) };
@@ -743,7 +743,7 @@ impl ShareStore for CallbackStore {
         Ok(Some(bytes))
     }
 
-    fn write_advisory(&mut self, name: &str, body: &[u8]) -> Result<(), CallbackError> {
+    fn write_advisory(&mut self, name: &str, body: &[u8]) -> StoreResult<(), CallbackError> {
         // SAFETY: as in `open_with`; both buffers are valid for their lengths.
         check("write_advisory", unsafe {
             (self.cb.write_advisory)(
@@ -759,7 +759,7 @@ impl ShareStore for CallbackStore {
     fn for_each_storage_index(
         &mut self,
         f: &mut dyn FnMut(StorageIndex) -> bool,
-    ) -> Result<(), CallbackError> {
+    ) -> StoreResult<(), CallbackError> {
         let mut visit: SiVisit<'_> = Visit {
             f,
             failure: None,
@@ -776,7 +776,7 @@ impl ShareStore for CallbackStore {
         };
         check("for_each_storage_index", status)?;
         if let Some(e) = visit.failure {
-            return Err(Error::Io(e));
+            return Err(StoreError::Io(e));
         }
         Ok(())
     }
@@ -784,7 +784,7 @@ impl ShareStore for CallbackStore {
     fn for_each_incoming(
         &mut self,
         f: &mut dyn FnMut(StorageIndex, ShareNumber) -> bool,
-    ) -> Result<(), CallbackError> {
+    ) -> StoreResult<(), CallbackError> {
         let mut visit: IncomingVisit<'_> = Visit {
             f,
             failure: None,
@@ -800,7 +800,7 @@ impl ShareStore for CallbackStore {
         };
         check("for_each_incoming", status)?;
         if let Some(e) = visit.failure {
-            return Err(Error::Io(e));
+            return Err(StoreError::Io(e));
         }
         Ok(())
     }

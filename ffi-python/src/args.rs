@@ -244,7 +244,7 @@ pub fn tw_vectors<'py>(ob: &Bound<'py, PyAny>, name: &str) -> PyResult<Vec<TestA
                 offset: int(&offset, &|| format!("{} offset", at()))?,
                 length: int(&length, &|| format!("{} length", at()))?,
                 operator: TestOperator::parse::<NativeError>(operator.as_slice()).map_err(|e| {
-                    crate::errors::to_py(ob.py(), e, crate::errors::Context::default())
+                    crate::errors::to_py(ob.py(), e.into(), crate::errors::Context::default())
                 })?,
                 specimen: extract(&specimen, &|| format!("{} specimen", at()))?,
             });

@@ -332,7 +332,7 @@ impl Server {
                         FsStore::open_read_only(&path)
                     }
                 })
-                .map_err(|e| to_py(py, e.map_io(NativeError::Os), ctx))?;
+                .map_err(|e| to_py(py, e.map_io(NativeError::Os).into(), ctx))?;
             let store = NativeStore::Fs {
                 store: fs,
                 space: available_space,
@@ -412,10 +412,10 @@ impl Server {
     fn storage_indexes<'py>(&self, py: Python<'py>) -> PyResult<Vec<Bound<'py, PyBytes>>> {
         let mut found = Vec::new();
         self.with_core(py, |s| {
-            s.store_mut().for_each_storage_index(&mut |si| {
+            Ok(s.store_mut().for_each_storage_index(&mut |si| {
                 found.push(si);
                 true
-            })
+            })?)
         })?;
         Ok(found
             .iter()

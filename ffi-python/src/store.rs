@@ -7,8 +7,8 @@ use pyo3::exceptions::{PyFileExistsError, PyFileNotFoundError};
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 use tahoe_shares::io::{ErrorKind, ErrorType, FileIo, IoError, ShareIo};
-use tahoe_shares::store::{FsStore, ShareStore};
-use tahoe_shares::{Error, ShareNumber, ShareSet, StorageIndex};
+use tahoe_shares::store::{FsStore, ShareStore, StoreError, StoreResult};
+use tahoe_shares::{ShareNumber, ShareSet, StorageIndex};
 
 /// Why the backend failed.
 #[derive(Debug)]
@@ -47,22 +47,22 @@ impl IoError for NativeError {
     }
 }
 
-type Result<T> = tahoe_shares::Result<T, NativeError>;
+type Result<T> = StoreResult<T, NativeError>;
 
-fn os<T>(r: tahoe_shares::Result<T, std::io::Error>) -> Result<T> {
+fn os<T>(r: StoreResult<T, std::io::Error>) -> Result<T> {
     r.map_err(|e| e.map_io(NativeError::Os))
 }
 
 /// Maps an exception of a Python store: `FileExistsError` and `FileNotFoundError` are
 /// the protocol's two expected answers.
-fn py_err(e: PyErr) -> Error<NativeError> {
+fn py_err(e: PyErr) -> StoreError<NativeError> {
     Python::with_gil(|py| {
         if e.is_instance_of::<PyFileExistsError>(py) {
-            Error::AlreadyExists
+            StoreError::AlreadyExists
         } else if e.is_instance_of::<PyFileNotFoundError>(py) {
-            Error::NoSuchShare
+            StoreError::NoSuchShare
         } else {
-            Error::Io(NativeError::Python(e))
+            StoreError::Io(NativeError::Python(e))
         }
     })
 }
@@ -167,7 +167,7 @@ fn share_set(obj: &Bound<'_, PyAny>) -> Result<ShareSet> {
     for item in obj.try_iter().map_err(py_err)? {
         let n: i64 = item.and_then(|i| i.extract()).map_err(py_err)?;
         let n = u8::try_from(n)
-            .map_err(|_| Error::Io(NativeError::Protocol("share number out of range")))?;
+            .map_err(|_| StoreError::Io(NativeError::Protocol("share number out of range")))?;
         set.insert(ShareNumber(n));
     }
     Ok(set)
@@ -228,7 +228,7 @@ impl ShareStore for NativeStore {
                     .bind(py)
                     .call_method1("create_incoming", (si_bytes(py, si), shnum.0))
                     .map_err(py_err)?;
-                Self::py_handle(&got).ok_or(Error::Io(NativeError::Protocol(
+                Self::py_handle(&got).ok_or(StoreError::Io(NativeError::Protocol(
                     "create_incoming() returned None",
                 )))
             }),
@@ -328,14 +328,16 @@ impl ShareStore for NativeStore {
                 let bytes = got
                     .downcast::<PyBytes>()
                     .map_err(|_| {
-                        Error::Io(NativeError::Protocol(
+                        StoreError::Io(NativeError::Protocol(
                             "get_upload_record() must return bytes or None",
                         ))
                     })?
                     .as_bytes();
-                let dst = buf.get_mut(..bytes.len()).ok_or(Error::BufferTooSmall {
-                    needed: bytes.len(),
-                })?;
+                let dst = buf
+                    .get_mut(..bytes.len())
+                    .ok_or(StoreError::BufferTooSmall {
+                        needed: bytes.len(),
+                    })?;
                 dst.copy_from_slice(bytes);
                 Ok(Some(bytes.len()))
             }),
@@ -413,7 +415,7 @@ impl ShareStore for NativeStore {
                 let mut parsed = Vec::with_capacity(sis.len());
                 for si in sis {
                     parsed.push(StorageIndex::from_slice(&si).map_err(|_| {
-                        Error::Io(NativeError::Protocol("storage index must be 16 bytes"))
+                        StoreError::Io(NativeError::Protocol("storage index must be 16 bytes"))
                     })?);
                 }
                 parsed.sort_by_key(StorageIndex::to_base32);
@@ -442,10 +444,10 @@ impl ShareStore for NativeStore {
                 })?;
                 for (si, n) in items {
                     let si = StorageIndex::from_slice(&si).map_err(|_| {
-                        Error::Io(NativeError::Protocol("storage index must be 16 bytes"))
+                        StoreError::Io(NativeError::Protocol("storage index must be 16 bytes"))
                     })?;
                     let n = u8::try_from(n).map_err(|_| {
-                        Error::Io(NativeError::Protocol("share number out of range"))
+                        StoreError::Io(NativeError::Protocol("share number out of range"))
                     })?;
                     if !f(si, ShareNumber(n)) {
                         break;

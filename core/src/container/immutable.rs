@@ -1,7 +1,8 @@
 //! The immutable container (Tahoe's `ShareFile`).
 
 use super::{read_truncated, sync, NewLease, CHUNK};
-use crate::error::{Corruption, Error, Result};
+use super::{ContainerError, ContainerResult};
+use crate::error::Corruption;
 use crate::format::immutable::{
     HeaderError, ImmutableHeader, ImmutableLayout, ImmutableVersion, HEADER_SIZE,
     LEASE_COUNT_OFFSET, SATURATED_LENGTH,
@@ -11,11 +12,10 @@ use crate::io::ShareIo;
 use crate::types::{AcceptedBy, CancelSecret, LeaseOp, RenewSecret, ShareKind};
 
 /// No lease of an immutable container matched (immutable leases record no node).
-fn no_such_lease<E>(op: LeaseOp) -> Error<E> {
-    Error::NoSuchLease {
+fn no_such_lease<E>(op: LeaseOp) -> ContainerError<E> {
+    ContainerError::NoSuchLease {
         op,
-        share: None,
-        kind: Some(ShareKind::Immutable),
+        kind: ShareKind::Immutable,
         accepted_by: AcceptedBy::default(),
     }
 }
@@ -48,13 +48,18 @@ impl<IO: ShareIo> ImmutableContainer<IO> {
     ///
     /// # Errors
     ///
-    /// [`Error::AlreadyExists`] if the device is not empty; device errors.
-    pub fn create(mut io: IO, version: ImmutableVersion, max_size: u64) -> Result<Self, IO::Error> {
-        if io.len().map_err(Error::Io)? != 0 {
-            return Err(Error::AlreadyExists);
+    /// [`ContainerError::AlreadyExists`] if the device is not empty; device errors.
+    pub fn create(
+        mut io: IO,
+        version: ImmutableVersion,
+        max_size: u64,
+    ) -> ContainerResult<Self, IO::Error> {
+        if io.len().map_err(ContainerError::Io)? != 0 {
+            return Err(ContainerError::AlreadyExists);
         }
         let header = ImmutableHeader::new(version, max_size);
-        io.write_at(0, &header.encode()).map_err(Error::Io)?;
+        io.write_at(0, &header.encode())
+            .map_err(ContainerError::Io)?;
         let layout = ImmutableLayout {
             data_length: max_size,
             lease_offset: HEADER_SIZE + max_size,
@@ -75,22 +80,19 @@ impl<IO: ShareIo> ImmutableContainer<IO> {
     ///
     /// # Errors
     ///
-    /// [`Error::Corrupt`] for malformed bytes, [`Error::UnknownImmutableVersion`] for a
+    /// [`ContainerError::Corrupt`] for malformed bytes, [`ContainerError::UnknownImmutableVersion`] for a
     /// version other than 1 or 2, device errors.
-    pub fn open(mut io: IO) -> Result<Self, IO::Error> {
-        let len = io.len().map_err(Error::Io)?;
+    pub fn open(mut io: IO) -> ContainerResult<Self, IO::Error> {
+        let len = io.len().map_err(ContainerError::Io)?;
         let mut buf = [0u8; HEADER_SIZE as usize];
         let n = (len.min(HEADER_SIZE)) as usize;
         io.read_at(0, buf.get_mut(..n).unwrap_or_default())
-            .map_err(Error::Io)?;
+            .map_err(ContainerError::Io)?;
         let header = match ImmutableHeader::decode(buf.get(..n).unwrap_or_default()) {
             Ok(h) => h,
-            Err(HeaderError::Corrupt(c)) => return Err(Error::Corrupt(c)),
+            Err(HeaderError::Corrupt(c)) => return Err(ContainerError::Corrupt(c)),
             Err(HeaderError::UnknownVersion(version)) => {
-                return Err(Error::UnknownImmutableVersion {
-                    share: None,
-                    version,
-                })
+                return Err(ContainerError::UnknownImmutableVersion { version })
             }
         };
         let layout = header.layout(len)?;
@@ -181,7 +183,11 @@ impl<IO: ShareIo> ImmutableContainer<IO> {
     /// # Errors
     ///
     /// Device errors.
-    pub fn read_share_data(&mut self, offset: u64, buf: &mut [u8]) -> Result<usize, IO::Error> {
+    pub fn read_share_data(
+        &mut self,
+        offset: u64,
+        buf: &mut [u8],
+    ) -> ContainerResult<usize, IO::Error> {
         read_truncated(
             &mut self.io,
             HEADER_SIZE,
@@ -195,28 +201,28 @@ impl<IO: ShareIo> ImmutableContainer<IO> {
     ///
     /// # Errors
     ///
-    /// [`Error::DataTooLarge`] past the maximum size; device errors.
-    pub fn write_share_data(&mut self, offset: u64, data: &[u8]) -> Result<(), IO::Error> {
+    /// [`ContainerError::DataTooLarge`] past the maximum size; device errors.
+    pub fn write_share_data(&mut self, offset: u64, data: &[u8]) -> ContainerResult<(), IO::Error> {
         let length = data.len() as u64;
-        let too_large = Error::DataTooLarge {
+        let too_large = ContainerError::DataTooLarge {
             max: self.max_size.unwrap_or(self.layout.data_length),
             offset,
             length,
         };
         let end = offset
             .checked_add(length)
-            .ok_or(Error::InvalidArgument("offset + length overflows"))?;
+            .ok_or(ContainerError::InvalidArgument("offset + length overflows"))?;
         if let Some(max) = self.max_size {
             if end > max {
                 return Err(too_large);
             }
         }
         if self.poisoned {
-            return Err(Error::Poisoned);
+            return Err(ContainerError::Poisoned);
         }
         self.io
             .write_at(HEADER_SIZE + offset, data)
-            .map_err(Error::Io)
+            .map_err(ContainerError::Io)
     }
 
     /// Makes everything written durable.
@@ -224,7 +230,7 @@ impl<IO: ShareIo> ImmutableContainer<IO> {
     /// # Errors
     ///
     /// Device errors; after one the container is poisoned.
-    pub fn sync(&mut self) -> Result<(), IO::Error> {
+    pub fn sync(&mut self) -> ContainerResult<(), IO::Error> {
         sync(&mut self.io, &mut self.poisoned)
     }
 
@@ -232,15 +238,15 @@ impl<IO: ShareIo> ImmutableContainer<IO> {
     ///
     /// # Errors
     ///
-    /// [`Error::InvalidArgument`] for `i` past the count; device errors.
-    pub fn lease(&mut self, i: u32) -> Result<Lease, IO::Error> {
+    /// [`ContainerError::InvalidArgument`] for `i` past the count; device errors.
+    pub fn lease(&mut self, i: u32) -> ContainerResult<Lease, IO::Error> {
         if i >= self.layout.num_leases {
-            return Err(Error::InvalidArgument("lease index"));
+            return Err(ContainerError::InvalidArgument("lease index"));
         }
         let mut rec = [0u8; IMMUTABLE_LEASE_SIZE];
         self.io
             .read_at(self.layout.lease_record_offset(i), &mut rec)
-            .map_err(Error::Io)?;
+            .map_err(ContainerError::Io)?;
         Ok(Lease::decode_immutable(
             &rec,
             self.header.version.hashed_secrets(),
@@ -255,7 +261,7 @@ impl<IO: ShareIo> ImmutableContainer<IO> {
     pub fn for_each_lease(
         &mut self,
         mut f: impl FnMut(u32, &Lease) -> bool,
-    ) -> Result<(), IO::Error> {
+    ) -> ContainerResult<(), IO::Error> {
         for i in 0..self.layout.num_leases {
             let lease = self.lease(i)?;
             if !f(i, &lease) {
@@ -271,14 +277,14 @@ impl<IO: ShareIo> ImmutableContainer<IO> {
     /// # Errors
     ///
     /// Device errors.
-    pub fn recover(&mut self) -> Result<(), IO::Error> {
+    pub fn recover(&mut self) -> ContainerResult<(), IO::Error> {
         if self.layout.excess > 0 {
             if self.poisoned {
-                return Err(Error::Poisoned);
+                return Err(ContainerError::Poisoned);
             }
             self.io
                 .set_len(self.layout.container_size())
-                .map_err(Error::Io)?;
+                .map_err(ContainerError::Io)?;
             sync(&mut self.io, &mut self.poisoned)?;
             self.layout.excess = 0;
         }
@@ -295,21 +301,21 @@ impl<IO: ShareIo> ImmutableContainer<IO> {
     ///
     /// # Errors
     ///
-    /// [`Error::TooManyLeases`] when the count would overflow; device errors.
-    pub fn add_lease(&mut self, lease: &NewLease) -> Result<(), IO::Error> {
+    /// [`ContainerError::TooManyLeases`] when the count would overflow; device errors.
+    pub fn add_lease(&mut self, lease: &NewLease) -> ContainerResult<(), IO::Error> {
         self.recover()?;
         let n = self.layout.num_leases;
-        let new_count = n.checked_add(1).ok_or(Error::TooManyLeases)?;
+        let new_count = n.checked_add(1).ok_or(ContainerError::TooManyLeases)?;
         let record = lease
             .to_lease(self.header.version.hashed_secrets())
             .encode_immutable();
         self.io
             .write_at(self.layout.lease_record_offset(n), &record)
-            .map_err(Error::Io)?;
+            .map_err(ContainerError::Io)?;
         sync(&mut self.io, &mut self.poisoned)?;
         self.io
             .write_at(LEASE_COUNT_OFFSET, &new_count.to_be_bytes())
-            .map_err(Error::Io)?;
+            .map_err(ContainerError::Io)?;
         sync(&mut self.io, &mut self.poisoned)?;
         self.layout.num_leases = new_count;
         self.header.num_leases = new_count;
@@ -321,13 +327,13 @@ impl<IO: ShareIo> ImmutableContainer<IO> {
     ///
     /// # Errors
     ///
-    /// [`Error::NoSuchLease`] when no lease matches; device errors.
+    /// [`ContainerError::NoSuchLease`] when no lease matches; device errors.
     pub fn renew_lease(
         &mut self,
         secret: &RenewSecret,
         new_expiration: u32,
         allow_backdate: bool,
-    ) -> Result<(), IO::Error> {
+    ) -> ContainerResult<(), IO::Error> {
         self.recover()?;
         // The candidate is hashed once, and the records are read in batches: one device
         // read and one hash per record made add_lease on a share with thousands of
@@ -342,7 +348,7 @@ impl<IO: ShareIo> ImmutableContainer<IO> {
             let bytes = &mut batch[..k as usize * IMMUTABLE_LEASE_SIZE];
             self.io
                 .read_at(self.layout.lease_record_offset(first), bytes)
-                .map_err(Error::Io)?;
+                .map_err(ContainerError::Io)?;
             // Stops at the match, or at a record that does not decode: `self.lease`
             // below then reports it, as the record-at-a-time scan did.
             let found = bytes.chunks_exact(IMMUTABLE_LEASE_SIZE).position(|rec| {
@@ -358,14 +364,14 @@ impl<IO: ShareIo> ImmutableContainer<IO> {
             if allow_backdate || new_expiration > lease.expiration_time {
                 lease.expiration_time = new_expiration;
                 if self.poisoned {
-                    return Err(Error::Poisoned);
+                    return Err(ContainerError::Poisoned);
                 }
                 self.io
                     .write_at(
                         self.layout.lease_record_offset(i),
                         &lease.encode_immutable(),
                     )
-                    .map_err(Error::Io)?;
+                    .map_err(ContainerError::Io)?;
                 sync(&mut self.io, &mut self.poisoned)?;
             }
             return Ok(());
@@ -377,17 +383,17 @@ impl<IO: ShareIo> ImmutableContainer<IO> {
     ///
     /// # Errors
     ///
-    /// [`Error::NoSpace`] when a lease would be added without space; as
+    /// [`ContainerError::NoSpace`] when a lease would be added without space; as
     /// [`Self::add_lease`].
     pub fn add_or_renew_lease(
         &mut self,
         available_space: u64,
         lease: &NewLease,
-    ) -> Result<(), IO::Error> {
+    ) -> ContainerResult<(), IO::Error> {
         match self.renew_lease(&lease.renew, lease.expiration_time, false) {
-            Err(Error::NoSuchLease { .. }) => {
+            Err(ContainerError::NoSuchLease { .. }) => {
                 if IMMUTABLE_LEASE_SIZE as u64 > available_space {
-                    return Err(Error::NoSpace);
+                    return Err(ContainerError::NoSpace);
                 }
                 self.add_lease(lease)
             }
@@ -407,8 +413,11 @@ impl<IO: ShareIo> ImmutableContainer<IO> {
     ///
     /// # Errors
     ///
-    /// [`Error::NoSuchLease`] when none matches; device errors.
-    pub fn cancel_lease(&mut self, secret: &CancelSecret) -> Result<CancelOutcome, IO::Error> {
+    /// [`ContainerError::NoSuchLease`] when none matches; device errors.
+    pub fn cancel_lease(
+        &mut self,
+        secret: &CancelSecret,
+    ) -> ContainerResult<CancelOutcome, IO::Error> {
         self.recover()?;
         let n = self.layout.num_leases;
         let mut kept = 0u32;
@@ -423,7 +432,7 @@ impl<IO: ShareIo> ImmutableContainer<IO> {
                     sync(&mut self.io, &mut self.poisoned)?;
                 }
                 if self.poisoned {
-                    return Err(Error::Poisoned);
+                    return Err(ContainerError::Poisoned);
                 }
                 unsynced = true;
                 self.io
@@ -431,7 +440,7 @@ impl<IO: ShareIo> ImmutableContainer<IO> {
                         self.layout.lease_record_offset(kept),
                         &lease.encode_immutable(),
                     )
-                    .map_err(Error::Io)?;
+                    .map_err(ContainerError::Io)?;
             }
             kept += 1;
         }
@@ -441,7 +450,7 @@ impl<IO: ShareIo> ImmutableContainer<IO> {
         sync(&mut self.io, &mut self.poisoned)?;
         self.io
             .write_at(LEASE_COUNT_OFFSET, &kept.to_be_bytes())
-            .map_err(Error::Io)?;
+            .map_err(ContainerError::Io)?;
         // The count must be durable before the truncation: the reverse order (after a
         // power loss) would read as data shortened by the removed records.
         sync(&mut self.io, &mut self.poisoned)?;
@@ -449,7 +458,7 @@ impl<IO: ShareIo> ImmutableContainer<IO> {
         self.header.num_leases = kept;
         self.io
             .set_len(self.layout.container_size())
-            .map_err(Error::Io)?;
+            .map_err(ContainerError::Io)?;
         sync(&mut self.io, &mut self.poisoned)?;
         Ok(CancelOutcome {
             freed: u64::from(n - kept) * IMMUTABLE_LEASE_SIZE as u64,
@@ -463,12 +472,12 @@ impl<IO: ShareIo> ImmutableContainer<IO> {
     /// # Errors
     ///
     /// Device errors.
-    pub fn compare(&mut self, offset: u64, data: &[u8]) -> Result<bool, IO::Error> {
+    pub fn compare(&mut self, offset: u64, data: &[u8]) -> ContainerResult<bool, IO::Error> {
         let mut buf = [0u8; CHUNK];
         let mut done = 0usize;
         while done < data.len() {
             let want = (data.len() - done).min(CHUNK);
-            let dst = buf.get_mut(..want).ok_or(Error::Bug("chunk"))?;
+            let dst = buf.get_mut(..want).ok_or(ContainerError::Bug("chunk"))?;
             let n = self.read_share_data(offset + done as u64, dst)?;
             if n < want || buf.get(..want) != data.get(done..done + want) {
                 return Ok(false);

@@ -10,7 +10,8 @@
 use sha2::{Digest, Sha256};
 
 use super::CHUNK;
-use crate::error::{Corruption, Error, Result};
+use super::{ContainerError, ContainerResult};
+use crate::error::Corruption;
 use crate::format::journal::{EntryHeader, EntryKind, Footer, ENTRY_HEADER_SIZE, FOOTER_SIZE};
 use crate::io::ShareIo;
 
@@ -32,8 +33,8 @@ impl JournalWriter {
         }
     }
 
-    fn append<IO: ShareIo>(&mut self, io: &mut IO, bytes: &[u8]) -> Result<(), IO::Error> {
-        io.write_at(self.pos, bytes).map_err(Error::Io)?;
+    fn append<IO: ShareIo>(&mut self, io: &mut IO, bytes: &[u8]) -> ContainerResult<(), IO::Error> {
+        io.write_at(self.pos, bytes).map_err(ContainerError::Io)?;
         self.hash.update(bytes);
         self.pos += bytes.len() as u64;
         Ok(())
@@ -45,7 +46,7 @@ impl JournalWriter {
         io: &mut IO,
         offset: u64,
         data: &[u8],
-    ) -> Result<(), IO::Error> {
+    ) -> ContainerResult<(), IO::Error> {
         let h = EntryHeader {
             kind: EntryKind::Bytes,
             offset,
@@ -63,7 +64,7 @@ impl JournalWriter {
         io: &mut IO,
         offset: u64,
         length: u64,
-    ) -> Result<(), IO::Error> {
+    ) -> ContainerResult<(), IO::Error> {
         let h = EntryHeader {
             kind: EntryKind::Zeros,
             offset,
@@ -82,7 +83,7 @@ impl JournalWriter {
         from: u64,
         to: u64,
         length: u64,
-    ) -> Result<(), IO::Error> {
+    ) -> ContainerResult<(), IO::Error> {
         let h = EntryHeader {
             kind: EntryKind::Bytes,
             offset: to,
@@ -93,8 +94,10 @@ impl JournalWriter {
         let mut done = 0u64;
         while done < length {
             let n = (length - done).min(CHUNK as u64) as usize;
-            let chunk = buf.get_mut(..n).ok_or(Error::Bug("journal copy chunk"))?;
-            io.read_at(from + done, chunk).map_err(Error::Io)?;
+            let chunk = buf
+                .get_mut(..n)
+                .ok_or(ContainerError::Bug("journal copy chunk"))?;
+            io.read_at(from + done, chunk).map_err(ContainerError::Io)?;
             self.append(io, chunk)?;
             done += n as u64;
         }
@@ -103,7 +106,11 @@ impl JournalWriter {
     }
 
     /// Writes the footer; the journal is complete (but not yet durable).
-    pub(crate) fn finish<IO: ShareIo>(self, io: &mut IO, target_len: u64) -> Result<(), IO::Error> {
+    pub(crate) fn finish<IO: ShareIo>(
+        self,
+        io: &mut IO,
+        target_len: u64,
+    ) -> ContainerResult<(), IO::Error> {
         let mut footer = Footer {
             entries: self.entries,
             journal_start: self.start,
@@ -114,7 +121,8 @@ impl JournalWriter {
         let mut hash = self.hash;
         hash.update(footer.checked_bytes());
         footer.checksum = hash.finalize().into();
-        io.write_at(self.pos, &footer.encode()).map_err(Error::Io)
+        io.write_at(self.pos, &footer.encode())
+            .map_err(ContainerError::Io)
     }
 }
 
@@ -125,7 +133,7 @@ pub(crate) fn find<IO: ShareIo>(
     io: &mut IO,
     file_len: u64,
     min_start: u64,
-) -> Result<Option<Footer>, IO::Error> {
+) -> ContainerResult<Option<Footer>, IO::Error> {
     let Some(footer_at) = file_len.checked_sub(FOOTER_SIZE) else {
         return Ok(None);
     };
@@ -133,7 +141,8 @@ pub(crate) fn find<IO: ShareIo>(
         return Ok(None);
     }
     let mut raw = [0u8; FOOTER_SIZE as usize];
-    io.read_at(footer_at, &mut raw).map_err(Error::Io)?;
+    io.read_at(footer_at, &mut raw)
+        .map_err(ContainerError::Io)?;
     let Some(footer) = Footer::decode(&raw) else {
         return Ok(None);
     };
@@ -147,8 +156,10 @@ pub(crate) fn find<IO: ShareIo>(
     let mut at = footer.journal_start;
     while at < footer_at {
         let n = (footer_at - at).min(CHUNK as u64) as usize;
-        let chunk = buf.get_mut(..n).ok_or(Error::Bug("journal hash chunk"))?;
-        io.read_at(at, chunk).map_err(Error::Io)?;
+        let chunk = buf
+            .get_mut(..n)
+            .ok_or(ContainerError::Bug("journal hash chunk"))?;
+        io.read_at(at, chunk).map_err(ContainerError::Io)?;
         hash.update(&*chunk);
         at += n as u64;
     }
@@ -158,16 +169,16 @@ pub(crate) fn find<IO: ShareIo>(
 }
 
 /// Applies a verified journal and truncates it away.
-pub(crate) fn replay<IO: ShareIo>(io: &mut IO, footer: &Footer) -> Result<(), IO::Error> {
+pub(crate) fn replay<IO: ShareIo>(io: &mut IO, footer: &Footer) -> ContainerResult<(), IO::Error> {
     let end = footer.journal_start + footer.body_len;
     let mut at = footer.journal_start;
     let mut buf = [0u8; CHUNK];
     for _ in 0..footer.entries {
         let mut raw = [0u8; ENTRY_HEADER_SIZE];
         if at + ENTRY_HEADER_SIZE as u64 > end {
-            return Err(Error::Corrupt(Corruption::BadRecord));
+            return Err(ContainerError::Corrupt(Corruption::BadRecord));
         }
-        io.read_at(at, &mut raw).map_err(Error::Io)?;
+        io.read_at(at, &mut raw).map_err(ContainerError::Io)?;
         let entry = EntryHeader::decode(&raw)?;
         at += ENTRY_HEADER_SIZE as u64;
         // An entry may only write below the journal, never into it.
@@ -175,22 +186,25 @@ pub(crate) fn replay<IO: ShareIo>(io: &mut IO, footer: &Footer) -> Result<(), IO
             .offset
             .checked_add(entry.length)
             .filter(|e| *e <= footer.journal_start)
-            .ok_or(Error::Corrupt(Corruption::BadRecord))?;
+            .ok_or(ContainerError::Corrupt(Corruption::BadRecord))?;
         let mut done = 0u64;
         while entry.offset + done < target_end {
             let n = (entry.length - done).min(CHUNK as u64) as usize;
-            let chunk = buf.get_mut(..n).ok_or(Error::Bug("replay chunk"))?;
+            let chunk = buf
+                .get_mut(..n)
+                .ok_or(ContainerError::Bug("replay chunk"))?;
             match entry.kind {
                 EntryKind::Bytes => {
                     if at + n as u64 > end {
-                        return Err(Error::Corrupt(Corruption::BadRecord));
+                        return Err(ContainerError::Corrupt(Corruption::BadRecord));
                     }
-                    io.read_at(at, chunk).map_err(Error::Io)?;
+                    io.read_at(at, chunk).map_err(ContainerError::Io)?;
                     at += n as u64;
                 }
                 EntryKind::Zeros => chunk.fill(0),
             }
-            io.write_at(entry.offset + done, chunk).map_err(Error::Io)?;
+            io.write_at(entry.offset + done, chunk)
+                .map_err(ContainerError::Io)?;
             done += n as u64;
         }
     }

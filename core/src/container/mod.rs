@@ -2,18 +2,19 @@
 //! `MutableShareFile` of Tahoe-LAFS 1.20, with every operation they have, ordered so that
 //! a crash at any point leaves the old or the new container after recovery.
 
+mod error;
 mod immutable;
 mod journal;
 mod mutable;
 mod vectors;
 
+pub use error::{ContainerError, ContainerResult};
 pub use immutable::{CancelOutcome, ImmutableContainer};
 pub use mutable::{MutableContainer, TestOperator, TestVector};
 pub use vectors::SlotWrite;
 #[cfg(feature = "alloc")]
 pub use vectors::{ShareVectors, SlotWriteError, SlotWrites};
 
-use crate::error::{Error, Result};
 use crate::format::lease::{Lease, StoredSecrets};
 use crate::io::ShareIo;
 use crate::types::{CancelSecret, NodeId, RenewSecret};
@@ -50,13 +51,16 @@ impl NewLease {
 pub(crate) const CHUNK: usize = 1024;
 
 /// Syncs, poisoning the container if the device fails (a retried sync may lie).
-pub(crate) fn sync<IO: ShareIo>(io: &mut IO, poisoned: &mut bool) -> Result<(), IO::Error> {
+pub(crate) fn sync<IO: ShareIo>(
+    io: &mut IO,
+    poisoned: &mut bool,
+) -> ContainerResult<(), IO::Error> {
     if *poisoned {
-        return Err(Error::Poisoned);
+        return Err(ContainerError::Poisoned);
     }
     io.sync().map_err(|e| {
         *poisoned = true;
-        Error::Io(e)
+        ContainerError::Io(e)
     })
 }
 
@@ -68,7 +72,7 @@ pub(crate) fn read_truncated<IO: ShareIo>(
     end: u64,
     offset: u64,
     buf: &mut [u8],
-) -> Result<usize, IO::Error> {
+) -> ContainerResult<usize, IO::Error> {
     let available = end.saturating_sub(offset);
     let n = (buf.len() as u64).min(available) as usize;
     if n == 0 {
@@ -76,7 +80,7 @@ pub(crate) fn read_truncated<IO: ShareIo>(
     }
     let dst = buf
         .get_mut(..n)
-        .ok_or(Error::Bug("read_truncated bounds"))?;
-    io.read_at(base + offset, dst).map_err(Error::Io)?;
+        .ok_or(ContainerError::Bug("read_truncated bounds"))?;
+    io.read_at(base + offset, dst).map_err(ContainerError::Io)?;
     Ok(n)
 }

@@ -2,7 +2,7 @@
 
 use super::journal::{self, JournalWriter};
 use super::{read_truncated, sync, NewLease, CHUNK};
-use crate::error::{Error, Result};
+use super::{ContainerError, ContainerResult};
 use crate::format::lease::{Lease, StoredSecrets, MUTABLE_LEASE_SIZE};
 use crate::format::mutable::{
     lease_slot_offset, MutableHeader, MutableHeaderError, MutableVersion, DATA_LENGTH_OFFSET,
@@ -26,11 +26,11 @@ impl TestOperator {
     ///
     /// # Errors
     ///
-    /// [`Error::UnsupportedOperator`] for anything else (Tahoe fails an assertion).
-    pub fn parse<E>(op: &[u8]) -> Result<Self, E> {
+    /// [`ContainerError::UnsupportedOperator`] for anything else (Tahoe fails an assertion).
+    pub fn parse<E>(op: &[u8]) -> ContainerResult<Self, E> {
         match op {
             b"eq" => Ok(Self::Eq),
-            _ => Err(Error::UnsupportedOperator),
+            _ => Err(ContainerError::UnsupportedOperator),
         }
     }
 }
@@ -64,23 +64,23 @@ impl<IO: ShareIo> MutableContainer<IO> {
     ///
     /// # Errors
     ///
-    /// [`Error::AlreadyExists`] if the device is not empty; device errors.
+    /// [`ContainerError::AlreadyExists`] if the device is not empty; device errors.
     pub fn create(
         mut io: IO,
         version: MutableVersion,
         nodeid: NodeId,
         write_enabler: WriteEnabler,
-    ) -> Result<Self, IO::Error> {
-        if io.len().map_err(Error::Io)? != 0 {
-            return Err(Error::AlreadyExists);
+    ) -> ContainerResult<Self, IO::Error> {
+        if io.len().map_err(ContainerError::Io)? != 0 {
+            return Err(ContainerError::AlreadyExists);
         }
         let header = MutableHeader::new(version, nodeid, write_enabler);
         let mut image = [0u8; DATA_OFFSET as usize + 4];
         image
             .get_mut(..HEADER_SIZE as usize)
-            .ok_or(Error::Bug("header size"))?
+            .ok_or(ContainerError::Bug("header size"))?
             .copy_from_slice(&header.encode());
-        io.write_at(0, &image).map_err(Error::Io)?;
+        io.write_at(0, &image).map_err(ContainerError::Io)?;
         Ok(Self {
             io,
             header,
@@ -94,8 +94,8 @@ impl<IO: ShareIo> MutableContainer<IO> {
     ///
     /// # Errors
     ///
-    /// [`Error::UnknownMutableMagic`], [`Error::Corrupt`], device errors.
-    pub fn open(mut io: IO) -> Result<Self, IO::Error> {
+    /// [`ContainerError::UnknownMutableMagic`], [`ContainerError::Corrupt`], device errors.
+    pub fn open(mut io: IO) -> ContainerResult<Self, IO::Error> {
         // A journal is looked for before the extra-lease block is parsed: while one is
         // being replayed, the old block may already be overwritten by new data.
         // Its lower bound is the end of the count field, which the header locates both
@@ -106,19 +106,19 @@ impl<IO: ShareIo> MutableContainer<IO> {
         // rewritten only by replays, and the journal is removed only once its replay is
         // durable. That journal still ends the file, so it is looked for with the end of
         // the header as the bound.
-        let len = io.len().map_err(Error::Io)?;
+        let len = io.len().map_err(ContainerError::Io)?;
         let (min_start, torn) = match read_header(&mut io, len) {
             Ok(header) => (header.extra_lease_offset.saturating_add(4), None),
-            Err(Error::Corrupt(c)) => (HEADER_SIZE, Some(c)),
+            Err(ContainerError::Corrupt(c)) => (HEADER_SIZE, Some(c)),
             Err(e) => return Err(e),
         };
         match (journal::find(&mut io, len, min_start)?, torn) {
             (Some(footer), _) => {
                 journal::replay(&mut io, &footer)?;
-                io.set_len(footer.target_len).map_err(Error::Io)?;
-                io.sync().map_err(Error::Io)?;
+                io.set_len(footer.target_len).map_err(ContainerError::Io)?;
+                io.sync().map_err(ContainerError::Io)?;
             }
-            (None, Some(c)) => return Err(Error::Corrupt(c)),
+            (None, Some(c)) => return Err(ContainerError::Corrupt(c)),
             (None, None) => {}
         }
         let mut c = Self::open_unrecovered(io)?;
@@ -132,8 +132,8 @@ impl<IO: ShareIo> MutableContainer<IO> {
     /// # Errors
     ///
     /// As [`Self::open`].
-    pub fn open_unrecovered(mut io: IO) -> Result<Self, IO::Error> {
-        let len = io.len().map_err(Error::Io)?;
+    pub fn open_unrecovered(mut io: IO) -> ContainerResult<Self, IO::Error> {
+        let len = io.len().map_err(ContainerError::Io)?;
         let header = read_header(&mut io, len)?;
         let num_extra = read_count(&mut io, &header, len)?;
         header.check_extra_leases(num_extra, len)?;
@@ -150,17 +150,17 @@ impl<IO: ShareIo> MutableContainer<IO> {
     /// # Errors
     ///
     /// Device errors.
-    pub fn needs_recovery(&mut self) -> Result<bool, IO::Error> {
-        Ok(self.io.len().map_err(Error::Io)? > self.container_end())
+    pub fn needs_recovery(&mut self) -> ContainerResult<bool, IO::Error> {
+        Ok(self.io.len().map_err(ContainerError::Io)? > self.container_end())
     }
 
     /// Removes bytes past the container that an interrupted update left behind (a partial
     /// journal, or an extra lease record whose count was never written).
-    fn recover(&mut self) -> Result<(), IO::Error> {
-        let len = self.io.len().map_err(Error::Io)?;
+    fn recover(&mut self) -> ContainerResult<(), IO::Error> {
+        let len = self.io.len().map_err(ContainerError::Io)?;
         let end = self.container_end();
         if len > end {
-            self.io.set_len(end).map_err(Error::Io)?;
+            self.io.set_len(end).map_err(ContainerError::Io)?;
             sync(&mut self.io, &mut self.poisoned)?;
         }
         Ok(())
@@ -211,12 +211,12 @@ impl<IO: ShareIo> MutableContainer<IO> {
     ///
     /// # Errors
     ///
-    /// [`Error::BadWriteEnabler`] naming the node that recorded the real one.
-    pub fn check_write_enabler(&self, we: &WriteEnabler) -> Result<(), IO::Error> {
+    /// [`ContainerError::BadWriteEnabler`] naming the node that recorded the real one.
+    pub fn check_write_enabler(&self, we: &WriteEnabler) -> ContainerResult<(), IO::Error> {
         if self.header.write_enabler.ct_eq(we) {
             Ok(())
         } else {
-            Err(Error::BadWriteEnabler {
+            Err(ContainerError::BadWriteEnabler {
                 nodeid: self.header.nodeid,
             })
         }
@@ -227,7 +227,11 @@ impl<IO: ShareIo> MutableContainer<IO> {
     /// # Errors
     ///
     /// Device errors.
-    pub fn read_share_data(&mut self, offset: u64, buf: &mut [u8]) -> Result<usize, IO::Error> {
+    pub fn read_share_data(
+        &mut self,
+        offset: u64,
+        buf: &mut [u8],
+    ) -> ContainerResult<usize, IO::Error> {
         read_truncated(
             &mut self.io,
             DATA_OFFSET,
@@ -243,7 +247,7 @@ impl<IO: ShareIo> MutableContainer<IO> {
     /// # Errors
     ///
     /// Device errors.
-    pub fn check_testv(&mut self, tests: &[TestVector<'_>]) -> Result<bool, IO::Error> {
+    pub fn check_testv(&mut self, tests: &[TestVector<'_>]) -> ContainerResult<bool, IO::Error> {
         for t in tests {
             if !self.test_one(t)? {
                 return Ok(false);
@@ -252,7 +256,7 @@ impl<IO: ShareIo> MutableContainer<IO> {
         Ok(true)
     }
 
-    fn test_one(&mut self, t: &TestVector<'_>) -> Result<bool, IO::Error> {
+    fn test_one(&mut self, t: &TestVector<'_>) -> ContainerResult<bool, IO::Error> {
         let TestOperator::Eq = t.operator;
         let available = self.header.data_length.saturating_sub(t.offset);
         let read_len = t.length.min(available);
@@ -263,10 +267,10 @@ impl<IO: ShareIo> MutableContainer<IO> {
         let mut done = 0usize;
         while done < t.specimen.len() {
             let n = (t.specimen.len() - done).min(CHUNK);
-            let chunk = buf.get_mut(..n).ok_or(Error::Bug("test chunk"))?;
+            let chunk = buf.get_mut(..n).ok_or(ContainerError::Bug("test chunk"))?;
             self.io
                 .read_at(DATA_OFFSET + t.offset + done as u64, chunk)
-                .map_err(Error::Io)?;
+                .map_err(ContainerError::Io)?;
             if Some(&*chunk) != t.specimen.get(done..done + n) {
                 return Ok(false);
             }
@@ -285,28 +289,30 @@ impl<IO: ShareIo> MutableContainer<IO> {
     ///
     /// # Errors
     ///
-    /// [`Error::DataTooLarge`] past [`MAX_MUTABLE_SHARE_SIZE`] (nothing written);
+    /// [`ContainerError::DataTooLarge`] past [`MAX_MUTABLE_SHARE_SIZE`] (nothing written);
     /// device errors.
     pub fn writev(
         &mut self,
         datav: &[(u64, &[u8])],
         new_length: Option<u64>,
-    ) -> Result<(), IO::Error> {
+    ) -> ContainerResult<(), IO::Error> {
         if self.poisoned {
-            return Err(Error::Poisoned);
+            return Err(ContainerError::Poisoned);
         }
         // Pass 1: validate and find the final layout.
         let mut data_length = self.header.data_length;
         let mut elo = self.header.extra_lease_offset;
         for (offset, data) in datav {
             let length = data.len() as u64;
-            let end = offset.checked_add(length).ok_or(Error::DataTooLarge {
-                max: MAX_MUTABLE_SHARE_SIZE,
-                offset: *offset,
-                length,
-            })?;
+            let end = offset
+                .checked_add(length)
+                .ok_or(ContainerError::DataTooLarge {
+                    max: MAX_MUTABLE_SHARE_SIZE,
+                    offset: *offset,
+                    length,
+                })?;
             if end > MAX_MUTABLE_SHARE_SIZE {
-                return Err(Error::DataTooLarge {
+                return Err(ContainerError::DataTooLarge {
                     max: MAX_MUTABLE_SHARE_SIZE,
                     offset: *offset,
                     length,
@@ -323,7 +329,7 @@ impl<IO: ShareIo> MutableContainer<IO> {
         let old_elo = self.header.extra_lease_offset;
         let block_len = 4 + u64::from(self.num_extra) * MUTABLE_LEASE_SIZE as u64;
         let new_end = elo + block_len;
-        let file_len = self.io.len().map_err(Error::Io)?;
+        let file_len = self.io.len().map_err(ContainerError::Io)?;
         let target_len = new_end.max(self.container_end());
 
         // Pass 2: write the journal past both ends.
@@ -355,12 +361,12 @@ impl<IO: ShareIo> MutableContainer<IO> {
         sync(io, &mut self.poisoned)?;
 
         // Pass 3: replay it, make that durable, drop the journal.
-        let len = io.len().map_err(Error::Io)?;
+        let len = io.len().map_err(ContainerError::Io)?;
         let footer = journal::find(io, len, self.header.container_end(self.num_extra))?
-            .ok_or(Error::Bug("journal just written does not verify"))?;
+            .ok_or(ContainerError::Bug("journal just written does not verify"))?;
         journal::replay(io, &footer)?;
         sync(io, &mut self.poisoned)?;
-        self.io.set_len(target_len).map_err(Error::Io)?;
+        self.io.set_len(target_len).map_err(ContainerError::Io)?;
         self.header.data_length = data_length;
         self.header.extra_lease_offset = elo;
         Ok(())
@@ -370,10 +376,10 @@ impl<IO: ShareIo> MutableContainer<IO> {
     ///
     /// # Errors
     ///
-    /// [`Error::InvalidArgument`] past the last slot; device errors.
-    pub fn lease_slot(&mut self, i: u32) -> Result<Option<Lease>, IO::Error> {
+    /// [`ContainerError::InvalidArgument`] past the last slot; device errors.
+    pub fn lease_slot(&mut self, i: u32) -> ContainerResult<Option<Lease>, IO::Error> {
         if i >= self.num_slots() {
-            return Err(Error::InvalidArgument("lease slot"));
+            return Err(ContainerError::InvalidArgument("lease slot"));
         }
         let mut rec = [0u8; MUTABLE_LEASE_SIZE];
         self.io
@@ -381,7 +387,7 @@ impl<IO: ShareIo> MutableContainer<IO> {
                 lease_slot_offset(self.header.extra_lease_offset, i),
                 &mut rec,
             )
-            .map_err(Error::Io)?;
+            .map_err(ContainerError::Io)?;
         Ok(Lease::decode_mutable(
             &rec,
             self.header.version.hashed_secrets(),
@@ -403,7 +409,7 @@ impl<IO: ShareIo> MutableContainer<IO> {
     pub fn for_each_lease(
         &mut self,
         mut f: impl FnMut(u32, &Lease) -> bool,
-    ) -> Result<(), IO::Error> {
+    ) -> ContainerResult<(), IO::Error> {
         for i in 0..self.num_slots() {
             if let Some(lease) = self.lease_slot(i)? {
                 if !f(i, &lease) {
@@ -414,13 +420,17 @@ impl<IO: ShareIo> MutableContainer<IO> {
         Ok(())
     }
 
-    fn write_slot(&mut self, i: u32, record: &[u8; MUTABLE_LEASE_SIZE]) -> Result<(), IO::Error> {
+    fn write_slot(
+        &mut self,
+        i: u32,
+        record: &[u8; MUTABLE_LEASE_SIZE],
+    ) -> ContainerResult<(), IO::Error> {
         if self.poisoned {
-            return Err(Error::Poisoned);
+            return Err(ContainerError::Poisoned);
         }
         self.io
             .write_at(lease_slot_offset(self.header.extra_lease_offset, i), record)
-            .map_err(Error::Io)?;
+            .map_err(ContainerError::Io)?;
         sync(&mut self.io, &mut self.poisoned)
     }
 
@@ -433,10 +443,16 @@ impl<IO: ShareIo> MutableContainer<IO> {
     ///
     /// # Errors
     ///
-    /// [`Error::NoSpace`], [`Error::TooManyLeases`], device errors.
-    pub fn add_lease(&mut self, available_space: u64, lease: &NewLease) -> Result<(), IO::Error> {
+    /// [`ContainerError::NoSpace`], [`ContainerError::TooManyLeases`], device errors.
+    pub fn add_lease(
+        &mut self,
+        available_space: u64,
+        lease: &NewLease,
+    ) -> ContainerResult<(), IO::Error> {
         if lease.owner_num == 0 {
-            return Err(Error::InvalidArgument("owner number 0 marks an empty slot"));
+            return Err(ContainerError::InvalidArgument(
+                "owner number 0 marks an empty slot",
+            ));
         }
         let record = lease
             .to_lease(self.header.version.hashed_secrets())
@@ -447,17 +463,20 @@ impl<IO: ShareIo> MutableContainer<IO> {
             }
         }
         if MUTABLE_LEASE_SIZE as u64 > available_space {
-            return Err(Error::NoSpace);
+            return Err(ContainerError::NoSpace);
         }
-        let count = self.num_extra.checked_add(1).ok_or(Error::TooManyLeases)?;
+        let count = self
+            .num_extra
+            .checked_add(1)
+            .ok_or(ContainerError::TooManyLeases)?;
         if self.num_slots() == u32::MAX {
-            return Err(Error::TooManyLeases);
+            return Err(ContainerError::TooManyLeases);
         }
         let slot = self.num_slots();
         self.write_slot(slot, &record)?;
         self.io
             .write_at(self.header.extra_lease_offset, &count.to_be_bytes())
-            .map_err(Error::Io)?;
+            .map_err(ContainerError::Io)?;
         sync(&mut self.io, &mut self.poisoned)?;
         self.num_extra = count;
         Ok(())
@@ -467,13 +486,13 @@ impl<IO: ShareIo> MutableContainer<IO> {
     ///
     /// # Errors
     ///
-    /// [`Error::NoSuchLease`], device errors.
+    /// [`ContainerError::NoSuchLease`], device errors.
     pub fn renew_lease(
         &mut self,
         secret: &RenewSecret,
         new_expiration: u32,
         allow_backdate: bool,
-    ) -> Result<(), IO::Error> {
+    ) -> ContainerResult<(), IO::Error> {
         let mut accepted_by = AcceptedBy::default();
         for i in 0..self.num_slots() {
             if let Some(mut lease) = self.lease_slot(i)? {
@@ -501,9 +520,9 @@ impl<IO: ShareIo> MutableContainer<IO> {
         &mut self,
         available_space: u64,
         lease: &NewLease,
-    ) -> Result<(), IO::Error> {
+    ) -> ContainerResult<(), IO::Error> {
         match self.renew_lease(&lease.renew, lease.expiration_time, false) {
-            Err(Error::NoSuchLease { .. }) => self.add_lease(available_space, lease),
+            Err(ContainerError::NoSuchLease { .. }) => self.add_lease(available_space, lease),
             other => other,
         }
     }
@@ -513,8 +532,8 @@ impl<IO: ShareIo> MutableContainer<IO> {
     ///
     /// # Errors
     ///
-    /// [`Error::NoSuchLease`], device errors.
-    pub fn cancel_lease(&mut self, secret: &CancelSecret) -> Result<bool, IO::Error> {
+    /// [`ContainerError::NoSuchLease`], device errors.
+    pub fn cancel_lease(&mut self, secret: &CancelSecret) -> ContainerResult<bool, IO::Error> {
         // Tahoe blanks with a LeaseInfo of zeros, which schema 2 hashes on the way out.
         let blank = Lease {
             owner_num: 0,
@@ -550,27 +569,25 @@ impl<IO: ShareIo> MutableContainer<IO> {
 }
 
 /// No lease of a mutable container matched.
-fn no_such_lease<E>(op: LeaseOp, accepted_by: AcceptedBy) -> Error<E> {
-    Error::NoSuchLease {
+fn no_such_lease<E>(op: LeaseOp, accepted_by: AcceptedBy) -> ContainerError<E> {
+    ContainerError::NoSuchLease {
         op,
-        share: None,
-        kind: Some(ShareKind::Mutable),
+        kind: ShareKind::Mutable,
         accepted_by,
     }
 }
 
-fn read_header<IO: ShareIo>(io: &mut IO, len: u64) -> Result<MutableHeader, IO::Error> {
+fn read_header<IO: ShareIo>(io: &mut IO, len: u64) -> ContainerResult<MutableHeader, IO::Error> {
     let mut raw = [0u8; HEADER_SIZE as usize];
     let n = len.min(HEADER_SIZE) as usize;
     io.read_at(0, raw.get_mut(..n).unwrap_or_default())
-        .map_err(Error::Io)?;
+        .map_err(ContainerError::Io)?;
     match MutableHeader::decode(raw.get(..n).unwrap_or_default()) {
         Ok(h) => Ok(h),
-        Err(MutableHeaderError::UnknownMagic) => Err(Error::UnknownMutableMagic {
-            share: None,
+        Err(MutableHeaderError::UnknownMagic) => Err(ContainerError::UnknownMutableMagic {
             magic: Magic::from_start(raw.get(..n).unwrap_or_default()),
         }),
-        Err(MutableHeaderError::Corrupt(c)) => Err(Error::Corrupt(c)),
+        Err(MutableHeaderError::Corrupt(c)) => Err(ContainerError::Corrupt(c)),
     }
 }
 
@@ -578,14 +595,14 @@ fn read_count<IO: ShareIo>(
     io: &mut IO,
     header: &MutableHeader,
     len: u64,
-) -> Result<u32, IO::Error> {
+) -> ContainerResult<u32, IO::Error> {
     let at = header.extra_lease_offset;
     if at.checked_add(4).is_none_or(|e| e > len) {
-        return Err(Error::Corrupt(
+        return Err(ContainerError::Corrupt(
             crate::error::Corruption::LeaseOffsetBeyondEof,
         ));
     }
     let mut raw = [0u8; 4];
-    io.read_at(at, &mut raw).map_err(Error::Io)?;
+    io.read_at(at, &mut raw).map_err(ContainerError::Io)?;
     Ok(u32::from_be_bytes(raw))
 }

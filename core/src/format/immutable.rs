@@ -73,6 +73,25 @@ impl From<Corruption> for HeaderError {
     }
 }
 
+impl core::fmt::Display for HeaderError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Self::Corrupt(c) => write!(f, "corrupt immutable header: {c}"),
+            Self::UnknownVersion(v) => write!(f, "unknown immutable container version {v}"),
+        }
+    }
+}
+
+/// [`HeaderError::Corrupt`] gives what is wrong as its `source()`.
+impl core::error::Error for HeaderError {
+    fn source(&self) -> Option<&(dyn core::error::Error + 'static)> {
+        match self {
+            Self::Corrupt(c) => Some(c),
+            Self::UnknownVersion(_) => None,
+        }
+    }
+}
+
 impl ImmutableHeader {
     /// A header for a new container that will hold `max_size` bytes of data.
     #[must_use]

@@ -149,6 +149,25 @@ impl From<Corruption> for MutableHeaderError {
     }
 }
 
+impl core::fmt::Display for MutableHeaderError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Self::Corrupt(c) => write!(f, "corrupt mutable header: {c}"),
+            Self::UnknownMagic => f.write_str("unknown mutable container magic"),
+        }
+    }
+}
+
+/// [`MutableHeaderError::Corrupt`] gives what is wrong as its `source()`.
+impl core::error::Error for MutableHeaderError {
+    fn source(&self) -> Option<&(dyn core::error::Error + 'static)> {
+        match self {
+            Self::Corrupt(c) => Some(c),
+            Self::UnknownMagic => None,
+        }
+    }
+}
+
 impl MutableHeader {
     /// The header of a new, empty container.
     #[must_use]

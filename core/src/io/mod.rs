@@ -76,6 +76,17 @@ pub enum RangeError {
     OutOfBounds,
 }
 
+impl core::fmt::Display for RangeError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(match self {
+            Self::Overflow => "offset + length overflows",
+            Self::OutOfBounds => "range out of bounds",
+        })
+    }
+}
+
+impl core::error::Error for RangeError {}
+
 /// For implementors: checks that a read of `length` bytes at `offset` lies within `len`.
 ///
 /// # Errors

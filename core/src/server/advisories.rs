@@ -5,7 +5,7 @@ use core::fmt::Write as _;
 use super::time::{AdvisoryTime, NameBuf};
 use super::{AdviseOutcome, Server};
 use crate::error::{Error, Limit, Result};
-use crate::store::ShareStore;
+use crate::store::{ShareStore, StoreError};
 use crate::types::{ShareNumber, StorageIndex};
 
 impl<S: ShareStore> Server<S> {
@@ -71,11 +71,11 @@ impl<S: ShareStore> Server<S> {
             }
             match self.store.write_advisory(&name.0, report.as_bytes()) {
                 Ok(()) => return Ok(AdviseOutcome::Recorded),
-                Err(Error::AlreadyExists) => {}
+                Err(StoreError::AlreadyExists) => {}
                 // A full filesystem drops the report, as too little space does above
                 // (the store leaves no partial file).
-                Err(Error::Io(e)) if S::is_no_space(&e) => return Ok(AdviseOutcome::NoSpace),
-                Err(e) => return Err(e),
+                Err(StoreError::Io(e)) if S::is_no_space(&e) => return Ok(AdviseOutcome::NoSpace),
+                Err(e) => return Err(e.into()),
             }
         }
         Err(Error::AlreadyExists)

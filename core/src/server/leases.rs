@@ -2,7 +2,7 @@
 //! index.
 
 use super::{AnyShare, Server};
-use crate::container::NewLease;
+use crate::container::{ContainerError, NewLease};
 use crate::error::{Error, Result};
 use crate::format::lease::Lease;
 use crate::format::ShareKind;
@@ -87,27 +87,17 @@ impl<S: ShareStore> Server<S> {
         now: u64,
     ) -> Result<usize, S::Error> {
         self.check_writable()?;
-        let r = self.add_lease_unmapped(si, renew, cancel, owner_num, now);
-        Self::no_space(r)
-    }
-
-    fn add_lease_unmapped(
-        &mut self,
-        si: &StorageIndex,
-        renew: &RenewSecret,
-        cancel: &CancelSecret,
-        owner_num: u32,
-        now: u64,
-    ) -> Result<usize, S::Error> {
-        let lease = self.lease_for(owner_num, renew, cancel, now);
-        let mut count = 0;
-        for n in self.store.list(si)?.iter() {
-            if let Some(share) = self.open_lease_holder(si, n)? {
-                self.add_or_renew_at(si, n, share, &lease)?;
-                count += 1;
+        self.full_as_no_space(|s| {
+            let lease = s.lease_for(owner_num, renew, cancel, now);
+            let mut count = 0;
+            for n in s.store.list(si)?.iter() {
+                if let Some(share) = s.open_lease_holder(si, n)? {
+                    s.add_or_renew_at(si, n, share, &lease)?;
+                    count += 1;
+                }
             }
-        }
-        Ok(count)
+            Ok(count)
+        })
     }
 
     /// [`Self::add_or_renew`] on share `n` of `si`, recovering the share at once when
@@ -153,16 +143,16 @@ impl<S: ShareStore> Server<S> {
         match share {
             AnyShare::Immutable(mut c) => {
                 match c.renew_lease(&lease.renew, lease.expiration_time, false) {
-                    Err(Error::NoSuchLease { .. }) => {
+                    Err(ContainerError::NoSuchLease { .. }) => {
                         if crate::format::lease::IMMUTABLE_LEASE_SIZE as u64 > space {
                             return Err(Error::NoSpace);
                         }
-                        c.add_lease(lease)
+                        Ok(c.add_lease(lease)?)
                     }
-                    other => other,
+                    other => Ok(other?),
                 }
             }
-            AnyShare::Mutable(mut c) => c.add_or_renew_lease(space, lease),
+            AnyShare::Mutable(mut c) => Ok(c.add_or_renew_lease(space, lease)?),
         }
     }
 
@@ -182,32 +172,24 @@ impl<S: ShareStore> Server<S> {
         now: u64,
     ) -> Result<(), S::Error> {
         self.check_writable()?;
-        let r = self.renew_lease_unmapped(si, renew, now);
-        Self::no_space(r)
-    }
-
-    fn renew_lease_unmapped(
-        &mut self,
-        si: &StorageIndex,
-        renew: &RenewSecret,
-        now: u64,
-    ) -> Result<(), S::Error> {
-        let expiry = self.expiry(now);
-        let mut found = false;
-        for n in self.store.list(si)?.iter() {
-            let renewed = match self.open_lease_holder(si, n)? {
-                Some(AnyShare::Immutable(mut c)) => c.renew_lease(renew, expiry, false),
-                Some(AnyShare::Mutable(mut c)) => c.renew_lease(renew, expiry, false),
-                None => continue,
-            };
-            renewed.map_err(|e| e.in_share(n))?;
-            found = true;
-        }
-        if found {
-            Ok(())
-        } else {
-            Err(no_shares(LeaseOp::Renew))
-        }
+        self.full_as_no_space(|s| {
+            let expiry = s.expiry(now);
+            let mut found = false;
+            for n in s.store.list(si)?.iter() {
+                let renewed = match s.open_lease_holder(si, n)? {
+                    Some(AnyShare::Immutable(mut c)) => c.renew_lease(renew, expiry, false),
+                    Some(AnyShare::Mutable(mut c)) => c.renew_lease(renew, expiry, false),
+                    None => continue,
+                };
+                renewed.map_err(|e| e.in_share(n))?;
+                found = true;
+            }
+            if found {
+                Ok(())
+            } else {
+                Err(no_shares(LeaseOp::Renew))
+            }
+        })
     }
 
     /// Cancels the leases whose cancel secret matches on every share of a storage index;
@@ -225,60 +207,53 @@ impl<S: ShareStore> Server<S> {
         cancel: &CancelSecret,
     ) -> Result<u64, S::Error> {
         self.check_writable()?;
-        let r = self.cancel_lease_unmapped(si, cancel);
-        Self::no_space(r)
-    }
-
-    fn cancel_lease_unmapped(
-        &mut self,
-        si: &StorageIndex,
-        cancel: &CancelSecret,
-    ) -> Result<u64, S::Error> {
-        let mut freed = 0u64;
-        let mut found = false;
-        for n in self.store.list(si)?.iter() {
-            let Some(mut share) = self.open_lease_holder(si, n)? else {
-                continue;
-            };
-            // When every lease matches, the share goes in one step: rewriting the lease
-            // records first would let a crash leave a published share with no lease,
-            // which nothing would ever collect.
-            let (mut total, mut matching) = (0u64, 0u64);
-            let mut count = |_: u32, l: &Lease| {
-                total += 1;
-                matching += u64::from(l.secrets.matches_cancel(cancel));
-                true
-            };
-            match &mut share {
-                AnyShare::Immutable(c) => c.for_each_lease(&mut count)?,
-                AnyShare::Mutable(c) => c.for_each_lease(&mut count)?,
-            }
-            if matching == 0 {
-                continue;
-            }
-            found = true;
-            if matching == total {
-                freed = freed.saturating_add(match &share {
-                    AnyShare::Immutable(c) => c.layout().container_size(),
-                    AnyShare::Mutable(c) => c.container_end(),
-                });
-                drop(share);
-                self.store.remove(si, n)?;
-                continue;
-            }
-            match share {
-                AnyShare::Immutable(mut c) => {
-                    freed = freed.saturating_add(c.cancel_lease(cancel)?.freed);
+        self.full_as_no_space(|s| {
+            let mut freed = 0u64;
+            let mut found = false;
+            for n in s.store.list(si)?.iter() {
+                let Some(mut share) = s.open_lease_holder(si, n)? else {
+                    continue;
+                };
+                // When every lease matches, the share goes in one step: rewriting the lease
+                // records first would let a crash leave a published share with no lease,
+                // which nothing would ever collect.
+                let (mut total, mut matching) = (0u64, 0u64);
+                let mut count = |_: u32, l: &Lease| {
+                    total += 1;
+                    matching += u64::from(l.secrets.matches_cancel(cancel));
+                    true
+                };
+                match &mut share {
+                    AnyShare::Immutable(c) => c.for_each_lease(&mut count)?,
+                    AnyShare::Mutable(c) => c.for_each_lease(&mut count)?,
                 }
-                AnyShare::Mutable(mut c) => {
-                    c.cancel_lease(cancel)?;
+                if matching == 0 {
+                    continue;
+                }
+                found = true;
+                if matching == total {
+                    freed = freed.saturating_add(match &share {
+                        AnyShare::Immutable(c) => c.layout().container_size(),
+                        AnyShare::Mutable(c) => c.container_end(),
+                    });
+                    drop(share);
+                    s.store.remove(si, n)?;
+                    continue;
+                }
+                match share {
+                    AnyShare::Immutable(mut c) => {
+                        freed = freed.saturating_add(c.cancel_lease(cancel)?.freed);
+                    }
+                    AnyShare::Mutable(mut c) => {
+                        c.cancel_lease(cancel)?;
+                    }
                 }
             }
-        }
-        if found {
-            Ok(freed)
-        } else {
-            Err(no_shares(LeaseOp::Cancel))
-        }
+            if found {
+                Ok(freed)
+            } else {
+                Err(no_shares(LeaseOp::Cancel))
+            }
+        })
     }
 }

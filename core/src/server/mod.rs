@@ -61,7 +61,7 @@ pub use reader::BucketReader;
 pub use types::{AdviseOutcome, AllocateRequest, Allocation, ShareStat, VersionInfo};
 pub use upload::{UploadInfo, UPLOAD_RECORD_VERSION};
 
-use crate::container::{ImmutableContainer, MutableContainer, NewLease};
+use crate::container::{ContainerError, ImmutableContainer, MutableContainer, NewLease};
 use crate::error::{Error, Result};
 use crate::format::mutable::MAX_MUTABLE_SHARE_SIZE;
 use crate::format::{sniff, ShareKind, SNIFF_SIZE};
@@ -164,10 +164,15 @@ impl<S: ShareStore> Server<S> {
         }
     }
 
-    /// Reports the store's "storage full" I/O errors (ENOSPC, EDQUOT:
-    /// [`ShareStore::is_no_space`]) as [`Error::NoSpace`].
-    pub(crate) fn no_space<T>(r: Result<T, S::Error>) -> Result<T, S::Error> {
-        match r {
+    /// Runs one operation that changes shares, reporting the store's "storage full" I/O
+    /// errors (ENOSPC, EDQUOT: [`ShareStore::is_no_space`]) as [`Error::NoSpace`],
+    /// whichever step of `op` met them (a store call or a share's device). Inside `op`,
+    /// the raw I/O error is still seen, for the recovery it calls for.
+    pub(crate) fn full_as_no_space<T>(
+        &mut self,
+        op: impl FnOnce(&mut Self) -> Result<T, S::Error>,
+    ) -> Result<T, S::Error> {
+        match op(self) {
             Err(Error::Io(e)) if S::is_no_space(&e) => Err(Error::NoSpace),
             r => r,
         }
@@ -253,7 +258,7 @@ impl<S: ShareStore> Server<S> {
         let Some(mut io) = self.store.open(si, shnum)? else {
             return Ok(None);
         };
-        let named = |e: Error<S::Error>| e.in_share(shnum);
+        let named = |e: ContainerError<S::Error>| e.in_share(shnum);
         Ok(match sniff_io(&mut io)? {
             Some(ShareKind::Mutable) => Some(AnyShare::Mutable(
                 MutableContainer::open(io).map_err(named)?,

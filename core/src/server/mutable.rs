@@ -141,99 +141,89 @@ impl<S: ShareStore> Server<S> {
         if !writes.is_empty() {
             self.check_writable()?;
         }
-        let r = self.slot_write_unmapped(si, secrets, writes, readv, renew_leases, now);
-        Self::no_space(r)
-    }
-
-    fn slot_write_unmapped(
-        &mut self,
-        si: &StorageIndex,
-        secrets: &SlotSecrets,
-        writes: &[SlotWrite<'_>],
-        readv: &[(u64, u64)],
-        renew_leases: bool,
-        now: u64,
-    ) -> Result<TestWriteOutcome, S::Error> {
-        let mut seen = ShareSet::new();
-        for w in writes {
-            if !seen.insert(w.share_number) {
-                return Err(Error::InvalidArgument("share number listed twice"));
+        self.full_as_no_space(|s| {
+            let mut seen = ShareSet::new();
+            for w in writes {
+                if !seen.insert(w.share_number) {
+                    return Err(Error::InvalidArgument("share number listed twice"));
+                }
             }
-        }
-        let mut shares = self.collect_mutable(si, &secrets.write_enabler)?;
+            let mut shares = s.collect_mutable(si, &secrets.write_enabler)?;
 
-        let mut passed = true;
-        for w in writes {
-            let ok = match shares.iter_mut().find(|(n, _)| *n == w.share_number) {
-                Some((_, c)) => c.check_testv(w.tests)?,
-                None => empty_share_passes(w.tests),
-            };
-            if !ok {
-                passed = false;
-                break;
+            let mut passed = true;
+            for w in writes {
+                let ok = match shares.iter_mut().find(|(n, _)| *n == w.share_number) {
+                    Some((_, c)) => c.check_testv(w.tests)?,
+                    None => empty_share_passes(w.tests),
+                };
+                if !ok {
+                    passed = false;
+                    break;
+                }
             }
-        }
 
-        let mut results = Vec::with_capacity(shares.len());
-        for (n, c) in &mut shares {
-            results.push((*n, read_all(c, readv)?));
-        }
-        if !passed {
-            return Ok(TestWriteOutcome {
+            let mut results = Vec::with_capacity(shares.len());
+            for (n, c) in &mut shares {
+                results.push((*n, read_all(c, readv)?));
+            }
+            if !passed {
+                return Ok(TestWriteOutcome {
+                    passed,
+                    reads: results,
+                });
+            }
+
+            s.check_slot_writes(si, &shares, writes)?;
+
+            let lease = s.lease_for(1, &secrets.renew, &secrets.cancel, now);
+            let space = s.available_space()?.unwrap_or(u64::MAX);
+            // Tahoe adds the leases after every write, in order, and stops at the first share
+            // that raises NoSpace: a new share after that one must be published without.
+            let mut lease_blocked = false;
+            let mut survivors = Vec::new();
+            for w in writes {
+                let n = w.share_number;
+                let pos = shares.iter().position(|(m, _)| *m == n);
+                if w.new_length == Some(0) {
+                    if let Some(p) = pos {
+                        shares.swap_remove(p);
+                        s.store.remove(si, n)?;
+                    }
+                    continue;
+                }
+                match pos {
+                    Some(p) => {
+                        let (_, c) = shares.get_mut(p).ok_or(Error::Bug("share position"))?;
+                        if let Err(e) = c.writev(w.writes, w.new_length) {
+                            let e = Error::from(e);
+                            shares.swap_remove(p);
+                            s.recover_after_no_space(si, n, &e);
+                            return Err(e);
+                        }
+                        lease_blocked = lease_blocked
+                            || (renew_leases && lease_needs_space(c, &secrets.renew, space)?);
+                    }
+                    None => s.create_slot_share(
+                        si,
+                        n,
+                        &secrets.write_enabler,
+                        w,
+                        (renew_leases && !lease_blocked).then_some(&lease),
+                    )?,
+                }
+                survivors.push(n);
+            }
+            drop(shares);
+            if renew_leases {
+                for n in survivors {
+                    let c = s.open_mutable(si, n)?;
+                    s.add_or_renew_at(si, n, super::AnyShare::Mutable(c), &lease)?;
+                }
+            }
+            Ok(TestWriteOutcome {
                 passed,
                 reads: results,
-            });
-        }
-
-        self.check_slot_writes(si, &shares, writes)?;
-
-        let lease = self.lease_for(1, &secrets.renew, &secrets.cancel, now);
-        let space = self.available_space()?.unwrap_or(u64::MAX);
-        // Tahoe adds the leases after every write, in order, and stops at the first share
-        // that raises NoSpace: a new share after that one must be published without.
-        let mut lease_blocked = false;
-        let mut survivors = Vec::new();
-        for w in writes {
-            let n = w.share_number;
-            let pos = shares.iter().position(|(m, _)| *m == n);
-            if w.new_length == Some(0) {
-                if let Some(p) = pos {
-                    shares.swap_remove(p);
-                    self.store.remove(si, n)?;
-                }
-                continue;
-            }
-            match pos {
-                Some(p) => {
-                    let (_, c) = shares.get_mut(p).ok_or(Error::Bug("share position"))?;
-                    if let Err(e) = c.writev(w.writes, w.new_length) {
-                        shares.swap_remove(p);
-                        self.recover_after_no_space(si, n, &e);
-                        return Err(e);
-                    }
-                    lease_blocked = lease_blocked
-                        || (renew_leases && lease_needs_space(c, &secrets.renew, space)?);
-                }
-                None => self.create_slot_share(
-                    si,
-                    n,
-                    &secrets.write_enabler,
-                    w,
-                    (renew_leases && !lease_blocked).then_some(&lease),
-                )?,
-            }
-            survivors.push(n);
-        }
-        drop(shares);
-        if renew_leases {
-            for n in survivors {
-                let c = self.open_mutable(si, n)?;
-                self.add_or_renew_at(si, n, super::AnyShare::Mutable(c), &lease)?;
-            }
-        }
-        Ok(TestWriteOutcome {
-            passed,
-            reads: results,
+            })
         })
     }
 
@@ -313,11 +303,11 @@ impl<S: ShareStore> Server<S> {
                 if published.is_err() {
                     let _ = self.store.abort(si, n);
                 }
-                published
+                Ok(published?)
             }
             Err(e) => {
                 let _ = self.store.abort(si, n);
-                Err(e)
+                Err(e.into())
             }
         }
     }

@@ -52,7 +52,7 @@ impl<S: ShareStore> Server<S> {
     ///
     /// Store errors.
     pub fn shares(&mut self, si: &StorageIndex) -> Result<ShareSet, S::Error> {
-        self.store.list(si)
+        Ok(self.store.list(si)?)
     }
 
     /// Opens a reader on one immutable share: checks the share and takes its length,
@@ -101,8 +101,9 @@ impl<S: ShareStore> Server<S> {
         if dst.is_empty() {
             return Ok(0);
         }
-        self.open_immutable(&reader.storage_index, reader.share_number)?
-            .read_share_data(offset, dst)
+        Ok(self
+            .open_immutable(&reader.storage_index, reader.share_number)?
+            .read_share_data(offset, dst)?)
     }
 
     /// Reads up to `length` bytes at `offset` of the reader's share into a new vector,

@@ -9,11 +9,11 @@ use sha2::{Digest, Sha256};
 
 use super::ranges::RangeSet;
 use super::{AllocateRequest, Allocation, AnyShare, Server};
-use crate::container::ImmutableContainer;
+use crate::container::{ContainerError, ImmutableContainer};
 use crate::error::{Corruption, Error, Limit, Result};
 use crate::format::immutable::ImmutableVersion;
 use crate::io::ShareIo;
-use crate::store::ShareStore;
+use crate::store::{ShareStore, StoreError};
 use crate::types::{ShareNumber, StorageIndex, UploadSecret};
 
 /// The version of the upload record format (docs/format.md, "Upload records").
@@ -159,7 +159,90 @@ impl<S: ShareStore> Server<S> {
         self.check_writable()?;
         let si = req.storage_index;
         let before: Vec<ShareNumber> = self.uploads_of(&si);
-        let r = Self::no_space(self.allocate_buckets_unmapped(req, now));
+        let r = self.full_as_no_space(|s| {
+            let lease = s.lease_for(req.owner_num, &req.renew_secret, &req.cancel_secret, now);
+            let mut remaining: Option<i128> = s
+                .available_space()?
+                .map(|a| i128::from(a) - i128::from(s.allocated_size()));
+
+            let held = s.store.list(&si)?;
+            // Open every held share first, so that a mutable one fails the call before any
+            // lease changes.
+            let mut opened = Vec::with_capacity(held.len());
+            for n in held.iter() {
+                let io = s.store.open(&si, n)?.ok_or(Error::NoSuchShare)?;
+                opened.push(ImmutableContainer::open(io).map_err(|e| e.in_share(n))?);
+            }
+
+            let incoming = s.store.list_incoming(&si)?;
+            let mut out = Allocation {
+                already_have: held,
+                allocated: crate::types::ShareSet::new(),
+            };
+            let mut to_create = Vec::new();
+            for n in req.share_numbers.iter() {
+                if held.contains(n) {
+                    continue;
+                }
+                if let Some(u) = s.uploads.get(&(si, n)) {
+                    if u.secret.ct_eq(&req.upload_secret) && u.max_size == req.allocated_size {
+                        out.allocated.insert(n);
+                    }
+                    continue;
+                }
+                if incoming.contains(n) {
+                    continue;
+                }
+                to_create.push(n);
+            }
+            if s.uploads.len().saturating_add(to_create.len()) > s.config.max_uploads {
+                return Err(Error::LimitReached(Limit::Uploads));
+            }
+
+            if req.renew_leases {
+                for (c, n) in opened.into_iter().zip(held.iter()) {
+                    s.add_or_renew_at(&si, n, AnyShare::Immutable(c), &lease)?;
+                }
+            }
+
+            for n in to_create {
+                let fits = remaining.is_none_or(|r| r >= i128::from(req.allocated_size));
+                if !fits {
+                    continue;
+                }
+                let io = s.store.create_incoming(&si, n)?;
+                let created =
+                    ImmutableContainer::create(io, ImmutableVersion::V2, req.allocated_size)
+                        .and_then(|mut c| c.add_lease(&lease).map(|()| c));
+                let container = match created {
+                    Ok(c) => c,
+                    Err(e) => {
+                        // Leave nothing half-made behind.
+                        let _ = s.store.abort(&si, n);
+                        return Err(e.into());
+                    }
+                };
+                let upload = Upload {
+                    container: container.with_max_size(req.allocated_size),
+                    secret: req.upload_secret.clone(),
+                    max_size: req.allocated_size,
+                    written: RangeSet::new(),
+                    last_activity: now,
+                };
+                if s.config.resume_uploads {
+                    if let Err(e) = s.save_record(&si, n, &upload) {
+                        let _ = s.store.abort(&si, n);
+                        return Err(e);
+                    }
+                }
+                s.uploads.insert((si, n), upload);
+                out.allocated.insert(n);
+                if let Some(r) = remaining.as_mut() {
+                    *r -= i128::from(req.allocated_size);
+                }
+            }
+            Ok(out)
+        });
         if r.is_err() {
             // The client gets no writer for them: release their space now.
             for n in self.uploads_of(&si) {
@@ -179,95 +262,6 @@ impl<S: ShareStore> Server<S> {
             .collect()
     }
 
-    fn allocate_buckets_unmapped(
-        &mut self,
-        req: &AllocateRequest,
-        now: u64,
-    ) -> Result<Allocation, S::Error> {
-        let si = req.storage_index;
-        let lease = self.lease_for(req.owner_num, &req.renew_secret, &req.cancel_secret, now);
-        let mut remaining: Option<i128> = self
-            .available_space()?
-            .map(|a| i128::from(a) - i128::from(self.allocated_size()));
-
-        let held = self.store.list(&si)?;
-        // Open every held share first, so that a mutable one fails the call before any
-        // lease changes.
-        let mut opened = Vec::with_capacity(held.len());
-        for n in held.iter() {
-            let io = self.store.open(&si, n)?.ok_or(Error::NoSuchShare)?;
-            opened.push(ImmutableContainer::open(io).map_err(|e| e.in_share(n))?);
-        }
-
-        let incoming = self.store.list_incoming(&si)?;
-        let mut out = Allocation {
-            already_have: held,
-            allocated: crate::types::ShareSet::new(),
-        };
-        let mut to_create = Vec::new();
-        for n in req.share_numbers.iter() {
-            if held.contains(n) {
-                continue;
-            }
-            if let Some(u) = self.uploads.get(&(si, n)) {
-                if u.secret.ct_eq(&req.upload_secret) && u.max_size == req.allocated_size {
-                    out.allocated.insert(n);
-                }
-                continue;
-            }
-            if incoming.contains(n) {
-                continue;
-            }
-            to_create.push(n);
-        }
-        if self.uploads.len().saturating_add(to_create.len()) > self.config.max_uploads {
-            return Err(Error::LimitReached(Limit::Uploads));
-        }
-
-        if req.renew_leases {
-            for (c, n) in opened.into_iter().zip(held.iter()) {
-                self.add_or_renew_at(&si, n, AnyShare::Immutable(c), &lease)?;
-            }
-        }
-
-        for n in to_create {
-            let fits = remaining.is_none_or(|r| r >= i128::from(req.allocated_size));
-            if !fits {
-                continue;
-            }
-            let io = self.store.create_incoming(&si, n)?;
-            let created = ImmutableContainer::create(io, ImmutableVersion::V2, req.allocated_size)
-                .and_then(|mut c| c.add_lease(&lease).map(|()| c));
-            let container = match created {
-                Ok(c) => c,
-                Err(e) => {
-                    // Leave nothing half-made behind.
-                    let _ = self.store.abort(&si, n);
-                    return Err(e);
-                }
-            };
-            let upload = Upload {
-                container: container.with_max_size(req.allocated_size),
-                secret: req.upload_secret.clone(),
-                max_size: req.allocated_size,
-                written: RangeSet::new(),
-                last_activity: now,
-            };
-            if self.config.resume_uploads {
-                if let Err(e) = self.save_record(&si, n, &upload) {
-                    let _ = self.store.abort(&si, n);
-                    return Err(e);
-                }
-            }
-            self.uploads.insert((si, n), upload);
-            out.allocated.insert(n);
-            if let Some(r) = remaining.as_mut() {
-                *r -= i128::from(req.allocated_size);
-            }
-        }
-        Ok(out)
-    }
-
     fn save_record(
         &mut self,
         si: &StorageIndex,
@@ -275,7 +269,7 @@ impl<S: ShareStore> Server<S> {
         upload: &Upload<S::Io>,
     ) -> Result<(), S::Error> {
         let record = upload.encode_record(self.config.max_ranges_per_upload)?;
-        self.store.put_upload_record(si, n, &record)
+        Ok(self.store.put_upload_record(si, n, &record)?)
     }
 
     fn upload_mut(
@@ -317,7 +311,54 @@ impl<S: ShareStore> Server<S> {
         data: &[u8],
         now: u64,
     ) -> Result<bool, S::Error> {
-        let r = Self::no_space(self.write_unmapped(si, n, secret, offset, data, now));
+        let r = self.full_as_no_space(|s| {
+            let discard = s.config.discard_storage;
+            let max_ranges = s.config.max_ranges_per_upload;
+            let resume = s.config.resume_uploads;
+            let upload = s.upload_mut(si, n, secret)?;
+            upload.last_activity = now;
+            if discard {
+                return Ok(false);
+            }
+            let length = data.len() as u64;
+            // Tahoe compares the overlapping bytes before it checks the size: a write that
+            // conflicts and also runs past the end is a ConflictingWrite.
+            let overlaps: Vec<Range<u64>> = upload
+                .written
+                .overlapping(offset, offset.saturating_add(length))
+                .collect();
+            for r in overlaps {
+                let from = (r.start - offset) as usize;
+                let to = (r.end - offset) as usize;
+                let piece = data.get(from..to).ok_or(Error::Bug("overlap bounds"))?;
+                if !upload.container.compare(r.start, piece)? {
+                    return Err(Error::ConflictingWrite {
+                        start: r.start,
+                        end: r.end,
+                    });
+                }
+            }
+            let end = offset
+                .checked_add(length)
+                .filter(|&e| e <= upload.max_size)
+                .ok_or(Error::DataTooLarge {
+                    max: upload.max_size,
+                    offset,
+                    length,
+                })?;
+            if upload.written.len_after_insert(offset, end) > max_ranges {
+                return Err(Error::LimitReached(Limit::RangesPerUpload));
+            }
+            upload.container.write_share_data(offset, data)?;
+            upload.written.insert(offset, end);
+            let complete = upload.written.covered() == upload.max_size;
+            if resume {
+                upload.container.sync()?;
+                let record = upload.encode_record(max_ranges)?;
+                s.store.put_upload_record(si, n, &record)?;
+            }
+            Ok(complete)
+        });
         self.abort_if_no_space(si, n, r)
     }
 
@@ -333,63 +374,6 @@ impl<S: ShareStore> Server<S> {
             let _ = self.drop_upload(si, n);
         }
         r
-    }
-
-    fn write_unmapped(
-        &mut self,
-        si: &StorageIndex,
-        n: ShareNumber,
-        secret: &UploadSecret,
-        offset: u64,
-        data: &[u8],
-        now: u64,
-    ) -> Result<bool, S::Error> {
-        let discard = self.config.discard_storage;
-        let max_ranges = self.config.max_ranges_per_upload;
-        let resume = self.config.resume_uploads;
-        let upload = self.upload_mut(si, n, secret)?;
-        upload.last_activity = now;
-        if discard {
-            return Ok(false);
-        }
-        let length = data.len() as u64;
-        // Tahoe compares the overlapping bytes before it checks the size: a write that
-        // conflicts and also runs past the end is a ConflictingWrite.
-        let overlaps: Vec<Range<u64>> = upload
-            .written
-            .overlapping(offset, offset.saturating_add(length))
-            .collect();
-        for r in overlaps {
-            let from = (r.start - offset) as usize;
-            let to = (r.end - offset) as usize;
-            let piece = data.get(from..to).ok_or(Error::Bug("overlap bounds"))?;
-            if !upload.container.compare(r.start, piece)? {
-                return Err(Error::ConflictingWrite {
-                    start: r.start,
-                    end: r.end,
-                });
-            }
-        }
-        let end = offset
-            .checked_add(length)
-            .filter(|&e| e <= upload.max_size)
-            .ok_or(Error::DataTooLarge {
-                max: upload.max_size,
-                offset,
-                length,
-            })?;
-        if upload.written.len_after_insert(offset, end) > max_ranges {
-            return Err(Error::LimitReached(Limit::RangesPerUpload));
-        }
-        upload.container.write_share_data(offset, data)?;
-        upload.written.insert(offset, end);
-        let complete = upload.written.covered() == upload.max_size;
-        if resume {
-            upload.container.sync()?;
-            let record = upload.encode_record(max_ranges)?;
-            self.store.put_upload_record(si, n, &record)?;
-        }
-        Ok(complete)
     }
 
     /// The ranges of an upload not yet written (Tahoe's `required_ranges()`; GBS's
@@ -424,22 +408,15 @@ impl<S: ShareStore> Server<S> {
         n: ShareNumber,
         secret: &UploadSecret,
     ) -> Result<u64, S::Error> {
-        let r = Self::no_space(self.close_unmapped(si, n, secret));
+        let r = self.full_as_no_space(|s| {
+            let upload = s.upload_mut(si, n, secret)?;
+            upload.container.sync()?;
+            let size = upload.container.layout().container_size();
+            s.store.publish(si, n)?;
+            s.uploads.remove(&(*si, n));
+            Ok(size)
+        });
         self.abort_if_no_space(si, n, r)
-    }
-
-    fn close_unmapped(
-        &mut self,
-        si: &StorageIndex,
-        n: ShareNumber,
-        secret: &UploadSecret,
-    ) -> Result<u64, S::Error> {
-        let upload = self.upload_mut(si, n, secret)?;
-        upload.container.sync()?;
-        let size = upload.container.layout().container_size();
-        self.store.publish(si, n)?;
-        self.uploads.remove(&(*si, n));
-        Ok(size)
     }
 
     /// Abandons an upload (Tahoe's `BucketWriter.abort`): the incoming share is
@@ -460,8 +437,8 @@ impl<S: ShareStore> Server<S> {
 
     fn drop_upload(&mut self, si: &StorageIndex, n: ShareNumber) -> Result<(), S::Error> {
         match self.store.abort(si, n) {
-            Ok(()) | Err(Error::NoSuchShare) => {}
-            Err(e) => return Err(e),
+            Ok(()) | Err(StoreError::NoSuchShare) => {}
+            Err(e) => return Err(e.into()),
         }
         self.uploads.remove(&(*si, n));
         Ok(())
@@ -529,8 +506,8 @@ impl<S: ShareStore> Server<S> {
                     self.uploads.insert((si, n), upload);
                 }
                 None => match self.store.abort(&si, n) {
-                    Ok(()) | Err(Error::NoSuchShare) => {}
-                    Err(e) => return Err(e),
+                    Ok(()) | Err(StoreError::NoSuchShare) => {}
+                    Err(e) => return Err(e.into()),
                 },
             }
         }
@@ -552,8 +529,8 @@ impl<S: ShareStore> Server<S> {
         let mut buf = alloc::vec![0u8; record_capacity(self.config.max_ranges_per_upload)];
         let len = match self.store.get_upload_record(si, n, &mut buf) {
             Ok(Some(len)) => len,
-            Ok(None) | Err(Error::BufferTooSmall { .. }) => return Ok(None),
-            Err(e) => return Err(e),
+            Ok(None) | Err(StoreError::BufferTooSmall { .. }) => return Ok(None),
+            Err(e) => return Err(e.into()),
         };
         let Ok(rec) = decode_record::<S::Error>(buf.get(..len).unwrap_or_default()) else {
             return Ok(None);
@@ -563,7 +540,7 @@ impl<S: ShareStore> Server<S> {
         };
         let container = match ImmutableContainer::open(io) {
             Ok(c) => c,
-            Err(Error::Io(e)) => return Err(Error::Io(e)),
+            Err(ContainerError::Io(e)) => return Err(Error::Io(e)),
             Err(_) => return Ok(None),
         };
         let written = RangeSet::from_ranges(rec.written.iter().copied());

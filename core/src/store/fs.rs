@@ -22,8 +22,8 @@ use nix::errno::Errno;
 use nix::fcntl::{Flock, FlockArg, OFlag};
 
 use super::{Durability, ShareStore};
-use crate::error::{Error, Result};
 use crate::io::FileIo;
+use crate::store::{StoreError, StoreResult};
 use crate::types::{ShareNumber, ShareSet, StorageIndex};
 
 /// How often a create or link is tried again when another process removed the directory
@@ -45,7 +45,7 @@ const HOLDER_TEXT_MAX: u64 = 1024;
 /// (`flock(LOCK_EX | LOCK_NB)`) on `<storage>/tahoe-shares.lock`, held for the life of
 /// the store and released when it is dropped or its process dies, however it dies. A
 /// second writer, in another process or another `FsStore` of this one (the lock belongs
-/// to the open file, not to the process), fails at once with [`Error::StorageLocked`];
+/// to the open file, not to the process), fails at once with [`StoreError::StorageLocked`];
 /// [`FsStore::lock_holder`] tells who holds it (process id, host, start time).
 ///
 /// What this makes safe: while a store lives, nothing else that honours the lock
@@ -101,7 +101,7 @@ struct DirLock {
 }
 
 impl DirLock {
-    fn acquire(root: &Path) -> Result<Self, io::Error> {
+    fn acquire(root: &Path) -> StoreResult<Self, io::Error> {
         let path = root.join(LOCK_FILE_NAME);
         let file = OpenOptions::new()
             .read(true)
@@ -114,16 +114,16 @@ impl DirLock {
             .map_err(at(&path))?;
         let file = match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
             Ok(f) => f,
-            Err((_, Errno::EWOULDBLOCK)) => return Err(Error::StorageLocked),
+            Err((_, Errno::EWOULDBLOCK)) => return Err(StoreError::StorageLocked),
             Err((_, errno)) => {
-                return Err(Error::Io(FsError::wrap(
+                return Err(StoreError::Io(FsError::wrap(
                     &path,
                     io::Error::from_raw_os_error(errno as i32),
                 )))
             }
         };
         if !file.metadata().map_err(at(&path))?.is_file() {
-            return Err(Error::Io(FsError::wrap(
+            return Err(StoreError::Io(FsError::wrap(
                 &path,
                 io::Error::new(
                     ErrorKind::InvalidInput,
@@ -244,15 +244,15 @@ impl core::error::Error for FsError {
 }
 
 /// Maps an error of an operation on `path` to the core's error, naming the path.
-fn at(path: &Path) -> impl FnOnce(io::Error) -> Error<io::Error> + '_ {
-    move |e| Error::Io(FsError::wrap(path, e))
+fn at(path: &Path) -> impl FnOnce(io::Error) -> StoreError<io::Error> + '_ {
+    move |e| StoreError::Io(FsError::wrap(path, e))
 }
 
-/// As [`at`], with `AlreadyExists` as [`Error::AlreadyExists`] (exclusive creation).
-fn at_excl(path: &Path) -> impl FnOnce(io::Error) -> Error<io::Error> + '_ {
+/// As [`at`], with `AlreadyExists` as [`StoreError::AlreadyExists`] (exclusive creation).
+fn at_excl(path: &Path) -> impl FnOnce(io::Error) -> StoreError<io::Error> + '_ {
     move |e| match e.kind() {
-        ErrorKind::AlreadyExists => Error::AlreadyExists,
-        _ => Error::Io(FsError::wrap(path, e)),
+        ErrorKind::AlreadyExists => StoreError::AlreadyExists,
+        _ => StoreError::Io(FsError::wrap(path, e)),
     }
 }
 
@@ -274,13 +274,13 @@ impl FsStore {
     ///
     /// # Errors
     ///
-    /// [`Error::StorageLocked`] when another writer holds the directory (nothing was
-    /// changed; [`Self::lock_holder`] names it); [`Error::Io`] when the directories or
+    /// [`StoreError::StorageLocked`] when another writer holds the directory (nothing was
+    /// changed; [`Self::lock_holder`] names it); [`StoreError::Io`] when the directories or
     /// the lock file cannot be created.
     pub fn open(
         storage_dir: impl Into<PathBuf>,
         durability: Durability,
-    ) -> Result<Self, io::Error> {
+    ) -> StoreResult<Self, io::Error> {
         let root = storage_dir.into();
         fs::create_dir_all(&root).map_err(at(&root))?;
         let lock = DirLock::acquire(&root)?;
@@ -290,17 +290,17 @@ impl FsStore {
     /// Opens the store in `storage_dir` for reading only: no lock is taken (a writer may
     /// be running), nothing is created or removed, and every file is opened `O_RDONLY`.
     /// Every method of [`ShareStore`] that would change something returns
-    /// [`Error::ReadOnly`]; so does every write to a share it opened, and
+    /// [`StoreError::ReadOnly`]; so does every write to a share it opened, and
     /// [`ShareStore::available_space`] is 0. A directory without `shares/` holds no
     /// shares.
     ///
     /// # Errors
     ///
-    /// [`Error::Io`] when `storage_dir` is not a directory that can be looked at.
-    pub fn open_read_only(storage_dir: impl Into<PathBuf>) -> Result<Self, io::Error> {
+    /// [`StoreError::Io`] when `storage_dir` is not a directory that can be looked at.
+    pub fn open_read_only(storage_dir: impl Into<PathBuf>) -> StoreResult<Self, io::Error> {
         let root = storage_dir.into();
         if !fs::metadata(&root).map_err(at(&root))?.is_dir() {
-            return Err(Error::Io(FsError::wrap(
+            return Err(StoreError::Io(FsError::wrap(
                 &root,
                 io::Error::from_raw_os_error(nix::libc::ENOTDIR),
             )));
@@ -318,19 +318,23 @@ impl FsStore {
     ///
     /// # Errors
     ///
-    /// As [`Self::open`], except [`Error::StorageLocked`].
+    /// As [`Self::open`], except [`StoreError::StorageLocked`].
     #[cfg(feature = "_testing")]
     #[doc(hidden)]
     pub fn open_unlocked(
         storage_dir: impl Into<PathBuf>,
         durability: Durability,
-    ) -> Result<Self, io::Error> {
+    ) -> StoreResult<Self, io::Error> {
         let root = storage_dir.into();
         fs::create_dir_all(&root).map_err(at(&root))?;
         Self::writer(root, durability, Access::Unlocked)
     }
 
-    fn writer(root: PathBuf, durability: Durability, access: Access) -> Result<Self, io::Error> {
+    fn writer(
+        root: PathBuf,
+        durability: Durability,
+        access: Access,
+    ) -> StoreResult<Self, io::Error> {
         let store = Self {
             root,
             durability,
@@ -348,7 +352,7 @@ impl FsStore {
     ///
     /// To tell a held lock from a free one it tries a shared lock for an instant, so a
     /// writer opening the directory at that very instant may fail as if it were held;
-    /// call this only to explain an [`Error::StorageLocked`].
+    /// call this only to explain an [`StoreError::StorageLocked`].
     #[must_use]
     pub fn lock_holder(storage_dir: impl AsRef<Path>) -> Option<String> {
         let path = storage_dir.as_ref().join(LOCK_FILE_NAME);
@@ -393,9 +397,9 @@ impl FsStore {
     }
 
     /// Refuses a change in a read-only store.
-    fn writable(&self) -> Result<(), io::Error> {
+    fn writable(&self) -> StoreResult<(), io::Error> {
         if self.read_only() {
-            Err(Error::ReadOnly)
+            Err(StoreError::ReadOnly)
         } else {
             Ok(())
         }
@@ -433,7 +437,7 @@ impl FsStore {
     }
 
     /// Removes an upload record if there is one, syncing its directory.
-    fn remove_record(&self, si: &StorageIndex, shnum: ShareNumber) -> Result<(), io::Error> {
+    fn remove_record(&self, si: &StorageIndex, shnum: ShareNumber) -> StoreResult<(), io::Error> {
         let path = self.record_path(si, shnum);
         match fs::remove_file(&path) {
             Ok(()) => self.sync_dir(&self.incoming_dir(si)),
@@ -447,7 +451,7 @@ impl FsStore {
     }
 
     /// Opens a share file (or record): read-write, or read-only in a read-only store.
-    fn open_file(&self, path: &Path, create_new: bool) -> Result<Option<FileIo>, io::Error> {
+    fn open_file(&self, path: &Path, create_new: bool) -> StoreResult<Option<FileIo>, io::Error> {
         let read_only = self.read_only();
         if create_new {
             self.writable()?;
@@ -466,7 +470,7 @@ impl FsStore {
         match opts.open(path) {
             Ok(file) => {
                 if !file.metadata().map_err(at(path))?.is_file() {
-                    return Err(Error::NotAShare);
+                    return Err(StoreError::NotAShare);
                 }
                 let io = FileIo::new(file)
                     .with_durability(self.durable())
@@ -477,13 +481,13 @@ impl FsStore {
             // O_NOFOLLOW on a symbolic link fails with ELOOP; a directory opened for
             // writing fails with EISDIR.
             Err(e) if matches!(e.raw_os_error(), Some(nix::libc::ELOOP | nix::libc::EISDIR)) => {
-                Err(Error::NotAShare)
+                Err(StoreError::NotAShare)
             }
             Err(e) => Err(at_excl(path)(e)),
         }
     }
 
-    fn sync_dir(&self, dir: &Path) -> Result<(), io::Error> {
+    fn sync_dir(&self, dir: &Path) -> StoreResult<(), io::Error> {
         if self.durable() {
             File::open(dir)
                 .and_then(|d| d.sync_all())
@@ -494,7 +498,7 @@ impl FsStore {
 
     /// Creates `dir` and any missing parents below the storage root, syncing the parent of
     /// each directory created so that the new entries are durable.
-    fn make_dirs(&self, dir: &Path) -> Result<(), io::Error> {
+    fn make_dirs(&self, dir: &Path) -> StoreResult<(), io::Error> {
         let mut missing = Vec::new();
         let mut at_dir = dir;
         while !at_dir.exists() {
@@ -523,12 +527,12 @@ impl FsStore {
     fn in_new_dir<T>(
         &self,
         dir: &Path,
-        mut create: impl FnMut() -> Result<T, io::Error>,
-    ) -> Result<T, io::Error> {
+        mut create: impl FnMut() -> StoreResult<T, io::Error>,
+    ) -> StoreResult<T, io::Error> {
         let mut attempts = 0;
         loop {
             match self.make_dirs(dir).and_then(|()| create()) {
-                Err(Error::Io(e))
+                Err(StoreError::Io(e))
                     if e.kind() == ErrorKind::NotFound && attempts < DIR_RACE_RETRIES =>
                 {
                     attempts += 1;
@@ -538,7 +542,7 @@ impl FsStore {
         }
     }
 
-    fn list_dir(dir: &Path) -> Result<ShareSet, io::Error> {
+    fn list_dir(dir: &Path) -> StoreResult<ShareSet, io::Error> {
         let mut set = ShareSet::new();
         let entries = match fs::read_dir(dir) {
             Ok(e) => e,
@@ -578,7 +582,7 @@ impl FsStore {
     fn for_each_bucket(
         root: &Path,
         f: &mut dyn FnMut(StorageIndex) -> bool,
-    ) -> Result<(), io::Error> {
+    ) -> StoreResult<(), io::Error> {
         let mut prefixes: Vec<_> = match fs::read_dir(root) {
             Ok(rd) => rd
                 .filter_map(core::result::Result::ok)
@@ -611,16 +615,16 @@ impl FsStore {
 
     /// Writes `body` into a new file at `path` and syncs it; on any failure the file is
     /// removed again, so that no partial file stays behind.
-    fn write_new_file(&self, path: &Path, body: &[u8]) -> Result<(), io::Error> {
+    fn write_new_file(&self, path: &Path, body: &[u8]) -> StoreResult<(), io::Error> {
         let mut io = self
             .open_file(path, true)?
-            .ok_or(Error::Bug("create_new returned no file"))?;
+            .ok_or(StoreError::Bug("create_new returned no file"))?;
         let written = crate::io::ShareIo::write_at(&mut io, 0, body)
             .and_then(|()| crate::io::ShareIo::sync(&mut io));
         drop(io);
         if let Err(e) = written {
             let _ = fs::remove_file(path);
-            return Err(Error::Io(e));
+            return Err(StoreError::Io(e));
         }
         Ok(())
     }
@@ -630,11 +634,15 @@ impl ShareStore for FsStore {
     type Error = io::Error;
     type Io = FileIo;
 
-    fn open(&mut self, si: &StorageIndex, shnum: ShareNumber) -> Result<Option<FileIo>, io::Error> {
+    fn open(
+        &mut self,
+        si: &StorageIndex,
+        shnum: ShareNumber,
+    ) -> StoreResult<Option<FileIo>, io::Error> {
         self.open_file(&self.share_path(si, shnum), false)
     }
 
-    fn list(&mut self, si: &StorageIndex) -> Result<ShareSet, io::Error> {
+    fn list(&mut self, si: &StorageIndex) -> StoreResult<ShareSet, io::Error> {
         Self::list_dir(&self.bucket_dir(si))
     }
 
@@ -642,10 +650,10 @@ impl ShareStore for FsStore {
         &mut self,
         si: &StorageIndex,
         shnum: ShareNumber,
-    ) -> Result<FileIo, io::Error> {
+    ) -> StoreResult<FileIo, io::Error> {
         self.writable()?;
         if fs::symlink_metadata(self.share_path(si, shnum)).is_ok() {
-            return Err(Error::AlreadyExists);
+            return Err(StoreError::AlreadyExists);
         }
         let bucket = self.bucket_dir(si);
         let dir = self.incoming_dir(si);
@@ -659,8 +667,8 @@ impl ShareStore for FsStore {
         let created = self
             .make_dirs(&bucket)
             .and_then(|()| self.in_new_dir(&dir, || self.open_file(&path, true)))
-            .and_then(|f| f.ok_or(Error::Bug("create_new returned no file")));
-        if matches!(&created, Err(Error::Io(_))) {
+            .and_then(|f| f.ok_or(StoreError::Bug("create_new returned no file")));
+        if matches!(&created, Err(StoreError::Io(_))) {
             // A full disk can fail the file after its directories: leave none behind
             // (a bucket directory that holds shares is not empty and stays).
             Self::remove_empty_dirs(&dir, 2);
@@ -673,14 +681,14 @@ impl ShareStore for FsStore {
         &mut self,
         si: &StorageIndex,
         shnum: ShareNumber,
-    ) -> Result<Option<FileIo>, io::Error> {
+    ) -> StoreResult<Option<FileIo>, io::Error> {
         self.open_file(
             &self.incoming_dir(si).join(shnum.file_name().as_str()),
             false,
         )
     }
 
-    fn list_incoming(&mut self, si: &StorageIndex) -> Result<ShareSet, io::Error> {
+    fn list_incoming(&mut self, si: &StorageIndex) -> StoreResult<ShareSet, io::Error> {
         Self::list_dir(&self.incoming_dir(si))
     }
 
@@ -690,16 +698,16 @@ impl ShareStore for FsStore {
     /// fsync the incoming directory. A crash after the link leaves both names, and the
     /// incoming one is discarded at startup. When the directory or the link cannot be
     /// made (a full disk), the directories made for it are removed again.
-    fn publish(&mut self, si: &StorageIndex, shnum: ShareNumber) -> Result<(), io::Error> {
+    fn publish(&mut self, si: &StorageIndex, shnum: ShareNumber) -> StoreResult<(), io::Error> {
         self.writable()?;
         let name = shnum.file_name();
         let incoming_dir = self.incoming_dir(si);
         let from = incoming_dir.join(name.as_str());
         let Some(file) = self.open_file(&from, false)? else {
-            return Err(Error::NoSuchShare);
+            return Err(StoreError::NoSuchShare);
         };
         if fs::symlink_metadata(self.share_path(si, shnum)).is_ok() {
-            return Err(Error::AlreadyExists);
+            return Err(StoreError::AlreadyExists);
         }
         // The record goes first: a crash before the link leaves an incoming share
         // without a record, which a restart discards (the close was not acknowledged).
@@ -714,7 +722,7 @@ impl ShareStore for FsStore {
         // directory between its creation and the link.
         let linked = self.in_new_dir(&bucket, || fs::hard_link(&from, &to).map_err(at_excl(&to)));
         if let Err(e) = linked {
-            if matches!(e, Error::Io(_)) {
+            if matches!(e, StoreError::Io(_)) {
                 // The bucket and prefix directories (made at allocation or here) go
                 // again if this share was to be their first.
                 Self::remove_empty_dirs(&bucket, 2);
@@ -729,14 +737,14 @@ impl ShareStore for FsStore {
         Ok(())
     }
 
-    fn abort(&mut self, si: &StorageIndex, shnum: ShareNumber) -> Result<(), io::Error> {
+    fn abort(&mut self, si: &StorageIndex, shnum: ShareNumber) -> StoreResult<(), io::Error> {
         self.writable()?;
         let dir = self.incoming_dir(si);
         self.remove_record(si, shnum)?;
         let path = dir.join(shnum.file_name().as_str());
         match fs::remove_file(&path) {
             Ok(()) => {}
-            Err(e) if e.kind() == ErrorKind::NotFound => return Err(Error::NoSuchShare),
+            Err(e) if e.kind() == ErrorKind::NotFound => return Err(StoreError::NoSuchShare),
             Err(e) => return Err(at(&path)(e)),
         }
         self.sync_dir(&dir)?;
@@ -747,14 +755,14 @@ impl ShareStore for FsStore {
         Ok(())
     }
 
-    fn remove(&mut self, si: &StorageIndex, shnum: ShareNumber) -> Result<(), io::Error> {
+    fn remove(&mut self, si: &StorageIndex, shnum: ShareNumber) -> StoreResult<(), io::Error> {
         self.writable()?;
         let dir = self.bucket_dir(si);
         let path = dir.join(shnum.file_name().as_str());
         match fs::symlink_metadata(&path) {
             Ok(m) if m.is_file() => {}
-            Ok(_) => return Err(Error::NotAShare),
-            Err(e) if e.kind() == ErrorKind::NotFound => return Err(Error::NoSuchShare),
+            Ok(_) => return Err(StoreError::NotAShare),
+            Err(e) if e.kind() == ErrorKind::NotFound => return Err(StoreError::NoSuchShare),
             Err(e) => return Err(at(&path)(e)),
         }
         fs::remove_file(&path).map_err(at(&path))?;
@@ -773,11 +781,11 @@ impl ShareStore for FsStore {
         si: &StorageIndex,
         shnum: ShareNumber,
         record: &[u8],
-    ) -> Result<(), io::Error> {
+    ) -> StoreResult<(), io::Error> {
         self.writable()?;
         let dir = self.incoming_dir(si);
         if !dir.join(shnum.file_name().as_str()).is_file() {
-            return Err(Error::NoSuchShare);
+            return Err(StoreError::NoSuchShare);
         }
         let path = self.record_path(si, shnum);
         let tmp = path.with_extension("upload.tmp");
@@ -809,22 +817,22 @@ impl ShareStore for FsStore {
         si: &StorageIndex,
         shnum: ShareNumber,
         buf: &mut [u8],
-    ) -> Result<Option<usize>, io::Error> {
+    ) -> StoreResult<Option<usize>, io::Error> {
         let Some(mut io) = self.open_file(&self.record_path(si, shnum), false)? else {
             return Ok(None);
         };
-        let len = crate::io::ShareIo::len(&mut io).map_err(Error::Io)?;
+        let len = crate::io::ShareIo::len(&mut io).map_err(StoreError::Io)?;
         let needed =
-            usize::try_from(len).map_err(|_| Error::BufferTooSmall { needed: usize::MAX })?;
+            usize::try_from(len).map_err(|_| StoreError::BufferTooSmall { needed: usize::MAX })?;
         let dst = buf
             .get_mut(..needed)
-            .ok_or(Error::BufferTooSmall { needed })?;
-        crate::io::ShareIo::read_at(&mut io, 0, dst).map_err(Error::Io)?;
+            .ok_or(StoreError::BufferTooSmall { needed })?;
+        crate::io::ShareIo::read_at(&mut io, 0, dst).map_err(StoreError::Io)?;
         Ok(Some(needed))
     }
 
     /// statvfs's space available to unprivileged users; 0 in a read-only store.
-    fn available_space(&mut self) -> Result<Option<u64>, io::Error> {
+    fn available_space(&mut self) -> StoreResult<Option<u64>, io::Error> {
         if self.read_only() {
             return Ok(Some(0));
         }
@@ -836,10 +844,10 @@ impl ShareStore for FsStore {
 
     /// Creates the advisory file exclusively, writes and syncs it; on a failure (a full
     /// disk) the partial file is removed.
-    fn write_advisory(&mut self, name: &str, body: &[u8]) -> Result<(), io::Error> {
+    fn write_advisory(&mut self, name: &str, body: &[u8]) -> StoreResult<(), io::Error> {
         self.writable()?;
         if name.is_empty() || name.contains('/') || name.starts_with('.') {
-            return Err(Error::InvalidArgument("advisory name"));
+            return Err(StoreError::InvalidArgument("advisory name"));
         }
         let dir = self.root.join("corruption-advisories");
         self.make_dirs(&dir)?;
@@ -850,9 +858,9 @@ impl ShareStore for FsStore {
     fn for_each_storage_index(
         &mut self,
         f: &mut dyn FnMut(StorageIndex) -> bool,
-    ) -> Result<(), io::Error> {
+    ) -> StoreResult<(), io::Error> {
         let root = self.shares_root();
-        // A bucket directory stays, empty, after an aborted upload (as in Tahoe): only
+        // A bucket directory can stay, empty (Tahoe leaves one after an abort): only
         // those holding a share are storage indexes with published shares.
         let mut failed = None;
         Self::for_each_bucket(
@@ -872,7 +880,7 @@ impl ShareStore for FsStore {
     fn for_each_incoming(
         &mut self,
         f: &mut dyn FnMut(StorageIndex, ShareNumber) -> bool,
-    ) -> Result<(), io::Error> {
+    ) -> StoreResult<(), io::Error> {
         let root = self.incoming_root();
         let mut sis = Vec::new();
         Self::for_each_bucket(&root, &mut |si| {

@@ -7,8 +7,8 @@ use alloc::vec::Vec;
 use core::cell::RefCell;
 
 use super::ShareStore;
-use crate::error::{Error, Result};
 use crate::io::{ErrorType, MemError, ShareIo, VecIo};
+use crate::store::{StoreError, StoreResult};
 use crate::types::{ShareNumber, ShareSet, StorageIndex};
 
 /// A handle on one in-memory share; clones see the same bytes.
@@ -151,11 +151,11 @@ impl ShareStore for MemStore {
         &mut self,
         si: &StorageIndex,
         shnum: ShareNumber,
-    ) -> Result<Option<MemShare>, MemError> {
+    ) -> StoreResult<Option<MemShare>, MemError> {
         Ok(self.published.get(&(*si, shnum)).cloned())
     }
 
-    fn list(&mut self, si: &StorageIndex) -> Result<ShareSet, MemError> {
+    fn list(&mut self, si: &StorageIndex) -> StoreResult<ShareSet, MemError> {
         Ok(set_of(&self.published, si))
     }
 
@@ -163,10 +163,10 @@ impl ShareStore for MemStore {
         &mut self,
         si: &StorageIndex,
         shnum: ShareNumber,
-    ) -> Result<MemShare, MemError> {
+    ) -> StoreResult<MemShare, MemError> {
         let key = (*si, shnum);
         if self.published.contains_key(&key) || self.incoming.contains_key(&key) {
-            return Err(Error::AlreadyExists);
+            return Err(StoreError::AlreadyExists);
         }
         let share = MemShare::default();
         self.incoming.insert(key, share.clone());
@@ -177,31 +177,31 @@ impl ShareStore for MemStore {
         &mut self,
         si: &StorageIndex,
         shnum: ShareNumber,
-    ) -> Result<Option<MemShare>, MemError> {
+    ) -> StoreResult<Option<MemShare>, MemError> {
         Ok(self.incoming.get(&(*si, shnum)).cloned())
     }
 
-    fn list_incoming(&mut self, si: &StorageIndex) -> Result<ShareSet, MemError> {
+    fn list_incoming(&mut self, si: &StorageIndex) -> StoreResult<ShareSet, MemError> {
         Ok(set_of(&self.incoming, si))
     }
 
-    fn publish(&mut self, si: &StorageIndex, shnum: ShareNumber) -> Result<(), MemError> {
+    fn publish(&mut self, si: &StorageIndex, shnum: ShareNumber) -> StoreResult<(), MemError> {
         let key = (*si, shnum);
         if self.published.contains_key(&key) {
-            return Err(Error::AlreadyExists);
+            return Err(StoreError::AlreadyExists);
         }
-        let share = self.incoming.remove(&key).ok_or(Error::NoSuchShare)?;
+        let share = self.incoming.remove(&key).ok_or(StoreError::NoSuchShare)?;
         self.published.insert(key, share);
         self.records.remove(&key);
         Ok(())
     }
 
-    fn abort(&mut self, si: &StorageIndex, shnum: ShareNumber) -> Result<(), MemError> {
+    fn abort(&mut self, si: &StorageIndex, shnum: ShareNumber) -> StoreResult<(), MemError> {
         self.records.remove(&(*si, shnum));
         self.incoming
             .remove(&(*si, shnum))
             .map(drop)
-            .ok_or(Error::NoSuchShare)
+            .ok_or(StoreError::NoSuchShare)
     }
 
     fn put_upload_record(
@@ -209,10 +209,10 @@ impl ShareStore for MemStore {
         si: &StorageIndex,
         shnum: ShareNumber,
         record: &[u8],
-    ) -> Result<(), MemError> {
+    ) -> StoreResult<(), MemError> {
         let key = (*si, shnum);
         if !self.incoming.contains_key(&key) {
-            return Err(Error::NoSuchShare);
+            return Err(StoreError::NoSuchShare);
         }
         self.records.insert(key, record.into());
         Ok(())
@@ -223,31 +223,31 @@ impl ShareStore for MemStore {
         si: &StorageIndex,
         shnum: ShareNumber,
         buf: &mut [u8],
-    ) -> Result<Option<usize>, MemError> {
+    ) -> StoreResult<Option<usize>, MemError> {
         let Some(r) = self.records.get(&(*si, shnum)) else {
             return Ok(None);
         };
         let dst = buf
             .get_mut(..r.len())
-            .ok_or(Error::BufferTooSmall { needed: r.len() })?;
+            .ok_or(StoreError::BufferTooSmall { needed: r.len() })?;
         dst.copy_from_slice(r);
         Ok(Some(r.len()))
     }
 
-    fn remove(&mut self, si: &StorageIndex, shnum: ShareNumber) -> Result<(), MemError> {
+    fn remove(&mut self, si: &StorageIndex, shnum: ShareNumber) -> StoreResult<(), MemError> {
         self.published
             .remove(&(*si, shnum))
             .map(drop)
-            .ok_or(Error::NoSuchShare)
+            .ok_or(StoreError::NoSuchShare)
     }
 
-    fn available_space(&mut self) -> Result<Option<u64>, MemError> {
+    fn available_space(&mut self) -> StoreResult<Option<u64>, MemError> {
         Ok(self.capacity.map(|c| c.saturating_sub(self.used())))
     }
 
-    fn write_advisory(&mut self, name: &str, body: &[u8]) -> Result<(), MemError> {
+    fn write_advisory(&mut self, name: &str, body: &[u8]) -> StoreResult<(), MemError> {
         if self.advisories.contains_key(name) {
-            return Err(Error::AlreadyExists);
+            return Err(StoreError::AlreadyExists);
         }
         self.advisories.insert(name.into(), body.into());
         Ok(())
@@ -256,7 +256,7 @@ impl ShareStore for MemStore {
     fn for_each_storage_index(
         &mut self,
         f: &mut dyn FnMut(StorageIndex) -> bool,
-    ) -> Result<(), MemError> {
+    ) -> StoreResult<(), MemError> {
         let mut sis: Vec<StorageIndex> = self.published.keys().map(|(si, _)| *si).collect();
         sis.sort_by_key(StorageIndex::to_base32);
         sis.dedup();
@@ -271,7 +271,7 @@ impl ShareStore for MemStore {
     fn for_each_incoming(
         &mut self,
         f: &mut dyn FnMut(StorageIndex, ShareNumber) -> bool,
-    ) -> Result<(), MemError> {
+    ) -> StoreResult<(), MemError> {
         for (si, n) in self.incoming.keys() {
             if !f(*si, *n) {
                 break;

@@ -5,6 +5,7 @@
 //! A share is *published* (visible to readers, listed) or *incoming* (being written).
 //! Incoming shares become published all at once through [`ShareStore::publish`].
 
+mod error;
 #[cfg(feature = "_testing")]
 mod faulty;
 #[cfg(feature = "std")]
@@ -12,6 +13,7 @@ mod fs;
 #[cfg(feature = "alloc")]
 mod memory;
 
+pub use error::{StoreError, StoreResult};
 #[cfg(feature = "_testing")]
 pub use faulty::{
     Change, Fault, FaultPlan, FaultyShare, FaultyStore, Pending, Persist, StoreFault, StoreOp,
@@ -22,7 +24,6 @@ pub use fs::{FsError, FsStore, LOCK_FILE_NAME};
 #[cfg(feature = "alloc")]
 pub use memory::{MemShare, MemStore};
 
-use crate::error::Result;
 use crate::io::{IoError, ShareIo};
 use crate::types::{ShareNumber, ShareSet, StorageIndex};
 
@@ -38,7 +39,8 @@ pub enum Durability {
 
 /// The share namespace of a storage server.
 pub trait ShareStore {
-    /// The error of the store and of its devices.
+    /// The error of the store and of its devices (a store method wraps it in
+    /// [`StoreError::Io`]).
     type Error: IoError;
     /// The device of one share.
     type Io: ShareIo<Error = Self::Error>;
@@ -47,105 +49,105 @@ pub trait ShareStore {
     ///
     /// # Errors
     ///
-    /// [`crate::Error::NotAShare`] when something other than a regular file stands there.
+    /// [`StoreError::NotAShare`] when something other than a regular file stands there.
     fn open(
         &mut self,
         si: &StorageIndex,
         shnum: ShareNumber,
-    ) -> Result<Option<Self::Io>, Self::Error>;
+    ) -> StoreResult<Option<Self::Io>, Self::Error>;
 
     /// The published shares of a storage index (empty if it is unknown).
-    fn list(&mut self, si: &StorageIndex) -> Result<ShareSet, Self::Error>;
+    fn list(&mut self, si: &StorageIndex) -> StoreResult<ShareSet, Self::Error>;
 
     /// Creates an empty incoming share, exclusively.
     ///
     /// # Errors
     ///
-    /// [`crate::Error::AlreadyExists`] when an incoming or published share exists.
+    /// [`StoreError::AlreadyExists`] when an incoming or published share exists.
     fn create_incoming(
         &mut self,
         si: &StorageIndex,
         shnum: ShareNumber,
-    ) -> Result<Self::Io, Self::Error>;
+    ) -> StoreResult<Self::Io, Self::Error>;
 
     /// Opens an incoming share (after a restart, to resume an upload).
     fn open_incoming(
         &mut self,
         si: &StorageIndex,
         shnum: ShareNumber,
-    ) -> Result<Option<Self::Io>, Self::Error>;
+    ) -> StoreResult<Option<Self::Io>, Self::Error>;
 
     /// The incoming shares of a storage index.
-    fn list_incoming(&mut self, si: &StorageIndex) -> Result<ShareSet, Self::Error>;
+    fn list_incoming(&mut self, si: &StorageIndex) -> StoreResult<ShareSet, Self::Error>;
 
     /// Makes an incoming share published, atomically and durably (per the store's
     /// durability), and deletes its upload record. Never replaces a published share.
     ///
     /// # Errors
     ///
-    /// [`crate::Error::AlreadyExists`] when a published share exists;
-    /// [`crate::Error::NoSuchShare`] when there is no such incoming share.
-    fn publish(&mut self, si: &StorageIndex, shnum: ShareNumber) -> Result<(), Self::Error>;
+    /// [`StoreError::AlreadyExists`] when a published share exists;
+    /// [`StoreError::NoSuchShare`] when there is no such incoming share.
+    fn publish(&mut self, si: &StorageIndex, shnum: ShareNumber) -> StoreResult<(), Self::Error>;
 
     /// Deletes an incoming share and its upload record, if any.
-    fn abort(&mut self, si: &StorageIndex, shnum: ShareNumber) -> Result<(), Self::Error>;
+    fn abort(&mut self, si: &StorageIndex, shnum: ShareNumber) -> StoreResult<(), Self::Error>;
 
     /// Deletes a published share (and its storage index's directory once empty).
     ///
     /// # Errors
     ///
-    /// [`crate::Error::NoSuchShare`] when there is none.
-    fn remove(&mut self, si: &StorageIndex, shnum: ShareNumber) -> Result<(), Self::Error>;
+    /// [`StoreError::NoSuchShare`] when there is none.
+    fn remove(&mut self, si: &StorageIndex, shnum: ShareNumber) -> StoreResult<(), Self::Error>;
 
     /// Saves the upload record of an incoming share (the state of a resumable upload),
     /// replacing the previous one atomically: after a crash, either record is found whole.
     ///
     /// # Errors
     ///
-    /// [`crate::Error::NoSuchShare`] when there is no such incoming share.
+    /// [`StoreError::NoSuchShare`] when there is no such incoming share.
     fn put_upload_record(
         &mut self,
         si: &StorageIndex,
         shnum: ShareNumber,
         record: &[u8],
-    ) -> Result<(), Self::Error>;
+    ) -> StoreResult<(), Self::Error>;
 
     /// Reads the upload record of an incoming share into `buf`; returns its length, or
     /// `None` when there is none.
     ///
     /// # Errors
     ///
-    /// [`crate::Error::BufferTooSmall`] when the record does not fit in `buf`.
+    /// [`StoreError::BufferTooSmall`] when the record does not fit in `buf`.
     fn get_upload_record(
         &mut self,
         si: &StorageIndex,
         shnum: ShareNumber,
         buf: &mut [u8],
-    ) -> Result<Option<usize>, Self::Error>;
+    ) -> StoreResult<Option<usize>, Self::Error>;
 
     /// Bytes free for shares; `None` when the store cannot tell.
-    fn available_space(&mut self) -> Result<Option<u64>, Self::Error>;
+    fn available_space(&mut self) -> StoreResult<Option<u64>, Self::Error>;
 
     /// Stores a corruption advisory under `name` (Tahoe's file naming), never replacing
     /// one.
     ///
     /// # Errors
     ///
-    /// [`crate::Error::AlreadyExists`] when an advisory of that name exists.
-    fn write_advisory(&mut self, name: &str, body: &[u8]) -> Result<(), Self::Error>;
+    /// [`StoreError::AlreadyExists`] when an advisory of that name exists.
+    fn write_advisory(&mut self, name: &str, body: &[u8]) -> StoreResult<(), Self::Error>;
 
     /// Visits every storage index with published shares, in ascending order of their
     /// base32 names; stop early by returning `false`.
     fn for_each_storage_index(
         &mut self,
         f: &mut dyn FnMut(StorageIndex) -> bool,
-    ) -> Result<(), Self::Error>;
+    ) -> StoreResult<(), Self::Error>;
 
     /// Visits every incoming share.
     fn for_each_incoming(
         &mut self,
         f: &mut dyn FnMut(StorageIndex, ShareNumber) -> bool,
-    ) -> Result<(), Self::Error>;
+    ) -> StoreResult<(), Self::Error>;
 
     /// Whether the store refuses every change (opened read-only, e.g.
     /// `FsStore::open_read_only`). A server over it changes nothing: it leaves

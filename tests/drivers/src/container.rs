@@ -2,11 +2,11 @@
 //! (docs/differential-scripts.md, "Container scripts"), replayed in memory.
 
 use serde_json::Value;
-use tahoe_shares::container::{ImmutableContainer, MutableContainer, NewLease};
+use tahoe_shares::container::{ContainerError, ImmutableContainer, MutableContainer, NewLease};
 use tahoe_shares::format::immutable::ImmutableVersion;
 use tahoe_shares::format::mutable::MutableVersion;
 use tahoe_shares::io::VecIo;
-use tahoe_shares::{CancelSecret, Error, NodeId, RenewSecret, WriteEnabler};
+use tahoe_shares::{CancelSecret, NodeId, RenewSecret, WriteEnabler};
 
 use crate::{arr, hex, uint};
 
@@ -31,11 +31,11 @@ fn renewal(op: &Value) -> (RenewSecret, u32) {
 }
 
 /// The outcome name of an error: the name of the exception Tahoe raises in its place.
-fn outcome<E: core::fmt::Debug>(e: &Error<E>) -> String {
+fn outcome<E: core::fmt::Debug>(e: &ContainerError<E>) -> String {
     match e {
-        Error::NoSuchLease { .. } => "IndexError".into(),
-        Error::DataTooLarge { .. } => "DataTooLargeError".into(),
-        Error::NoSpace => "NoSpace".into(),
+        ContainerError::NoSuchLease { .. } => "IndexError".into(),
+        ContainerError::DataTooLarge { .. } => "DataTooLargeError".into(),
+        ContainerError::NoSpace => "NoSpace".into(),
         e => format!("error: {e:?}"),
     }
 }

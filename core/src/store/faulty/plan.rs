@@ -7,7 +7,7 @@ use core::cell::RefCell;
 
 use super::power::Power;
 use super::StoreFault;
-use crate::error::{Error, Result};
+use crate::store::{StoreError, StoreResult};
 
 /// The kinds of operation a [`FaultPlan`] counts and can fail.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -281,11 +281,11 @@ impl FaultPlan {
 
     /// Admits a store operation: `Ok(true)` to carry it out and then report an
     /// ambiguous failure.
-    pub(super) fn admit(&self, kind: StoreOp) -> Result<bool, StoreFault> {
-        match self.check(kind).map_err(Error::Io)? {
+    pub(super) fn admit(&self, kind: StoreOp) -> StoreResult<bool, StoreFault> {
+        match self.check(kind).map_err(StoreError::Io)? {
             Gate::Go => Ok(false),
             Gate::Fault(_) => Ok(true),
-            Gate::CrashHere => Err(Error::Io(StoreFault::Crashed)),
+            Gate::CrashHere => Err(StoreError::Io(StoreFault::Crashed)),
         }
     }
 

@@ -6,20 +6,20 @@ use core::cell::RefCell;
 
 use super::power::Power;
 use super::{Change, FaultPlan, FaultyShare, Pending, Persist, StoreFault, StoreOp, SECTOR};
-use crate::error::{Error, Result};
 use crate::io::MemError;
 use crate::store::memory::Key;
 use crate::store::{MemShare, MemStore, ShareStore};
+use crate::store::{StoreError, StoreResult};
 use crate::types::{ShareNumber, ShareSet, StorageIndex};
 
-fn mem(e: Error<MemError>) -> Error<StoreFault> {
+fn mem(e: StoreError<MemError>) -> StoreError<StoreFault> {
     e.map_io(StoreFault::Mem)
 }
 
 /// The result of a store operation that may have been hit by an ambiguous fault.
-fn outcome<T>(ambiguous: bool, kind: StoreOp, value: T) -> Result<T, StoreFault> {
+fn outcome<T>(ambiguous: bool, kind: StoreOp, value: T) -> StoreResult<T, StoreFault> {
     if ambiguous {
-        Err(Error::Io(StoreFault::Injected(kind)))
+        Err(StoreError::Io(StoreFault::Injected(kind)))
     } else {
         Ok(value)
     }
@@ -160,9 +160,9 @@ impl FaultyStore {
         f(&self.inner.borrow())
     }
 
-    fn read(&self) -> Result<(), StoreFault> {
+    fn read(&self) -> StoreResult<(), StoreFault> {
         if self.plan.crashed() {
-            return Err(Error::Io(StoreFault::Crashed));
+            return Err(StoreError::Io(StoreFault::Crashed));
         }
         Ok(())
     }
@@ -209,13 +209,13 @@ impl ShareStore for FaultyStore {
         &mut self,
         si: &StorageIndex,
         shnum: ShareNumber,
-    ) -> Result<Option<FaultyShare>, StoreFault> {
+    ) -> StoreResult<Option<FaultyShare>, StoreFault> {
         self.read()?;
         let share = self.inner.borrow_mut().open(si, shnum).map_err(mem)?;
         Ok(share.map(|s| self.wrap((*si, shnum), false, s)))
     }
 
-    fn list(&mut self, si: &StorageIndex) -> Result<ShareSet, StoreFault> {
+    fn list(&mut self, si: &StorageIndex) -> StoreResult<ShareSet, StoreFault> {
         self.read()?;
         self.inner.borrow_mut().list(si).map_err(mem)
     }
@@ -224,7 +224,7 @@ impl ShareStore for FaultyStore {
         &mut self,
         si: &StorageIndex,
         shnum: ShareNumber,
-    ) -> Result<FaultyShare, StoreFault> {
+    ) -> StoreResult<FaultyShare, StoreFault> {
         let ambiguous = self.plan.admit(StoreOp::CreateIncoming)?;
         let share = self
             .inner
@@ -240,7 +240,7 @@ impl ShareStore for FaultyStore {
         &mut self,
         si: &StorageIndex,
         shnum: ShareNumber,
-    ) -> Result<Option<FaultyShare>, StoreFault> {
+    ) -> StoreResult<Option<FaultyShare>, StoreFault> {
         self.read()?;
         let share = self
             .inner
@@ -250,12 +250,12 @@ impl ShareStore for FaultyStore {
         Ok(share.map(|s| self.wrap((*si, shnum), true, s)))
     }
 
-    fn list_incoming(&mut self, si: &StorageIndex) -> Result<ShareSet, StoreFault> {
+    fn list_incoming(&mut self, si: &StorageIndex) -> StoreResult<ShareSet, StoreFault> {
         self.read()?;
         self.inner.borrow_mut().list_incoming(si).map_err(mem)
     }
 
-    fn publish(&mut self, si: &StorageIndex, shnum: ShareNumber) -> Result<(), StoreFault> {
+    fn publish(&mut self, si: &StorageIndex, shnum: ShareNumber) -> StoreResult<(), StoreFault> {
         let ambiguous = self.plan.admit(StoreOp::Publish)?;
         self.inner.borrow_mut().publish(si, shnum).map_err(mem)?;
         let bytes = self
@@ -269,7 +269,7 @@ impl ShareStore for FaultyStore {
         outcome(ambiguous, StoreOp::Publish, ())
     }
 
-    fn abort(&mut self, si: &StorageIndex, shnum: ShareNumber) -> Result<(), StoreFault> {
+    fn abort(&mut self, si: &StorageIndex, shnum: ShareNumber) -> StoreResult<(), StoreFault> {
         let ambiguous = self.plan.admit(StoreOp::Abort)?;
         let freed = self.share_len((*si, shnum), true);
         self.inner.borrow_mut().abort(si, shnum).map_err(mem)?;
@@ -278,7 +278,7 @@ impl ShareStore for FaultyStore {
         outcome(ambiguous, StoreOp::Abort, ())
     }
 
-    fn remove(&mut self, si: &StorageIndex, shnum: ShareNumber) -> Result<(), StoreFault> {
+    fn remove(&mut self, si: &StorageIndex, shnum: ShareNumber) -> StoreResult<(), StoreFault> {
         let ambiguous = self.plan.admit(StoreOp::Remove)?;
         let freed = self.share_len((*si, shnum), false);
         self.inner.borrow_mut().remove(si, shnum).map_err(mem)?;
@@ -292,7 +292,7 @@ impl ShareStore for FaultyStore {
         si: &StorageIndex,
         shnum: ShareNumber,
         record: &[u8],
-    ) -> Result<(), StoreFault> {
+    ) -> StoreResult<(), StoreFault> {
         let ambiguous = self.plan.admit(StoreOp::PutUploadRecord)?;
         let old = self
             .inner
@@ -304,7 +304,7 @@ impl ShareStore for FaultyStore {
         if new > old {
             self.plan
                 .take_space(new - old)
-                .map_err(|_| Error::Io(StoreFault::NoSpace))?;
+                .map_err(|_| StoreError::Io(StoreFault::NoSpace))?;
         }
         self.inner
             .borrow_mut()
@@ -320,7 +320,7 @@ impl ShareStore for FaultyStore {
         si: &StorageIndex,
         shnum: ShareNumber,
         buf: &mut [u8],
-    ) -> Result<Option<usize>, StoreFault> {
+    ) -> StoreResult<Option<usize>, StoreFault> {
         self.read()?;
         self.inner
             .borrow_mut()
@@ -328,16 +328,16 @@ impl ShareStore for FaultyStore {
             .map_err(mem)
     }
 
-    fn available_space(&mut self) -> Result<Option<u64>, StoreFault> {
+    fn available_space(&mut self) -> StoreResult<Option<u64>, StoreFault> {
         self.read()?;
         self.inner.borrow_mut().available_space().map_err(mem)
     }
 
-    fn write_advisory(&mut self, name: &str, body: &[u8]) -> Result<(), StoreFault> {
+    fn write_advisory(&mut self, name: &str, body: &[u8]) -> StoreResult<(), StoreFault> {
         let ambiguous = self.plan.admit(StoreOp::WriteAdvisory)?;
         self.plan
             .take_space(body.len() as u64)
-            .map_err(|_| Error::Io(StoreFault::NoSpace))?;
+            .map_err(|_| StoreError::Io(StoreFault::NoSpace))?;
         self.inner
             .borrow_mut()
             .write_advisory(name, body)
@@ -352,7 +352,7 @@ impl ShareStore for FaultyStore {
     fn for_each_storage_index(
         &mut self,
         f: &mut dyn FnMut(StorageIndex) -> bool,
-    ) -> Result<(), StoreFault> {
+    ) -> StoreResult<(), StoreFault> {
         self.read()?;
         // Collected first, so that `f` may use another handle on this store.
         let mut sis = Vec::new();
@@ -374,7 +374,7 @@ impl ShareStore for FaultyStore {
     fn for_each_incoming(
         &mut self,
         f: &mut dyn FnMut(StorageIndex, ShareNumber) -> bool,
-    ) -> Result<(), StoreFault> {
+    ) -> StoreResult<(), StoreFault> {
         self.read()?;
         let mut keys = Vec::new();
         self.inner

@@ -7,8 +7,8 @@ use alloc::vec;
 use alloc::vec::Vec;
 
 use super::{Change, Fault, FaultyShare, FaultyStore, Persist, StoreFault, StoreOp};
-use crate::error::Error;
 use crate::io::ShareIo;
+use crate::store::StoreError;
 use crate::store::{MemStore, ShareStore};
 use crate::types::{ShareNumber, StorageIndex};
 
@@ -54,7 +54,7 @@ fn a_crash_changes_nothing_and_stops_everything() {
     assert_eq!(io.len(), Err(StoreFault::Crashed));
     assert!(matches!(
         store.list(&SI),
-        Err(Error::Io(StoreFault::Crashed))
+        Err(StoreError::Io(StoreFault::Crashed))
     ));
     assert_eq!(plan.ops(), 3);
     let mut image = store.crash_image();
@@ -84,7 +84,9 @@ fn fail_nth_once_or_sticky_changes_nothing() {
     for _ in 0..3 {
         assert!(matches!(
             store.put_upload_record(&SI, ShareNumber(0), b"r"),
-            Err(Error::Io(StoreFault::Injected(StoreOp::PutUploadRecord)))
+            Err(StoreError::Io(StoreFault::Injected(
+                StoreOp::PutUploadRecord
+            )))
         ));
     }
     let mut buf = [0u8; 4];
@@ -100,7 +102,7 @@ fn fail_nth_once_or_sticky_changes_nothing() {
     // Store errors pass through unchanged.
     assert!(matches!(
         store.create_incoming(&SI, ShareNumber(0)),
-        Err(Error::AlreadyExists)
+        Err(StoreError::AlreadyExists)
     ));
 }
 
@@ -219,7 +221,7 @@ fn short_ambiguous_and_flipped_operations() {
     plan.inject(StoreOp::Publish, 0, false, Fault::Ambiguous);
     assert!(matches!(
         store.publish(&SI, ShareNumber(0)),
-        Err(Error::Io(StoreFault::Injected(StoreOp::Publish)))
+        Err(StoreError::Io(StoreFault::Injected(StoreOp::Publish)))
     ));
     assert_eq!(store.list(&SI).unwrap().len(), 1);
 }
@@ -238,7 +240,7 @@ fn no_space_after_a_byte_budget() {
     assert_eq!(io.set_len(11), Err(StoreFault::NoSpace));
     assert!(matches!(
         store.put_upload_record(&SI, ShareNumber(0), b"r"),
-        Err(Error::Io(StoreFault::NoSpace))
+        Err(StoreError::Io(StoreFault::NoSpace))
     ));
     // Shrinking gives space back.
     io.set_len(4).unwrap();
