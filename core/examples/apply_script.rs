@@ -7,7 +7,7 @@
 use std::fs;
 
 use serde_json::Value;
-use tahoe_shares::container::{ImmutableContainer, MutableContainer, NewLease};
+use tahoe_shares::container::{Backdate, ImmutableContainer, MutableContainer, NewLease};
 use tahoe_shares::format::immutable::ImmutableVersion;
 use tahoe_shares::format::mutable::MutableVersion;
 use tahoe_shares::io::VecIo;
@@ -103,7 +103,7 @@ fn main() {
                     .renew_lease(
                         &RenewSecret::new(arr(&op["renew"])),
                         op["expiry"].as_u64().expect("expiry") as u32,
-                        false,
+                        Backdate::Forbid,
                     )
                     .map(|()| false),
                 "add_or_renew" => c.add_or_renew_lease(u64::MAX, &lease(op)).map(|()| false),
@@ -132,7 +132,7 @@ fn main() {
                     .renew_lease(
                         &RenewSecret::new(arr(&op["renew"])),
                         op["expiry"].as_u64().expect("expiry") as u32,
-                        false,
+                        Backdate::Forbid,
                     )
                     .map(|()| false),
                 "add_or_renew" => c.add_or_renew_lease(u64::MAX, &lease(op)).map(|()| false),

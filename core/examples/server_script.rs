@@ -368,12 +368,10 @@ fn main() {
     let start = uint(&script, "start");
     let none = Value::Null;
     let config = script.get("config").unwrap_or(&none);
-    let config = Config {
-        readonly: config["readonly"].as_bool().unwrap_or(false),
-        reserved_space: config["reserved_space"].as_u64().unwrap_or(0),
-        ..Config::default()
-    };
-    let store = FsStore::open(&dir, Durability::Tahoe).expect("open the storage directory");
+    let config = Config::default()
+        .with_readonly(config["readonly"].as_bool().unwrap_or(false))
+        .with_reserved_space(config["reserved_space"].as_u64().unwrap_or(0));
+    let store = FsStore::open(&dir, Durability::NoSync).expect("open the storage directory");
     let server = Server::new(store, nodeid, config, start).expect("start the server");
     let mut runner = Runner {
         server,

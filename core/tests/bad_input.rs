@@ -35,7 +35,7 @@ use core::cell::RefCell;
 use std::rc::Rc;
 
 use tahoe_shares::container::{
-    ImmutableContainer, MutableContainer, NewLease, TestOperator, TestVector,
+    Backdate, ImmutableContainer, MutableContainer, NewLease, TestOperator, TestVector,
 };
 use tahoe_shares::format::immutable::ImmutableVersion;
 use tahoe_shares::format::mutable::{MutableVersion, DATA_OFFSET, MAX_MUTABLE_SHARE_SIZE};
@@ -307,7 +307,7 @@ fn row31_wrong_write_enabler() {
 fn row32_unknown_renew_and_cancel_secrets() {
     let mut c = mutable(good_mutable(0)).unwrap();
     assert!(matches!(
-        c.renew_lease(&RenewSecret::new([77; 32]), 5, false),
+        c.renew_lease(&RenewSecret::new([77; 32]), 5, Backdate::Forbid),
         Err(Error::NoSuchLease { .. })
     ));
     assert!(matches!(
@@ -401,7 +401,7 @@ fn fs_store_create_is_exclusive() {
 #[test]
 fn fs_store_layout_is_tahoes() {
     let root = temp_dir("layout");
-    let mut store = FsStore::open(&root, Durability::Tahoe).unwrap();
+    let mut store = FsStore::open(&root, Durability::NoSync).unwrap();
     let si = StorageIndex::new(core::array::from_fn(|i| i as u8));
     let io = store.create_incoming(&si, ShareNumber(12)).unwrap();
     assert!(root

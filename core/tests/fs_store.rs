@@ -320,7 +320,7 @@ fn a_second_store_in_this_process_is_refused_until_the_first_is_dropped() {
     // Another store object on the same directory: refused at once, changing nothing.
     let before = entries_below(dir.path());
     assert!(matches!(
-        FsStore::open(dir.path(), Durability::Tahoe),
+        FsStore::open(dir.path(), Durability::NoSync),
         Err(Error::StorageLocked)
     ));
     assert_eq!(entries_below(dir.path()), before);

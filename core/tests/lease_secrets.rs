@@ -7,7 +7,7 @@
 // Tests fail by panicking.
 #![allow(clippy::unwrap_used, clippy::panic, clippy::indexing_slicing)]
 
-use tahoe_shares::container::{ImmutableContainer, MutableContainer, NewLease};
+use tahoe_shares::container::{Backdate, ImmutableContainer, MutableContainer, NewLease};
 use tahoe_shares::format::immutable::ImmutableVersion;
 use tahoe_shares::format::mutable::MutableVersion;
 use tahoe_shares::io::VecIo;
@@ -84,7 +84,7 @@ fn v2_immutable_records_renew_and_cancel_with_the_bytes_given() {
     let mut padded = [0u8; 32];
     padded[..5].copy_from_slice(b"renew");
     assert!(matches!(
-        c.renew_lease(&RenewSecret::new(padded), 300, false),
+        c.renew_lease(&RenewSecret::new(padded), 300, Backdate::Forbid),
         Err(Error::NoSuchLease { .. })
     ));
     let out = c
@@ -113,7 +113,7 @@ fn v1_immutable_records_pad_and_never_match_other_lengths() {
         Err(Error::NoSuchLease { .. })
     ));
     // The 32 stored bytes themselves do match.
-    c.renew_lease(&RenewSecret::new(padded), 300, false)
+    c.renew_lease(&RenewSecret::new(padded), 300, Backdate::Forbid)
         .unwrap();
     assert_eq!(c.lease(0).unwrap().expiration_time, 300);
     let out = c.cancel_lease(&CancelSecret::new([3; 32])).unwrap();

@@ -300,13 +300,7 @@ fn allocate_new_lease_on_readonly_server_is_nospace_and_aborts_the_call() {
     let mut s = server();
     upload_shares(&mut s, &[0], b"data");
     let store = s.into_store();
-    let mut s = server_with(
-        store,
-        Config {
-            readonly: true,
-            ..Config::default()
-        },
-    );
+    let mut s = server_with(store, Config::default().with_readonly(true));
     let before = published_bytes(&mut s, &SI, 0);
     let err = s
         .allocate_buckets(&request(&[0, 3], 0, 77, "u"), NOW + 10)
@@ -410,13 +404,7 @@ fn allocate_at_a_mutable_storage_index_is_unknown_immutable_version() {
 fn allocate_space_is_available_less_reserved_less_reservations() {
     let mut store = MemStore::new();
     store.capacity = Some(10_000);
-    let mut s = server_with(
-        store,
-        Config {
-            reserved_space: 1000,
-            ..Config::default()
-        },
-    );
+    let mut s = server_with(store, Config::default().with_reserved_space(1000));
     assert_eq!(s.available_space().unwrap(), Some(9000));
     assert_eq!(s.version().unwrap().available_space, Some(9000));
     assert_eq!(allocate(&mut s, &[0], 9001, "u").allocated, ShareSet::new());
@@ -439,13 +427,7 @@ fn allocate_space_is_available_less_reserved_less_reservations() {
 
 #[test]
 fn readonly_space_is_zero_but_a_zero_size_allocation_is_granted() {
-    let mut s = server_with(
-        MemStore::new(),
-        Config {
-            readonly: true,
-            ..Config::default()
-        },
-    );
+    let mut s = server_with(MemStore::new(), Config::default().with_readonly(true));
     assert_eq!(s.version().unwrap().available_space, Some(0));
     assert_eq!(s.version().unwrap().reported_space(), 0);
     assert_eq!(allocate(&mut s, &[0, 1], 1, "u").allocated, ShareSet::new());
@@ -457,10 +439,7 @@ fn readonly_space_is_zero_but_a_zero_size_allocation_is_granted() {
 fn discard_storage_drops_writes_and_publishes_a_zero_filled_share() {
     let mut s = server_with(
         MemStore::new(),
-        Config {
-            discard_storage: true,
-            ..Config::default()
-        },
+        Config::default().with_discard_storage(true),
     );
     let alloc = s.allocate_buckets(&request(&[0], 10, 2, "u"), NOW).unwrap();
     assert_eq!(alloc.allocated, set(&[0]));
@@ -478,13 +457,7 @@ fn discard_storage_drops_writes_and_publishes_a_zero_filled_share() {
 
 #[test]
 fn limit_uploads_is_checked_before_anything_changes() {
-    let mut s = server_with(
-        MemStore::new(),
-        Config {
-            max_uploads: 3,
-            ..Config::default()
-        },
-    );
+    let mut s = server_with(MemStore::new(), Config::default().with_max_uploads(3));
     upload_shares(&mut s, &[0], b"data");
     allocate(&mut s, &[1], 4, "u");
     let err = s
@@ -767,10 +740,7 @@ fn stale_uploads_expire_at_exactly_the_idle_timeout_and_writes_reset_the_timer()
 fn limit_ranges_per_upload_refuses_a_write_and_changes_nothing() {
     let mut s = server_with(
         MemStore::new(),
-        Config {
-            max_ranges_per_upload: 2,
-            ..Config::default()
-        },
+        Config::default().with_max_ranges_per_upload(2),
     );
     allocate(&mut s, &[0], 10, "u");
     let u = secret("u");
@@ -1390,23 +1360,15 @@ fn slot_writes_add_owner_1_leases_on_surviving_shares_only() {
 #[test]
 fn mutable_writes_ignore_readonly_unless_configured() {
     // [V] Tahoe accepts a mutable write on a readonly server (#390).
-    let mut s = server_with(
-        MemStore::new(),
-        Config {
-            readonly: true,
-            ..Config::default()
-        },
-    );
+    let mut s = server_with(MemStore::new(), Config::default().with_readonly(true));
     write_slots(&mut s, &[0, 1], b"data");
     assert_eq!(s.shares(&MSI).unwrap(), set(&[0, 1]));
     let store = s.into_store();
     let mut s = server_with(
         store,
-        Config {
-            readonly: true,
-            mutable_writes_respect_space: true,
-            ..Config::default()
-        },
+        Config::default()
+            .with_readonly(true)
+            .with_mutable_writes_respect_space(true),
     );
     let before = s.store().snapshot();
     let e = slot(&mut s, &[entry(0, &[], &[(0, b"x")], None)], &[]).unwrap_err();
@@ -1439,13 +1401,7 @@ fn a_fifth_mutable_lease_on_a_readonly_server_is_nospace_after_the_writes() {
         )
         .unwrap();
     }
-    let mut s = server_with(
-        s.into_store(),
-        Config {
-            readonly: true,
-            ..Config::default()
-        },
-    );
+    let mut s = server_with(s.into_store(), Config::default().with_readonly(true));
     let e = slot(&mut s, &[entry(0, &[], &[(0, b"XYZ")], None)], &[]).unwrap_err();
     assert!(matches!(e, Error::NoSpace), "{e:?}");
     assert_eq!(slot_data(&mut s), [(0, b"XYZ".to_vec())]);
@@ -1456,10 +1412,7 @@ fn a_fifth_mutable_lease_on_a_readonly_server_is_nospace_after_the_writes() {
 fn mutable_writes_respect_space_when_configured() {
     let mut store = MemStore::new();
     store.capacity = Some(1000);
-    let config = Config {
-        mutable_writes_respect_space: true,
-        ..Config::default()
-    };
+    let config = Config::default().with_mutable_writes_respect_space(true);
     let mut s = server_with(store, config);
     // A new share needs its container (472 bytes) plus its data.
     let data = [7u8; 529];
@@ -1633,13 +1586,7 @@ fn an_advisory_larger_than_the_free_space_is_dropped() {
     assert_eq!(out, AdviseOutcome::Recorded);
     // A readonly server has no space for one (Tahoe's get_available_space is 0).
     let store = s.into_store();
-    let mut s = server_with(
-        store,
-        Config {
-            readonly: true,
-            ..Config::default()
-        },
-    );
+    let mut s = server_with(store, Config::default().with_readonly(true));
     let out = s
         .advise_corrupt_share(b"immutable", &SI, sn(3), b"r", NOW + 1)
         .unwrap();
@@ -1676,10 +1623,7 @@ fn an_advisory_over_the_size_limit_is_refused() {
         .len();
     let mut s = server_with(
         MemStore::new(),
-        Config {
-            max_advisory_size: fixed + 10,
-            ..Config::default()
-        },
+        Config::default().with_max_advisory_size(fixed + 10),
     );
     upload_shares(&mut s, &[3], b"data");
     let e = s
@@ -1722,10 +1666,7 @@ fn advisories_in_the_same_second_get_numbered_suffixes() {
 // ----- restarts --------------------------------------------------------------------------
 
 fn resuming() -> Config {
-    Config {
-        resume_uploads: true,
-        ..Config::default()
-    }
+    Config::default().with_resume_uploads(true)
 }
 
 #[test]

@@ -105,10 +105,7 @@ fn cancel(seed: u8) -> CancelSecret {
 }
 
 fn config(resume: bool) -> Config {
-    Config {
-        resume_uploads: resume,
-        ..Config::default()
-    }
+    Config::default().with_resume_uploads(resume)
 }
 
 /// The bytes an upload of share `n` of `si` writes (deterministic, position-dependent).

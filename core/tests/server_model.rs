@@ -788,12 +788,10 @@ struct Entry {
 type MemServer = Server<MemStore>;
 
 fn config(resume: bool) -> Config {
-    Config {
-        max_uploads: MAX_UPLOADS,
-        max_ranges_per_upload: MAX_RANGES,
-        resume_uploads: resume,
-        ..Config::default()
-    }
+    Config::default()
+        .with_max_uploads(MAX_UPLOADS)
+        .with_max_ranges_per_upload(MAX_RANGES)
+        .with_resume_uploads(resume)
 }
 
 fn answer<T>(r: Result<T, Error<MemError>>, f: impl FnOnce(T) -> Out) -> Answer {

@@ -290,18 +290,18 @@ pub struct ts_config {
 
 impl From<&ts_config> for Config {
     fn from(c: &ts_config) -> Self {
-        Self {
-            reserved_space: c.reserved_space,
-            readonly: c.readonly,
-            discard_storage: c.discard_storage,
-            lease_duration: c.lease_duration,
-            upload_idle_timeout: c.upload_idle_timeout,
-            max_uploads: c.max_uploads,
-            max_ranges_per_upload: c.max_ranges_per_upload,
-            max_advisory_size: c.max_advisory_size,
-            resume_uploads: c.resume_uploads,
-            mutable_writes_respect_space: c.mutable_writes_respect_space,
-        }
+        // Settings the C mirror does not have yet keep their defaults.
+        Config::default()
+            .with_reserved_space(c.reserved_space)
+            .with_readonly(c.readonly)
+            .with_discard_storage(c.discard_storage)
+            .with_lease_duration(c.lease_duration)
+            .with_upload_idle_timeout(c.upload_idle_timeout)
+            .with_max_uploads(c.max_uploads)
+            .with_max_ranges_per_upload(c.max_ranges_per_upload)
+            .with_max_advisory_size(c.max_advisory_size)
+            .with_resume_uploads(c.resume_uploads)
+            .with_mutable_writes_respect_space(c.mutable_writes_respect_space)
     }
 }
 
@@ -437,13 +437,17 @@ pub enum ts_advise_outcome {
     TS_ADVISE_NO_SPACE = 2,
 }
 
-impl From<AdviseOutcome> for ts_advise_outcome {
-    fn from(a: AdviseOutcome) -> Self {
-        match a {
+impl TryFrom<AdviseOutcome> for ts_advise_outcome {
+    type Error = ts_result;
+
+    /// `TS_BUG` for an outcome the core added and this mapping does not know yet.
+    fn try_from(a: AdviseOutcome) -> Result<Self, ts_result> {
+        Ok(match a {
             AdviseOutcome::Recorded => Self::TS_ADVISE_RECORDED,
             AdviseOutcome::NotHeld => Self::TS_ADVISE_NOT_HELD,
             AdviseOutcome::NoSpace => Self::TS_ADVISE_NO_SPACE,
-        }
+            _ => return Err(ts_result::TS_BUG),
+        })
     }
 }
 
@@ -483,4 +487,31 @@ pub struct ts_range {
     pub start: u64,
     /// One past the last byte.
     pub end: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The field names a derived `Debug` shows, in order.
+    fn field_names(debug: &str) -> Vec<String> {
+        let body = debug
+            .split_once('{')
+            .map_or("", |(_, b)| b.trim_end_matches('}'));
+        body.split(", ")
+            .filter_map(|f| f.split_once(':').map(|(name, _)| name.trim().to_owned()))
+            .collect()
+    }
+
+    /// `Config` is `#[non_exhaustive]`, so no struct literal here fails to compile when
+    /// the core adds a setting: this test does instead, until `ts_config` mirrors it.
+    #[test]
+    fn ts_config_mirrors_every_core_setting() {
+        let core = Config::default();
+        let c = ts_config::from(&core);
+        let names = field_names(&format!("{core:?}"));
+        assert!(names.len() >= 10, "{names:?}");
+        assert_eq!(names, field_names(&format!("{c:?}")));
+        assert_eq!(Config::from(&c), core);
+    }
 }

@@ -220,7 +220,8 @@ fn run_rust(dir: &Path) -> String {
                     now,
                 );
                 let outcome = |o: &tahoe_shares::server::AdviseOutcome| {
-                    tahoe_shares_c::ts_advise_outcome::from(*o) as u32
+                    tahoe_shares_c::ts_advise_outcome::try_from(*o).expect("an outcome C names")
+                        as u32
                 };
                 let d = r
                     .as_ref()

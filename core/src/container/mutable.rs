@@ -1,7 +1,7 @@
 //! The mutable container (Tahoe's `MutableShareFile`).
 
 use super::journal::{self, JournalWriter};
-use super::{read_truncated, sync, NewLease, CHUNK};
+use super::{read_truncated, sync, Backdate, NewLease, CHUNK};
 use crate::error::{Error, Result};
 use crate::format::lease::{Lease, StoredSecrets, MUTABLE_LEASE_SIZE};
 use crate::format::mutable::{
@@ -384,7 +384,7 @@ impl<IO: ShareIo> MutableContainer<IO> {
             .map_err(Error::Io)?;
         Ok(Lease::decode_mutable(
             &rec,
-            self.header.version.hashed_secrets(),
+            self.header.version.lease_schema(),
         )?)
     }
 
@@ -439,7 +439,7 @@ impl<IO: ShareIo> MutableContainer<IO> {
             return Err(Error::InvalidArgument("owner number 0 marks an empty slot"));
         }
         let record = lease
-            .to_lease(self.header.version.hashed_secrets())
+            .to_lease(self.header.version.lease_schema())
             .encode_mutable();
         for i in 0..self.num_slots() {
             if self.lease_slot(i)?.is_none() {
@@ -463,7 +463,8 @@ impl<IO: ShareIo> MutableContainer<IO> {
         Ok(())
     }
 
-    /// Renews the first lease whose renew secret matches; never back-dates unless asked.
+    /// Renews the first lease whose renew secret matches; the expiry only moves forward
+    /// unless [`Backdate::Allow`].
     ///
     /// # Errors
     ///
@@ -472,13 +473,13 @@ impl<IO: ShareIo> MutableContainer<IO> {
         &mut self,
         secret: &RenewSecret,
         new_expiration: u32,
-        allow_backdate: bool,
+        backdate: Backdate,
     ) -> Result<(), IO::Error> {
         let mut accepted_by = AcceptedBy::default();
         for i in 0..self.num_slots() {
             if let Some(mut lease) = self.lease_slot(i)? {
                 if lease.secrets.matches_renew(secret) {
-                    if allow_backdate || new_expiration > lease.expiration_time {
+                    if backdate == Backdate::Allow || new_expiration > lease.expiration_time {
                         lease.expiration_time = new_expiration;
                         self.write_slot(i, &lease.encode_mutable())?;
                     }
@@ -502,7 +503,7 @@ impl<IO: ShareIo> MutableContainer<IO> {
         available_space: u64,
         lease: &NewLease,
     ) -> Result<(), IO::Error> {
-        match self.renew_lease(&lease.renew, lease.expiration_time, false) {
+        match self.renew_lease(&lease.renew, lease.expiration_time, Backdate::Forbid) {
             Err(Error::NoSuchLease { .. }) => self.add_lease(available_space, lease),
             other => other,
         }
@@ -520,7 +521,7 @@ impl<IO: ShareIo> MutableContainer<IO> {
             owner_num: 0,
             expiration_time: 0,
             secrets: StoredSecrets::for_version(
-                self.header.version.hashed_secrets(),
+                self.header.version.lease_schema(),
                 &RenewSecret::new([0; 32]),
                 &CancelSecret::new([0; 32]),
             ),

@@ -88,6 +88,7 @@ pub struct ShareStat {
 
 /// What [`Server::advise_corrupt_share`](super::Server::advise_corrupt_share) did with a report.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum AdviseOutcome {
     /// The report was stored.
     Recorded,
