@@ -17,7 +17,9 @@ use std::io;
 
 use serde_json::{json, Map, Value};
 use tahoe_shares::container::{TestOperator, TestVector};
-use tahoe_shares::server::{AllocateRequest, Config, ReadResults, Server, SlotSecrets, SlotWrite};
+use tahoe_shares::server::{
+    AllocateRequest, Config, LeaseUpdate, ReadResults, Server, SlotSecrets, SlotWrite,
+};
 use tahoe_shares::store::{Durability, FsStore};
 use tahoe_shares::{
     CancelSecret, Error, NodeId, RenewSecret, ShareNumber, ShareSet, StorageIndex, UploadSecret,
@@ -237,7 +239,7 @@ impl Runner {
             &secrets,
             &slot_writes,
             &readv(&op["readv"]),
-            op["renew_leases"].as_bool().expect("renew_leases"),
+            LeaseUpdate::from(op["renew_leases"].as_bool().expect("renew_leases")),
             now,
         )?;
         Ok(json!({"passed": outcome.passed, "reads": reads_json(&outcome.reads)}))

@@ -40,7 +40,7 @@ use tahoe_shares::container::{
 use tahoe_shares::format::immutable::ImmutableVersion;
 use tahoe_shares::format::mutable::{MutableVersion, DATA_OFFSET, MAX_MUTABLE_SHARE_SIZE};
 use tahoe_shares::io::{ErrorKind, ErrorType, IoError, MemError, ShareIo, VecIo};
-use tahoe_shares::server::{AllocateRequest, Config, Server, SlotSecrets, SlotWrite};
+use tahoe_shares::server::{AllocateRequest, Config, LeaseUpdate, Server, SlotSecrets, SlotWrite};
 use tahoe_shares::store::{Durability, FsStore, MemShare, MemStore, ShareStore};
 use tahoe_shares::types::InvalidLength;
 use tahoe_shares::{
@@ -609,7 +609,14 @@ fn row20_duplicate_share_numbers() {
     ];
     let msi = StorageIndex::new([9; 16]);
     assert!(matches!(
-        s.slot_testv_and_readv_and_writev(&msi, &slot_secrets(6), &writes, &[], true, NOW),
+        s.slot_testv_and_readv_and_writev(
+            &msi,
+            &slot_secrets(6),
+            &writes,
+            &[],
+            LeaseUpdate::AddOrRenew,
+            NOW
+        ),
         Err(Error::InvalidArgument(_))
     ));
     assert!(s.shares(&msi).unwrap().is_empty());
@@ -774,7 +781,14 @@ fn row29_many_vectors_accepted_as_tahoes_server_does() {
         new_length: None,
     }];
     let out = s
-        .slot_testv_and_readv_and_writev(&msi, &slot_secrets(6), &w, &[], false, NOW)
+        .slot_testv_and_readv_and_writev(
+            &msi,
+            &slot_secrets(6),
+            &w,
+            &[],
+            LeaseUpdate::NoChange,
+            NOW,
+        )
         .unwrap();
     assert!(out.passed);
     let tests: Vec<TestVector<'_>> = (0..31u64).map(|i| eq(i, 1, &data[..1])).collect();
@@ -786,7 +800,14 @@ fn row29_many_vectors_accepted_as_tahoes_server_does() {
         new_length: None,
     }];
     let out = s
-        .slot_testv_and_readv_and_writev(&msi, &slot_secrets(6), &w, &readv, false, NOW)
+        .slot_testv_and_readv_and_writev(
+            &msi,
+            &slot_secrets(6),
+            &w,
+            &readv,
+            LeaseUpdate::NoChange,
+            NOW,
+        )
         .unwrap();
     assert!(out.passed);
     assert_eq!(out.reads[0].1.len(), 31);
@@ -1103,7 +1124,7 @@ fn row35_backend_partial_write_is_an_error() {
         writes: &[(0, b"first")],
         new_length: None,
     }];
-    s.slot_testv_and_readv_and_writev(&msi, &slot_secrets(6), &w, &[], false, NOW)
+    s.slot_testv_and_readv_and_writev(&msi, &slot_secrets(6), &w, &[], LeaseUpdate::NoChange, NOW)
         .unwrap();
     faults.borrow_mut().partial_write = true;
     let w = [SlotWrite {
@@ -1113,7 +1134,14 @@ fn row35_backend_partial_write_is_an_error() {
         new_length: None,
     }];
     assert!(matches!(
-        s.slot_testv_and_readv_and_writev(&msi, &slot_secrets(6), &w, &[], false, NOW),
+        s.slot_testv_and_readv_and_writev(
+            &msi,
+            &slot_secrets(6),
+            &w,
+            &[],
+            LeaseUpdate::NoChange,
+            NOW
+        ),
         Err(Error::Io(DevError::ShortWrite))
     ));
     faults.borrow_mut().partial_write = false;

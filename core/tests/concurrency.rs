@@ -34,7 +34,7 @@ use std::time::Instant;
 
 use tahoe_shares::container::{TestOperator, TestVector};
 use tahoe_shares::format::lease::DEFAULT_LEASE_DURATION;
-use tahoe_shares::server::{AllocateRequest, Config, Server, SlotSecrets, SlotWrite};
+use tahoe_shares::server::{AllocateRequest, Config, LeaseUpdate, Server, SlotSecrets, SlotWrite};
 use tahoe_shares::store::{Durability, FsStore, ShareStore};
 use tahoe_shares::{
     CancelSecret, Error, NodeId, RenewSecret, ShareNumber, ShareSet, StorageIndex, UploadSecret,
@@ -305,7 +305,14 @@ fn test_and_write(
         new_length: Some(data.len() as u64),
     };
     let out = s
-        .slot_testv_and_readv_and_writev(si, secrets, &[entry], &[(0, u64::MAX)], true, NOW)
+        .slot_testv_and_readv_and_writev(
+            si,
+            secrets,
+            &[entry],
+            &[(0, u64::MAX)],
+            LeaseUpdate::AddOrRenew,
+            NOW,
+        )
         .unwrap();
     let before = out
         .reads
@@ -1087,7 +1094,14 @@ fn readers_during_writes_never_see_a_torn_share() {
             new_length: Some(p.len() as u64),
         });
         let out = s
-            .slot_testv_and_readv_and_writev(&si, &slot_secrets(3), &entries, &[], true, NOW)
+            .slot_testv_and_readv_and_writev(
+                &si,
+                &slot_secrets(3),
+                &entries,
+                &[],
+                LeaseUpdate::AddOrRenew,
+                NOW,
+            )
             .unwrap();
         assert!(out.passed);
     };
@@ -1180,7 +1194,7 @@ fn append_chunks(server: &Shared, mut len: u64, chunks: &[Vec<u8>]) {
                 &slot_secrets(0x10),
                 &[entry],
                 &[],
-                false,
+                LeaseUpdate::NoChange,
                 NOW,
             )
             .unwrap();

@@ -21,7 +21,7 @@ use tahoe_shares::format::lease::DEFAULT_LEASE_DURATION;
 use tahoe_shares::format::ShareKind;
 use tahoe_shares::io::{FileIo, ShareIo};
 use tahoe_shares::server::{
-    AdviseOutcome, AllocateRequest, Config, Server, SlotSecrets, SlotWrite,
+    AdviseOutcome, AllocateRequest, Config, LeaseUpdate, Server, SlotSecrets, SlotWrite,
 };
 use tahoe_shares::store::{Durability, FsError, FsStore, ShareStore, LOCK_FILE_NAME};
 use tahoe_shares::{
@@ -137,8 +137,15 @@ fn slot_write<S: ShareStore>(
         writes: &writes,
         new_length: None,
     };
-    s.slot_testv_and_readv_and_writev(&MSI, &slot_secrets(), &[entry], &[], true, NOW)
-        .map(|o| o.passed)
+    s.slot_testv_and_readv_and_writev(
+        &MSI,
+        &slot_secrets(),
+        &[entry],
+        &[],
+        LeaseUpdate::AddOrRenew,
+        NOW,
+    )
+    .map(|o| o.passed)
 }
 
 /// Every regular file below `dir`, with its length, sorted.
@@ -528,7 +535,14 @@ fn check_read_only_server(dir: &Path) {
     // A call that only reads is answered.
     let specimen = &MUTABLE_DATA[..3];
     let outcome = s
-        .slot_testv_and_readv_and_writev(&MSI, &slot_secrets(), &[], &[(0, 3)], false, NOW)
+        .slot_testv_and_readv_and_writev(
+            &MSI,
+            &slot_secrets(),
+            &[],
+            &[(0, 3)],
+            LeaseUpdate::NoChange,
+            NOW,
+        )
         .unwrap();
     assert_eq!(outcome.reads, vec![(sn(1), vec![specimen.to_vec()])]);
 

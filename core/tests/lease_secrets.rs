@@ -211,7 +211,7 @@ fn write_with(
     we: WriteEnabler,
     data: &[u8],
 ) -> Result<bool, Error<tahoe_shares::io::MemError>> {
-    use tahoe_shares::server::{SlotSecrets, SlotWrite};
+    use tahoe_shares::server::{LeaseUpdate, SlotSecrets, SlotWrite};
     let si = StorageIndex::new([2; 16]);
     let secrets = SlotSecrets {
         write_enabler: we,
@@ -226,7 +226,14 @@ fn write_with(
         new_length: None,
     };
     server
-        .slot_testv_and_readv_and_writev(&si, &secrets, &[entry], &[], true, 1_700_000_000)
+        .slot_testv_and_readv_and_writev(
+            &si,
+            &secrets,
+            &[entry],
+            &[],
+            LeaseUpdate::AddOrRenew,
+            1_700_000_000,
+        )
         .map(|o| o.passed)
 }
 

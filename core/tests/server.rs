@@ -19,7 +19,7 @@ use tahoe_shares::format::mutable::{MutableVersion, MAX_MUTABLE_SHARE_SIZE};
 use tahoe_shares::format::ShareKind;
 use tahoe_shares::io::MemError;
 use tahoe_shares::server::{
-    AdviseOutcome, AllocateRequest, Allocation, Config, Server, SlotSecrets, SlotWrite,
+    AdviseOutcome, AllocateRequest, Allocation, Config, LeaseUpdate, Server, SlotSecrets, SlotWrite,
 };
 use tahoe_shares::store::{Durability, FsStore, MemStore, ShareStore};
 use tahoe_shares::{
@@ -127,13 +127,20 @@ fn slot(
     writes: &[SlotWrite<'_>],
     readv: &[(u64, u64)],
 ) -> MemResult<SlotAnswer> {
-    s.slot_testv_and_readv_and_writev(&MSI, &slot_secrets(6), writes, readv, true, NOW)
-        .map(|o| {
-            (
-                o.passed,
-                o.reads.into_iter().map(|(n, r)| (n.0, r)).collect(),
-            )
-        })
+    s.slot_testv_and_readv_and_writev(
+        &MSI,
+        &slot_secrets(6),
+        writes,
+        readv,
+        LeaseUpdate::AddOrRenew,
+        NOW,
+    )
+    .map(|o| {
+        (
+            o.passed,
+            o.reads.into_iter().map(|(n, r)| (n.0, r)).collect(),
+        )
+    })
 }
 
 /// Writes whole mutable shares of `MSI`.
@@ -1041,7 +1048,14 @@ fn the_write_enabler_is_checked_against_every_share_even_with_no_writes() {
     assert_eq!(slot_data(&mut s)[0], (0, b"mine".to_vec()));
     // Share 1's own write enabler is refused by share 0.
     let e = s
-        .slot_testv_and_readv_and_writev(&MSI, &slot_secrets(0x44), &[], &[], true, NOW)
+        .slot_testv_and_readv_and_writev(
+            &MSI,
+            &slot_secrets(0x44),
+            &[],
+            &[],
+            LeaseUpdate::AddOrRenew,
+            NOW,
+        )
         .unwrap_err();
     assert!(
         matches!(e, Error::BadWriteEnabler { nodeid } if nodeid == NODE),
@@ -1059,7 +1073,7 @@ fn a_slot_write_at_an_immutable_storage_index_is_unknown_mutable_magic() {
             &slot_secrets(6),
             &[entry(1, &[], &[(0, b"x")], None)],
             &[],
-            true,
+            LeaseUpdate::AddOrRenew,
             NOW,
         )
         .unwrap_err();
@@ -1334,7 +1348,7 @@ fn slot_writes_add_owner_1_leases_on_surviving_shares_only() {
             entry(4, &[], w, None),
         ],
         &[],
-        true,
+        LeaseUpdate::AddOrRenew,
         NOW + 60,
     )
     .unwrap();
@@ -1351,8 +1365,15 @@ fn slot_writes_add_owner_1_leases_on_surviving_shares_only() {
         ]
     );
     // Without renew_leases, a created share has no lease at all.
-    s.slot_testv_and_readv_and_writev(&MSI, &secrets, &[entry(5, &[], w, None)], &[], false, NOW)
-        .unwrap();
+    s.slot_testv_and_readv_and_writev(
+        &MSI,
+        &secrets,
+        &[entry(5, &[], w, None)],
+        &[],
+        LeaseUpdate::NoChange,
+        NOW,
+    )
+    .unwrap();
     assert_eq!(s.stat_share(&MSI, sn(5)).unwrap().num_leases, 0);
     assert_eq!(s.stat_share(&MSI, sn(2)).unwrap().num_leases, 1);
 }
@@ -1396,7 +1417,7 @@ fn a_fifth_mutable_lease_on_a_readonly_server_is_nospace_after_the_writes() {
             &secrets,
             &[entry(0, &[], w, None)],
             &[],
-            true,
+            LeaseUpdate::AddOrRenew,
             NOW,
         )
         .unwrap();
@@ -1807,7 +1828,7 @@ fn fs_store_files_are_tahoes_byte_for_byte() {
             entry(2, &[], &[], None),
         ],
         &[(0, 5)],
-        true,
+        LeaseUpdate::AddOrRenew,
         NOW + 1200,
     )
     .unwrap();
@@ -1865,12 +1886,26 @@ fn fs_store_mutable_delete_removes_the_share_file() {
     let mut s = fs_server(&dir, Config::default(), NOW);
     let ms = slot_secrets(6);
     let w: &[(u64, &[u8])] = &[(0, b"data")];
-    s.slot_testv_and_readv_and_writev(&MSI, &ms, &[entry(0, &[], w, None)], &[], true, NOW)
-        .unwrap();
+    s.slot_testv_and_readv_and_writev(
+        &MSI,
+        &ms,
+        &[entry(0, &[], w, None)],
+        &[],
+        LeaseUpdate::AddOrRenew,
+        NOW,
+    )
+    .unwrap();
     let path = dir.path().join("shares/be/beeqscijbeeqscijbeeqscijbe/0");
     assert!(path.is_file());
-    s.slot_testv_and_readv_and_writev(&MSI, &ms, &[entry(0, &[], &[], Some(0))], &[], true, NOW)
-        .unwrap();
+    s.slot_testv_and_readv_and_writev(
+        &MSI,
+        &ms,
+        &[entry(0, &[], &[], Some(0))],
+        &[],
+        LeaseUpdate::AddOrRenew,
+        NOW,
+    )
+    .unwrap();
     assert!(!path.exists());
     assert!(s.shares(&MSI).unwrap().is_empty());
 }
@@ -1919,7 +1954,14 @@ fn mutable_shares_match_tahoe_bytes() {
     let t = NOW + 1200;
     let call = |s: &mut MemServer, w: &[SlotWrite<'_>], r: &[(u64, u64)], now: u64| {
         let o = s
-            .slot_testv_and_readv_and_writev(&MSI, &slot_secrets(6), w, r, true, now)
+            .slot_testv_and_readv_and_writev(
+                &MSI,
+                &slot_secrets(6),
+                w,
+                r,
+                LeaseUpdate::AddOrRenew,
+                now,
+            )
             .unwrap();
         assert!(o.passed);
         o.reads

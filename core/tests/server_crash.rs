@@ -51,7 +51,7 @@ use tahoe_shares::format::lease::Lease;
 use tahoe_shares::format::mutable::MutableVersion;
 use tahoe_shares::format::{sniff, ShareKind, SNIFF_SIZE};
 use tahoe_shares::io::VecIo;
-use tahoe_shares::server::{AllocateRequest, Config, Server, SlotSecrets, SlotWrite};
+use tahoe_shares::server::{AllocateRequest, Config, LeaseUpdate, Server, SlotSecrets, SlotWrite};
 use tahoe_shares::store::{
     Fault, FaultyStore, MemStore, Pending, Persist, ShareStore, StoreFault, StoreOp,
 };
@@ -234,7 +234,7 @@ fn slot_write(
         &slot_secrets(seed),
         &sw,
         &[(0, 8)],
-        renew_leases,
+        LeaseUpdate::from(renew_leases),
         now,
     )?;
     ensure(out.passed, "test vectors failed")

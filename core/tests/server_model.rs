@@ -12,7 +12,7 @@ use tahoe_shares::format::lease::DEFAULT_LEASE_DURATION;
 use tahoe_shares::format::mutable::MAX_MUTABLE_SHARE_SIZE;
 use tahoe_shares::format::ShareKind;
 use tahoe_shares::io::MemError;
-use tahoe_shares::server::{AllocateRequest, Config, Server, SlotSecrets, SlotWrite};
+use tahoe_shares::server::{AllocateRequest, Config, LeaseUpdate, Server, SlotSecrets, SlotWrite};
 use tahoe_shares::store::{MemStore, ShareStore};
 use tahoe_shares::{
     CancelSecret, Error, NodeId, RenewSecret, ShareNumber, ShareSet, StorageIndex, UploadSecret,
@@ -864,7 +864,7 @@ fn run_slot(
             &secrets,
             &slot_writes,
             readv,
-            lease.is_some(),
+            LeaseUpdate::from(lease.is_some()),
             m.now,
         ),
         |o| Out::Slot(o.passed, reads_of(o.reads)),

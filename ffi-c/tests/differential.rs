@@ -13,7 +13,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use tahoe_shares::container::{TestOperator, TestVector};
-use tahoe_shares::server::{AllocateRequest, Config, ReadResults, Server, SlotSecrets, SlotWrite};
+use tahoe_shares::server::{
+    AllocateRequest, Config, LeaseUpdate, ReadResults, Server, SlotSecrets, SlotWrite,
+};
 use tahoe_shares::store::{Durability, FsStore};
 use tahoe_shares::{
     CancelSecret, Error, NodeId, RenewSecret, ShareNumber, ShareSet, StorageIndex, UploadSecret,
@@ -198,7 +200,7 @@ fn run_rust(dir: &Path) -> String {
                     &secrets,
                     &slot_writes,
                     &[(0, 64)],
-                    true,
+                    LeaseUpdate::AddOrRenew,
                     now,
                 );
                 let d = r.as_ref().map_or(String::new(), |o| {

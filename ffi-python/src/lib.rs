@@ -24,7 +24,9 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyType};
 use tahoe_shares::container::TestVector;
 use tahoe_shares::format::ShareKind;
-use tahoe_shares::server::{self, AdviseOutcome, AllocateRequest, Config, SlotSecrets, SlotWrite};
+use tahoe_shares::server::{
+    self, AdviseOutcome, AllocateRequest, Config, LeaseUpdate, SlotSecrets, SlotWrite,
+};
 use tahoe_shares::store::{Durability, FsStore, ShareStore};
 use tahoe_shares::{
     CancelSecret, NodeId, RenewSecret, ShareSet, StorageIndex, UploadSecret, WriteEnabler,
@@ -800,7 +802,7 @@ impl Server {
                 &secrets,
                 &writes,
                 &read_vector,
-                renew_leases,
+                LeaseUpdate::from(renew_leases),
                 now,
             )
         })?;

@@ -2,7 +2,7 @@
 
 use alloc::vec::Vec;
 
-use super::Server;
+use super::{LeaseUpdate, Server};
 use crate::container::{MutableContainer, NewLease, TestVector};
 use crate::error::{Error, Result};
 use crate::format::mutable::{MutableVersion, NEW_CONTAINER_SIZE};
@@ -118,8 +118,8 @@ impl<S: ShareStore> Server<S> {
     /// 4. only if every test passed, each entry is applied in order: `new_length == 0`
     ///    deletes the share (and its storage index's directory once empty), otherwise the
     ///    share is created if missing and the writes applied;
-    /// 5. with `renew_leases`, each share written and still present gets the lease
-    ///    (owner 1) added or renewed.
+    /// 5. with [`LeaseUpdate::AddOrRenew`], each share written and still present gets the
+    ///    lease (owner 1) added or renewed.
     ///
     /// Unlike Tahoe, every write vector of every share is checked before any is applied
     /// (so [`Error::DataTooLarge`] changes nothing), each share's update is crash-atomic
@@ -146,13 +146,13 @@ impl<S: ShareStore> Server<S> {
         secrets: &SlotSecrets,
         writes: &[SlotWrite<'_>],
         readv: &[(u64, u64)],
-        renew_leases: bool,
+        leases: LeaseUpdate,
         now: u64,
     ) -> Result<TestWriteOutcome, S::Error> {
         if !writes.is_empty() {
             self.check_writable()?;
         }
-        let r = self.slot_write_unmapped(si, secrets, writes, readv, renew_leases, now);
+        let r = self.slot_write_unmapped(si, secrets, writes, readv, leases, now);
         Self::no_space(r)
     }
 
@@ -162,9 +162,10 @@ impl<S: ShareStore> Server<S> {
         secrets: &SlotSecrets,
         writes: &[SlotWrite<'_>],
         readv: &[(u64, u64)],
-        renew_leases: bool,
+        leases: LeaseUpdate,
         now: u64,
     ) -> Result<TestWriteOutcome, S::Error> {
+        let renew = leases == LeaseUpdate::AddOrRenew;
         let mut seen = ShareSet::new();
         for w in writes {
             if !seen.insert(w.share_number) {
@@ -222,21 +223,21 @@ impl<S: ShareStore> Server<S> {
                         self.recover_after_no_space(si, n, &e);
                         return Err(e);
                     }
-                    lease_blocked = lease_blocked
-                        || (renew_leases && lease_needs_space(c, &secrets.renew, space)?);
+                    lease_blocked =
+                        lease_blocked || (renew && lease_needs_space(c, &secrets.renew, space)?);
                 }
                 None => self.create_slot_share(
                     si,
                     n,
                     &secrets.write_enabler,
                     w,
-                    (renew_leases && !lease_blocked).then_some(&lease),
+                    (renew && !lease_blocked).then_some(&lease),
                 )?,
             }
             survivors.push(n);
         }
         drop(shares);
-        if renew_leases {
+        if renew {
             for n in survivors {
                 let c = self.open_mutable(si, n)?;
                 self.add_or_renew_at(si, n, super::AnyShare::Mutable(c), &lease)?;
