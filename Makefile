@@ -71,13 +71,18 @@ nostd: rust-targets
 		echo "!!! WARNING: $(NOSTD_TARGET_RISCV) missing: not built for it !!!"; \
 	fi
 
-# Cross-checks against Tahoe-LAFS 1.20 itself: differential op scripts, both directions of
-# reading, and reproducibility of the committed golden files.
-test-python: venv python-ext
-	$(CARGO) build -p tahoe-shares --example apply_script --example server_script
+# Cross-checks against Tahoe-LAFS 1.20 itself: the differential scripts
+# (docs/differential-scripts.md) through the Rust driver (TS_DRIVER), the C driver
+# (TS_C_DRIVER, built here without sanitizers: test-c runs it under them) and the Python
+# bindings; both directions of reading; reproducibility of the committed golden files.
+test-python: venv python-ext c-lib
+	$(CARGO) build -p tahoe-shares-drivers --bin script_driver
 	$(CARGO) build -p tahoe-shares-cli
-	TS_CLI=$(CURDIR)/target/debug/tahoe-shares TS_APPLY=$(CURDIR)/target/debug/examples/apply_script \
-	TS_SERVER=$(CURDIR)/target/debug/examples/server_script $(VPY) -m pytest -q tests/python
+	mkdir -p $(C_OUT)/driver
+	gcc $(C_CFLAGS) ffi-c/tests/differential.c target/debug/libtahoe_shares_c.a $(C_LIBS) \
+		-o $(C_OUT)/driver/differential
+	TS_CLI=$(CURDIR)/target/debug/tahoe-shares TS_DRIVER=$(CURDIR)/target/debug/script_driver \
+	TS_C_DRIVER=$(CURDIR)/$(C_OUT)/driver/differential $(VPY) -m pytest -q tests/python
 
 # Builds the extension module into the venv (an editable install of ffi-python, cargo
 # profile `pytest`: optimised, with debug assertions and overflow checks), then
@@ -140,7 +145,7 @@ VALGRIND := valgrind --quiet --leak-check=full --show-leak-kinds=all --errors-fo
 	--error-exitcode=1
 # Each program with its arguments ($(1): the build directory, $(2): a scratch directory).
 c_runs = "$(1)/test_api $(2)" "$(1)/test_misuse $(2)" "$(1)/bad_input $(2)" \
-	"$(1)/differential ffi-c/tests/differential.script $(2)/differential" \
+	"$(1)/differential ffi-c/tests/differential.json $(2)/differential" \
 	"$(1)/storage_locked $(2)" "$(1)/no_space" \
 	"$(1)/fs_example $(2)/fs_example" "$(1)/memory_example"
 
@@ -161,9 +166,10 @@ c-lib:
 
 # The C tests and examples, built with -std=c11 -Wall -Wextra -Wpedantic -Werror against the
 # static library: run under AddressSanitizer + UndefinedBehaviorSanitizer, then (built without
-# them) under valgrind memcheck. Then the Rust tests of ffi-c: the header must be up to date,
-# and the differential test compares the C and Rust runs of one script. Last, an example
-# built through pkg-config against the shared library.
+# them) under valgrind memcheck. Then the Rust tests of ffi-c (the header must be up to date)
+# and the differential test, which compares the C and Rust drivers' runs of
+# ffi-c/tests/differential.json. Last, an example built through pkg-config against the
+# shared library.
 test-c: c-lib
 	rm -rf $(C_OUT)/asan $(C_OUT)/plain $(C_OUT)/scratch && mkdir -p $(C_OUT)/asan $(C_OUT)/plain
 	for p in $(C_PROGS); do \
@@ -182,8 +188,10 @@ test-c: c-lib
 		mkdir -p $(C_OUT)/scratch/valgrind; \
 		$(VALGRIND) $$run > /dev/null; \
 	done
-	@echo "== cargo test -p tahoe-shares-c (header, differential test)"
-	TS_C_DIFF_RUNNER=$(CURDIR)/$(C_OUT)/asan/differential $(CARGO) test -p tahoe-shares-c
+	@echo "== cargo test -p tahoe-shares-c (header), the C driver against the Rust one"
+	$(CARGO) test -p tahoe-shares-c
+	TS_C_DRIVER=$(CURDIR)/$(C_OUT)/asan/differential \
+		$(CARGO) test -p tahoe-shares-drivers --test c_differential
 	@echo "== pkg-config, shared library"
 	gcc $(C_CFLAGS) ffi-c/examples/fs_example.c -o $(C_OUT)/fs_example_shared \
 		$$(PKG_CONFIG_PATH=$(C_OUT)/stage/lib/pkgconfig pkg-config --cflags --libs tahoe_shares) \

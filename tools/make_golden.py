@@ -2,15 +2,16 @@
 
 Usage: ``python tools/make_golden.py OUTDIR``
 
-Every golden file is produced by replaying a fixed op script (see ``tahoe_ops``) with fixed
-secrets, expiry times and data patterns, so running this twice gives identical bytes. OUTDIR
-receives ``<name>.bin`` for each container and ``manifest.json``::
+Every golden file is produced by replaying a fixed container script
+(docs/differential-scripts.md) with fixed secrets, expiry times and data patterns, so running
+this twice gives identical bytes. OUTDIR receives ``<name>.bin`` for each container and
+``manifest.json``::
 
     {"<name>.bin": {"description": "...", "script": {...}, "outcomes": [...],
                     "dump": {...}}, ...}
 
-``dump`` is ``tahoe_ops.dump`` of the file (what Tahoe reads back), ``script`` and
-``outcomes`` let another implementation replay the same operations and compare. Files are
+``dump`` is ``tahoe_scripts.container.dump`` of the file (what Tahoe reads back), ``script``
+and ``outcomes`` let another implementation replay the same operations and compare. Files are
 overwritten; files of earlier runs that are no longer produced are left alone.
 """
 
@@ -22,7 +23,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import tahoe_ops
+from tahoe_scripts import container
 
 _EPOCH = 1_700_000_000
 _DAY = 86_400
@@ -189,7 +190,7 @@ def golden_scripts() -> dict[str, tuple[str, dict[str, Any]]]:
     """Every golden file name with its description and op script."""
     scripts = {}
     for kind, table in (("immutable", _IMMUTABLE), ("mutable", _MUTABLE)):
-        for schema in tahoe_ops.SCHEMAS:
+        for schema in container.SCHEMAS:
             for suffix, (description, ops) in table.items():
                 script = {"kind": kind, "schema": schema, "ops": ops}
                 scripts[f"{kind}-v{schema}-{suffix}.bin"] = (description, script)
@@ -201,14 +202,14 @@ def make_golden(outdir: Path) -> None:
     outdir.mkdir(parents=True, exist_ok=True)
     manifest = {}
     for name, (description, script) in golden_scripts().items():
-        outcomes = tahoe_ops.apply_to_file(script, outdir / name)
+        outcomes = container.apply_to_file(script, outdir / name)
         if outcomes != ["ok"] * len(script["ops"]):
             raise RuntimeError(f"{name}: unexpected outcomes {outcomes}")
         manifest[name] = {
             "description": description,
             "script": script,
             "outcomes": outcomes,
-            "dump": tahoe_ops.dump(outdir / name),
+            "dump": container.dump(outdir / name),
         }
     (outdir / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
 

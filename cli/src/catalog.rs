@@ -16,8 +16,8 @@
 use std::path::{Path, PathBuf};
 
 use serde_json::{json, Value};
+use tahoe_shares::types::base32;
 
-use crate::layout::b32;
 use crate::quote::{abspath, quote_output};
 use crate::report::{OutputError, Report};
 use crate::share::{Failure, Layout, ShareFile, Sniff};
@@ -151,7 +151,7 @@ fn layout_body(layout: &Layout, si: &str, json: &mut Value) -> Result<Option<Str
     Ok(match layout {
         Layout::Chk(chk) => {
             let (k, n, size) = chk.catalog_fields()?;
-            let hash = b32(&chk.ueb_hash);
+            let hash = base32(&chk.ueb_hash);
             json["k"] = int_json(k);
             json["n"] = int_json(n);
             json["size"] = int_json(size);
@@ -159,7 +159,7 @@ fn layout_body(layout: &Layout, si: &str, json: &mut Value) -> Result<Option<Str
             Some(format!("CHK {si} {k}/{n} {size} {hash}"))
         }
         Layout::Sdmf(m) | Layout::Mdmf(m) => {
-            let root = b32(&m.root_hash);
+            let root = base32(&m.root_hash);
             json["k"] = m.k.into();
             json["n"] = m.n.into();
             json["size"] = m.datalen.into();
@@ -188,17 +188,11 @@ fn layout_body(layout: &Layout, si: &str, json: &mut Value) -> Result<Option<Str
 pub fn catalog(dirs: &[PathBuf], now: f64, report: &mut Report) -> Result<u8, OutputError> {
     let mut status = 0u8;
     for dir in dirs {
-        let storage = match walk::storage_dir(dir)
-            .and_then(|s| abspath(&s).map_err(|e| format!("{}: {e}", s.display())))
-        {
-            Ok(s) => s,
-            Err(message) => {
-                report.note(&message);
-                report.object(&json!({"record": "error", "class": "unreadable",
-                    "path": dir.to_string_lossy(), "reason": message}))?;
-                status = 2;
-                continue;
-            }
+        let found = walk::storage_dir(dir)
+            .and_then(|s| abspath(&s).map_err(|e| format!("{}: {e}", s.display())));
+        let Some(storage) = report.storage_dir(dir, found)? else {
+            status = 2;
+            continue;
         };
         walk::walk(&storage, &mut |entry| {
             match entry {

@@ -17,10 +17,11 @@ use tahoe_shares::container::MutableContainer;
 use tahoe_shares::format::lease::Lease;
 use tahoe_shares::format::mutable::{DATA_OFFSET, HEADER_SIZE};
 use tahoe_shares::io::FileIo;
+use tahoe_shares::types::base32;
 use tahoe_shares::StorageIndex;
 
 use crate::date::Utc;
-use crate::layout::{b32, Chk, Mutable, CHK_SECTIONS};
+use crate::layout::{Chk, Mutable, CHK_SECTIONS};
 use crate::quote::{abspath, quote_output};
 use crate::report::{OutputError, Report};
 use crate::share::{Container, Failure, Layout, ShareFile};
@@ -82,8 +83,8 @@ fn lease_json(slot: u32, lease: &Lease, now: f64) -> Value {
         "secrets": if lease.secrets.is_hashed() { "hashed" } else { "cleartext" },
     });
     if lease.secrets.is_hashed() {
-        v["renew_secret_hash"] = b32(lease.secrets.renew_bytes()).into();
-        v["cancel_secret_hash"] = b32(lease.secrets.cancel_bytes()).into();
+        v["renew_secret_hash"] = base32(lease.secrets.renew_bytes()).into();
+        v["cancel_secret_hash"] = base32(lease.secrets.cancel_bytes()).into();
     }
     if let Some(n) = lease.nodeid {
         v["nodeid"] = n.to_string().into();
@@ -180,7 +181,7 @@ fn chk_lines(
         let (k, n, size) = chk.catalog_fields()?;
         let cap = format!(
             "URI:CHK-Verifier:{si}:{}:{k}:{n}:{size}",
-            b32(&chk.ueb_hash)
+            base32(&chk.ueb_hash)
         );
         out.field("verify-cap", &cap);
         json["verify_cap"] = cap.into();
@@ -229,9 +230,9 @@ fn mutable_lines(
     let name = if sdmf { "SDMF" } else { "MDMF" };
     out.push(format!(" {name} contents:"));
     out.push(format!("  seqnum: {}", m.seqnum));
-    out.push(format!("  root_hash: {}", b32(&m.root_hash)));
+    out.push(format!("  root_hash: {}", base32(&m.root_hash)));
     if let Some(iv) = &m.iv {
-        out.push(format!("  IV: {}", b32(iv)));
+        out.push(format!("  IV: {}", base32(iv)));
     }
     out.push(format!("  required_shares: {}", m.k));
     out.push(format!("  total_shares: {}", m.n));
@@ -240,7 +241,7 @@ fn mutable_lines(
     let mut layout = json!({
         "type": name,
         "seqnum": m.seqnum,
-        "root_hash": b32(&m.root_hash),
+        "root_hash": base32(&m.root_hash),
         "k": m.k,
         "n": m.n,
         "segsize": m.segsize,
@@ -249,7 +250,7 @@ fn mutable_lines(
             .collect::<serde_json::Map<_, _>>(),
     });
     if let Some(iv) = &m.iv {
-        layout["iv"] = b32(iv).into();
+        layout["iv"] = base32(iv).into();
     }
     if let Some(p) = &m.pieces {
         out.push(format!("  enc_privkey: {} bytes", p.enc_privkey));
@@ -276,7 +277,7 @@ fn mutable_lines(
             let cap = format!(
                 "URI:{}-Verifier:{si}:{}",
                 if sdmf { "SSK" } else { "MDMF" },
-                b32(&p.fingerprint)
+                base32(&p.fingerprint)
             );
             out.push(format!("  verify-cap: {cap}"));
             json["verify_cap"] = cap.into();
@@ -415,11 +416,11 @@ fn mutable_container_lines(
         if lease.secrets.is_hashed() {
             out.push(format!(
                 "  renew_secret: hash:{}",
-                b32(lease.secrets.renew_bytes())
+                base32(lease.secrets.renew_bytes())
             ));
             out.push(format!(
                 "  cancel_secret: hash:{}",
-                b32(lease.secrets.cancel_bytes())
+                base32(lease.secrets.cancel_bytes())
             ));
         } else {
             out.push("  renew_secret: (a clear-text secret: not shown)");

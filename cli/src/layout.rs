@@ -14,6 +14,7 @@ use std::io;
 use std::os::unix::fs::FileExt;
 
 use sha2::{Digest, Sha256};
+use tahoe_shares::types::base32;
 
 /// Why a layout could not be read.
 #[derive(Debug)]
@@ -146,6 +147,16 @@ impl Span {
         }
     }
 
+    /// The span when it holds whole records of `size` bytes; otherwise the corruption
+    /// `why` describes, given the span's length.
+    fn of_records(self, size: u64, why: impl FnOnce(u64) -> String) -> Result<Self, LayoutError> {
+        if self.len % size == 0 {
+            Ok(self)
+        } else {
+            corrupt(why(self.len))
+        }
+    }
+
     /// What `f.seek(where); f.read(length)` returns on a window: a negative length reads
     /// to the end.
     fn read(window: &Window<'_>, at: u64, length: i128) -> Self {
@@ -181,14 +192,6 @@ impl TaggedHasher {
 const UEB_TAG: &[u8] = b"allmydata_uri_extension_v1";
 /// The tag of the mutable public key fingerprint.
 const PUBKEY_TAG: &[u8] = b"allmydata_mutable_pubkey_to_fingerprint_v1";
-
-/// Tahoe's base32: RFC 4648 alphabet, lower case, no padding.
-#[must_use]
-pub fn b32(bytes: &[u8]) -> String {
-    data_encoding::BASE32_NOPAD
-        .encode(bytes)
-        .to_ascii_lowercase()
-}
 
 /// A big-endian field reader over a buffer that is known to hold it.
 struct Fields<'a>(&'a [u8]);
@@ -488,13 +491,13 @@ impl Chk {
             .map(|(k, v)| {
                 let shown = match v {
                     UebValue::Int(n) => Some(n.to_string()),
-                    UebValue::Bytes(b) if k.contains("hash") => Some(b32(b)),
+                    UebValue::Bytes(b) if k.contains("hash") => Some(base32(b)),
                     UebValue::Bytes(b) => String::from_utf8(b.clone()).ok(),
                 };
                 (k.clone(), shown)
             })
             .collect();
-        out.insert("UEB_hash".into(), Some(b32(&self.ueb_hash)));
+        out.insert("UEB_hash".into(), Some(base32(&self.ueb_hash)));
         out
     }
 }
@@ -621,20 +624,12 @@ pub fn parse_sdmf(data: &Window<'_>) -> Result<Mutable, LayoutError> {
         first
     };
     let span = |a: u64, b: u64| Span::slice(a, b, limit);
-    let shc_span = span(shc, bht);
-    if shc_span.len % 34 != 0 {
-        return corrupt(format!(
-            "hash chain is {} bytes, not multiple of 34",
-            shc_span.len
-        ));
-    }
-    let bht_span = span(bht, sd);
-    if bht_span.len % 32 != 0 {
-        return corrupt(format!(
-            "block_hash_tree is {} bytes, not multiple of 32",
-            bht_span.len
-        ));
-    }
+    let shc_span = span(shc, bht).of_records(34, |len| {
+        format!("hash chain is {len} bytes, not multiple of 34")
+    })?;
+    let bht_span = span(bht, sd).of_records(32, |len| {
+        format!("block_hash_tree is {len} bytes, not multiple of 32")
+    })?;
     let pubkey = span(SDMF_HEADER, sig);
     let pieces = Pieces {
         enc_privkey: span(enc, eof).len,
@@ -725,13 +720,9 @@ pub fn parse_mdmf(raw: &Window<'_>, pieces: bool) -> Result<Mutable, LayoutError
             return corrupt("MDMF offset past 2^63");
         }
         let read = |a: u64, b: u64| Span::read(raw, a, i128::from(b) - i128::from(a));
-        let shc_span = read(shc, sig);
-        if shc_span.len % 34 != 0 {
-            return corrupt(format!(
-                "share hash chain is {} bytes, not a multiple of 34",
-                shc_span.len
-            ));
-        }
+        let shc_span = read(shc, sig).of_records(34, |len| {
+            format!("share hash chain is {len} bytes, not a multiple of 34")
+        })?;
         let pubkey = read(vk, vk_end);
         Some(Pieces {
             enc_privkey: read(enc, shc).len,

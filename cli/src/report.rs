@@ -4,9 +4,10 @@
 
 use core::time::Duration;
 use std::io::{self, BufWriter, IsTerminal, Stdout, Write};
+use std::path::{Path, PathBuf};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use serde_json::Value;
+use serde_json::{json, Value};
 
 /// Standard output failed (`BrokenPipe` included: the reader went away).
 #[derive(Debug)]
@@ -90,6 +91,29 @@ impl Report {
         self.progress.suspend(|| {
             let _ = writeln!(io::stderr().lock(), "tahoe-shares: {text}");
         });
+    }
+
+    /// The storage directory found for the argument `dir`, or `None` once the reason it
+    /// was not found is reported: as a note on stderr, and as an `unreadable` error
+    /// record naming `dir`. A command that gets `None` skips `dir` and exits 2.
+    ///
+    /// # Errors
+    ///
+    /// Standard output failed.
+    pub fn storage_dir(
+        &mut self,
+        dir: &Path,
+        found: Result<PathBuf, String>,
+    ) -> Result<Option<PathBuf>, OutputError> {
+        match found {
+            Ok(storage) => Ok(Some(storage)),
+            Err(message) => {
+                self.note(&message);
+                self.object(&json!({"record": "error", "class": "unreadable",
+                    "path": dir.to_string_lossy(), "reason": message}))?;
+                Ok(None)
+            }
+        }
     }
 
     /// Counts one more share for the spinner and shows where the walk is.

@@ -248,15 +248,9 @@ pub fn verify(dirs: &[PathBuf], now: f64, report: &mut Report) -> Result<u8, Out
     let mut tally = Tally::default();
     let mut status = 0u8;
     for dir in dirs {
-        let storage = match walk::storage_dir(dir) {
-            Ok(s) => s,
-            Err(message) => {
-                report.note(&message);
-                report.object(&json!({"record": "error", "class": "unreadable",
-                    "path": dir.to_string_lossy(), "reason": message}))?;
-                status = 2;
-                continue;
-            }
+        let Some(storage) = report.storage_dir(dir, walk::storage_dir(dir))? else {
+            status = 2;
+            continue;
         };
         walk::walk(&storage, &mut |entry| {
             match entry {

@@ -94,12 +94,40 @@ fn sorted_names(dir: &Path) -> io::Result<Vec<OsString>> {
     Ok(names)
 }
 
+/// The sorted names in `dir`, or `None` once `dir` is reported as
+/// [`Entry::Unreadable`] (the walk carries on past it).
+///
+/// # Errors
+///
+/// What `visit` returns.
+fn names_or_unreadable<E>(
+    dir: &Path,
+    visit: &mut dyn FnMut(Entry) -> Result<(), E>,
+) -> Result<Option<Vec<OsString>>, E> {
+    match sorted_names(dir) {
+        Ok(names) => Ok(Some(names)),
+        Err(error) => visit(Entry::Unreadable {
+            path: dir.to_path_buf(),
+            error,
+        })
+        .map(|()| None),
+    }
+}
+
 /// Whether `name` could be a prefix directory: two characters of Tahoe's base32.
 fn is_prefix_name(name: &OsStr) -> bool {
     let b = name.as_bytes();
     b.len() == 2
         && b.iter()
             .all(|c| c.is_ascii_lowercase() || (b'2'..=b'7').contains(c))
+}
+
+/// A stray: `found` (an entry of the wrong kind, in words) where `belongs` belongs.
+fn misplaced(path: PathBuf, found: &str, belongs: &str) -> Entry {
+    Entry::Stray {
+        path,
+        why: format!("{found} where {belongs} belongs"),
+    }
 }
 
 /// What kind of entry a path is, without following a symbolic link.
@@ -131,14 +159,8 @@ fn kind(path: &Path) -> io::Result<Kind> {
 /// What `visit` returns.
 pub fn walk<E>(storage: &Path, visit: &mut dyn FnMut(Entry) -> Result<(), E>) -> Result<(), E> {
     let shares = storage.join("shares");
-    let names = match sorted_names(&shares) {
-        Ok(n) => n,
-        Err(error) => {
-            return visit(Entry::Unreadable {
-                path: shares,
-                error,
-            })
-        }
+    let Some(names) = names_or_unreadable(&shares, visit)? else {
+        return Ok(());
     };
     let mut has_incoming = false;
     for name in names {
@@ -154,14 +176,8 @@ pub fn walk<E>(storage: &Path, visit: &mut dyn FnMut(Entry) -> Result<(), E>) ->
                 path,
                 why: "not a prefix directory (two base32 characters)".into(),
             })?,
-            Ok(Kind::File(_)) => visit(Entry::Stray {
-                path,
-                why: "a file where a prefix directory belongs".into(),
-            })?,
-            Ok(Kind::Other(what)) => visit(Entry::Stray {
-                path,
-                why: format!("{what} where a prefix directory belongs"),
-            })?,
+            Ok(Kind::File(_)) => visit(misplaced(path, "a file", "a prefix directory"))?,
+            Ok(Kind::Other(what)) => visit(misplaced(path, what, "a prefix directory"))?,
         }
     }
     if has_incoming {
@@ -176,14 +192,8 @@ fn walk_prefix<E>(
     prefix: &OsStr,
     visit: &mut dyn FnMut(Entry) -> Result<(), E>,
 ) -> Result<(), E> {
-    let names = match sorted_names(dir) {
-        Ok(n) => n,
-        Err(error) => {
-            return visit(Entry::Unreadable {
-                path: dir.to_path_buf(),
-                error,
-            })
-        }
+    let Some(names) = names_or_unreadable(dir, visit)? else {
+        return Ok(());
     };
     for name in names {
         let path = dir.join(&name);
@@ -200,14 +210,8 @@ fn walk_prefix<E>(
                     prefix.to_string_lossy()
                 ),
             })?,
-            Ok(Kind::File(_)) => visit(Entry::Stray {
-                path,
-                why: "a file where a storage index directory belongs".into(),
-            })?,
-            Ok(Kind::Other(what)) => visit(Entry::Stray {
-                path,
-                why: format!("{what} where a storage index directory belongs"),
-            })?,
+            Ok(Kind::File(_)) => visit(misplaced(path, "a file", "a storage index directory"))?,
+            Ok(Kind::Other(what)) => visit(misplaced(path, what, "a storage index directory"))?,
         }
     }
     Ok(())
@@ -219,14 +223,8 @@ fn walk_bucket<E>(
     si: &OsStr,
     visit: &mut dyn FnMut(Entry) -> Result<(), E>,
 ) -> Result<(), E> {
-    let names = match sorted_names(dir) {
-        Ok(n) => n,
-        Err(error) => {
-            return visit(Entry::Unreadable {
-                path: dir.to_path_buf(),
-                error,
-            })
-        }
+    let Some(names) = names_or_unreadable(dir, visit)? else {
+        return Ok(());
     };
     if names.is_empty() {
         return visit(Entry::Stray {
@@ -247,14 +245,8 @@ fn walk_bucket<E>(
         match kind(&path) {
             Err(error) => visit(Entry::Unreadable { path, error })?,
             Ok(Kind::File(_)) => shares.push((shnum, path)),
-            Ok(Kind::Dir) => visit(Entry::Stray {
-                path,
-                why: "a directory where a share file belongs".into(),
-            })?,
-            Ok(Kind::Other(what)) => visit(Entry::Stray {
-                path,
-                why: format!("{what} where a share file belongs"),
-            })?,
+            Ok(Kind::Dir) => visit(misplaced(path, "a directory", "a share file"))?,
+            Ok(Kind::Other(what)) => visit(misplaced(path, what, "a share file"))?,
         }
     }
     shares.sort_by_key(|(n, _)| *n);
@@ -275,14 +267,8 @@ fn walk_incoming<E>(
     depth: u32,
     visit: &mut dyn FnMut(Entry) -> Result<(), E>,
 ) -> Result<(), E> {
-    let names = match sorted_names(dir) {
-        Ok(n) => n,
-        Err(error) => {
-            return visit(Entry::Unreadable {
-                path: dir.to_path_buf(),
-                error,
-            })
-        }
+    let Some(names) = names_or_unreadable(dir, visit)? else {
+        return Ok(());
     };
     for name in names {
         let path = dir.join(&name);
@@ -301,10 +287,7 @@ fn walk_incoming<E>(
                     mtime,
                 })?;
             }
-            Ok(Kind::Dir) => visit(Entry::Stray {
-                path,
-                why: "a directory where an incoming share file belongs".into(),
-            })?,
+            Ok(Kind::Dir) => visit(misplaced(path, "a directory", "an incoming share file"))?,
             Ok(Kind::Other(what)) => visit(Entry::Stray {
                 path,
                 why: format!("{what} under incoming/"),

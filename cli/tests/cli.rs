@@ -4,7 +4,11 @@
 //! Tahoe 1.20's own golden containers. `tests/python/test_cli_vs_tahoe.py` compares the
 //! tool with `tahoe debug` itself.
 
-use core::sync::atomic::{AtomicU32, Ordering};
+// The scratch directory of core/tests: one file, included by path (no helper crate holds
+// test helpers for both crates).
+#[path = "../../core/tests/common/temp_dir.rs"]
+mod temp_dir;
+
 use core::time::Duration;
 use std::collections::BTreeMap;
 use std::ffi::{OsStr, OsString};
@@ -22,6 +26,8 @@ use tahoe_shares::format::mutable::{tagged_hash, MutableVersion};
 use tahoe_shares::store::{Durability, FsStore, ShareStore};
 use tahoe_shares::{CancelSecret, NodeId, RenewSecret, ShareNumber, StorageIndex, WriteEnabler};
 
+use temp_dir::TempDir;
+
 const BIN: &str = env!("CARGO_BIN_EXE_tahoe-shares");
 
 /// "Now" for every run (`--now`): 2027-01-15 08:00:00 UTC.
@@ -35,40 +41,6 @@ const SI_MDMF: StorageIndex = StorageIndex::new([0x10; 16]);
 const NODEID: NodeId = NodeId([7; 20]);
 const ROOT: [u8; 32] = [0x5a; 32];
 const PUBKEY: [u8; 20] = [0xaa; 20];
-
-/// A fresh directory under the system temporary directory, removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(tag: &str) -> Self {
-        static COUNTER: AtomicU32 = AtomicU32::new(0);
-        let nanos = SystemTime::now()
-            .duration_since(SystemTime::UNIX_EPOCH)
-            .map_or(0, |d| d.subsec_nanos());
-        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-        let path = std::env::temp_dir().join(format!(
-            "tahoe-shares-cli-{tag}-{}-{n}-{nanos}",
-            std::process::id()
-        ));
-        fs::create_dir(&path).expect("create temp dir");
-        Self(path)
-    }
-
-    fn path(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = Command::new("chmod")
-            .arg("-R")
-            .arg("u+rwx")
-            .arg(&self.0)
-            .status();
-        let _ = fs::remove_dir_all(&self.0);
-    }
-}
 
 /// What one run of the binary did.
 #[derive(Debug)]

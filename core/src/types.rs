@@ -18,7 +18,7 @@ pub const MAX_STORAGE_INDEX_LEN: usize = 32;
 pub const STORAGE_INDEX_B32_LEN: usize = 26;
 
 /// The length in base32 of the longest storage index.
-pub const MAX_STORAGE_INDEX_B32_LEN: usize = (MAX_STORAGE_INDEX_LEN * 8).div_ceil(5);
+pub const MAX_STORAGE_INDEX_B32_LEN: usize = base32_len(MAX_STORAGE_INDEX_LEN);
 
 /// A storage index: the name under which a server keeps the shares of one file; 16 bytes
 /// in every protocol, 1 to [`MAX_STORAGE_INDEX_LEN`] bytes accepted.
@@ -52,6 +52,35 @@ impl core::hash::Hash for StorageIndex {
     fn hash<H: core::hash::Hasher>(&self, state: &mut H) {
         self.as_bytes().hash(state);
     }
+}
+
+/// The length of `n` bytes in Tahoe's base32: `ceil(8n / 5)` characters.
+#[must_use]
+pub const fn base32_len(n: usize) -> usize {
+    n.saturating_mul(8).div_ceil(5)
+}
+
+/// Tahoe's base32 (`allmydata.util.base32.b2a`: the RFC 4648 alphabet in lower case, no
+/// padding) of `bytes`, written at the start of `out`; `None`, with `out` unchanged, when
+/// `out` is shorter than [`base32_len`] of `bytes`.
+#[must_use]
+pub fn base32_encode<'o>(bytes: &[u8], out: &'o mut [u8]) -> Option<&'o str> {
+    let text = out.get_mut(..base32_len(bytes.len()))?;
+    data_encoding::BASE32_NOPAD.encode_mut(bytes, text);
+    text.make_ascii_lowercase();
+    // The alphabet is ASCII.
+    core::str::from_utf8(text).ok()
+}
+
+/// Tahoe's base32 of `bytes`, as [`base32_encode`] writes it (feature `alloc`).
+#[cfg(feature = "alloc")]
+#[must_use]
+pub fn base32(bytes: &[u8]) -> alloc::string::String {
+    let mut text = alloc::vec![0u8; base32_len(bytes.len())];
+    let n = base32_encode(bytes, &mut text).map_or(0, str::len);
+    text.truncate(n);
+    // Only base32 characters were written.
+    alloc::string::String::from_utf8(text).unwrap_or_default()
 }
 
 /// A storage index in Tahoe's base32 (lower case, no padding).
@@ -131,13 +160,9 @@ impl StorageIndex {
     /// for 16 bytes.
     #[must_use]
     pub fn to_base32(&self) -> Base32Name {
-        let bytes = self.as_bytes();
-        let n = data_encoding::BASE32_NOPAD.encode_len(bytes.len());
         let mut text = [0u8; MAX_STORAGE_INDEX_B32_LEN];
-        if let Some(out) = text.get_mut(..n) {
-            data_encoding::BASE32_NOPAD.encode_mut(bytes, out);
-            out.make_ascii_lowercase();
-        }
+        // A storage index is at most MAX_STORAGE_INDEX_LEN bytes: its name always fits.
+        let n = base32_encode(self.as_bytes(), &mut text).map_or(0, str::len);
         Base32Name { len: n as u8, text }
     }
 
@@ -554,12 +579,8 @@ impl fmt::Debug for NodeId {
 impl fmt::Display for NodeId {
     /// Tahoe's `idlib.nodeid_b2a`: lower-case base32, 32 characters.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut out = [0u8; 32];
-        data_encoding::BASE32_NOPAD.encode_mut(&self.0, &mut out);
-        for c in out {
-            write!(f, "{}", char::from(c.to_ascii_lowercase()))?;
-        }
-        Ok(())
+        let mut out = [0u8; base32_len(20)];
+        f.write_str(base32_encode(&self.0, &mut out).unwrap_or_default())
     }
 }
 
@@ -840,6 +861,31 @@ mod tests {
         assert!(StorageIndex::from_slice(&[]).is_err());
         assert!(StorageIndex::from_slice(&[0; 33]).is_err());
         assert!(StorageIndex::from_base32(b"").is_err());
+    }
+
+    #[test]
+    fn base32_as_tahoe_writes_it() {
+        // Tahoe: base32.b2a(b"") == b"", b2a(b"a") == b"me", b2a(b"\xff" * 5) == b"7" * 8.
+        let mut out = [b'x'; 10];
+        assert_eq!(base32_encode(b"", &mut out), Some(""));
+        assert_eq!(base32_encode(b"a", &mut out), Some("me"));
+        assert_eq!(base32_encode(&[0xff; 5], &mut out), Some("77777777"));
+        // b2a(bytes(range(16))) == b"aaaqeayeaudaocajbifqydiob4": 26 do not fit in 25.
+        let mut short = [b'x'; 25];
+        assert_eq!(
+            base32_encode(&core::array::from_fn::<u8, 16, _>(|i| i as u8), &mut short),
+            None
+        );
+        assert_eq!(short, [b'x'; 25]);
+        assert_eq!(
+            (base32_len(0), base32_len(1), base32_len(16), base32_len(20)),
+            (0, 2, 26, 32)
+        );
+        let mut id = heapless::String::<32>::new();
+        core::fmt::Write::write_fmt(&mut id, format_args!("{}", NodeId([0xff; 20]))).unwrap();
+        assert_eq!(id.as_str(), "77777777777777777777777777777777");
+        #[cfg(feature = "alloc")]
+        assert_eq!(base32(&[0xff; 5]), "77777777");
     }
 
     #[test]

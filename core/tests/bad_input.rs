@@ -1,35 +1,17 @@
-//! The bad-input catalogue (reference/reliability.md 3.4), one `rowNN_` test per row, each
-//! asserting its specific error, with no panic and no allocation sized by a length field.
-//!
-//! Covered: rows 1-38. Row 38 (callbacks that panic or raise) belongs to the bindings, whose
-//! suites cover it; here a device failing every operation stands in. Not covered: row 39
-//! (S3: there is no S3 backend).
-//!
-//! Where the core follows Tahoe 1.20 or its types rather than the catalogue, the test
-//! asserts what the core does and its name says so:
-//! - 5: an immutable lease region cannot be "partial" (Tahoe derives the data length from
-//!   the file size), so a cut record shows as `LeaseCountExceedsFile`;
-//! - 7: `UnknownMutableMagic` (Tahoe's `UnknownMutableContainerVersionError`);
-//! - 8: by where the file ends, `UnknownMutableMagic` (< 32 B), `TruncatedHeader`
-//!   (< 100 B) or `LeaseOffsetBeyondEof` (< 468 B);
-//! - 17-20: the types make bad lengths and share numbers unrepresentable; their parsers
-//!   return `InvalidLength` / `Err(value)`, a `ShareSet` deduplicates, and a mutable
-//!   write listing a share twice is `InvalidArgument`;
-//! - 21, 26: Tahoe skips an allocation that does not fit and publishes with holes, and
-//!   Tahoe's own suites require both;
-//! - 23: `DataTooLarge` (server, mutable) or `InvalidArgument` (container);
-//! - 25: `NoSuchUpload`; 33: `BadUploadSecret`;
-//! - 29: the server has no vector limit (the Foolscap and GBS schemas cap at 30);
-//! - 34-37: the device's own error comes back as `Io(e)`; ENOSPC is not mapped to
-//!   `NoSpace` (embedded-io 0.6 has no storage-full kind to recognise), but the partial
-//!   share is removed and its space returned.
+//! The bad-input catalogue of docs/bad-input.md against the core: one `row_NN_<input>` test
+//! per row (rows 1-38), each asserting its specific error, with no panic and no allocation
+//! sized by a length field. Where the core follows Tahoe 1.20 or its types rather than
+//! refusing the input, the test asserts what the core does, and the table says so. Row 38
+//! (callbacks that panic or raise) belongs to the bindings, whose suites cover it; here a
+//! device failing every operation stands in.
 //!
 //! `catalogue_figure` prints `RELIABILITY bad_inputs_core <N>` (see it with
 //! `--nocapture`).
 
+mod common;
+
 use std::fs;
 use std::os::unix::fs::symlink;
-use std::path::PathBuf;
 
 use core::cell::RefCell;
 use std::rc::Rc;
@@ -38,15 +20,17 @@ use tahoe_shares::container::{
     Backdate, ImmutableContainer, MutableContainer, NewLease, TestOperator, TestVector,
 };
 use tahoe_shares::format::immutable::ImmutableVersion;
-use tahoe_shares::format::mutable::{MutableVersion, DATA_OFFSET, MAX_MUTABLE_SHARE_SIZE};
+use tahoe_shares::format::mutable::{DATA_OFFSET, MAX_MUTABLE_SHARE_SIZE};
 use tahoe_shares::io::{ErrorKind, ErrorType, IoError, MemError, ShareIo, VecIo};
-use tahoe_shares::server::{AllocateRequest, Config, LeaseUpdate, Server, SlotSecrets, SlotWrite};
+use tahoe_shares::server::{AllocateRequest, Config, LeaseUpdate, Server, SlotWrite};
 use tahoe_shares::store::{Durability, FsStore, MemShare, MemStore, ShareStore};
 use tahoe_shares::types::InvalidLength;
 use tahoe_shares::{
     CancelSecret, Corruption, Error, NodeId, RenewSecret, ShareNumber, ShareSet, StorageIndex,
     UploadSecret, WriteEnabler,
 };
+
+use common::{eq, new_mutable, server, slot_secrets, upload_secret, TempDir, NODE, NOW};
 
 fn imm(bytes: Vec<u8>) -> Result<ImmutableContainer<VecIo>, Error<MemError>> {
     ImmutableContainer::open(VecIo::from_vec(bytes))
@@ -67,13 +51,7 @@ fn lease() -> NewLease {
 }
 
 fn good_mutable(extra_leases: u8) -> Vec<u8> {
-    let mut c = MutableContainer::create(
-        VecIo::new(),
-        MutableVersion::V2,
-        NodeId([1; 20]),
-        WriteEnabler::new([2; 32]),
-    )
-    .unwrap();
+    let mut c = new_mutable();
     c.writev(&[(0, b"some data")], None).unwrap();
     for i in 0..4 + extra_leases {
         let mut l = lease();
@@ -88,7 +66,7 @@ fn set(bytes: &mut [u8], at: usize, value: &[u8]) {
 }
 
 #[test]
-fn row1_empty_and_short_immutable() {
+fn row_01_empty_or_short_immutable() {
     assert!(matches!(
         imm(vec![]),
         Err(Error::Corrupt(Corruption::TruncatedHeader))
@@ -100,7 +78,7 @@ fn row1_empty_and_short_immutable() {
 }
 
 #[test]
-fn row2_unknown_immutable_versions() {
+fn row_02_unknown_immutable_version() {
     for v in [0u32, 3, u32::MAX] {
         let mut b = vec![0u8; 12];
         set(&mut b, 0, &v.to_be_bytes());
@@ -109,7 +87,7 @@ fn row2_unknown_immutable_versions() {
 }
 
 #[test]
-fn row3_lease_count_exceeds_file() {
+fn row_03_lease_count_exceeding_the_file() {
     // Three leases claimed, room for one: no allocation, a typed error.
     let mut b = vec![0u8; 12 + 10 + 72];
     set(&mut b, 0, &2u32.to_be_bytes());
@@ -121,7 +99,7 @@ fn row3_lease_count_exceeds_file() {
 }
 
 #[test]
-fn row4_lease_count_u32_max() {
+fn row_04_lease_count_u32_max() {
     let mut b = vec![0u8; 12 + 10 + 72];
     set(&mut b, 0, &2u32.to_be_bytes());
     set(&mut b, 8, &u32::MAX.to_be_bytes());
@@ -132,7 +110,7 @@ fn row4_lease_count_u32_max() {
 }
 
 #[test]
-fn row5_partial_trailing_lease_reads_as_count_exceeding_file() {
+fn row_05_partial_trailing_lease() {
     // Immutable: Tahoe derives the data length from the file size, so a cut-off record
     // only shows as a count the file cannot hold.
     let mut c = ImmutableContainer::create(VecIo::new(), ImmutableVersion::V2, 0).unwrap();
@@ -153,7 +131,7 @@ fn row5_partial_trailing_lease_reads_as_count_exceeding_file() {
 }
 
 #[test]
-fn row6_legacy_length_disagreeing_downwards_is_accepted_not_used() {
+fn row_06_legacy_length_field_disagreeing() {
     // The file holds less than the legacy field says: Tahoe's derived length wins.
     let mut c = ImmutableContainer::create(VecIo::new(), ImmutableVersion::V1, 100).unwrap();
     c.add_lease(&lease()).unwrap();
@@ -164,14 +142,14 @@ fn row6_legacy_length_disagreeing_downwards_is_accepted_not_used() {
 }
 
 #[test]
-fn row7_wrong_mutable_magic_is_unknown_mutable_magic() {
+fn row_07_wrong_mutable_magic() {
     let mut b = good_mutable(0);
     b[3] ^= 0x20;
     assert!(matches!(mutable(b), Err(Error::UnknownMutableMagic { .. })));
 }
 
 #[test]
-fn row8_short_mutable_files_by_where_they_end() {
+fn row_08_mutable_shorter_than_its_header() {
     let b = good_mutable(0);
     assert!(b.len() > 468);
     for cut in 0..468 {
@@ -188,7 +166,7 @@ fn row8_short_mutable_files_by_where_they_end() {
 }
 
 #[test]
-fn row9_data_length_beyond_container() {
+fn row_09_data_length_beyond_the_container() {
     let mut b = good_mutable(0);
     set(&mut b, 84, &(MAX_MUTABLE_SHARE_SIZE + 1).to_be_bytes());
     assert!(matches!(
@@ -198,7 +176,7 @@ fn row9_data_length_beyond_container() {
 }
 
 #[test]
-fn row10_extra_lease_offset_overlapping_data() {
+fn row_10_extra_lease_offset_overlapping_data() {
     let mut b = good_mutable(0);
     set(&mut b, 92, &(DATA_OFFSET + 2).to_be_bytes());
     assert!(matches!(
@@ -208,7 +186,7 @@ fn row10_extra_lease_offset_overlapping_data() {
 }
 
 #[test]
-fn row11_extra_lease_offset_beyond_eof() {
+fn row_11_extra_lease_offset_beyond_eof() {
     let mut b = good_mutable(0);
     set(&mut b, 92, &(1u64 << 40).to_be_bytes());
     assert!(matches!(
@@ -218,7 +196,7 @@ fn row11_extra_lease_offset_beyond_eof() {
 }
 
 #[test]
-fn row12_extra_lease_count_max() {
+fn row_12_extra_lease_count_u32_max() {
     let mut b = good_mutable(1);
     let elo = u64::from_be_bytes(b[92..100].try_into().unwrap()) as usize;
     set(&mut b, elo, &u32::MAX.to_be_bytes());
@@ -229,7 +207,7 @@ fn row12_extra_lease_count_max() {
 }
 
 #[test]
-fn row13_owner_zero_slot_is_empty() {
+fn row_13_lease_slot_of_owner_zero() {
     let mut b = good_mutable(0);
     set(&mut b, 100, &0u32.to_be_bytes()); // slot 0 owner := 0, other bytes non-zero
     let mut c = mutable(b).unwrap();
@@ -244,7 +222,7 @@ fn row13_owner_zero_slot_is_empty() {
 }
 
 #[test]
-fn row28_operators_other_than_eq() {
+fn row_28_test_operator_other_than_eq() {
     for op in [&b"lt"[..], b"ne", b"", b"EQ"] {
         assert!(matches!(
             TestOperator::parse::<MemError>(op),
@@ -255,7 +233,7 @@ fn row28_operators_other_than_eq() {
 }
 
 #[test]
-fn row30_write_past_maximum() {
+fn row_30_mutable_write_past_the_maximum() {
     let mut c = mutable(good_mutable(0)).unwrap();
     let before = c.data_length();
     assert!(matches!(
@@ -273,7 +251,7 @@ fn row30_write_past_maximum() {
 }
 
 #[test]
-fn row22_immutable_write_past_allocation() {
+fn row_22_immutable_write_past_the_allocation() {
     let mut c = ImmutableContainer::create(VecIo::new(), ImmutableVersion::V2, 10).unwrap();
     assert!(matches!(
         c.write_share_data(5, b"123456"),
@@ -287,7 +265,7 @@ fn row22_immutable_write_past_allocation() {
 }
 
 #[test]
-fn row27_reads_past_the_end() {
+fn row_27_reads_past_the_end() {
     let mut c = mutable(good_mutable(0)).unwrap();
     let mut buf = [0u8; 64];
     assert_eq!(c.read_share_data(1 << 62, &mut buf).unwrap(), 0);
@@ -295,7 +273,7 @@ fn row27_reads_past_the_end() {
 }
 
 #[test]
-fn row31_wrong_write_enabler() {
+fn row_31_wrong_write_enabler() {
     let c = mutable(good_mutable(0)).unwrap();
     assert!(matches!(
         c.check_write_enabler(&WriteEnabler::new([9; 32])),
@@ -304,7 +282,7 @@ fn row31_wrong_write_enabler() {
 }
 
 #[test]
-fn row32_unknown_renew_and_cancel_secrets() {
+fn row_32_unknown_renew_or_cancel_secret() {
     let mut c = mutable(good_mutable(0)).unwrap();
     assert!(matches!(
         c.renew_lease(&RenewSecret::new([77; 32]), 5, Backdate::Forbid),
@@ -316,28 +294,22 @@ fn row32_unknown_renew_and_cancel_secrets() {
     ));
 }
 
-fn temp_dir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("ts-bad-{name}-{}", std::process::id()));
-    let _ = fs::remove_dir_all(&d);
-    d
-}
-
-/// An `FsStore` holding share 3 of `si`, published.
-fn fs_store_with_share(name: &str, si: &StorageIndex) -> (PathBuf, FsStore) {
-    let root = temp_dir(name);
-    let mut store = FsStore::open(&root, Durability::Durable).unwrap();
+/// An `FsStore` in a new directory holding share 3 of `si`, published.
+fn fs_store_with_share(name: &str, si: &StorageIndex) -> (TempDir, FsStore) {
+    let dir = TempDir::new(name);
+    let mut store = FsStore::open(dir.path(), Durability::Durable).unwrap();
     let io = store.create_incoming(si, ShareNumber(3)).unwrap();
     let mut c = ImmutableContainer::create(io, ImmutableVersion::V2, 4).unwrap();
     c.add_lease(&lease()).unwrap();
     c.write_share_data(0, b"data").unwrap();
     store.publish(si, ShareNumber(3)).unwrap();
-    (root, store)
+    (dir, store)
 }
 
 #[test]
-fn row14_odd_share_file_names_are_ignored() {
+fn row_14_odd_share_file_names() {
     let si = StorageIndex::new([5; 16]);
-    let (root, mut store) = fs_store_with_share("names", &si);
+    let (_dir, mut store) = fs_store_with_share("names", &si);
     let bucket = store.bucket_dir(&si);
     for junk in ["007", "4.tmp", "-1", "256", "abc", "+1", "07"] {
         fs::write(bucket.join(junk), b"junk").unwrap();
@@ -347,13 +319,12 @@ fn row14_odd_share_file_names_are_ignored() {
     // `007` is not share 7, and nothing else is served under a number.
     assert!(store.open(&si, ShareNumber(7)).unwrap().is_none());
     assert!(store.open(&si, ShareNumber(4)).unwrap().is_none());
-    fs::remove_dir_all(&root).unwrap();
 }
 
 #[test]
-fn row15_symlink_or_directory_is_not_a_share() {
+fn row_15_symlink_or_directory_as_a_share() {
     let si = StorageIndex::new([6; 16]);
-    let (root, mut store) = fs_store_with_share("links", &si);
+    let (_dir, mut store) = fs_store_with_share("links", &si);
     let bucket = store.bucket_dir(&si);
     symlink(bucket.join("3"), bucket.join("5")).unwrap();
     fs::create_dir(bucket.join("6")).unwrap();
@@ -373,13 +344,12 @@ fn row15_symlink_or_directory_is_not_a_share() {
     ));
     // Never followed: the target is still there, untouched.
     assert!(bucket.join("3").is_file());
-    fs::remove_dir_all(&root).unwrap();
 }
 
 #[test]
 fn fs_store_create_is_exclusive() {
     let si = StorageIndex::new([5; 16]);
-    let (root, mut store) = fs_store_with_share("exclusive", &si);
+    let (_dir, mut store) = fs_store_with_share("exclusive", &si);
     // Neither an existing share nor an upload in progress is replaced.
     assert!(matches!(
         store.create_incoming(&si, ShareNumber(3)),
@@ -395,13 +365,13 @@ fn fs_store_create_is_exclusive() {
         store.abort(&si, ShareNumber(4)),
         Err(Error::NoSuchShare)
     ));
-    fs::remove_dir_all(&root).unwrap();
 }
 
 #[test]
 fn fs_store_layout_is_tahoes() {
-    let root = temp_dir("layout");
-    let mut store = FsStore::open(&root, Durability::NoSync).unwrap();
+    let dir = TempDir::new("layout");
+    let root = dir.path();
+    let mut store = FsStore::open(root, Durability::NoSync).unwrap();
     let si = StorageIndex::new(core::array::from_fn(|i| i as u8));
     let io = store.create_incoming(&si, ShareNumber(12)).unwrap();
     assert!(root
@@ -435,13 +405,10 @@ fn fs_store_layout_is_tahoes() {
         store.remove(&si, ShareNumber(12)),
         Err(Error::NoSuchShare)
     ));
-    fs::remove_dir_all(&root).unwrap();
 }
 
 // ----- server-level rows -----------------------------------------------------------------
 
-const NOW: u64 = 1_700_000_000;
-const NODE: NodeId = NodeId([7; 20]);
 const SI: StorageIndex = StorageIndex::new([1; 16]);
 
 /// A byte range (one-element arrays of range literals read as mistakes to clippy).
@@ -449,60 +416,27 @@ fn span(start: u64, end: u64) -> core::ops::Range<u64> {
     start..end
 }
 
-fn upload_secret(s: &str) -> UploadSecret {
-    UploadSecret::new(s.as_bytes()).unwrap()
-}
-
+/// An allocation at `SI`.
 fn request(shares: &[u8], size: u64, upload: &str) -> AllocateRequest {
-    AllocateRequest {
-        storage_index: SI,
-        renew_secret: RenewSecret::new([2; 32]),
-        cancel_secret: CancelSecret::new([3; 32]),
-        share_numbers: shares.iter().copied().map(ShareNumber).collect(),
-        allocated_size: size,
-        owner_num: 0,
-        renew_leases: true,
-        upload_secret: upload_secret(upload),
-    }
-}
-
-fn mem_server(store: MemStore) -> Server<MemStore> {
-    Server::new(store, NODE, Config::default(), NOW).unwrap()
+    common::request(SI, shares, size, upload)
 }
 
 /// A server with share 0 of `SI` being uploaded (10 bytes) under secret "u".
 fn uploading() -> Server<MemStore> {
-    let mut s = mem_server(MemStore::new());
+    let mut s = server(MemStore::new());
     let a = s.allocate_buckets(&request(&[0], 10, "u"), NOW).unwrap();
     assert!(a.allocated.contains(ShareNumber(0)));
     s
 }
 
-fn slot_secrets(we: u8) -> SlotSecrets {
-    SlotSecrets {
-        write_enabler: WriteEnabler::new([we; 32]),
-        renew: RenewSecret::new([0x0a; 32]),
-        cancel: CancelSecret::new([0x0b; 32]),
-    }
-}
-
-fn eq(offset: u64, length: u64, specimen: &[u8]) -> TestVector<'_> {
-    TestVector {
-        offset,
-        length,
-        operator: TestOperator::Eq,
-        specimen,
-    }
-}
-
 #[test]
-fn row16_stale_incoming_removed_at_startup() {
+fn row_16_stale_incoming_share_at_startup() {
     let mut store = MemStore::new();
     let io = store.create_incoming(&SI, ShareNumber(2)).unwrap();
     let mut c = ImmutableContainer::create(io, ImmutableVersion::V2, 4).unwrap();
     c.write_share_data(0, b"old!").unwrap();
     drop(c);
-    let mut s = mem_server(store);
+    let mut s = server(store);
     assert!(s.store_mut().list_incoming(&SI).unwrap().is_empty());
     assert!(s.shares(&SI).unwrap().is_empty());
     assert!(!s.upload_in_progress(&SI, ShareNumber(2)));
@@ -513,8 +447,9 @@ fn row16_stale_incoming_removed_at_startup() {
     assert_eq!(s.store().used(), 0);
 
     // The filesystem store too: the file is gone and never served.
-    let root = temp_dir("stale");
-    let mut fs_store = FsStore::open(&root, Durability::Durable).unwrap();
+    let dir = TempDir::new("stale");
+    let root = dir.path();
+    let mut fs_store = FsStore::open(root, Durability::Durable).unwrap();
     drop(fs_store.create_incoming(&SI, ShareNumber(2)).unwrap());
     let mut s = Server::new(fs_store, NODE, Config::default(), NOW).unwrap();
     assert!(s.store_mut().list_incoming(&SI).unwrap().is_empty());
@@ -523,11 +458,10 @@ fn row16_stale_incoming_removed_at_startup() {
         .join("shares/incoming")
         .join(core::str::from_utf8(&SI.prefix()).unwrap())
         .exists());
-    fs::remove_dir_all(&root).unwrap();
 }
 
 #[test]
-fn row17_storage_index_length_is_invalid_length() {
+fn row_17_storage_index_of_a_bad_length() {
     // Tahoe's own suites use short indexes such as b"si1", so 1 to 32 bytes are taken.
     for bad in [&[][..], &[0u8; 33][..], &[0u8; 1000][..]] {
         assert_eq!(
@@ -549,7 +483,7 @@ fn row17_storage_index_length_is_invalid_length() {
 }
 
 #[test]
-fn row18_secret_length_is_invalid_length() {
+fn row_18_secret_of_a_bad_length() {
     for len in [0usize, 31, 33, 64] {
         let bytes = vec![1u8; len];
         let want = InvalidLength {
@@ -571,7 +505,7 @@ fn row18_secret_length_is_invalid_length() {
 }
 
 #[test]
-fn row19_share_number_above_255_is_refused() {
+fn row_19_share_number_above_255() {
     for n in [256u64, 1000, u64::from(u32::MAX), u64::MAX] {
         assert_eq!(ShareNumber::from_u64(n), Err(n));
     }
@@ -579,11 +513,11 @@ fn row19_share_number_above_255_is_refused() {
 }
 
 #[test]
-fn row20_duplicate_share_numbers() {
+fn row_20_too_many_or_duplicate_share_numbers() {
     // A share set holds at most 256 numbers and deduplicates.
     let all: ShareSet = (0..=255u8).chain(0..=255u8).map(ShareNumber).collect();
     assert_eq!(all.len(), 256);
-    let mut s = mem_server(MemStore::new());
+    let mut s = server(MemStore::new());
     let req = AllocateRequest {
         share_numbers: [ShareNumber(4), ShareNumber(4), ShareNumber(4)]
             .into_iter()
@@ -623,11 +557,11 @@ fn row20_duplicate_share_numbers() {
 }
 
 #[test]
-fn row21_oversized_allocation_is_skipped_as_tahoe_does() {
+fn row_21_oversized_allocation() {
     // Tahoe 1.20 answers an allocation that does not fit with neither set, no error.
     let mut store = MemStore::new();
     store.capacity = Some(1000);
-    let mut s = mem_server(store);
+    let mut s = server(store);
     let a = s
         .allocate_buckets(&request(&[0, 1], 1001, "u"), NOW)
         .unwrap();
@@ -643,7 +577,7 @@ fn row21_oversized_allocation_is_skipped_as_tahoe_does() {
 }
 
 #[test]
-fn row23_offset_plus_length_overflowing_is_data_too_large() {
+fn row_23_offset_plus_length_overflowing() {
     let mut s = uploading();
     let secret = upload_secret("u");
     assert!(matches!(
@@ -681,7 +615,7 @@ fn row23_offset_plus_length_overflowing_is_data_too_large() {
 }
 
 #[test]
-fn row24_conflicting_immutable_write() {
+fn row_24_conflicting_immutable_write() {
     let mut s = uploading();
     let secret = upload_secret("u");
     s.write(&SI, ShareNumber(0), &secret, 0, b"abcd", NOW)
@@ -716,7 +650,7 @@ fn incoming_bytes(s: &mut Server<MemStore>) -> Vec<u8> {
 }
 
 #[test]
-fn row25_write_after_close_or_abort_is_no_such_upload() {
+fn row_25_write_after_close_or_abort() {
     let secret = upload_secret("u");
     let mut s = uploading();
     s.write(&SI, ShareNumber(0), &secret, 0, b"0123456789", NOW)
@@ -747,7 +681,7 @@ fn row25_write_after_close_or_abort_is_no_such_upload() {
 }
 
 #[test]
-fn row26_close_with_holes_publishes_as_tahoe_does() {
+fn row_26_close_with_holes() {
     // Tahoe 1.20's BucketWriter.close does not check completeness, and its own test
     // suites close partial uploads: the holes read as zeros.
     let secret = upload_secret("u");
@@ -767,10 +701,10 @@ fn row26_close_with_holes_publishes_as_tahoe_does() {
 }
 
 #[test]
-fn row29_many_vectors_accepted_as_tahoes_server_does() {
+fn row_29_many_test_or_read_vectors() {
     // Tahoe's StorageServer has no vector limit: Foolscap's schema (ListOf, 30) and the
     // GBS CBOR schema (0*30) enforce it on the wire, in the front ends.
-    let mut s = mem_server(MemStore::new());
+    let mut s = server(MemStore::new());
     let msi = StorageIndex::new([9; 16]);
     let data = [7u8; 40];
     let writes: Vec<(u64, &[u8])> = (0..40u64).map(|i| (i, &data[..1])).collect();
@@ -814,7 +748,7 @@ fn row29_many_vectors_accepted_as_tahoes_server_does() {
 }
 
 #[test]
-fn row33_upload_secret_mismatch_is_bad_upload_secret() {
+fn row_33_wrong_upload_secret() {
     let mut s = uploading();
     let right = upload_secret("u");
     let wrong = upload_secret("not u");
@@ -1059,7 +993,7 @@ fn faulty_upload(s: &mut FaultyServer) {
 }
 
 #[test]
-fn row34_backend_short_read_is_an_error_never_zeros() {
+fn row_34_backend_short_read() {
     let (mut s, faults) = faulty_server();
     let secret = upload_secret("u");
     faulty_upload(&mut s);
@@ -1096,7 +1030,7 @@ fn row34_backend_short_read_is_an_error_never_zeros() {
 }
 
 #[test]
-fn row35_backend_partial_write_is_an_error() {
+fn row_35_backend_partial_write() {
     let (mut s, faults) = faulty_server();
     let secret = upload_secret("u");
     faulty_upload(&mut s);
@@ -1150,7 +1084,7 @@ fn row35_backend_partial_write_is_an_error() {
 }
 
 #[test]
-fn row36_backend_sync_error_is_never_acknowledged() {
+fn row_36_backend_sync_error() {
     let (mut s, faults) = faulty_server();
     let secret = upload_secret("u");
     faulty_upload(&mut s);
@@ -1182,7 +1116,7 @@ fn row36_backend_sync_error_is_never_acknowledged() {
 }
 
 #[test]
-fn row37_enospc_during_upload_leaves_nothing() {
+fn row_37_enospc_during_upload() {
     // The store cannot tell its space (as a filesystem under other writers): the
     // device's ENOSPC is what stops the allocation, when the lease record is written
     // past the data.
@@ -1214,7 +1148,7 @@ fn row37_enospc_during_upload_leaves_nothing() {
 }
 
 #[test]
-fn row38_misbehaving_device_is_an_io_error_not_a_panic() {
+fn row_38_misbehaving_device_or_callbacks() {
     // The callback half of row 38 is the bindings' (C and Python suites). In the core, a
     // device failing every kind of operation yields `Io`, for every server operation.
     let (mut s, faults) = faulty_server();
@@ -1251,7 +1185,7 @@ fn row38_misbehaving_device_is_an_io_error_not_a_panic() {
 
 // ----- the figure ---------------------------------------------------------------------------
 
-/// Row tests in this file (named `rowNN_`); `catalogue_figure` counts them in the source.
+/// Row tests in this file (named `row_NN_`); `catalogue_figure` counts them in the source.
 const ROW_TESTS: usize = 38;
 
 #[test]

@@ -1,4 +1,4 @@
-//! Bucket readers pin no file descriptors (issue 12 item 11): a reader holds which share
+//! Bucket readers pin no file descriptors: a reader holds which share
 //! it reads and its length, and each read opens the share through the store.
 //!
 //! This binary holds one test on purpose: it counts this process's open descriptors
@@ -7,15 +7,15 @@
 // Tests fail by panicking.
 #![allow(clippy::unwrap_used, clippy::panic)]
 
+mod common;
+
 use std::fs;
 
-use tahoe_shares::server::{AllocateRequest, Config, Server};
-use tahoe_shares::store::{Durability, FsStore};
-use tahoe_shares::{
-    CancelSecret, Error, NodeId, RenewSecret, ShareNumber, StorageIndex, UploadSecret,
-};
+use tahoe_shares::server::AllocateRequest;
+use tahoe_shares::store::Durability;
+use tahoe_shares::{CancelSecret, Error, RenewSecret, ShareNumber, StorageIndex, UploadSecret};
 
-const NOW: u64 = 1_700_000_000;
+use common::{fs_server, TempDir, NOW};
 
 fn open_descriptors() -> usize {
     fs::read_dir("/proc/self/fd").unwrap().count()
@@ -23,11 +23,8 @@ fn open_descriptors() -> usize {
 
 #[test]
 fn three_hundred_readers_pin_no_descriptor_and_deleted_shares_are_not_served() {
-    let dir = std::env::temp_dir().join(format!("ts-bucket-readers-{}", std::process::id()));
-    let _ = fs::remove_dir_all(&dir);
-    fs::create_dir_all(&dir).unwrap();
-    let store = FsStore::open(&dir, Durability::Durable).unwrap();
-    let mut s = Server::new(store, NodeId([7; 20]), Config::default(), NOW).unwrap();
+    let dir = TempDir::new("readers");
+    let mut s = fs_server(dir.path(), Durability::Durable);
     let si = StorageIndex::new([3; 16]);
     let up = UploadSecret::new(b"u").unwrap();
     let shares = [ShareNumber(0), ShareNumber(1)];
@@ -79,5 +76,4 @@ fn three_hundred_readers_pin_no_descriptor_and_deleted_shares_are_not_served() {
     }
     assert_eq!(open_descriptors(), before);
     drop(s);
-    fs::remove_dir_all(&dir).unwrap();
 }

@@ -1,4 +1,5 @@
-//! Concurrency and load (reference/reliability.md section 3.5) on a real filesystem.
+//! Concurrency and load on a real filesystem: parallel uploads, racing writers of one
+//! share, racing test-and-writes, readers during writes, and lease renewals racing growth.
 //!
 //! Most tests share one `Server<FsStore>` among threads behind a `Mutex`, exactly as the C
 //! and Python bindings do: every call is one lock acquisition, so calls of different
@@ -20,8 +21,11 @@
 //! what the lock prevents: mutable shares need one writer per storage directory.
 //!
 //! Randomness is a seeded `SplitMix64` (set `TS_CONCURRENCY_SEED` to vary it); the thread
-//! schedule is not deterministic, which is the point. The tests of the four items of 3.5
-//! print one `RELIABILITY <key> <N>` line each (collected with `-- --nocapture`).
+//! schedule is not deterministic, which is the point. The tests of uploads, racing writers,
+//! racing test-and-writes and readers during writes print one `RELIABILITY <key> <N>` line
+//! each (collected with `-- --nocapture`).
+
+mod common;
 
 use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use core::time::Duration;
@@ -32,17 +36,16 @@ use std::sync::{Arc, Barrier, Mutex, MutexGuard};
 use std::thread;
 use std::time::Instant;
 
-use tahoe_shares::container::{TestOperator, TestVector};
+use tahoe_shares::container::TestVector;
 use tahoe_shares::format::lease::DEFAULT_LEASE_DURATION;
 use tahoe_shares::server::{AllocateRequest, Config, LeaseUpdate, Server, SlotSecrets, SlotWrite};
 use tahoe_shares::store::{Durability, FsStore, ShareStore};
 use tahoe_shares::{
-    CancelSecret, Error, NodeId, RenewSecret, ShareNumber, ShareSet, StorageIndex, UploadSecret,
-    WriteEnabler,
+    CancelSecret, Error, RenewSecret, ShareNumber, ShareSet, StorageIndex, UploadSecret,
 };
 
-const NOW: u64 = 1_700_000_000;
-const NODE: NodeId = NodeId([7; 20]);
+use common::{eq, files_below, fs_server, server, slot_secrets_of, Rng, TempDir, NODE, NOW};
+
 /// Bytes of the immutable header and of one immutable lease record (docs/format.md 2.1).
 const IMM_HEADER: u64 = 12;
 const IMM_LEASE: u64 = 72;
@@ -64,88 +67,10 @@ fn seed() -> u64 {
         .unwrap_or(0x7a40_e5ee_d5ee_d001)
 }
 
-/// `SplitMix64`: small, seedable, good enough to pick sizes and orders.
-struct Rng(u64);
-
-impl Rng {
-    fn new(seed: u64) -> Self {
-        Self(seed)
-    }
-
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    /// A number in `0..n` (`n > 0`).
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-
-    fn below_usize(&mut self, n: usize) -> usize {
-        self.below(n as u64) as usize
-    }
-
-    fn bytes(&mut self, len: usize) -> Vec<u8> {
-        (0..len).map(|_| self.next() as u8).collect()
-    }
-
-    fn shuffle<T>(&mut self, v: &mut [T]) {
-        for i in (1..v.len()).rev() {
-            v.swap(i, self.below_usize(i + 1));
-        }
-    }
-}
-
-/// A scratch directory under the system's temporary directory, removed on drop (also when
-/// a test fails).
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(name: &str) -> Self {
-        static COUNTER: AtomicUsize = AtomicUsize::new(0);
-        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-        let path =
-            std::env::temp_dir().join(format!("ts-concurrency-{name}-{}-{n}", std::process::id()));
-        let _ = fs::remove_dir_all(&path);
-        fs::create_dir_all(&path).unwrap();
-        Self(path)
-    }
-
-    fn path(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.0);
-    }
-}
-
-fn fs_server(dir: &Path, durability: Durability) -> FsServer {
-    Server::new(
-        FsStore::open(dir, durability).unwrap(),
-        NODE,
-        Config::default(),
-        NOW,
-    )
-    .unwrap()
-}
-
 /// A server over a store that does not take the directory's lock: a second writer that
 /// does not know it (Tahoe's own server would be one).
 fn unlocked_server(dir: &Path, durability: Durability) -> FsServer {
-    Server::new(
-        FsStore::open_unlocked(dir, durability).unwrap(),
-        NODE,
-        Config::default(),
-        NOW,
-    )
-    .unwrap()
+    server(FsStore::open_unlocked(dir, durability).unwrap())
 }
 
 /// Separate servers on one directory: the first holds the lock, which refuses another
@@ -168,27 +93,6 @@ fn shared(dir: &Path, durability: Durability) -> Shared {
 fn lock(s: &Shared) -> MutexGuard<'_, FsServer> {
     s.lock()
         .expect("a thread panicked while holding the server")
-}
-
-/// Every regular file below `dir`, with its length.
-fn files_below(dir: &Path) -> Vec<(PathBuf, u64)> {
-    let mut out = Vec::new();
-    let mut todo = vec![dir.to_path_buf()];
-    while let Some(d) = todo.pop() {
-        let Ok(entries) = fs::read_dir(&d) else {
-            continue;
-        };
-        for e in entries {
-            let e = e.unwrap();
-            let t = e.file_type().unwrap();
-            if t.is_dir() {
-                todo.push(e.path());
-            } else {
-                out.push((e.path(), e.metadata().unwrap().len()));
-            }
-        }
-    }
-    out
 }
 
 fn incoming_files(root: &Path) -> Vec<(PathBuf, u64)> {
@@ -259,21 +163,8 @@ fn upload_request(
     }
 }
 
-fn eq_test(offset: u64, length: u64, specimen: &[u8]) -> TestVector<'_> {
-    TestVector {
-        offset,
-        length,
-        operator: TestOperator::Eq,
-        specimen,
-    }
-}
-
 fn slot_secrets(renew: u8) -> SlotSecrets {
-    SlotSecrets {
-        write_enabler: WriteEnabler::new([0x5e; 32]),
-        renew: RenewSecret::new([renew; 32]),
-        cancel: CancelSecret::new([renew ^ 0xff; 32]),
-    }
+    slot_secrets_of(0x5e, renew, renew ^ 0xff)
 }
 
 /// Reads all of share `n` of a slot (empty when the share is absent).
@@ -451,7 +342,7 @@ fn run_upload_batch(server: &Shared, plans: &[&UploadPlan], rng: &mut Rng) {
     }
 }
 
-/// reliability.md 3.5: many parallel uploads in random chunk order, then byte-for-byte
+/// Many parallel uploads in random chunk order, then byte-for-byte
 /// verification (through the server and on disk) and an exact space check.
 /// `Durability::NoSync` (no fsync): this test is about interleaving, and speed matters.
 #[test]
@@ -769,7 +660,7 @@ fn race_between_servers() -> (usize, usize) {
     (RACE_ROUNDS, refused.load(Ordering::Relaxed))
 }
 
-/// reliability.md 3.5: two (here eight) writers on the same share, exactly one wins:
+/// Two (here eight) writers on the same share, exactly one wins:
 /// (a) through one shared server; (b) through separate servers on one directory, where
 /// only the exclusive creation of the incoming file arbitrates. Each round checks that
 /// the share holds exactly the winner's bytes and lease.
@@ -880,7 +771,7 @@ const TW_SI: StorageIndex = StorageIndex::new([0x3c; 16]);
 /// One test-and-write of share 0 of `si` with the test "exactly `specimen`" (reading one
 /// byte more than the specimen makes it "exactly these bytes", not "starts with them").
 fn tw_op(server: &Shared, si: &StorageIndex, specimen: &[u8], data: Vec<u8>) -> TwOp {
-    let tests = [eq_test(0, specimen.len() as u64 + 1, specimen)];
+    let tests = [eq(0, specimen.len() as u64 + 1, specimen)];
     let (passed, read) = test_and_write(
         &mut lock(server),
         si,
@@ -976,7 +867,7 @@ fn tw_create_rounds(server: &Shared) {
                 .map(|t| {
                     let barrier = &barrier;
                     scope.spawn(move || {
-                        let tests = [eq_test(0, 1, b"")];
+                        let tests = [eq(0, 1, b"")];
                         let data = tw_data(1000 + r, t);
                         barrier.wait();
                         test_and_write(&mut lock(server), &si, &slot_secrets(2), n, &tests, &data)
@@ -1010,7 +901,7 @@ fn tw_create_rounds(server: &Shared) {
     }
 }
 
-/// reliability.md 3.5: N test-and-writes with the same test vector: exactly one succeeds,
+/// N test-and-writes with the same test vector: exactly one succeeds,
 /// and the history is linearizable against the model. Also a free-running history, and
 /// the race to create a new slot (test "empty"). `Durability::Durable`: every write is
 /// journaled and synced.
@@ -1069,7 +960,7 @@ fn is_pattern(bytes: &[u8]) -> bool {
         .is_some_and(|&k| k != 0 && bytes == pattern(k))
 }
 
-/// reliability.md 3.5: readers running during writes never see a torn share. Writers
+/// Readers running during writes never see a torn share. Writers
 /// replace two shares of one slot, in one call each, by whole patterns of varying length;
 /// readers read both shares in one call, in three pieces. Every read must be one complete
 /// pattern, the same on both shares. `Durability::NoSync`: many writes, and the question is
@@ -1260,7 +1151,7 @@ fn check_data_and_leases(s: &mut FsServer, data: &[u8], leases: &BTreeMap<u8, u3
     assert_eq!(stat.container_size, on_disk, "nothing past the container");
 }
 
-/// reliability.md 3.5: a lease renewal racing a mutable write that grows the container.
+/// A lease renewal racing a mutable write that grows the container.
 /// The slot starts with six leases (two in the extra-lease block, which every growing
 /// write moves); one thread appends to the share while another renews the leases and adds
 /// new ones. Afterwards every lease carries its latest expiry, and the data is exactly

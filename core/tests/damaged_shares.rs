@@ -1,4 +1,4 @@
-//! Damaged share files are reported, the same way on every path (issue 12 item 7).
+//! Damaged share files are reported, the same way on every path.
 //!
 //! | the file                                   | Tahoe 1.20                               | tahoe-shares, every operation           |
 //! |--------------------------------------------|------------------------------------------|------------------------------------------|
@@ -10,44 +10,29 @@
 // Tests fail by panicking.
 #![allow(clippy::unwrap_used, clippy::panic, clippy::indexing_slicing)]
 
+mod common;
+
 use std::fs;
 use std::path::{Path, PathBuf};
 
 use tahoe_shares::container::ImmutableContainer;
 use tahoe_shares::format::immutable::ImmutableVersion;
 use tahoe_shares::io::VecIo;
-use tahoe_shares::server::{AllocateRequest, Config, Server};
+use tahoe_shares::server::{AllocateRequest, Server};
 use tahoe_shares::store::{Durability, FsStore};
 use tahoe_shares::{
-    CancelSecret, Corruption, Error, NodeId, RenewSecret, ShareNumber, StorageIndex, UploadSecret,
+    CancelSecret, Corruption, Error, RenewSecret, ShareNumber, StorageIndex, UploadSecret,
 };
 
-const NOW: u64 = 1_700_000_000;
+use common::{fs_server, TempDir, NOW};
+
 const SI: StorageIndex = StorageIndex::new([4; 16]);
 const SH: ShareNumber = ShareNumber(0);
-
-struct Dir(PathBuf);
-
-impl Dir {
-    fn new(name: &str) -> Self {
-        let d = std::env::temp_dir().join(format!("ts-damaged-{name}-{}", std::process::id()));
-        let _ = fs::remove_dir_all(&d);
-        fs::create_dir_all(&d).unwrap();
-        Self(d)
-    }
-}
-
-impl Drop for Dir {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.0);
-    }
-}
 
 type FsServer = Server<FsStore>;
 
 fn server(dir: &Path) -> FsServer {
-    let store = FsStore::open(dir, Durability::Durable).unwrap();
-    Server::new(store, NodeId([7; 20]), Config::default(), NOW).unwrap()
+    fs_server(dir, Durability::Durable)
 }
 
 fn upload(s: &mut FsServer, data: &[u8]) {
@@ -113,8 +98,8 @@ fn empty_and_short_files_are_corrupt_on_every_path() {
         b"\0\0\0\x02\0\0",
         b"\0\0\0\x01\0\0\0\0\0\0\0",
     ] {
-        let dir = Dir::new("short");
-        let mut s = server(&dir.0);
+        let dir = TempDir::new("short");
+        let mut s = server(dir.path());
         place(&s, bytes);
         every_path_reports(&mut s, &|e| {
             matches!(e, Error::Corrupt(Corruption::TruncatedHeader))
@@ -126,8 +111,8 @@ fn empty_and_short_files_are_corrupt_on_every_path() {
 
 #[test]
 fn garbage_is_an_unknown_version_on_every_path_never_no_leases() {
-    let dir = Dir::new("garbage");
-    let mut s = server(&dir.0);
+    let dir = TempDir::new("garbage");
+    let mut s = server(dir.path());
     place(&s, b"I am not a share.\n");
     every_path_reports(&mut s, &|e| {
         matches!(
@@ -142,8 +127,8 @@ fn garbage_is_an_unknown_version_on_every_path_never_no_leases() {
 
 #[test]
 fn truncated_immutable_share_reports_the_missing_data() {
-    let dir = Dir::new("truncated");
-    let mut s = server(&dir.0);
+    let dir = TempDir::new("truncated");
+    let mut s = server(dir.path());
     let data: Vec<u8> = (0..100u8).collect();
     upload(&mut s, &data);
     let path = s.store().share_path(&SI, SH);

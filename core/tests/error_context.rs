@@ -1,8 +1,10 @@
 //! Errors keep their context: the device error is the `source()` of `Error::Io`, and is
-//! shown with its own `Display` (issue 12 item 5).
+//! shown with its own `Display`.
 
 // Tests fail by panicking.
 #![allow(clippy::unwrap_used, clippy::panic)]
+
+mod common;
 
 use core::error::Error as _;
 use std::fs::OpenOptions;
@@ -13,17 +15,16 @@ use tahoe_shares::format::immutable::ImmutableVersion;
 use tahoe_shares::io::FileIo;
 use tahoe_shares::Error;
 
+use common::TempDir;
+
 /// A real failure from the operating system: writing a header through a file opened only
 /// for reading fails with EBADF.
 fn real_io_error(name: &str) -> Error<io::Error> {
-    let dir = std::env::temp_dir().join(format!("ts-error-context-{name}-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join("share");
+    let dir = TempDir::new(name);
+    let path = dir.path().join("share");
     std::fs::write(&path, b"").unwrap();
     let file = OpenOptions::new().read(true).open(&path).unwrap();
-    let err = ImmutableContainer::create(FileIo::new(file), ImmutableVersion::V2, 10).unwrap_err();
-    std::fs::remove_dir_all(&dir).unwrap();
-    err
+    ImmutableContainer::create(FileIo::new(file), ImmutableVersion::V2, 10).unwrap_err()
 }
 
 #[test]

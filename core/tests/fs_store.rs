@@ -10,6 +10,8 @@
 //! unmount it when done, also when they fail; where mounting is impossible they print a
 //! loud SKIPPED line, or fail when `TS_REQUIRE_TMPFS=1`.
 
+mod common;
+
 use core::sync::atomic::{AtomicUsize, Ordering};
 use std::fs;
 use std::io::{self, BufRead, BufReader, Read, Write};
@@ -20,17 +22,12 @@ use std::process::{Child, Command, Stdio};
 use tahoe_shares::format::lease::DEFAULT_LEASE_DURATION;
 use tahoe_shares::format::ShareKind;
 use tahoe_shares::io::{FileIo, ShareIo};
-use tahoe_shares::server::{
-    AdviseOutcome, AllocateRequest, Config, LeaseUpdate, Server, SlotSecrets, SlotWrite,
-};
+use tahoe_shares::server::{AdviseOutcome, LeaseUpdate, Server, SlotWrite};
 use tahoe_shares::store::{Durability, FsError, FsStore, ShareStore, LOCK_FILE_NAME};
-use tahoe_shares::{
-    CancelSecret, Error, NodeId, RenewSecret, ShareNumber, ShareSet, StorageIndex, UploadSecret,
-    WriteEnabler,
-};
+use tahoe_shares::{CancelSecret, Error, RenewSecret, ShareNumber, ShareSet, StorageIndex};
 
-const NOW: u64 = 1_700_000_000;
-const NODE: NodeId = NodeId([7; 20]);
+use common::{files_below, request, server, set, slot_secrets, sn, upload_secret, TempDir, NOW};
+
 const SI: StorageIndex = StorageIndex::new([0x11; 16]);
 const MSI: StorageIndex = StorageIndex::new([0x22; 16]);
 const SI2: StorageIndex = StorageIndex::new([0x33; 16]);
@@ -44,70 +41,8 @@ type FsServer = Server<FsStore>;
 
 // ----- helpers ---------------------------------------------------------------------------
 
-/// A scratch directory under the system's temporary directory, removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(name: &str) -> Self {
-        static COUNTER: AtomicUsize = AtomicUsize::new(0);
-        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-        let path =
-            std::env::temp_dir().join(format!("ts-fs-store-{name}-{}-{n}", std::process::id()));
-        let _ = fs::remove_dir_all(&path);
-        fs::create_dir_all(&path).unwrap();
-        Self(path)
-    }
-
-    fn path(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.0);
-    }
-}
-
-fn sn(n: u8) -> ShareNumber {
-    ShareNumber(n)
-}
-
-fn set(ns: &[u8]) -> ShareSet {
-    ns.iter().map(|&n| ShareNumber(n)).collect()
-}
-
-fn secret(s: &str) -> UploadSecret {
-    UploadSecret::new(s.as_bytes()).unwrap()
-}
-
-fn request(si: StorageIndex, shares: &[u8], size: u64, upload: &str) -> AllocateRequest {
-    AllocateRequest {
-        storage_index: si,
-        renew_secret: RenewSecret::new([2; 32]),
-        cancel_secret: CancelSecret::new([3; 32]),
-        share_numbers: set(shares),
-        allocated_size: size,
-        owner_num: 0,
-        renew_leases: true,
-        upload_secret: secret(upload),
-    }
-}
-
-fn slot_secrets() -> SlotSecrets {
-    SlotSecrets {
-        write_enabler: WriteEnabler::new([6; 32]),
-        renew: RenewSecret::new([0x0a; 32]),
-        cancel: CancelSecret::new([0x0b; 32]),
-    }
-}
-
-fn server<S: ShareStore>(store: S) -> Server<S> {
-    Server::new(store, NODE, Config::default(), NOW).unwrap()
-}
-
 fn fs_server(dir: &Path) -> FsServer {
-    server(FsStore::open(dir, Durability::Durable).unwrap())
+    common::fs_server(dir, Durability::Durable)
 }
 
 /// Uploads share `n` of `si` holding `data`.
@@ -120,8 +55,10 @@ where
         .allocate_buckets(&request(si, &[n], data.len() as u64, &tag), NOW)
         .unwrap();
     assert!(alloc.allocated.contains(sn(n)));
-    assert!(s.write(&si, sn(n), &secret(&tag), 0, data, NOW).unwrap());
-    s.close(&si, sn(n), &secret(&tag)).unwrap();
+    assert!(s
+        .write(&si, sn(n), &upload_secret(&tag), 0, data, NOW)
+        .unwrap());
+    s.close(&si, sn(n), &upload_secret(&tag)).unwrap();
 }
 
 /// Writes share `n` of the slot `MSI` whole, creating it when missing, with a lease.
@@ -139,34 +76,13 @@ fn slot_write<S: ShareStore>(
     };
     s.slot_testv_and_readv_and_writev(
         &MSI,
-        &slot_secrets(),
+        &slot_secrets(6),
         &[entry],
         &[],
         LeaseUpdate::AddOrRenew,
         NOW,
     )
     .map(|o| o.passed)
-}
-
-/// Every regular file below `dir`, with its length, sorted.
-fn files_below(dir: &Path) -> Vec<(PathBuf, u64)> {
-    let mut out = Vec::new();
-    let mut todo = vec![dir.to_path_buf()];
-    while let Some(d) = todo.pop() {
-        let Ok(entries) = fs::read_dir(&d) else {
-            continue;
-        };
-        for e in entries {
-            let e = e.unwrap();
-            if e.file_type().unwrap().is_dir() {
-                todo.push(e.path());
-            } else {
-                out.push((e.path(), e.metadata().unwrap().len()));
-            }
-        }
-    }
-    out.sort();
-    out
 }
 
 /// Every entry below `dir` (files and directories), sorted.
@@ -365,9 +281,9 @@ fn a_server_refuses_to_start_on_a_directory_another_server_serves() {
         Err(Error::StorageLocked)
     ));
     assert!(first
-        .write(&SI, sn(0), &secret("first"), 0, b"hello", NOW)
+        .write(&SI, sn(0), &upload_secret("first"), 0, b"hello", NOW)
         .unwrap());
-    first.close(&SI, sn(0), &secret("first")).unwrap();
+    first.close(&SI, sn(0), &upload_secret("first")).unwrap();
     let reader = first.open_bucket(&SI, sn(0)).unwrap();
     assert_eq!(first.read_bucket_vec(&reader, 0, 5).unwrap(), b"hello");
 }
@@ -537,7 +453,7 @@ fn check_read_only_server(dir: &Path) {
     let outcome = s
         .slot_testv_and_readv_and_writev(
             &MSI,
-            &slot_secrets(),
+            &slot_secrets(6),
             &[],
             &[(0, 3)],
             LeaseUpdate::NoChange,
@@ -906,13 +822,13 @@ fn an_upload_write_on_a_full_disk_is_no_space_and_releases_the_share() {
     // Another program fills the disk after the allocation.
     let filler = tmp.fill();
     let data = vec![0xc3u8; usize::try_from(size).unwrap()];
-    let r = s.write(&SI, sn(0), &secret("w"), 0, &data, NOW);
+    let r = s.write(&SI, sn(0), &upload_secret("w"), 0, &data, NOW);
     assert!(matches!(r, Err(Error::NoSpace)), "{r:?}");
     // Nothing half-written stays, and the reservation is released.
     assert_nothing_left(&mut s, &root, &SI);
     assert!(!s.upload_in_progress(&SI, sn(0)));
     assert!(matches!(
-        s.write(&SI, sn(0), &secret("w"), 0, b"x", NOW),
+        s.write(&SI, sn(0), &upload_secret("w"), 0, b"x", NOW),
         Err(Error::NoSuchUpload)
     ));
 
@@ -953,11 +869,13 @@ fn a_close_on_a_full_disk_is_no_space_and_releases_the_share() {
     let data = vec![0x3cu8; 10_000];
     s.allocate_buckets(&request(SI, &[0], data.len() as u64, "c"), NOW)
         .unwrap();
-    assert!(s.write(&SI, sn(0), &secret("c"), 0, &data, NOW).unwrap());
+    assert!(s
+        .write(&SI, sn(0), &upload_secret("c"), 0, &data, NOW)
+        .unwrap());
     // Publishing needs new directory entries (the bucket directories, the link): none
     // are left.
     let inodes = tmp.exhaust_inodes();
-    let r = s.close(&SI, sn(0), &secret("c"));
+    let r = s.close(&SI, sn(0), &upload_secret("c"));
     assert!(matches!(r, Err(Error::NoSpace)), "{r:?}");
     assert_nothing_left(&mut s, &root, &SI);
     // No directory made for the share stays either.

@@ -1,12 +1,16 @@
 //! Regression tests for what the fuzz targets (fuzz/) found. Each keeps the input.
 
+mod common;
+
 use std::fs::OpenOptions;
 use std::os::unix::fs::MetadataExt;
 
 use tahoe_shares::container::MutableContainer;
 use tahoe_shares::format::mutable::MutableVersion;
-use tahoe_shares::io::{FileIo, VecIo};
+use tahoe_shares::io::FileIo;
 use tahoe_shares::{NodeId, WriteEnabler};
+
+use common::new_mutable;
 
 /// fuzz target `request_decode`: a mutable write of one byte at offset 26554650148879156
 /// (under `MAX_MUTABLE_SHARE_SIZE`) journalled a zero-fill entry for the whole gap, and
@@ -52,13 +56,7 @@ fn mutable_write_far_past_the_end_is_o1() {
 /// bytes (truncated data), as before the fix above.
 #[test]
 fn stale_bytes_before_a_far_write_are_zeroed() {
-    let mut c = MutableContainer::create(
-        VecIo::new(),
-        MutableVersion::V2,
-        NodeId([1; 20]),
-        WriteEnabler::new([2; 32]),
-    )
-    .unwrap();
+    let mut c = new_mutable();
     c.writev(&[(0, &[0xaa; 64])], None).unwrap();
     c.writev(&[], Some(8)).unwrap();
     c.writev(&[(100, b"z")], None).unwrap();

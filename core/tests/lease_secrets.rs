@@ -1,4 +1,4 @@
-//! Lease secrets of any length, as Tahoe 1.20 takes them (issue 12 item 12): version 1
+//! Lease secrets of any length, as Tahoe 1.20 takes them: version 1
 //! records store the secret padded with zeros or cut to 32 bytes (`struct.pack("32s")`)
 //! and match only a 32-byte secret equal to them; version 2 records store BLAKE2b-256 of
 //! the bytes given and match those bytes again. `tests/python/test_lease_secret_lengths.py`

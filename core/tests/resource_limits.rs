@@ -1,7 +1,9 @@
-//! Resource limits (reference/reliability.md): memory that does not grow with the number of
+//! Resource limits: memory that does not grow with the number of
 //! leases, and declared sizes that allocate nothing. Memory is measured by an instrumented
 //! global allocator (`stats_alloc`): the total heap bytes an operation allocates, which
 //! bounds its peak. Nothing here is timed.
+
+mod common;
 
 use std::alloc::System;
 use std::fs::OpenOptions;
@@ -20,6 +22,8 @@ use tahoe_shares::{
     CancelSecret, Error, NodeId, RenewSecret, ShareNumber, StorageIndex, UploadSecret,
 };
 
+use common::TempDir;
+
 #[global_allocator]
 static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
 
@@ -31,13 +35,6 @@ fn peak_during<T>(f: impl FnOnce() -> T) -> (T, usize) {
     let region = Region::new(GLOBAL);
     let out = f();
     (out, region.change().bytes_allocated)
-}
-
-fn temp_dir(name: &str) -> std::path::PathBuf {
-    let d = std::env::temp_dir().join(format!("ts-limits-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
 }
 
 fn renew(i: u32) -> RenewSecret {
@@ -79,8 +76,8 @@ fn share_with_leases(path: &std::path::Path, n: u32) {
 /// Renews the last of `n` leases (a full scan) and lists them all; returns the peak heap
 /// growth of those two operations.
 fn scan_peak(n: u32) -> usize {
-    let dir = temp_dir(&format!("leases-{n}"));
-    let path = dir.join("share");
+    let dir = TempDir::new(&format!("leases-{n}"));
+    let path = dir.path().join("share");
     share_with_leases(&path, n);
     let file = OpenOptions::new()
         .read(true)
@@ -103,7 +100,6 @@ fn scan_peak(n: u32) -> usize {
         assert_eq!(seen, n);
         assert_eq!(latest, 5_000_000);
     });
-    std::fs::remove_dir_all(&dir).unwrap();
     peak
 }
 
@@ -160,8 +156,8 @@ fn a_declared_size_of_two_to_the_63_allocates_nothing() {
         .is_empty());
 
     // The filesystem store: the file system refuses the size; nothing is left behind.
-    let dir = temp_dir("huge");
-    let store = FsStore::open(&dir, Durability::NoSync).unwrap();
+    let dir = TempDir::new("huge");
+    let store = FsStore::open(dir.path(), Durability::NoSync).unwrap();
     let mut server = Server::new(store, NodeId([3; 20]), Config::default(), 0).unwrap();
     let (result, peak) = peak_during(|| server.allocate_buckets(&request(2), 0));
     match result {
@@ -179,5 +175,4 @@ fn a_declared_size_of_two_to_the_63_allocates_nothing() {
         .list_incoming(&StorageIndex::new([2; 16]))
         .unwrap();
     assert!(incoming.is_empty());
-    std::fs::remove_dir_all(&dir).unwrap();
 }

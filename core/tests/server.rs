@@ -1,6 +1,6 @@
-//! The server layer against reference/tahoe-semantics.md section 1: one test per edge
-//! case of Tahoe 1.20's `StorageServer`, `BucketWriter` and `BucketReader` (the items
-//! confirmed against Tahoe first), over `MemStore` and, for the layout on disk, `FsStore`.
+//! The server layer against Tahoe 1.20's `StorageServer`, `BucketWriter` and
+//! `BucketReader`: one test per edge case of their behaviour (each confirmed against Tahoe
+//! first), over `MemStore` and, for the layout on disk, `FsStore`.
 //!
 //! The `TAHOE_*` constants at the end are share files written by Tahoe 1.20's own
 //! `StorageServer` (a twisted `Clock` at 1,700,000,000 and node id `07` * 20), driven
@@ -10,8 +10,9 @@
 //! `_iter_share_files`; `TAHOE_DISCARDED` with `discard_storage=True`), so those tests
 //! compare whole files byte for byte.
 
+mod common;
+
 use std::fs;
-use std::path::{Path, PathBuf};
 
 use tahoe_shares::container::{MutableContainer, TestOperator, TestVector};
 use tahoe_shares::format::lease::DEFAULT_LEASE_DURATION;
@@ -23,15 +24,16 @@ use tahoe_shares::server::{
 };
 use tahoe_shares::store::{Durability, FsStore, MemStore, ShareStore};
 use tahoe_shares::{
-    CancelSecret, Error, Limit, NodeId, RenewSecret, ShareNumber, ShareSet, StorageIndex,
-    UploadSecret, WriteEnabler,
+    CancelSecret, Error, Limit, NodeId, RenewSecret, ShareSet, StorageIndex, WriteEnabler,
 };
 
-const NOW: u64 = 1_700_000_000;
+use common::{
+    eq, lease_request, server_with, set, slot_secrets, sn, upload_secret, TempDir, NODE, NOW,
+};
+
 const DAYS31: u64 = DEFAULT_LEASE_DURATION as u64;
 // Tahoe's DEFAULT_RENEWAL_TIME.
 const _: () = assert!(DAYS31 == 31 * 24 * 60 * 60);
-const NODE: NodeId = NodeId([7; 20]);
 const SI: StorageIndex = StorageIndex::new([1; 16]);
 const MSI: StorageIndex = StorageIndex::new([9; 16]);
 
@@ -42,37 +44,13 @@ type SlotAnswer = (bool, Vec<(u8, Vec<Vec<u8>>)>);
 
 // ----- helpers ---------------------------------------------------------------------------
 
-fn server_with(store: MemStore, config: Config) -> MemServer {
-    Server::new(store, NODE, config, NOW).unwrap()
-}
-
 fn server() -> MemServer {
     server_with(MemStore::new(), Config::default())
 }
 
-fn sn(n: u8) -> ShareNumber {
-    ShareNumber(n)
-}
-
-fn set(ns: &[u8]) -> ShareSet {
-    ns.iter().copied().map(ShareNumber).collect()
-}
-
-fn secret(s: &str) -> UploadSecret {
-    UploadSecret::new(s.as_bytes()).unwrap()
-}
-
+/// An allocation at `SI` with the lease of seed `lease_seed`.
 fn request(shares: &[u8], size: u64, lease_seed: u8, upload: &str) -> AllocateRequest {
-    AllocateRequest {
-        storage_index: SI,
-        renew_secret: RenewSecret::new([lease_seed; 32]),
-        cancel_secret: CancelSecret::new([lease_seed.wrapping_add(1); 32]),
-        share_numbers: set(shares),
-        allocated_size: size,
-        owner_num: 0,
-        renew_leases: true,
-        upload_secret: secret(upload),
-    }
+    lease_request(SI, shares, size, lease_seed, upload)
 }
 
 fn allocate(s: &mut MemServer, shares: &[u8], size: u64, upload: &str) -> Allocation {
@@ -85,25 +63,10 @@ fn upload_shares(s: &mut MemServer, shares: &[u8], data: &[u8]) {
     let alloc = allocate(s, shares, data.len() as u64, "setup");
     assert_eq!(alloc.allocated, set(shares));
     for &n in shares {
-        assert!(s.write(&SI, sn(n), &secret("setup"), 0, data, NOW).unwrap());
-        s.close(&SI, sn(n), &secret("setup")).unwrap();
-    }
-}
-
-fn slot_secrets(we: u8) -> SlotSecrets {
-    SlotSecrets {
-        write_enabler: WriteEnabler::new([we; 32]),
-        renew: RenewSecret::new([0x0a; 32]),
-        cancel: CancelSecret::new([0x0b; 32]),
-    }
-}
-
-fn eq(offset: u64, length: u64, specimen: &[u8]) -> TestVector<'_> {
-    TestVector {
-        offset,
-        length,
-        operator: TestOperator::Eq,
-        specimen,
+        assert!(s
+            .write(&SI, sn(n), &upload_secret("setup"), 0, data, NOW)
+            .unwrap());
+        s.close(&SI, sn(n), &upload_secret("setup")).unwrap();
     }
 }
 
@@ -214,34 +177,11 @@ fn assert_same_bytes(ours: &[u8], tahoe: &str) {
 }
 
 fn required(s: &mut MemServer, n: u8, upload: &str) -> Vec<(u64, u64)> {
-    s.required_ranges(&SI, sn(n), &secret(upload))
+    s.required_ranges(&SI, sn(n), &upload_secret(upload))
         .unwrap()
         .into_iter()
         .map(|r| (r.start, r.end))
         .collect()
-}
-
-/// A directory under the system temp directory, removed when dropped.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(name: &str) -> Self {
-        let d =
-            std::env::temp_dir().join(format!("ts-server-{name}-{}-{}", std::process::id(), NOW));
-        let _ = fs::remove_dir_all(&d);
-        fs::create_dir_all(&d).unwrap();
-        Self(d)
-    }
-
-    fn path(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.0);
-    }
 }
 
 // ----- allocate_buckets ------------------------------------------------------------------
@@ -365,10 +305,12 @@ fn allocate_skips_a_share_being_uploaded_by_another_upload() {
     assert_eq!(alloc.allocated, set(&[2]));
     // The first upload still owns share 1.
     let err = s
-        .write(&SI, sn(1), &secret("second"), 0, b"x", NOW)
+        .write(&SI, sn(1), &upload_secret("second"), 0, b"x", NOW)
         .unwrap_err();
     assert!(matches!(err, Error::BadUploadSecret), "{err:?}");
-    assert!(!s.write(&SI, sn(1), &secret("first"), 0, b"x", NOW).unwrap());
+    assert!(!s
+        .write(&SI, sn(1), &upload_secret("first"), 0, b"x", NOW)
+        .unwrap());
 }
 
 #[test]
@@ -376,7 +318,9 @@ fn allocate_repeated_with_the_same_secret_returns_the_same_allocation() {
     // GBS idempotence (Tahoe 1.20 answers `allocated={}` here, [V]).
     let mut s = server();
     allocate(&mut s, &[0, 1], 10, "u");
-    assert!(!s.write(&SI, sn(0), &secret("u"), 2, b"abc", NOW).unwrap());
+    assert!(!s
+        .write(&SI, sn(0), &upload_secret("u"), 2, b"abc", NOW)
+        .unwrap());
     let reserved = s.allocated_size();
     let again = allocate(&mut s, &[0, 1, 2], 10, "u");
     assert_eq!(again.allocated, set(&[0, 1, 2]));
@@ -451,13 +395,13 @@ fn discard_storage_drops_writes_and_publishes_a_zero_filled_share() {
     let alloc = s.allocate_buckets(&request(&[0], 10, 2, "u"), NOW).unwrap();
     assert_eq!(alloc.allocated, set(&[0]));
     assert!(!s
-        .write(&SI, sn(0), &secret("u"), 0, b"0123456789", NOW)
+        .write(&SI, sn(0), &upload_secret("u"), 0, b"0123456789", NOW)
         .unwrap());
     // Writes are dropped before any check, as in Tahoe.
     assert!(!s
-        .write(&SI, sn(0), &secret("u"), 5, b"far too long", NOW)
+        .write(&SI, sn(0), &upload_secret("u"), 5, b"far too long", NOW)
         .unwrap());
-    s.close(&SI, sn(0), &secret("u")).unwrap();
+    s.close(&SI, sn(0), &upload_secret("u")).unwrap();
     assert_eq!(immutable_data(&mut s, &SI, 0), [0; 10]);
     assert_same_bytes(&published_bytes(&mut s, &SI, 0), TAHOE_DISCARDED);
 }
@@ -508,7 +452,7 @@ fn write_past_the_allocated_size_is_data_too_large_and_changes_nothing() {
     allocate(&mut s, &[0], 20, "u");
     let before = incoming_bytes(&mut s, &SI, 0);
     let err = s
-        .write(&SI, sn(0), &secret("u"), 15, b"abcdef", NOW)
+        .write(&SI, sn(0), &upload_secret("u"), 15, b"abcdef", NOW)
         .unwrap_err();
     assert!(
         matches!(
@@ -522,16 +466,18 @@ fn write_past_the_allocated_size_is_data_too_large_and_changes_nothing() {
         "{err:?}"
     );
     let err = s
-        .write(&SI, sn(0), &secret("u"), u64::MAX, b"a", NOW)
+        .write(&SI, sn(0), &upload_secret("u"), u64::MAX, b"a", NOW)
         .unwrap_err();
     assert!(matches!(err, Error::DataTooLarge { .. }), "{err:?}");
-    let err = s.write(&SI, sn(0), &secret("u"), 21, b"", NOW).unwrap_err();
+    let err = s
+        .write(&SI, sn(0), &upload_secret("u"), 21, b"", NOW)
+        .unwrap_err();
     assert!(matches!(err, Error::DataTooLarge { .. }), "{err:?}");
     assert_eq!(incoming_bytes(&mut s, &SI, 0), before);
     assert_eq!(required(&mut s, 0, "u"), [(0, 20)]);
     // Up to the allocated size exactly is fine.
     assert!(!s
-        .write(&SI, sn(0), &secret("u"), 15, b"abcde", NOW)
+        .write(&SI, sn(0), &upload_secret("u"), 15, b"abcde", NOW)
         .unwrap());
 }
 
@@ -540,16 +486,18 @@ fn an_identical_overlapping_rewrite_is_accepted() {
     let mut s = server();
     allocate(&mut s, &[0], 10, "u");
     assert!(!s
-        .write(&SI, sn(0), &secret("u"), 0, b"abcdef", NOW)
+        .write(&SI, sn(0), &upload_secret("u"), 0, b"abcdef", NOW)
         .unwrap());
-    assert!(!s.write(&SI, sn(0), &secret("u"), 2, b"cdef", NOW).unwrap());
+    assert!(!s
+        .write(&SI, sn(0), &upload_secret("u"), 2, b"cdef", NOW)
+        .unwrap());
     assert!(s
-        .write(&SI, sn(0), &secret("u"), 3, b"defghij", NOW)
+        .write(&SI, sn(0), &upload_secret("u"), 3, b"defghij", NOW)
         .unwrap());
     assert!(s
-        .write(&SI, sn(0), &secret("u"), 0, b"abcdefghij", NOW)
+        .write(&SI, sn(0), &upload_secret("u"), 0, b"abcdefghij", NOW)
         .unwrap());
-    s.close(&SI, sn(0), &secret("u")).unwrap();
+    s.close(&SI, sn(0), &upload_secret("u")).unwrap();
     assert_eq!(immutable_data(&mut s, &SI, 0), b"abcdefghij");
 }
 
@@ -557,13 +505,17 @@ fn an_identical_overlapping_rewrite_is_accepted() {
 fn a_conflicting_overlap_is_rejected_with_nothing_of_that_write_applied() {
     let mut s = server();
     allocate(&mut s, &[0], 20, "u");
-    assert!(!s.write(&SI, sn(0), &secret("u"), 0, b"aaaa", NOW).unwrap());
-    assert!(!s.write(&SI, sn(0), &secret("u"), 8, b"bbbb", NOW).unwrap());
+    assert!(!s
+        .write(&SI, sn(0), &upload_secret("u"), 0, b"aaaa", NOW)
+        .unwrap());
+    assert!(!s
+        .write(&SI, sn(0), &upload_secret("u"), 8, b"bbbb", NOW)
+        .unwrap());
     let before = incoming_bytes(&mut s, &SI, 0);
     // Matches [0,4) and differs in [8,12): the new bytes at [4,8) and [12,14) are not
     // written either.
     let err = s
-        .write(&SI, sn(0), &secret("u"), 2, b"aaXXXXbbbXYY", NOW)
+        .write(&SI, sn(0), &upload_secret("u"), 2, b"aaXXXXbbbXYY", NOW)
         .unwrap_err();
     assert!(
         matches!(err, Error::ConflictingWrite { start: 8, end: 12 }),
@@ -573,7 +525,7 @@ fn a_conflicting_overlap_is_rejected_with_nothing_of_that_write_applied() {
     assert_eq!(required(&mut s, 0, "u"), [(4, 8), (12, 20)]);
     // A difference in the first range is named by it.
     let err = s
-        .write(&SI, sn(0), &secret("u"), 1, b"ab", NOW)
+        .write(&SI, sn(0), &upload_secret("u"), 1, b"ab", NOW)
         .unwrap_err();
     assert!(
         matches!(err, Error::ConflictingWrite { start: 1, end: 3 }),
@@ -588,14 +540,14 @@ fn a_conflicting_overlap_is_rejected_with_nothing_of_that_write_applied() {
     // too large.
     let long = b"XXXXXXXXXXXXXXXXX";
     let err = s
-        .write(&SI, sn(0), &secret("u"), 10, long, NOW)
+        .write(&SI, sn(0), &upload_secret("u"), 10, long, NOW)
         .unwrap_err();
     assert!(
         matches!(err, Error::ConflictingWrite { start: 10, end: 12 }),
         "{err:?}"
     );
     let err = s
-        .write(&SI, sn(0), &secret("u"), 8, &[b'b'; 13], NOW)
+        .write(&SI, sn(0), &upload_secret("u"), 8, &[b'b'; 13], NOW)
         .unwrap_err();
     assert!(
         matches!(
@@ -616,7 +568,8 @@ fn required_ranges_and_the_completion_flag() {
     let mut s = server();
     allocate(&mut s, &[0], 20, "u");
     let w = |s: &mut MemServer, off: u64, data: &[u8]| {
-        s.write(&SI, sn(0), &secret("u"), off, data, NOW).unwrap()
+        s.write(&SI, sn(0), &upload_secret("u"), off, data, NOW)
+            .unwrap()
     };
     assert_eq!(required(&mut s, 0, "u"), [(0, 20)]);
     assert!(!w(&mut s, 5, b"fffff"));
@@ -633,7 +586,9 @@ fn required_ranges_and_the_completion_flag() {
     assert_eq!(s.uploads().next().unwrap().written, 20);
     // An empty allocation is complete from the start (Tahoe: sum([]) == 0).
     allocate(&mut s, &[1], 0, "z");
-    assert!(s.write(&SI, sn(1), &secret("z"), 0, b"", NOW).unwrap());
+    assert!(s
+        .write(&SI, sn(1), &upload_secret("z"), 0, b"", NOW)
+        .unwrap());
 }
 
 #[test]
@@ -641,8 +596,10 @@ fn close_does_not_check_completeness_and_holes_read_as_zeros() {
     // [V]
     let mut s = server();
     allocate(&mut s, &[0], 20, "u");
-    assert!(!s.write(&SI, sn(0), &secret("u"), 5, b"abcde", NOW).unwrap());
-    let size = s.close(&SI, sn(0), &secret("u")).unwrap();
+    assert!(!s
+        .write(&SI, sn(0), &upload_secret("u"), 5, b"abcde", NOW)
+        .unwrap());
+    let size = s.close(&SI, sn(0), &upload_secret("u")).unwrap();
     assert_eq!(size, 12 + 20 + 72);
     let mut expect = vec![0u8; 20];
     expect[5..10].copy_from_slice(b"abcde");
@@ -657,8 +614,10 @@ fn abort_removes_the_incoming_share_and_releases_its_reservation() {
     s.store_mut().capacity = Some(1000);
     allocate(&mut s, &[0, 1], 300, "u");
     assert_eq!(s.allocated_size(), 600);
-    assert!(!s.write(&SI, sn(0), &secret("u"), 0, b"abc", NOW).unwrap());
-    s.abort(&SI, sn(0), &secret("u")).unwrap();
+    assert!(!s
+        .write(&SI, sn(0), &upload_secret("u"), 0, b"abc", NOW)
+        .unwrap());
+    s.abort(&SI, sn(0), &upload_secret("u")).unwrap();
     assert_eq!(s.allocated_size(), 300);
     assert_eq!(s.store_mut().list_incoming(&SI).unwrap(), set(&[1]));
     assert!(!s.upload_in_progress(&SI, sn(0)));
@@ -671,7 +630,7 @@ fn abort_removes_the_incoming_share_and_releases_its_reservation() {
 fn a_wrong_upload_secret_is_refused_by_every_upload_operation() {
     let mut s = server();
     allocate(&mut s, &[0], 4, "right");
-    let wrong = secret("wrong");
+    let wrong = upload_secret("wrong");
     let e = s.write(&SI, sn(0), &wrong, 0, b"data", NOW).unwrap_err();
     assert!(matches!(e, Error::BadUploadSecret), "{e:?}");
     let e = s.required_ranges(&SI, sn(0), &wrong).unwrap_err();
@@ -683,20 +642,20 @@ fn a_wrong_upload_secret_is_refused_by_every_upload_operation() {
     // Nothing happened: the upload goes on with the right secret.
     assert_eq!(required(&mut s, 0, "right"), [(0, 4)]);
     assert!(s
-        .write(&SI, sn(0), &secret("right"), 0, b"data", NOW)
+        .write(&SI, sn(0), &upload_secret("right"), 0, b"data", NOW)
         .unwrap());
-    s.close(&SI, sn(0), &secret("right")).unwrap();
+    s.close(&SI, sn(0), &upload_secret("right")).unwrap();
     assert_eq!(immutable_data(&mut s, &SI, 0), b"data");
 }
 
 #[test]
 fn no_such_upload_after_close_or_abort() {
     let mut s = server();
-    let u = secret("u");
+    let u = upload_secret("u");
     let e = s.write(&SI, sn(0), &u, 0, b"", NOW).unwrap_err();
     assert!(matches!(e, Error::NoSuchUpload), "{e:?}");
     upload_shares(&mut s, &[0], b"data");
-    let setup = secret("setup");
+    let setup = upload_secret("setup");
     for e in [
         s.write(&SI, sn(0), &setup, 0, b"data", NOW).map(drop),
         s.close(&SI, sn(0), &setup).map(drop),
@@ -722,7 +681,7 @@ fn stale_uploads_expire_at_exactly_the_idle_timeout_and_writes_reset_the_timer()
     let mut s = server();
     allocate(&mut s, &[0, 1], 10, "u");
     // Share 1 is written (even a failing write counts as activity, as in Tahoe).
-    let e = s.write(&SI, sn(1), &secret("u"), 9, b"xx", NOW + 1000);
+    let e = s.write(&SI, sn(1), &upload_secret("u"), 9, b"xx", NOW + 1000);
     assert!(matches!(e, Err(Error::DataTooLarge { .. })), "{e:?}");
     let mut expired = Vec::new();
     let n = s
@@ -735,7 +694,7 @@ fn stale_uploads_expire_at_exactly_the_idle_timeout_and_writes_reset_the_timer()
     assert_eq!(n, 1);
     assert_eq!(expired, [(SI, sn(0))]);
     assert_eq!(s.store_mut().list_incoming(&SI).unwrap(), set(&[1]));
-    let e = s.write(&SI, sn(0), &secret("u"), 0, b"x", NOW + 1800);
+    let e = s.write(&SI, sn(0), &upload_secret("u"), 0, b"x", NOW + 1800);
     assert!(matches!(e, Err(Error::NoSuchUpload)), "{e:?}");
     assert_eq!(s.expire_stale_uploads(NOW + 2799, |_, _| ()).unwrap(), 0);
     assert_eq!(s.expire_stale_uploads(NOW + 2800, |_, _| ()).unwrap(), 1);
@@ -750,7 +709,7 @@ fn limit_ranges_per_upload_refuses_a_write_and_changes_nothing() {
         Config::default().with_max_ranges_per_upload(2),
     );
     allocate(&mut s, &[0], 10, "u");
-    let u = secret("u");
+    let u = upload_secret("u");
     s.write(&SI, sn(0), &u, 0, b"a", NOW).unwrap();
     s.write(&SI, sn(0), &u, 4, b"e", NOW).unwrap();
     let before = incoming_bytes(&mut s, &SI, 0);
@@ -1694,7 +1653,7 @@ fn resuming() -> Config {
 fn resumed_uploads_survive_a_restart() {
     let mut s = server_with(MemStore::new(), resuming());
     allocate(&mut s, &[0, 1], 20, "u");
-    let u = secret("u");
+    let u = upload_secret("u");
     s.write(&SI, sn(0), &u, 0, b"01234", NOW).unwrap();
     s.write(&SI, sn(0), &u, 10, b"abcde", NOW + 5).unwrap();
     let later = NOW + 5000;
@@ -1713,7 +1672,7 @@ fn resumed_uploads_survive_a_restart() {
     assert_eq!(info, [(0, 20, 10, later), (1, 20, 0, later)]);
     assert_eq!(s.allocated_size(), 40);
     assert_eq!(required(&mut s, 0, "u"), [(5, 10), (15, 20)]);
-    let e = s.write(&SI, sn(0), &secret("v"), 5, b"56789", later);
+    let e = s.write(&SI, sn(0), &upload_secret("v"), 5, b"56789", later);
     assert!(matches!(e, Err(Error::BadUploadSecret)), "{e:?}");
     // Written bytes were kept: a conflicting rewrite is still detected.
     let e = s.write(&SI, sn(0), &u, 0, b"X", later);
@@ -1736,11 +1695,12 @@ fn without_resume_a_restart_discards_incoming_shares() {
     for first in [Config::default(), resuming()] {
         let mut s = server_with(MemStore::new(), first);
         allocate(&mut s, &[0], 20, "u");
-        s.write(&SI, sn(0), &secret("u"), 0, b"01234", NOW).unwrap();
+        s.write(&SI, sn(0), &upload_secret("u"), 0, b"01234", NOW)
+            .unwrap();
         let mut s = server_with(s.into_store(), Config::default());
         assert_eq!(s.uploads().count(), 0);
         assert!(s.store_mut().list_incoming(&SI).unwrap().is_empty());
-        let e = s.write(&SI, sn(0), &secret("u"), 5, b"5", NOW);
+        let e = s.write(&SI, sn(0), &upload_secret("u"), 5, b"5", NOW);
         assert!(matches!(e, Err(Error::NoSuchUpload)), "{e:?}");
         assert_eq!(allocate(&mut s, &[0], 20, "v").allocated, set(&[0]));
     }
@@ -1756,7 +1716,8 @@ fn without_resume_a_restart_discards_incoming_shares() {
 fn an_upload_with_a_corrupt_record_is_discarded_on_restart() {
     let mut s = server_with(MemStore::new(), resuming());
     allocate(&mut s, &[0, 1, 2], 20, "u");
-    s.write(&SI, sn(0), &secret("u"), 0, b"01234", NOW).unwrap();
+    s.write(&SI, sn(0), &upload_secret("u"), 0, b"01234", NOW)
+        .unwrap();
     let mut store = s.into_store();
     let mut buf = vec![0u8; 4096];
     let len = store
@@ -1771,7 +1732,7 @@ fn an_upload_with_a_corrupt_record_is_discarded_on_restart() {
     let kept: Vec<_> = s.uploads().map(|i| i.share_number.0).collect();
     assert_eq!(kept, [2]);
     assert_eq!(s.store_mut().list_incoming(&SI).unwrap(), set(&[2]));
-    let e = s.write(&SI, sn(0), &secret("u"), 5, b"5", NOW);
+    let e = s.write(&SI, sn(0), &upload_secret("u"), 5, b"5", NOW);
     assert!(matches!(e, Err(Error::NoSuchUpload)), "{e:?}");
 }
 
@@ -1786,52 +1747,16 @@ fn fs_server(dir: &TempDir, config: Config, now: u64) -> Server<FsStore> {
 fn fs_store_files_are_tahoes_byte_for_byte() {
     let dir = TempDir::new("bytes");
     let mut s = fs_server(&dir, Config::default(), NOW);
-    let u = secret("u");
-    s.allocate_buckets(&request(&[0, 1], 20, 2, "u"), NOW)
-        .unwrap();
-    let incoming = dir
-        .path()
-        .join("shares/incoming/ae/aeaqcaibaeaqcaibaeaqcaibae/0");
-    assert_same_bytes(&fs::read(incoming).unwrap(), TAHOE_FRESH_INCOMING);
-    s.write(&SI, sn(0), &u, 0, b"hello", NOW).unwrap();
-    s.write(&SI, sn(0), &u, 10, b"world", NOW).unwrap();
-    s.close(&SI, sn(0), &u).unwrap();
-    s.write(
-        &SI,
-        sn(1),
-        &u,
-        0,
-        &core::array::from_fn::<u8, 20, _>(|i| i as u8),
-        NOW,
-    )
-    .unwrap();
-    s.close(&SI, sn(1), &u).unwrap();
-    s.add_lease(
-        &SI,
-        &RenewSecret::new([4; 32]),
-        &CancelSecret::new([5; 32]),
-        1,
-        NOW + 100,
-    )
-    .unwrap();
-    s.allocate_buckets(&request(&[0, 1, 2], 20, 2, "u"), NOW + 200)
-        .unwrap();
+    tahoe_immutable_calls(&mut s, |_| {
+        let incoming = dir
+            .path()
+            .join("shares/incoming/ae/aeaqcaibaeaqcaibaeaqcaibae/0");
+        assert_same_bytes(&fs::read(incoming).unwrap(), TAHOE_FRESH_INCOMING);
+    });
     let bucket = dir.path().join("shares/ae/aeaqcaibaeaqcaibaeaqcaibae");
     assert_same_bytes(&fs::read(bucket.join("0")).unwrap(), TAHOE_IMM0);
     assert_same_bytes(&fs::read(bucket.join("1")).unwrap(), TAHOE_IMM1);
-    let ms = slot_secrets(6);
-    s.slot_testv_and_readv_and_writev(
-        &MSI,
-        &ms,
-        &[
-            entry(0, &[], &[(0, b"abc"), (10, b"xyz")], None),
-            entry(2, &[], &[], None),
-        ],
-        &[(0, 5)],
-        LeaseUpdate::AddOrRenew,
-        NOW + 1200,
-    )
-    .unwrap();
+    tahoe_first_slot_call(&mut s);
     let mbucket = dir.path().join("shares/be/beeqscijbeeqscijbeeqscijbe");
     assert_same_bytes(&fs::read(mbucket.join("0")).unwrap(), TAHOE_MUT0_A);
     assert_same_bytes(&fs::read(mbucket.join("2")).unwrap(), TAHOE_MUT2_A);
@@ -1850,7 +1775,7 @@ fn fs_store_files_are_tahoes_byte_for_byte() {
 fn fs_store_resumes_or_discards_uploads_across_restarts() {
     let dir = TempDir::new("resume");
     let mut s = fs_server(&dir, resuming(), NOW);
-    let u = secret("u");
+    let u = upload_secret("u");
     s.allocate_buckets(&request(&[0, 1], 10, 2, "u"), NOW)
         .unwrap();
     s.write(&SI, sn(0), &u, 0, b"01234", NOW).unwrap();
@@ -1912,13 +1837,18 @@ fn fs_store_mutable_delete_removes_the_share_file() {
 
 // ----- whole files against Tahoe's ---------------------------------------------------------
 
-#[test]
-fn immutable_shares_match_tahoe_bytes() {
-    let mut s = server();
-    let u = secret("u");
+/// The immutable calls that wrote the `TAHOE_IMM*` files: shares 0 and 1 of `SI` (20 bytes,
+/// upload secret "u"), `fresh` run on the fresh incoming shares, "hello" at 0 and "world" at
+/// 10 of share 0, bytes 0 to 19 in share 1, both closed, a lease of renew secret 4 added at
+/// `NOW + 100` and an allocation of shares 0 to 2 at `NOW + 200` renewing the first lease.
+fn tahoe_immutable_calls<S: ShareStore>(s: &mut Server<S>, fresh: impl FnOnce(&mut Server<S>))
+where
+    S::Error: core::fmt::Debug,
+{
+    let u = upload_secret("u");
     s.allocate_buckets(&request(&[0, 1], 20, 2, "u"), NOW)
         .unwrap();
-    assert_same_bytes(&incoming_bytes(&mut s, &SI, 0), TAHOE_FRESH_INCOMING);
+    fresh(s);
     s.write(&SI, sn(0), &u, 0, b"hello", NOW).unwrap();
     s.write(&SI, sn(0), &u, 10, b"world", NOW).unwrap();
     s.close(&SI, sn(0), &u).unwrap();
@@ -1942,6 +1872,39 @@ fn immutable_shares_match_tahoe_bytes() {
     .unwrap();
     s.allocate_buckets(&request(&[0, 1, 2], 20, 2, "u"), NOW + 200)
         .unwrap();
+}
+
+/// The first slot call of the `TAHOE_MUT*` files, at `NOW + 1200` on `MSI`: creates share 0
+/// ("abc" at 0, "xyz" at 10) and an empty share 2, reading bytes 0 to 4.
+fn tahoe_first_slot_call<S: ShareStore>(s: &mut Server<S>) -> SlotAnswer
+where
+    S::Error: core::fmt::Debug,
+{
+    let o = s
+        .slot_testv_and_readv_and_writev(
+            &MSI,
+            &slot_secrets(6),
+            &[
+                entry(0, &[], &[(0, b"abc"), (10, b"xyz")], None),
+                entry(2, &[], &[], None),
+            ],
+            &[(0, 5)],
+            LeaseUpdate::AddOrRenew,
+            NOW + 1200,
+        )
+        .unwrap();
+    (
+        o.passed,
+        o.reads.into_iter().map(|(n, r)| (n.0, r)).collect(),
+    )
+}
+
+#[test]
+fn immutable_shares_match_tahoe_bytes() {
+    let mut s = server();
+    tahoe_immutable_calls(&mut s, |s| {
+        assert_same_bytes(&incoming_bytes(s, &SI, 0), TAHOE_FRESH_INCOMING);
+    });
     assert_same_bytes(&published_bytes(&mut s, &SI, 0), TAHOE_IMM0);
     assert_same_bytes(&published_bytes(&mut s, &SI, 1), TAHOE_IMM1);
     s.cancel_lease(&SI, &CancelSecret::new([3; 32])).unwrap();
@@ -1969,11 +1932,9 @@ fn mutable_shares_match_tahoe_bytes() {
             .map(|(n, r)| (n.0, r))
             .collect::<Vec<_>>()
     };
-    let first = [
-        entry(0, &[], &[(0, b"abc"), (10, b"xyz")], None),
-        entry(2, &[], &[], None),
-    ];
-    assert!(call(&mut s, &first, &[(0, 5)], t).is_empty());
+    let (passed, reads) = tahoe_first_slot_call(&mut s);
+    assert!(passed);
+    assert!(reads.is_empty());
     assert_same_bytes(&published_bytes(&mut s, &MSI, 0), TAHOE_MUT0_A);
     assert_same_bytes(&published_bytes(&mut s, &MSI, 2), TAHOE_MUT2_A);
     for i in 0..5u8 {
@@ -2163,7 +2124,7 @@ const TAHOE_DISCARDED: &str = concat!(
     "5181f37ac5d7414a7b95fc14ac676780c40e5cfeb5b8701b14761a89b5519eaf663b29e7f8abbdc72195657ccf80",
 );
 
-// ----- errors carry what the drop-in needs (issue 12, "the core decides") -----------------
+// ----- errors carry what the drop-in needs to word them as Tahoe does ----------------------
 
 #[test]
 fn lease_errors_carry_the_share_its_kind_and_the_accepting_nodes() {

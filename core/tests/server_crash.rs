@@ -1,5 +1,6 @@
-//! Crash-point enumeration over every server operation (reliability.md section 3.2,
-//! process-crash model).
+//! Crash-point enumeration over every server operation, in the process-crash model (the
+//! process stops at a mutating store or device operation; what it completed survives) and
+//! the power-loss model (only what was synced survives; docs/reliability.md describes both).
 //!
 //! For each scenario the operation first runs unfaulted on a [`FaultyStore`] to count its
 //! mutating store and device operations and to record the store before and after it.
@@ -34,12 +35,14 @@
 //! are compacted or blanked one by one), including a share whose every lease was
 //! cancelled but which is not yet deleted.
 //!
-//! Then Fail-Nth (reliability.md section 3.1): every step of the operation, reads
+//! Then Fail-Nth: every step of the operation, reads
 //! included, fails once (and each mutating step also for good); the server goes on
 //! through its error paths, then stops, and the same recovery checks run (without the
 //! crashes inside recovery).
 //!
 //! The figures (crash points per operation and in all) are printed with `--nocapture`.
+
+mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -56,19 +59,21 @@ use tahoe_shares::store::{
     Fault, FaultyStore, MemStore, Pending, Persist, ShareStore, StoreFault, StoreOp,
 };
 use tahoe_shares::{
-    CancelSecret, Error, NodeId, RenewSecret, ShareNumber, ShareSet, StorageIndex, UploadSecret,
+    CancelSecret, Error, RenewSecret, ShareNumber, ShareSet, StorageIndex, UploadSecret,
     WriteEnabler,
 };
+
+use common::{slot_secrets_of, Rng, NODE, NOW};
 
 type Srv = Server<FaultyStore>;
 type Res<T> = tahoe_shares::Result<T, StoreFault>;
 type Key = (StorageIndex, ShareNumber);
 
-const NOW: u64 = 1_700_000_000;
 const RESTART: u64 = NOW + 5000;
-const NODE: NodeId = NodeId([7; 20]);
 const CAPACITY: u64 = 1 << 22;
-const WE: WriteEnabler = WriteEnabler::new([0x3c; 32]);
+/// The bytes of the write enabler of every slot.
+const WE_BYTE: u8 = 0x3c;
+const WE: WriteEnabler = WriteEnabler::new([WE_BYTE; 32]);
 
 const SI_BG: StorageIndex = StorageIndex::new([0x10; 16]);
 const SI_MBG: StorageIndex = StorageIndex::new([0x11; 16]);
@@ -173,12 +178,9 @@ fn upload(srv: &mut Srv, si: StorageIndex, n: u8, size: u64, seed: u8, now: u64)
     srv.close(&si, sh(n), &upload_secret()).unwrap();
 }
 
+/// The slot secrets of every scenario's writes: write enabler `WE_BYTE`, lease of `seed`.
 fn slot_secrets(seed: u8) -> SlotSecrets {
-    SlotSecrets {
-        write_enabler: WE,
-        renew: renew(seed),
-        cancel: cancel(seed),
-    }
+    slot_secrets_of(WE_BYTE, seed, seed ^ 0xff)
 }
 
 /// One share's part of a test-and-write: `(share, writes, new_length)`, tested to be
@@ -251,12 +253,19 @@ fn create_mutable(srv: &mut Srv, si: StorageIndex, n: u8, data: &[u8], seed: u8)
     slot_write(srv, si, &[slot], seed, true, NOW).unwrap();
 }
 
+/// Adds the lease of each of `seeds` (owner 1, at `NOW`) to every share of `si`.
+fn add_leases(srv: &mut Srv, si: StorageIndex, seeds: impl IntoIterator<Item = u8>) {
+    for seed in seeds {
+        srv.add_lease(&si, &renew(seed), &cancel(seed), 1, NOW)
+            .unwrap();
+    }
+}
+
 /// The shares every scenario starts with, on other storage indexes.
 fn background(srv: &mut Srv) {
     upload(srv, SI_BG, 0, 1500, 1, NOW);
     create_mutable(srv, SI_MBG, 0, &mutable_bytes(9, 700), 1);
-    srv.add_lease(&SI_MBG, &renew(2), &cancel(2), 1, NOW)
-        .unwrap();
+    add_leases(srv, SI_MBG, [2]);
 }
 
 fn fresh_store() -> FaultyStore {
@@ -383,7 +392,25 @@ struct Scenario {
 }
 
 impl Scenario {
-    fn new(name: &str, resume: bool, setup: Setup, op: Op) -> Self {
+    /// A scenario whose setup starts a server at `NOW` (resuming uploads when `resume`),
+    /// creates the `background` shares and then runs `setup`.
+    fn new(
+        name: &str,
+        resume: bool,
+        setup: impl Fn(&mut Srv) + 'static,
+        op: impl Fn(&mut Srv) -> Res<()> + 'static,
+    ) -> Self {
+        let setup = move |st: &FaultyStore| {
+            let mut srv = start(st, resume, NOW);
+            background(&mut srv);
+            setup(&mut srv);
+            srv
+        };
+        Self::with_setup(name, resume, Box::new(setup), Box::new(op))
+    }
+
+    /// A scenario whose setup starts the server itself.
+    fn with_setup(name: &str, resume: bool, setup: Setup, op: Op) -> Self {
         Self {
             name: format!("{name}{}", if resume { " [resume]" } else { "" }),
             resume,
@@ -392,6 +419,18 @@ impl Scenario {
             mids: Vec::new(),
             custom: None,
         }
+    }
+
+    /// Also accepts, for each share, the state that `mid` leaves after the setup.
+    fn or_after(mut self, mid: Op) -> Self {
+        self.mids.push(mid);
+        self
+    }
+
+    /// Checks each share's state after recovery with `check` instead.
+    fn checked_by(mut self, check: ShareCheck) -> Self {
+        self.custom = Some(check);
+        self
     }
 
     fn fresh(&self) -> (Srv, FaultyStore) {
@@ -666,19 +705,6 @@ fn exhaustive_limit() -> usize {
         .unwrap_or(5)
 }
 
-/// A small deterministic generator (splitmix64).
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-}
-
 /// The persistence choices tried for one crash point: nothing, everything, then every
 /// subset when few changes are pending, or else each change dropped alone, each kept
 /// alone and random subsets; then torn versions of every multi-sector write.
@@ -709,7 +735,7 @@ fn persistence_choices(pending: &[Pending], seed: u64) -> Vec<Vec<Persist>> {
             choices.push(of_mask(&|i| i != j));
             choices.push(of_mask(&|i| i == j));
         }
-        let mut rng = Rng(seed);
+        let mut rng = Rng::new(seed);
         for _ in 0..16 {
             let bits: Vec<bool> = (0..n).map(|_| rng.next() & 1 == 1).collect();
             choices.push(of_mask(&|i| bits[i]));
@@ -812,18 +838,7 @@ fn run_fail_nth(scenario: &Scenario, prep: &Prepared, tally: &mut Tally) {
                 if fault == Fault::BitFlip {
                     check_after_flip(scenario, &ctx, &store.crash_image(), &prep.refs, tally);
                 } else {
-                    let checks = Checks {
-                        acked: r.is_ok(),
-                        ..Checks::default()
-                    };
-                    check_recovery(
-                        scenario,
-                        &ctx,
-                        &store.crash_image(),
-                        &prep.refs,
-                        checks,
-                        tally,
-                    );
+                    check_fault_recovery(scenario, &ctx, &store, prep, r.is_ok(), tally);
                 }
                 tally.fail_runs[mode] += 1;
             }
@@ -858,18 +873,7 @@ fn run_fail_nth(scenario: &Scenario, prep: &Prepared, tally: &mut Tally) {
             tally.tolerated += 1;
         }
         plan.clear();
-        let checks = Checks {
-            acked: r.is_ok(),
-            ..Checks::default()
-        };
-        check_recovery(
-            scenario,
-            &ctx,
-            &store.crash_image(),
-            &prep.refs,
-            checks,
-            tally,
-        );
+        check_fault_recovery(scenario, &ctx, &store, prep, r.is_ok(), tally);
         tally.fail_runs[NO_SPACE_MODE] += 1;
         budget += step;
     }
@@ -946,6 +950,30 @@ fn check_fault_outcome(ctx: &str, fault: Fault, r: &Res<()>, tally: &mut Tally) 
             "{ctx}: the failure was reported as {r:?}"
         );
     }
+}
+
+/// The recovery checks after an injected fault (a failed step or a full store) that the
+/// operation went on through: without crashes inside the recovery.
+fn check_fault_recovery(
+    scenario: &Scenario,
+    ctx: &str,
+    store: &FaultyStore,
+    prep: &Prepared,
+    acked: bool,
+    tally: &mut Tally,
+) {
+    let checks = Checks {
+        acked,
+        ..Checks::default()
+    };
+    check_recovery(
+        scenario,
+        ctx,
+        &store.crash_image(),
+        &prep.refs,
+        checks,
+        tally,
+    );
 }
 
 fn check_recovery(
@@ -1233,23 +1261,22 @@ fn next_operations(ctx: &str, srv: &mut Srv, store: &FaultyStore) {
 }
 
 // ----- the scenarios -----------------------------------------------------------------
+//
+// Each scenario's setup starts from a server at `NOW` holding the `background` shares
+// (`Scenario::new`); it states only what it adds to them and the operation under test.
 
 fn allocate_scenario(resume: bool) -> Scenario {
     Scenario::new(
         "allocate (new shares; renew and add leases on held shares)",
         resume,
-        Box::new(move |st| {
-            let mut srv = start(st, resume, NOW);
-            background(&mut srv);
-            upload(&mut srv, SI_A, 0, 700, 1, NOW);
-            upload(&mut srv, SI_A, 1, 700, 2, NOW);
-            srv
-        }),
-        Box::new(|srv| {
+        |srv| {
+            upload(srv, SI_A, 0, 700, 1, NOW);
+            upload(srv, SI_A, 1, 700, 2, NOW);
+        },
+        |srv| {
             let got = try_allocate(srv, SI_A, &[0, 1, 2, 3], 700, 1, NOW + 1000)?;
-            ensure(got == [sh(2), sh(3)].into_iter().collect(), "allocated")?;
-            Ok(())
-        }),
+            ensure(got == [sh(2), sh(3)].into_iter().collect(), "allocated")
+        },
     )
 }
 
@@ -1257,20 +1284,16 @@ fn write_in_order_scenario(resume: bool) -> Scenario {
     Scenario::new(
         "write in order",
         resume,
-        Box::new(move |st| {
-            let mut srv = start(st, resume, NOW);
-            background(&mut srv);
-            allocate(&mut srv, SI_B, &[0, 1], 2500, 1, NOW);
-            write(&mut srv, SI_B, 0, 2500, (0, 1000), NOW).unwrap();
-            srv
-        }),
-        Box::new(|srv| {
+        |srv| {
+            allocate(srv, SI_B, &[0, 1], 2500, 1, NOW);
+            write(srv, SI_B, 0, 2500, (0, 1000), NOW).unwrap();
+        },
+        |srv| {
             ensure(
                 !write(srv, SI_B, 0, 2500, (1000, 2000), NOW + 10)?,
                 "complete",
-            )?;
-            Ok(())
-        }),
+            )
+        },
     )
 }
 
@@ -1278,14 +1301,11 @@ fn write_out_of_order_scenario(resume: bool) -> Scenario {
     Scenario::new(
         "write out of order (and an identical overlapping rewrite)",
         resume,
-        Box::new(move |st| {
-            let mut srv = start(st, resume, NOW);
-            background(&mut srv);
-            allocate(&mut srv, SI_B, &[0], 2500, 1, NOW);
-            write(&mut srv, SI_B, 0, 2500, (1500, 2500), NOW).unwrap();
-            srv
-        }),
-        Box::new(|srv| {
+        |srv| {
+            allocate(srv, SI_B, &[0], 2500, 1, NOW);
+            write(srv, SI_B, 0, 2500, (1500, 2500), NOW).unwrap();
+        },
+        |srv| {
             ensure(
                 !write(srv, SI_B, 0, 2500, (200, 900), NOW + 10)?,
                 "complete",
@@ -1294,9 +1314,8 @@ fn write_out_of_order_scenario(resume: bool) -> Scenario {
             ensure(
                 !write(srv, SI_B, 0, 2500, (800, 1700), NOW + 20)?,
                 "complete",
-            )?;
-            Ok(())
-        }),
+            )
+        },
     )
 }
 
@@ -1304,15 +1323,12 @@ fn close_scenario(resume: bool) -> Scenario {
     Scenario::new(
         "close",
         resume,
-        Box::new(move |st| {
-            let mut srv = start(st, resume, NOW);
-            background(&mut srv);
-            allocate(&mut srv, SI_B, &[0, 1], 2500, 1, NOW);
-            write(&mut srv, SI_B, 0, 2500, (0, 2500), NOW).unwrap();
-            write(&mut srv, SI_B, 1, 2500, (0, 900), NOW).unwrap();
-            srv
-        }),
-        Box::new(|srv| srv.close(&SI_B, sh(0), &upload_secret()).map(drop)),
+        |srv| {
+            allocate(srv, SI_B, &[0, 1], 2500, 1, NOW);
+            write(srv, SI_B, 0, 2500, (0, 2500), NOW).unwrap();
+            write(srv, SI_B, 1, 2500, (0, 900), NOW).unwrap();
+        },
+        |srv| srv.close(&SI_B, sh(0), &upload_secret()).map(drop),
     )
 }
 
@@ -1320,14 +1336,11 @@ fn abort_scenario(resume: bool) -> Scenario {
     Scenario::new(
         "abort",
         resume,
-        Box::new(move |st| {
-            let mut srv = start(st, resume, NOW);
-            background(&mut srv);
-            allocate(&mut srv, SI_B, &[0, 1], 2500, 1, NOW);
-            write(&mut srv, SI_B, 0, 2500, (0, 900), NOW).unwrap();
-            srv
-        }),
-        Box::new(|srv| srv.abort(&SI_B, sh(0), &upload_secret())),
+        |srv| {
+            allocate(srv, SI_B, &[0, 1], 2500, 1, NOW);
+            write(srv, SI_B, 0, 2500, (0, 900), NOW).unwrap();
+        },
+        |srv| srv.abort(&SI_B, sh(0), &upload_secret()),
     )
 }
 
@@ -1335,27 +1348,24 @@ fn expire_scenario(resume: bool) -> Scenario {
     Scenario::new(
         "expire_stale_uploads",
         resume,
-        Box::new(move |st| {
-            let mut srv = start(st, resume, NOW);
-            background(&mut srv);
-            allocate(&mut srv, SI_B, &[0, 1], 2500, 1, NOW);
-            write(&mut srv, SI_B, 0, 2500, (0, 900), NOW).unwrap();
-            allocate(&mut srv, SI_C, &[0], 800, 1, NOW + 1500);
-            write(&mut srv, SI_C, 0, 800, (0, 100), NOW + 1500).unwrap();
-            srv
-        }),
-        Box::new(|srv| {
+        |srv| {
+            allocate(srv, SI_B, &[0, 1], 2500, 1, NOW);
+            write(srv, SI_B, 0, 2500, (0, 900), NOW).unwrap();
+            allocate(srv, SI_C, &[0], 800, 1, NOW + 1500);
+            write(srv, SI_C, 0, 800, (0, 100), NOW + 1500).unwrap();
+        },
+        |srv| {
             ensure(
                 srv.expire_stale_uploads(NOW + 1800, |_, _| {})? == 2,
                 "expired",
-            )?;
-            Ok(())
-        }),
+            )
+        },
     )
 }
 
+/// The one scenario whose setup restarts the server, so it starts the server itself.
 fn resumed_upload_scenario() -> Scenario {
-    Scenario::new(
+    Scenario::with_setup(
         "resumed upload after a restart (writes and close)",
         true,
         Box::new(|st| {
@@ -1387,20 +1397,17 @@ fn add_lease_immutable_scenario() -> Scenario {
     Scenario::new(
         "add_lease (immutable: add on two shares, renew on another)",
         false,
-        Box::new(|st| {
-            let mut srv = start(st, false, NOW);
-            background(&mut srv);
-            upload(&mut srv, SI_A, 0, 700, 1, NOW);
-            upload(&mut srv, SI_A, 1, 700, 1, NOW);
+        |srv| {
+            upload(srv, SI_A, 0, 700, 1, NOW);
+            upload(srv, SI_A, 1, 700, 1, NOW);
             // Shares 0 and 1 get the lease of 3 now; share 2 does not.
-            srv.add_lease(&SI_A, &renew(3), &cancel(3), 1, NOW).unwrap();
-            upload(&mut srv, SI_A, 2, 700, 1, NOW);
-            srv
-        }),
-        Box::new(|srv| {
+            add_leases(srv, SI_A, [3]);
+            upload(srv, SI_A, 2, 700, 1, NOW);
+        },
+        |srv| {
             let n = srv.add_lease(&SI_A, &renew(3), &cancel(3), 1, NOW + 1000)?;
             ensure(n == 3, "leases")
-        }),
+        },
     )
 }
 
@@ -1408,21 +1415,15 @@ fn add_lease_mutable_scenario() -> Scenario {
     Scenario::new(
         "add_lease (mutable: append an extra slot, renew on another)",
         false,
-        Box::new(|st| {
-            let mut srv = start(st, false, NOW);
-            background(&mut srv);
-            create_mutable(&mut srv, SI_M, 0, &mutable_bytes(1, 400), 1);
-            for seed in 2..=4 {
-                srv.add_lease(&SI_M, &renew(seed), &cancel(seed), 1, NOW)
-                    .unwrap();
-            }
-            create_mutable(&mut srv, SI_M, 1, &mutable_bytes(2, 400), 5);
-            srv
-        }),
-        Box::new(|srv| {
+        |srv| {
+            create_mutable(srv, SI_M, 0, &mutable_bytes(1, 400), 1);
+            add_leases(srv, SI_M, 2..=4);
+            create_mutable(srv, SI_M, 1, &mutable_bytes(2, 400), 5);
+        },
+        |srv| {
             let n = srv.add_lease(&SI_M, &renew(5), &cancel(5), 1, NOW + 1000)?;
             ensure(n == 2, "leases")
-        }),
+        },
     )
 }
 
@@ -1430,15 +1431,12 @@ fn renew_immutable_scenario() -> Scenario {
     Scenario::new(
         "renew_lease (immutable)",
         false,
-        Box::new(|st| {
-            let mut srv = start(st, false, NOW);
-            background(&mut srv);
-            upload(&mut srv, SI_A, 0, 700, 1, NOW);
-            upload(&mut srv, SI_A, 1, 700, 2, NOW);
-            srv.add_lease(&SI_A, &renew(1), &cancel(1), 1, NOW).unwrap();
-            srv
-        }),
-        Box::new(|srv| srv.renew_lease(&SI_A, &renew(1), NOW + 1000)),
+        |srv| {
+            upload(srv, SI_A, 0, 700, 1, NOW);
+            upload(srv, SI_A, 1, 700, 2, NOW);
+            add_leases(srv, SI_A, [1]);
+        },
+        |srv| srv.renew_lease(&SI_A, &renew(1), NOW + 1000),
     )
 }
 
@@ -1446,59 +1444,41 @@ fn renew_mutable_scenario() -> Scenario {
     Scenario::new(
         "renew_lease (mutable, in an extra slot)",
         false,
-        Box::new(|st| {
-            let mut srv = start(st, false, NOW);
-            background(&mut srv);
-            create_mutable(&mut srv, SI_M, 0, &mutable_bytes(1, 400), 1);
-            create_mutable(&mut srv, SI_M, 1, &mutable_bytes(2, 400), 1);
-            for seed in 2..=6 {
-                srv.add_lease(&SI_M, &renew(seed), &cancel(seed), 1, NOW)
-                    .unwrap();
-            }
-            srv
-        }),
-        Box::new(|srv| srv.renew_lease(&SI_M, &renew(6), NOW + 1000)),
+        |srv| {
+            create_mutable(srv, SI_M, 0, &mutable_bytes(1, 400), 1);
+            create_mutable(srv, SI_M, 1, &mutable_bytes(2, 400), 1);
+            add_leases(srv, SI_M, 2..=6);
+        },
+        |srv| srv.renew_lease(&SI_M, &renew(6), NOW + 1000),
     )
 }
 
 fn cancel_immutable_scenario() -> Scenario {
-    let mut s = Scenario::new(
+    Scenario::new(
         "cancel_lease (immutable: compaction, last lease deletes)",
         false,
-        Box::new(|st| {
-            let mut srv = start(st, false, NOW);
-            background(&mut srv);
-            upload(&mut srv, SI_A, 0, 700, 1, NOW);
-            srv.add_lease(&SI_A, &renew(2), &cancel(2), 1, NOW).unwrap();
-            srv.add_lease(&SI_A, &renew(3), &cancel(3), 1, NOW).unwrap();
-            upload(&mut srv, SI_A, 1, 700, 1, NOW);
-            srv
-        }),
-        Box::new(|srv| srv.cancel_lease(&SI_A, &cancel(1)).map(drop)),
-    );
-    s.custom = Some(cancel_check);
-    s
+        |srv| {
+            upload(srv, SI_A, 0, 700, 1, NOW);
+            add_leases(srv, SI_A, [2, 3]);
+            upload(srv, SI_A, 1, 700, 1, NOW);
+        },
+        |srv| srv.cancel_lease(&SI_A, &cancel(1)).map(drop),
+    )
+    .checked_by(cancel_check)
 }
 
 fn cancel_mutable_scenario() -> Scenario {
-    let mut s = Scenario::new(
+    Scenario::new(
         "cancel_lease (mutable: blank slots, last lease deletes)",
         false,
-        Box::new(|st| {
-            let mut srv = start(st, false, NOW);
-            background(&mut srv);
-            create_mutable(&mut srv, SI_M, 0, &mutable_bytes(1, 400), 1);
-            for seed in 2..=5 {
-                srv.add_lease(&SI_M, &renew(seed), &cancel(seed), 1, NOW)
-                    .unwrap();
-            }
-            create_mutable(&mut srv, SI_M, 1, &mutable_bytes(2, 400), 1);
-            srv
-        }),
-        Box::new(|srv| srv.cancel_lease(&SI_M, &cancel(1)).map(drop)),
-    );
-    s.custom = Some(cancel_check);
-    s
+        |srv| {
+            create_mutable(srv, SI_M, 0, &mutable_bytes(1, 400), 1);
+            add_leases(srv, SI_M, 2..=5);
+            create_mutable(srv, SI_M, 1, &mutable_bytes(2, 400), 1);
+        },
+        |srv| srv.cancel_lease(&SI_M, &cancel(1)).map(drop),
+    )
+    .checked_by(cancel_check)
 }
 
 /// A lease cancellation commits record by record: a share keeps its data, keeps every
@@ -1527,12 +1507,8 @@ fn mutable_create_scenario(resume: bool) -> Scenario {
     Scenario::new(
         "mutable create (slot_testv_and_readv_and_writev, 3 shares)",
         resume,
-        Box::new(move |st| {
-            let mut srv = start(st, resume, NOW);
-            background(&mut srv);
-            srv
-        }),
-        Box::new(|srv| {
+        |_| {},
+        |srv| {
             let slots: Vec<Slot<'_>> = (0..3)
                 .map(|n| Slot {
                     n,
@@ -1545,7 +1521,7 @@ fn mutable_create_scenario(resume: bool) -> Scenario {
                 })
                 .collect();
             slot_write(srv, SI_M, &slots, 1, true, NOW + 1000)
-        }),
+        },
     )
 }
 
@@ -1567,20 +1543,16 @@ fn test_and_write_one_scenario() -> Scenario {
             slot_write(srv, SI_M, &[slot], 1, renew_leases, NOW + 1000)
         })
     };
-    let mut s = Scenario::new(
+    Scenario::new(
         "test-and-write, one share (in place and growing; renews its lease)",
         false,
-        Box::new(|st| {
-            let mut srv = start(st, false, NOW);
-            background(&mut srv);
-            create_mutable(&mut srv, SI_M, 0, &mutable_bytes(1, 1500), 1);
-            create_mutable(&mut srv, SI_M, 1, &mutable_bytes(2, 1500), 1);
-            srv
-        }),
+        |srv| {
+            create_mutable(srv, SI_M, 0, &mutable_bytes(1, 1500), 1);
+            create_mutable(srv, SI_M, 1, &mutable_bytes(2, 1500), 1);
+        },
         op(true),
-    );
-    s.mids.push(op(false));
-    s
+    )
+    .or_after(op(false))
 }
 
 fn test_and_write_several_scenario() -> Scenario {
@@ -1602,42 +1574,29 @@ fn test_and_write_several_scenario() -> Scenario {
             slot_write(srv, SI_M, &slots, 7, renew_leases, NOW + 1000)
         })
     };
-    let mut s = Scenario::new(
+    Scenario::new(
         "test-and-write, several shares (3 shares, growth moving 2 extra leases, new lease)",
         false,
-        Box::new(|st| {
-            let mut srv = start(st, false, NOW);
-            background(&mut srv);
+        |srv| {
             for n in 0..3 {
-                create_mutable(&mut srv, SI_M, n, &mutable_bytes(n + 1, 200), 1);
+                create_mutable(srv, SI_M, n, &mutable_bytes(n + 1, 200), 1);
             }
-            for seed in 2..=6 {
-                srv.add_lease(&SI_M, &renew(seed), &cancel(seed), 1, NOW)
-                    .unwrap();
-            }
-            srv
-        }),
+            add_leases(srv, SI_M, 2..=6);
+        },
         op(true),
-    );
-    s.mids.push(op(false));
-    s
+    )
+    .or_after(op(false))
 }
 
 fn truncation_scenario() -> Scenario {
     Scenario::new(
         "truncation (test-and-write, new_length shrinks; 5 leases)",
         false,
-        Box::new(|st| {
-            let mut srv = start(st, false, NOW);
-            background(&mut srv);
-            create_mutable(&mut srv, SI_M, 0, &mutable_bytes(3, 3000), 1);
-            for seed in 2..=5 {
-                srv.add_lease(&SI_M, &renew(seed), &cancel(seed), 1, NOW)
-                    .unwrap();
-            }
-            srv
-        }),
-        Box::new(|srv| {
+        |srv| {
+            create_mutable(srv, SI_M, 0, &mutable_bytes(3, 3000), 1);
+            add_leases(srv, SI_M, 2..=5);
+        },
+        |srv| {
             let old = mutable_bytes(3, 3000);
             let slot = Slot {
                 n: 0,
@@ -1646,7 +1605,7 @@ fn truncation_scenario() -> Scenario {
                 new_length: Some(10),
             };
             slot_write(srv, SI_M, &[slot], 1, false, NOW + 1000)
-        }),
+        },
     )
 }
 
@@ -1654,14 +1613,11 @@ fn deletion_scenario() -> Scenario {
     Scenario::new(
         "deletion (test-and-write, new_length 0, and a write to another share)",
         false,
-        Box::new(|st| {
-            let mut srv = start(st, false, NOW);
-            background(&mut srv);
-            create_mutable(&mut srv, SI_M, 0, &mutable_bytes(1, 900), 1);
-            create_mutable(&mut srv, SI_M, 1, &mutable_bytes(2, 900), 1);
-            srv
-        }),
-        Box::new(|srv| {
+        |srv| {
+            create_mutable(srv, SI_M, 0, &mutable_bytes(1, 900), 1);
+            create_mutable(srv, SI_M, 1, &mutable_bytes(2, 900), 1);
+        },
+        |srv| {
             let (first, second) = (mutable_bytes(1, 900), mutable_bytes(2, 900));
             let slots = [
                 Slot {
@@ -1678,7 +1634,7 @@ fn deletion_scenario() -> Scenario {
                 },
             ];
             slot_write(srv, SI_M, &slots, 1, false, NOW + 1000)
-        }),
+        },
     )
 }
 
@@ -1686,17 +1642,14 @@ fn advise_scenario() -> Scenario {
     Scenario::new(
         "advise_corrupt_share (name taken: suffix)",
         false,
-        Box::new(|st| {
-            let mut srv = start(st, false, NOW);
-            background(&mut srv);
+        |srv| {
             srv.advise_corrupt_share(b"immutable", &SI_BG, sh(0), b"first", NOW)
                 .unwrap();
-            srv
-        }),
-        Box::new(|srv| {
+        },
+        |srv| {
             srv.advise_corrupt_share(b"immutable", &SI_BG, sh(0), b"second", NOW)
                 .map(drop)
-        }),
+        },
     )
 }
 

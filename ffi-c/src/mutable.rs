@@ -1,8 +1,8 @@
 //! Mutable slots: test-and-write with read vectors, and read vectors alone. Vectors are
 //! arrays of structs; read results come back as a `ts_read_results` handle.
 
-use tahoe_shares::container::{TestOperator, TestVector};
-use tahoe_shares::server::{LeaseUpdate, ReadResults, SlotSecrets, SlotWrite};
+use tahoe_shares::container::{SlotWrites, TestOperator};
+use tahoe_shares::server::{LeaseUpdate, ReadResults, SlotSecrets};
 use tahoe_shares::ShareSet;
 
 use crate::error::{ts_result, Fail};
@@ -10,7 +10,7 @@ use crate::ffi::{
     boundary, boundary_or, check_live, out, ref_in, register, slice_in, unregister, Kind,
 };
 use crate::server::{server_ref, ts_server, with_server};
-use crate::types::{share_number, storage_index_in, ts_secret, ts_share_set, ts_storage_index};
+use crate::types::{storage_index_in, ts_secret, ts_share_set, ts_storage_index};
 
 /// The test operators of a test vector. Tahoe 1.20 supports only `eq`.
 #[repr(u32)]
@@ -114,6 +114,18 @@ unsafe fn read_vector(
     Ok(v.iter().map(|r| (r.offset, r.length)).collect())
 }
 
+/// The operator of a `ts_test_vector`.
+fn test_operator(op: u32) -> Result<TestOperator, Fail> {
+    if op == ts_test_operator::TS_TEST_EQ as u32 {
+        Ok(TestOperator::Eq)
+    } else {
+        Err(Fail::new(
+            ts_result::TS_UNSUPPORTED_OPERATOR,
+            format!("unsupported test operator {op} (only TS_TEST_EQ, 0, exists)"),
+        ))
+    }
+}
+
 /// Gives out a results handle.
 fn give_out(results: ReadResults) -> *mut ts_read_results {
     let ptr = Box::into_raw(Box::new(results)).cast::<ts_read_results>();
@@ -179,53 +191,30 @@ pub unsafe extern "C" fn ts_server_slot_testv_and_readv_and_writev(
             renew: secrets.renew_secret.renew(),
             cancel: secrets.cancel_secret.cancel(),
         };
-        // The core borrows the vectors: convert every level first, then point into them.
-        let mut tests = Vec::with_capacity(entries.len());
-        let mut datas = Vec::with_capacity(entries.len());
+        // The core borrows the vectors: every entry goes into one set, which the core
+        // checks and hands out as `SlotWrite`s.
+        let mut vectors = SlotWrites::new();
         for e in entries {
             // SAFETY: the caller guarantees each entry's arrays valid for their lengths.
-            let (t, w) = unsafe {
+            let (tests, writes) = unsafe {
                 (
                     slice_in(e.tests, e.tests_len)?,
                     slice_in(e.writes, e.writes_len)?,
                 )
             };
-            let mut tv = Vec::with_capacity(t.len());
-            for t in t {
-                if t.op != ts_test_operator::TS_TEST_EQ as u32 {
-                    return Err(Fail::new(
-                        ts_result::TS_UNSUPPORTED_OPERATOR,
-                        format!(
-                            "unsupported test operator {} (only TS_TEST_EQ, 0, exists)",
-                            t.op
-                        ),
-                    ));
-                }
-                tv.push(TestVector {
-                    offset: t.offset,
-                    length: t.length,
-                    operator: TestOperator::Eq,
-                    // SAFETY: the caller guarantees each specimen valid for its length.
-                    specimen: unsafe { slice_in(t.specimen, t.specimen_len)? },
-                });
+            let mut share = vectors.share(e.share_number, e.has_new_length.then_some(e.new_length));
+            for t in tests {
+                let operator = test_operator(t.op)?;
+                // SAFETY: the caller guarantees each specimen valid for its length.
+                let specimen = unsafe { slice_in(t.specimen, t.specimen_len)? };
+                share.test(t.offset, t.length, operator, specimen);
             }
-            let mut wv = Vec::with_capacity(w.len());
-            for w in w {
+            for w in writes {
                 // SAFETY: the caller guarantees each data buffer valid for its length.
-                wv.push((w.offset, unsafe { slice_in(w.data, w.data_len)? }));
+                share.write(w.offset, unsafe { slice_in(w.data, w.data_len)? });
             }
-            tests.push(tv);
-            datas.push(wv);
         }
-        let mut slot_writes = Vec::with_capacity(entries.len());
-        for ((e, t), w) in entries.iter().zip(&tests).zip(&datas) {
-            slot_writes.push(SlotWrite {
-                share_number: share_number(e.share_number)?,
-                tests: t,
-                writes: w,
-                new_length: e.has_new_length.then_some(e.new_length),
-            });
-        }
+        let slot_writes = vectors.build().map_err(|e| Fail::invalid(e.to_string()))?;
         let outcome = with_server!(&mut *shared.lock()?, s => {
             s.slot_testv_and_readv_and_writev(
                 &si,

@@ -4,12 +4,12 @@ use std::sync::Arc;
 
 use tahoe_shares::server::BucketReader;
 
-use crate::error::ts_result;
+use crate::error::{ts_result, Fail};
 use crate::ffi::{
     boundary, boundary_or, check_live, out, out_buf, register, too_small, unregister, Kind,
 };
-use crate::server::{server_arc, server_ref, ts_server, with_server, Shared};
-use crate::types::{share_number, storage_index_in, ts_storage_index};
+use crate::server::{server_arc, server_ref, share_in, ts_server, with_server, Shared};
+use crate::types::{storage_index_in, ts_storage_index};
 
 /// A reader of one immutable share (Tahoe's `BucketReader`), from `ts_server_open_bucket`
 /// or `ts_server_get_buckets`; free it with `ts_reader_free`.
@@ -43,6 +43,33 @@ fn give_out(shared: Arc<Shared>, reader: BucketReader) -> *mut ts_reader {
     let ptr = Box::into_raw(Box::new(Reader { shared, reader })).cast::<ts_reader>();
     register(ptr, Kind::Reader);
     ptr
+}
+
+/// The shell of a read into a caller's buffer, inside the panic boundary: checks
+/// `out_n` and `buf`, runs `read` for at most `buf_len` bytes, copies what it read to
+/// `buf` and its length to `*out_n`.
+///
+/// # Safety
+///
+/// `buf` must be NULL or writable for `buf_len` bytes; `out_n` NULL or valid for writes.
+unsafe fn read_into(
+    buf: *mut u8,
+    buf_len: usize,
+    out_n: *mut usize,
+    read: impl FnOnce(u64) -> Result<Vec<u8>, Fail>,
+) -> ts_result {
+    boundary(|| {
+        let out_n = out(out_n)?;
+        let buf = out_buf(buf, buf_len)?;
+        let data = read(buf_len as u64)?;
+        // SAFETY: the caller guarantees the buffer writable for its length, and `out_n`
+        // (checked by `out`) writable.
+        unsafe {
+            buf.fill(&data)?;
+            out_n.write(data.len());
+        }
+        Ok(())
+    })
 }
 
 /// Borrows the reader behind a handle.
@@ -89,8 +116,8 @@ pub unsafe extern "C" fn ts_server_open_bucket(
     boundary(|| {
         let out_reader = out(out_reader)?;
         // SAFETY: the caller guarantees valid or NULL pointers and no concurrent free.
-        let (shared, si) = unsafe { (server_ref(server)?, storage_index_in(storage_index)?) };
-        let n = self::share_number(share_number)?;
+        let (shared, (si, n)) =
+            unsafe { (server_ref(server)?, share_in(storage_index, share_number)?) };
         let reader = with_server!(&mut *shared.lock()?, s => s.open_bucket(&si, n))?;
         // SAFETY: `server` passed `server_ref` and is live.
         let arc = unsafe { server_arc(server) };
@@ -215,21 +242,14 @@ pub unsafe extern "C" fn ts_reader_read(
     buf_len: usize,
     out_n: *mut usize,
 ) -> ts_result {
-    boundary(|| {
-        let out_n = out(out_n)?;
-        let buf = out_buf(buf, buf_len)?;
-        // SAFETY: the caller guarantees a handle not used elsewhere meanwhile.
-        let r = unsafe { reader_mut(reader)? };
-        let data = with_server!(&mut *r.shared.lock()?, s => {
-            s.read_bucket_vec(&r.reader, offset, buf_len as u64)
-        })?;
-        // SAFETY: the caller guarantees the buffer writable for its length.
-        unsafe {
-            buf.fill(&data)?;
-            out_n.write(data.len());
-        }
-        Ok(())
-    })
+    // SAFETY: the caller guarantees the buffers writable and a handle not used elsewhere
+    // meanwhile.
+    unsafe {
+        read_into(buf, buf_len, out_n, |len| {
+            let r = reader_mut(reader)?;
+            with_server!(&mut *r.shared.lock()?, s => s.read_bucket_vec(&r.reader, offset, len))
+        })
+    }
 }
 
 /// Frees a reader. NULL, and a reader freed already, are ignored.
@@ -270,21 +290,13 @@ pub unsafe extern "C" fn ts_server_read_share(
     buf_len: usize,
     out_n: *mut usize,
 ) -> ts_result {
-    boundary(|| {
-        let out_n = out(out_n)?;
-        let buf = out_buf(buf, buf_len)?;
-        // SAFETY: as in `ts_server_open_bucket`.
-        let (shared, si) = unsafe { (server_ref(server)?, storage_index_in(storage_index)?) };
-        let n = self::share_number(share_number)?;
-        let len = buf_len as u64;
-        let data = with_server!(&mut *shared.lock()?, s => {
-            s.open_bucket(&si, n).and_then(|r| s.read_bucket_vec(&r, offset, len))
-        })?;
-        // SAFETY: the caller guarantees the buffer writable for its length.
-        unsafe {
-            buf.fill(&data)?;
-            out_n.write(data.len());
-        }
-        Ok(())
-    })
+    // SAFETY: as in `ts_server_open_bucket`; the caller guarantees the buffers writable.
+    unsafe {
+        read_into(buf, buf_len, out_n, |len| {
+            let (shared, (si, n)) = (server_ref(server)?, share_in(storage_index, share_number)?);
+            with_server!(&mut *shared.lock()?, s => {
+                s.open_bucket(&si, n).and_then(|r| s.read_bucket_vec(&r, offset, len))
+            })
+        })
+    }
 }

@@ -10,6 +10,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use tahoe_shares::server::{Config, Server};
 use tahoe_shares::store::{Durability, FsStore};
+use tahoe_shares::{ShareNumber, StorageIndex};
 
 use crate::error::{ts_result, Fail};
 use crate::ffi::{
@@ -147,6 +148,70 @@ fn give_out(server: AnyServer, out_server: NonNull<*mut ts_server>) {
     unsafe { out_server.write(ptr) };
 }
 
+/// The shell of every constructor, inside the panic boundary: checks `out_server`, then
+/// builds the server with `build` and gives it out.
+fn construct(
+    out_server: *mut *mut ts_server,
+    build: impl FnOnce() -> Result<AnyServer, Fail>,
+) -> ts_result {
+    boundary(|| {
+        let out_server = out(out_server)?;
+        give_out(build()?, out_server);
+        Ok(())
+    })
+}
+
+/// The shell of a call with one answer, inside the panic boundary, in the order every
+/// call checks its arguments: `out_answer`, the server, the other arguments (`args`);
+/// then `query` runs on the locked server and its answer is written.
+///
+/// # Safety
+///
+/// `server` must be a server handle or NULL, not freed during the call; `out_answer` NULL
+/// or valid for writes.
+pub(crate) unsafe fn answer<A, T>(
+    server: *const ts_server,
+    out_answer: *mut T,
+    args: impl FnOnce() -> Result<A, Fail>,
+    query: impl FnOnce(&mut AnyServer, A) -> Result<T, Fail>,
+) -> ts_result {
+    boundary(|| {
+        let out_answer = out(out_answer)?;
+        // SAFETY: the caller guarantees a server handle or NULL, not freed meanwhile.
+        let shared = unsafe { server_ref(server)? };
+        let args = args()?;
+        let answer = query(&mut *shared.lock()?, args)?;
+        // SAFETY: checked by `out`; the caller guarantees it writable.
+        unsafe { out_answer.write(answer) };
+        Ok(())
+    })
+}
+
+/// The `args` of [`answer`] for a call that takes none but the server.
+#[allow(clippy::unnecessary_wraps)] // The shape `answer` takes.
+pub(crate) fn no_args() -> Result<(), Fail> {
+    Ok(())
+}
+
+/// The storage index and share number arguments of a call about one share.
+///
+/// # Errors
+///
+/// `TS_NULL_PARAMETER`; `TS_INVALID_ARGUMENT` for a bad storage index length or a share
+/// number above 255.
+///
+/// # Safety
+///
+/// `storage_index` must be NULL or point to a valid `ts_storage_index`.
+pub(crate) unsafe fn share_in(
+    storage_index: *const ts_storage_index,
+    share_number: u32,
+) -> Result<(StorageIndex, ShareNumber), Fail> {
+    // SAFETY: the caller's guarantee.
+    let si = unsafe { storage_index_in(storage_index)? };
+    Ok((si, self::share_number(share_number)?))
+}
+
 /// Reads an optional configuration (NULL means the defaults).
 ///
 /// # Safety
@@ -160,30 +225,40 @@ unsafe fn config_in(config: *const ts_config) -> Result<Config, ts_result> {
     Ok(Config::from(unsafe { ref_in(config) }?))
 }
 
-/// The arguments both filesystem constructors take: the directory (not empty), the node
-/// id and the configuration.
+/// The shell of both filesystem constructors: checks the directory (not empty), the node
+/// id and the configuration, opens the store over the directory with `open`, and starts
+/// the server.
 ///
 /// # Safety
 ///
 /// Each pointer must be NULL or valid for the length or type given.
-unsafe fn fs_args<'a>(
-    storage_dir: *const c_char,
-    storage_dir_len: usize,
+unsafe fn construct_fs<E>(
+    out_server: *mut *mut ts_server,
+    (storage_dir, storage_dir_len): (*const c_char, usize),
     nodeid: *const ts_node_id,
     config: *const ts_config,
-) -> Result<(&'a OsStr, ts_node_id, Config), Fail> {
-    // SAFETY: the caller guarantees each pointer NULL or valid for its length/type.
-    let (dir, nodeid, config) = unsafe {
-        (
-            slice_in(storage_dir.cast::<u8>(), storage_dir_len)?,
-            *ref_in(nodeid)?,
-            config_in(config)?,
-        )
-    };
-    if dir.is_empty() {
-        return Err(Fail::invalid("the storage directory path is empty"));
-    }
-    Ok((OsStr::from_bytes(dir), nodeid, config))
+    now: u64,
+    open: impl FnOnce(&OsStr) -> Result<FsStore, E>,
+) -> ts_result
+where
+    Fail: From<E>,
+{
+    construct(out_server, || {
+        // SAFETY: the caller guarantees each pointer NULL or valid for its length/type.
+        let (dir, nodeid, config) = unsafe {
+            (
+                slice_in(storage_dir.cast::<u8>(), storage_dir_len)?,
+                *ref_in(nodeid)?,
+                config_in(config)?,
+            )
+        };
+        if dir.is_empty() {
+            return Err(Fail::invalid("the storage directory path is empty"));
+        }
+        let store = open(OsStr::from_bytes(dir))?;
+        let server = Server::new(store, nodeid.into(), config, now)?;
+        Ok(AnyServer::Fs(server))
+    })
 }
 
 /// Starts a server over a Tahoe storage directory (`storage_dir`, `storage_dir_len` bytes,
@@ -219,21 +294,22 @@ pub unsafe extern "C" fn ts_server_new_fs(
     now: u64,
     out_server: *mut *mut ts_server,
 ) -> ts_result {
-    boundary(|| {
-        let out_server = out(out_server)?;
-        // SAFETY: the caller guarantees each pointer NULL or valid for its length/type.
-        let (dir, nodeid, config) =
-            unsafe { fs_args(storage_dir, storage_dir_len, nodeid, config) }?;
-        let durability = if durable {
-            Durability::Durable
-        } else {
-            Durability::NoSync
-        };
-        let store = FsStore::open(dir, durability)?;
-        let server = Server::new(store, nodeid.into(), config, now)?;
-        give_out(AnyServer::Fs(server), out_server);
-        Ok(())
-    })
+    let durability = if durable {
+        Durability::Durable
+    } else {
+        Durability::NoSync
+    };
+    // SAFETY: the caller guarantees each pointer NULL or valid for its length/type.
+    unsafe {
+        construct_fs(
+            out_server,
+            (storage_dir, storage_dir_len),
+            nodeid,
+            config,
+            now,
+            |dir| FsStore::open(dir, durability),
+        )
+    }
 }
 
 /// Starts a server that only reads a Tahoe storage directory (`storage_dir`,
@@ -264,16 +340,17 @@ pub unsafe extern "C" fn ts_server_new_fs_read_only(
     now: u64,
     out_server: *mut *mut ts_server,
 ) -> ts_result {
-    boundary(|| {
-        let out_server = out(out_server)?;
-        // SAFETY: the caller guarantees each pointer NULL or valid for its length/type.
-        let (dir, nodeid, config) =
-            unsafe { fs_args(storage_dir, storage_dir_len, nodeid, config) }?;
-        let store = FsStore::open_read_only(dir)?;
-        let server = Server::new(store, nodeid.into(), config, now)?;
-        give_out(AnyServer::Fs(server), out_server);
-        Ok(())
-    })
+    // SAFETY: the caller guarantees each pointer NULL or valid for its length/type.
+    unsafe {
+        construct_fs(
+            out_server,
+            (storage_dir, storage_dir_len),
+            nodeid,
+            config,
+            now,
+            |dir| FsStore::open_read_only(dir),
+        )
+    }
 }
 
 /// Starts a server over a share store implemented in C: `*callbacks` (copied; every
@@ -301,15 +378,13 @@ pub unsafe extern "C" fn ts_server_new_callback(
     now: u64,
     out_server: *mut *mut ts_server,
 ) -> ts_result {
-    boundary(|| {
-        let out_server = out(out_server)?;
+    construct(out_server, || {
         // SAFETY: the caller guarantees each pointer NULL or valid for its type.
         let (callbacks, nodeid, config) =
             unsafe { (ref_in(callbacks)?, *ref_in(nodeid)?, config_in(config)?) };
         let store = CallbackStore::new(callbacks, userdata).ok_or(ts_result::TS_NULL_PARAMETER)?;
         let server = Server::new(store, nodeid.into(), config, now)?;
-        give_out(AnyServer::Callback(server), out_server);
-        Ok(())
+        Ok(AnyServer::Callback(server))
     })
 }
 
@@ -349,15 +424,15 @@ pub unsafe extern "C" fn ts_server_shares(
     storage_index: *const ts_storage_index,
     out_shares: *mut ts_share_set,
 ) -> ts_result {
-    boundary(|| {
-        let out_shares = out(out_shares)?;
-        // SAFETY: the caller guarantees valid or NULL pointers and no concurrent free.
-        let (shared, si) = unsafe { (server_ref(server)?, storage_index_in(storage_index)?) };
-        let set = with_server!(&mut *shared.lock()?, s => s.shares(&si))?;
-        // SAFETY: checked by `out`; the caller guarantees it writable.
-        unsafe { out_shares.write(set.into()) };
-        Ok(())
-    })
+    // SAFETY: the caller guarantees valid or NULL pointers and no concurrent free.
+    unsafe {
+        answer(
+            server,
+            out_shares,
+            || storage_index_in(storage_index),
+            |s, si| with_server!(s, s => s.shares(&si)).map(ts_share_set::from),
+        )
+    }
 }
 
 /// Bytes of data in an immutable share.
@@ -376,16 +451,15 @@ pub unsafe extern "C" fn ts_server_immutable_share_length(
     share_number: u32,
     out_length: *mut u64,
 ) -> ts_result {
-    boundary(|| {
-        let out_length = out(out_length)?;
-        // SAFETY: as in `ts_server_shares`.
-        let (shared, si) = unsafe { (server_ref(server)?, storage_index_in(storage_index)?) };
-        let n = self::share_number(share_number)?;
-        let len = with_server!(&mut *shared.lock()?, s => s.immutable_share_length(&si, n))?;
-        // SAFETY: checked by `out`; the caller guarantees it writable.
-        unsafe { out_length.write(len) };
-        Ok(())
-    })
+    // SAFETY: as in `ts_server_shares`.
+    unsafe {
+        answer(
+            server,
+            out_length,
+            || share_in(storage_index, share_number),
+            |s, (si, n)| with_server!(s, s => s.immutable_share_length(&si, n)),
+        )
+    }
 }
 
 /// Bytes of data in a mutable share.
@@ -404,16 +478,15 @@ pub unsafe extern "C" fn ts_server_mutable_share_length(
     share_number: u32,
     out_length: *mut u64,
 ) -> ts_result {
-    boundary(|| {
-        let out_length = out(out_length)?;
-        // SAFETY: as in `ts_server_shares`.
-        let (shared, si) = unsafe { (server_ref(server)?, storage_index_in(storage_index)?) };
-        let n = self::share_number(share_number)?;
-        let len = with_server!(&mut *shared.lock()?, s => s.mutable_share_length(&si, n))?;
-        // SAFETY: checked by `out`; the caller guarantees it writable.
-        unsafe { out_length.write(len) };
-        Ok(())
-    })
+    // SAFETY: as in `ts_server_shares`.
+    unsafe {
+        answer(
+            server,
+            out_length,
+            || share_in(storage_index, share_number),
+            |s, (si, n)| with_server!(s, s => s.mutable_share_length(&si, n)),
+        )
+    }
 }
 
 /// Facts about one share of either kind: kind, lengths, leases.
@@ -432,16 +505,15 @@ pub unsafe extern "C" fn ts_server_stat_share(
     share_number: u32,
     out_stat: *mut ts_share_stat,
 ) -> ts_result {
-    boundary(|| {
-        let out_stat = out(out_stat)?;
-        // SAFETY: as in `ts_server_shares`.
-        let (shared, si) = unsafe { (server_ref(server)?, storage_index_in(storage_index)?) };
-        let n = self::share_number(share_number)?;
-        let stat = with_server!(&mut *shared.lock()?, s => s.stat_share(&si, n))?;
-        // SAFETY: checked by `out`; the caller guarantees it writable.
-        unsafe { out_stat.write(stat.into()) };
-        Ok(())
-    })
+    // SAFETY: as in `ts_server_shares`.
+    unsafe {
+        answer(
+            server,
+            out_stat,
+            || share_in(storage_index, share_number),
+            |s, (si, n)| with_server!(s, s => s.stat_share(&si, n)).map(ts_share_stat::from),
+        )
+    }
 }
 
 /// Tahoe's `get_available_space`: the store's free space less the reserved space, 0 when
@@ -480,18 +552,15 @@ pub unsafe extern "C" fn ts_server_allocated_size(
     server: *const ts_server,
     out_bytes: *mut u64,
 ) -> ts_result {
-    boundary(|| {
-        let out_bytes = out(out_bytes)?;
-        // SAFETY: as in `ts_server_shares`.
-        let shared = unsafe { server_ref(server)? };
-        let bytes = match &*shared.lock()? {
-            AnyServer::Fs(s) => s.allocated_size(),
-            AnyServer::Callback(s) => s.allocated_size(),
-        };
-        // SAFETY: checked by `out`; the caller guarantees it writable.
-        unsafe { out_bytes.write(bytes) };
-        Ok(())
-    })
+    // SAFETY: as in `ts_server_shares`.
+    unsafe {
+        answer(server, out_bytes, no_args, |s, ()| {
+            Ok(match s {
+                AnyServer::Fs(s) => s.allocated_size(),
+                AnyServer::Callback(s) => s.allocated_size(),
+            })
+        })
+    }
 }
 
 /// The version record (Tahoe's `get_version`).
@@ -504,15 +573,12 @@ pub unsafe extern "C" fn ts_server_version(
     server: *const ts_server,
     out_version: *mut ts_version_info,
 ) -> ts_result {
-    boundary(|| {
-        let out_version = out(out_version)?;
-        // SAFETY: as in `ts_server_shares`.
-        let shared = unsafe { server_ref(server)? };
-        let v = with_server!(&mut *shared.lock()?, s => s.version())?;
-        // SAFETY: checked by `out`; the caller guarantees it writable.
-        unsafe { out_version.write(v.into()) };
-        Ok(())
-    })
+    // SAFETY: as in `ts_server_shares`.
+    unsafe {
+        answer(server, out_version, no_args, |s, ()| {
+            with_server!(s, s => s.version()).map(ts_version_info::from)
+        })
+    }
 }
 
 /// The server's node id.
@@ -525,18 +591,15 @@ pub unsafe extern "C" fn ts_server_nodeid(
     server: *const ts_server,
     out_nodeid: *mut ts_node_id,
 ) -> ts_result {
-    boundary(|| {
-        let out_nodeid = out(out_nodeid)?;
-        // SAFETY: as in `ts_server_shares`.
-        let shared = unsafe { server_ref(server)? };
-        let id = match &*shared.lock()? {
-            AnyServer::Fs(s) => s.nodeid(),
-            AnyServer::Callback(s) => s.nodeid(),
-        };
-        // SAFETY: checked by `out`; the caller guarantees it writable.
-        unsafe { out_nodeid.write(id.into()) };
-        Ok(())
-    })
+    // SAFETY: as in `ts_server_shares`.
+    unsafe {
+        answer(server, out_nodeid, no_args, |s, ()| {
+            Ok(ts_node_id::from(match s {
+                AnyServer::Fs(s) => s.nodeid(),
+                AnyServer::Callback(s) => s.nodeid(),
+            }))
+        })
+    }
 }
 
 /// The server's configuration.
@@ -549,18 +612,15 @@ pub unsafe extern "C" fn ts_server_config(
     server: *const ts_server,
     out_config: *mut ts_config,
 ) -> ts_result {
-    boundary(|| {
-        let out_config = out(out_config)?;
-        // SAFETY: as in `ts_server_shares`.
-        let shared = unsafe { server_ref(server)? };
-        let config = match &*shared.lock()? {
-            AnyServer::Fs(s) => ts_config::from(s.config()),
-            AnyServer::Callback(s) => ts_config::from(s.config()),
-        };
-        // SAFETY: checked by `out`; the caller guarantees it writable.
-        unsafe { out_config.write(config) };
-        Ok(())
-    })
+    // SAFETY: as in `ts_server_shares`.
+    unsafe {
+        answer(server, out_config, no_args, |s, ()| {
+            Ok(match s {
+                AnyServer::Fs(s) => ts_config::from(s.config()),
+                AnyServer::Callback(s) => ts_config::from(s.config()),
+            })
+        })
+    }
 }
 
 /// Records a client's report that a share is corrupt (Tahoe's `advise_corrupt_share`),

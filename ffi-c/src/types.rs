@@ -288,39 +288,39 @@ pub struct ts_config {
     pub mutable_writes_respect_space: bool,
 }
 
-impl From<&ts_config> for Config {
-    fn from(c: &ts_config) -> Self {
-        // Settings the C mirror does not have yet keep their defaults.
-        Config::default()
-            .with_reserved_space(c.reserved_space)
-            .with_readonly(c.readonly)
-            .with_discard_storage(c.discard_storage)
-            .with_lease_duration(c.lease_duration)
-            .with_upload_idle_timeout(c.upload_idle_timeout)
-            .with_max_uploads(c.max_uploads)
-            .with_max_ranges_per_upload(c.max_ranges_per_upload)
-            .with_max_advisory_size(c.max_advisory_size)
-            .with_resume_uploads(c.resume_uploads)
-            .with_mutable_writes_respect_space(c.mutable_writes_respect_space)
-    }
+/// Both conversions between `ts_config` and the core's `Config`, from one list of the
+/// fields they share. A `ts_config` field left out fails to compile; a `Config` field
+/// left out keeps its default (the core's defaults are Tahoe's behaviour).
+macro_rules! config_fields {
+    ($($field:ident),* $(,)?) => {
+        impl From<&ts_config> for Config {
+            fn from(c: &ts_config) -> Self {
+                let mut config = Config::default();
+                $(config.$field = c.$field;)*
+                config
+            }
+        }
+
+        impl From<&Config> for ts_config {
+            fn from(c: &Config) -> Self {
+                Self { $($field: c.$field),* }
+            }
+        }
+    };
 }
 
-impl From<&Config> for ts_config {
-    fn from(c: &Config) -> Self {
-        Self {
-            reserved_space: c.reserved_space,
-            readonly: c.readonly,
-            discard_storage: c.discard_storage,
-            lease_duration: c.lease_duration,
-            upload_idle_timeout: c.upload_idle_timeout,
-            max_uploads: c.max_uploads,
-            max_ranges_per_upload: c.max_ranges_per_upload,
-            max_advisory_size: c.max_advisory_size,
-            resume_uploads: c.resume_uploads,
-            mutable_writes_respect_space: c.mutable_writes_respect_space,
-        }
-    }
-}
+config_fields!(
+    reserved_space,
+    readonly,
+    discard_storage,
+    lease_duration,
+    upload_idle_timeout,
+    max_uploads,
+    max_ranges_per_upload,
+    max_advisory_size,
+    resume_uploads,
+    mutable_writes_respect_space,
+);
 
 /// Fills `*out_config` with the defaults: Tahoe 1.20's behaviour.
 ///

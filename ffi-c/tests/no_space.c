@@ -45,10 +45,8 @@ static void check_last_error_is_no_space(void) {
 }
 
 static void request(ts_allocate_request *req, uint8_t si_byte) {
-    uint8_t bytes[16];
-    memset(bytes, si_byte, sizeof bytes);
     memset(req, 0, sizeof *req);
-    CHECK_OK(ts_storage_index_from_bytes(bytes, sizeof bytes, &req->storage_index));
+    req->storage_index = filled_si(si_byte);
     CHECK_OK(ts_share_set_insert(&req->share_numbers, 0));
     req->allocated_size = 4;
     req->upload_secret = (const uint8_t *)"secret";

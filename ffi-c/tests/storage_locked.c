@@ -19,12 +19,8 @@
 static const uint64_t NOW = 1800000000;
 
 int main(int argc, char **argv) {
-    if (argc != 2) {
-        fprintf(stderr, "usage: %s SCRATCH_DIR\n", argv[0]);
-        return 2;
-    }
     char dir[600];
-    snprintf(dir, sizeof dir, "%s/locked", argv[1]);
+    snprintf(dir, sizeof dir, "%s/locked", scratch_arg(argc, argv));
     ts_node_id id = {{0}};
     ts_server *first = NULL, *second = NULL;
     CHECK_OK(ts_server_new_fs(dir, strlen(dir), false, &id, NULL, NOW, &first));

@@ -27,21 +27,6 @@ static ts_node_id node(uint8_t b) {
     return id;
 }
 
-/* A 16-byte storage index, every byte `b`. */
-static ts_storage_index si_of(uint8_t b) {
-    uint8_t bytes[16];
-    memset(bytes, b, sizeof bytes);
-    ts_storage_index si;
-    CHECK_OK(ts_storage_index_from_bytes(bytes, sizeof bytes, &si));
-    return si;
-}
-
-static ts_secret secret_of(uint8_t b) {
-    ts_secret s;
-    memset(s.bytes, b, sizeof s.bytes);
-    return s;
-}
-
 /* A directory under the scratch directory, for one server. */
 static const char *dir_for(const char *name) {
     static char path[600];
@@ -53,8 +38,8 @@ static ts_allocate_request request(ts_storage_index si, uint64_t size, uint32_t 
     ts_allocate_request req;
     memset(&req, 0, sizeof req);
     req.storage_index = si;
-    req.renew_secret = secret_of(0x10);
-    req.cancel_secret = secret_of(0x20);
+    req.renew_secret = filled_secret(0x10);
+    req.cancel_secret = filled_secret(0x20);
     for (uint32_t i = first; i < first + count; i++) {
         CHECK_OK(ts_share_set_insert(&req.share_numbers, i));
     }
@@ -115,7 +100,7 @@ static void on_expired(void *ud, const ts_storage_index *si, uint32_t shnum) {
 /* --- the scenario, run over each kind of store ------------------------------------- */
 
 static void immutable_uploads(ts_server *s) {
-    ts_storage_index si = si_of(1);
+    ts_storage_index si = filled_si(1);
     ts_allocate_request req = request(si, 10, 0, 3);
     ts_allocation a;
     CHECK_OK(ts_server_allocate_buckets(s, &req, NOW, &a));
@@ -198,8 +183,8 @@ static void immutable_uploads(ts_server *s) {
 }
 
 static void leases(ts_server *s) {
-    ts_storage_index si = si_of(1);
-    ts_secret renew = secret_of(0x30), cancel = secret_of(0x40);
+    ts_storage_index si = filled_si(1);
+    ts_secret renew = filled_secret(0x30), cancel = filled_secret(0x40);
     size_t count = 0;
     CHECK_OK(ts_server_add_lease(s, &si, &renew, &cancel, 1, NOW, &count));
     CHECK(count == 2);
@@ -207,19 +192,19 @@ static void leases(ts_server *s) {
     CHECK_OK(ts_server_for_each_lease(s, &si, count_lease, &c));
     CHECK(c.immutable == 4 && c.mutable_ == 0);
     CHECK_OK(ts_server_renew_lease(s, &si, &renew, NOW + 100));
-    ts_secret unknown = secret_of(0x99);
+    ts_secret unknown = filled_secret(0x99);
     CHECK_RESULT(ts_server_renew_lease(s, &si, &unknown, NOW), TS_NO_SUCH_LEASE);
     uint64_t freed = 1;
     CHECK_OK(ts_server_cancel_lease(s, &si, &cancel, &freed));
     CHECK(freed > 0);
-    ts_storage_index empty = si_of(0x77);
+    ts_storage_index empty = filled_si(0x77);
     CHECK_OK(ts_server_add_lease(s, &empty, &renew, &cancel, 1, NOW, &count));
     CHECK(count == 0);
 }
 
 static void mutable_slots(ts_server *s) {
-    ts_storage_index slot = si_of(2);
-    ts_slot_secrets sec = {secret_of(0x50), secret_of(0x51), secret_of(0x52)};
+    ts_storage_index slot = filled_si(2);
+    ts_slot_secrets sec = {filled_secret(0x50), filled_secret(0x51), filled_secret(0x52)};
     ts_test_vector is_empty = {0, 1, TS_TEST_EQ, NULL, 0};
     ts_write_vector wv[2] = {{0, (const uint8_t *)"first ", 6}, {6, (const uint8_t *)"version", 7}};
     ts_slot_write w[2] = {{0, &is_empty, 1, wv, 2, false, 0}, {3, NULL, 0, wv, 1, false, 0}};
@@ -273,10 +258,10 @@ static void mutable_slots(ts_server *s) {
     ts_read_results_free(reads);
 
     ts_slot_secrets bad = sec;
-    bad.write_enabler = secret_of(0x66);
+    bad.write_enabler = filled_secret(0x66);
     CHECK_RESULT(ts_server_slot_testv_and_readv_and_writev(s, &slot, &bad, w, 1, NULL, 0, false, NOW, &passed, NULL),
                  TS_BAD_WRITE_ENABLER);
-    ts_storage_index imm = si_of(1);
+    ts_storage_index imm = filled_si(1);
     CHECK_RESULT(ts_server_slot_readv(s, &imm, NULL, rv, 1, &reads), TS_UNKNOWN_MUTABLE_MAGIC);
     lease_count c = {0, 0, 0};
     CHECK_OK(ts_server_for_each_lease(s, &slot, count_lease, &c));
@@ -302,7 +287,7 @@ static void queries(ts_server *s, ts_node_id id) {
     CHECK_OK(ts_server_config(s, &config));
     CHECK(config.lease_duration == 31 * 24 * 3600);
 
-    ts_storage_index si = si_of(1);
+    ts_storage_index si = filled_si(1);
     ts_advise_outcome outcome;
     const char *type = "immutable", *reason = "bad block hash";
     CHECK_OK(ts_server_advise_corrupt_share(s, type, strlen(type), &si, 0, reason, strlen(reason), NOW, &outcome));
@@ -319,7 +304,7 @@ static void queries(ts_server *s, ts_node_id id) {
 }
 
 static void expiry(ts_server *s) {
-    ts_storage_index si = si_of(3);
+    ts_storage_index si = filled_si(3);
     ts_allocate_request req = request(si, 4, 0, 2);
     ts_allocation a;
     CHECK_OK(ts_server_allocate_buckets(s, &req, NOW, &a));
@@ -412,7 +397,7 @@ static void resume(open_fn open, void *ctx) {
     config.resume_uploads = true;
     ts_server *s = NULL;
     CHECK_OK(open(ctx, &config, &s));
-    ts_storage_index si = si_of(4);
+    ts_storage_index si = filled_si(4);
     ts_allocate_request req = request(si, 8, 5, 1);
     ts_allocation a;
     CHECK_OK(ts_server_allocate_buckets(s, &req, NOW, &a));
@@ -438,7 +423,7 @@ static void resume(open_fn open, void *ctx) {
     /* Without resume_uploads, a new server discards what is incoming. */
     config.resume_uploads = false;
     CHECK_OK(open(ctx, &config, &s));
-    ts_allocate_request req2 = request(si_of(6), 8, 0, 1);
+    ts_allocate_request req2 = request(filled_si(6), 8, 0, 1);
     CHECK_OK(ts_server_allocate_buckets(s, &req2, NOW, &a));
     ts_server_free(s);
     CHECK_OK(open(ctx, &config, &s));
@@ -456,7 +441,7 @@ static void reader_outlives_server(void) {
     CHECK(store != NULL);
     ts_server *s = NULL;
     CHECK_OK(open_mem(store, NULL, &s));
-    ts_storage_index si = si_of(8);
+    ts_storage_index si = filled_si(8);
     ts_allocate_request req = request(si, 3, 0, 1);
     ts_allocation a;
     CHECK_OK(ts_server_allocate_buckets(s, &req, NOW, &a));
@@ -485,7 +470,7 @@ static void reader_of_deleted_share(void) {
     CHECK(store != NULL);
     ts_server *s = NULL;
     CHECK_OK(open_mem(store, NULL, &s));
-    ts_storage_index si = si_of(9);
+    ts_storage_index si = filled_si(9);
     ts_allocate_request req = request(si, 3, 0, 1);
     ts_allocation a;
     CHECK_OK(ts_server_allocate_buckets(s, &req, NOW, &a));
@@ -496,7 +481,7 @@ static void reader_of_deleted_share(void) {
     CHECK_OK(ts_server_open_bucket(s, &si, 0, &r));
     /* Cancel the only lease: the share is deleted, and the reader no longer reads it. */
     uint64_t freed;
-    ts_secret cancel = secret_of(0x20);
+    ts_secret cancel = filled_secret(0x20);
     CHECK_OK(ts_server_cancel_lease(s, &si, &cancel, &freed));
     CHECK(mem_store_published(store) == 0);
     uint8_t buf[8];
@@ -526,7 +511,7 @@ typedef struct worker {
 static void *work(void *arg) {
     worker *w = arg;
     for (uint8_t i = 0; i < UPLOADS_PER_THREAD; i++) {
-        ts_storage_index si = si_of(0);
+        ts_storage_index si = filled_si(0);
         si.bytes[0] = 0x80 | w->id;
         si.bytes[1] = i;
         ts_allocate_request req = request(si, 6, 0, 2);
@@ -559,7 +544,7 @@ static void threads(ts_server *s) {
         CHECK(pthread_join(t[i], NULL) == 0);
     }
     for (uint8_t i = 0; i < THREADS; i++) {
-        ts_storage_index si = si_of(0);
+        ts_storage_index si = filled_si(0);
         si.bytes[0] = 0x80 | i;
         si.bytes[1] = UPLOADS_PER_THREAD - 1;
         ts_share_set held;
@@ -569,11 +554,7 @@ static void threads(ts_server *s) {
 }
 
 int main(int argc, char **argv) {
-    if (argc != 2) {
-        fprintf(stderr, "usage: %s SCRATCH_DIR\n", argv[0]);
-        return 2;
-    }
-    snprintf(scratch, sizeof scratch, "%s", argv[1]);
+    snprintf(scratch, sizeof scratch, "%s", scratch_arg(argc, argv));
     CHECK(ts_library_version() != NULL && strlen(ts_library_version()) > 0);
 
     /* Over a storage directory. */

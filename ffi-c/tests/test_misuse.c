@@ -24,27 +24,12 @@ static const uint8_t SECRET[] = "secret";
 static const size_t SECRET_LEN = 6;
 static char scratch[512];
 
-/* A 16-byte storage index, every byte `b`. */
-static ts_storage_index si_of(uint8_t b) {
-    uint8_t bytes[16];
-    memset(bytes, b, sizeof bytes);
-    ts_storage_index si;
-    CHECK_OK(ts_storage_index_from_bytes(bytes, sizeof bytes, &si));
-    return si;
-}
-
-static ts_secret secret_of(uint8_t b) {
-    ts_secret s;
-    memset(s.bytes, b, sizeof s.bytes);
-    return s;
-}
-
 static ts_allocate_request request(ts_storage_index si, uint64_t size) {
     ts_allocate_request req;
     memset(&req, 0, sizeof req);
     req.storage_index = si;
-    req.renew_secret = secret_of(1);
-    req.cancel_secret = secret_of(2);
+    req.renew_secret = filled_secret(1);
+    req.cancel_secret = filled_secret(2);
     CHECK_OK(ts_share_set_insert(&req.share_numbers, 0));
     req.allocated_size = size;
     req.renew_leases = true;
@@ -107,7 +92,7 @@ static void share_sets_and_config(void) {
 }
 
 static void null_and_lengths(ts_server *s) {
-    ts_storage_index si = si_of(1);
+    ts_storage_index si = filled_si(1);
     ts_node_id id = {{0}};
     ts_server *out = NULL;
     const char *dir = scratch;
@@ -129,7 +114,7 @@ static void null_and_lengths(ts_server *s) {
     CHECK_RESULT(ts_server_shares(s, NULL, &set), TS_NULL_PARAMETER);
     CHECK_RESULT(ts_server_shares(s, &si, NULL), TS_NULL_PARAMETER);
     CHECK_RESULT(ts_server_allocate_buckets(s, NULL, NOW, (ts_allocation *)&set), TS_NULL_PARAMETER);
-    ts_allocate_request req = request(si_of(2), 4);
+    ts_allocate_request req = request(filled_si(2), 4);
     ts_allocation a;
     memset(&a, 0x5a, sizeof a);
     req.upload_secret = NULL;
@@ -141,7 +126,7 @@ static void null_and_lengths(ts_server *s) {
     CHECK_RESULT(ts_server_uploads(s, NULL, NULL), TS_NULL_PARAMETER);
 
     /* Uploads: zero-length writes, NULL data, impossible lengths, share numbers. */
-    req = request(si_of(2), 4);
+    req = request(filled_si(2), 4);
     CHECK_OK(ts_server_allocate_buckets(s, &req, NOW, &a));
     bool complete = true;
     CHECK_OK(ts_server_write(s, &req.storage_index, 0, SECRET, SECRET_LEN, 0, NULL, 0, NOW, &complete));
@@ -186,16 +171,16 @@ static void null_and_lengths(ts_server *s) {
     CHECK_RESULT(ts_server_read_share(s, &si, 0, 0, NULL, 4, &n), TS_NULL_PARAMETER);
     CHECK_RESULT(ts_server_read_share(s, &si, 0, 0, (uint8_t *)ranges, 4, NULL), TS_NULL_PARAMETER);
     ts_reader *readers[1] = {NULL};
-    upload(s, si_of(3));
+    upload(s, filled_si(3));
     CHECK_OK(ts_server_get_buckets(s, &si, readers, 1, &n));
     ts_reader_free(readers[0]);
-    ts_storage_index unknown = si_of(9);
+    ts_storage_index unknown = filled_si(9);
     CHECK_OK(ts_server_get_buckets(s, &unknown, NULL, 0, &n));
     CHECK(n == 0);
 
     /* Mutable: NULL vectors with lengths, unknown operators, repeated share numbers. */
-    ts_storage_index slot = si_of(4);
-    ts_slot_secrets sec = {secret_of(5), secret_of(6), secret_of(7)};
+    ts_storage_index slot = filled_si(4);
+    ts_slot_secrets sec = {filled_secret(5), filled_secret(6), filled_secret(7)};
     bool passed;
     CHECK_RESULT(ts_server_slot_testv_and_readv_and_writev(s, &slot, &sec, NULL, 1, NULL, 0, false, NOW, &passed, NULL),
                  TS_NULL_PARAMETER);
@@ -240,7 +225,7 @@ static void handles(ts_server *s) {
     ts_reader_free(NULL);
     ts_read_results_free(NULL);
 
-    ts_storage_index si = si_of(1);
+    ts_storage_index si = filled_si(1);
     ts_reader *r = NULL;
     CHECK_OK(ts_server_open_bucket(s, &si, 0, &r));
     uint64_t len;
@@ -257,7 +242,7 @@ static void handles(ts_server *s) {
 
     ts_read_results *reads = NULL;
     ts_read_vector rv = {0, 1};
-    ts_storage_index slot = si_of(4);
+    ts_storage_index slot = filled_si(4);
     CHECK_OK(ts_server_slot_readv(s, &slot, NULL, &rv, 1, &reads));
     size_t n;
     CHECK_OK(ts_read_results_len(reads, &n));
@@ -298,7 +283,7 @@ static bool shows_no_secret(const char *msg, uint8_t b) {
 static void last_error(ts_server *s) {
     char buf[256];
     size_t needed = 0;
-    ts_storage_index si = si_of(0x61);
+    ts_storage_index si = filled_si(0x61);
     ts_share_set set;
     uint64_t len;
 
@@ -365,19 +350,19 @@ static void last_error(ts_server *s) {
 
     /* No secret in any message: wrong write enabler, renew and cancel secrets, upload
      * secret. */
-    ts_storage_index slot = si_of(0x62);
-    ts_slot_secrets sec = {secret_of('w'), secret_of('r'), secret_of('c')};
+    ts_storage_index slot = filled_si(0x62);
+    ts_slot_secrets sec = {filled_secret('w'), filled_secret('r'), filled_secret('c')};
     ts_write_vector wv = {0, (const uint8_t *)"data", 4};
     ts_slot_write w = {0, NULL, 0, &wv, 1, false, 0};
     bool passed;
     CHECK_OK(ts_server_slot_testv_and_readv_and_writev(s, &slot, &sec, &w, 1, NULL, 0, true, NOW, &passed, NULL));
     CHECK(passed);
-    ts_slot_secrets wrong = {secret_of('W'), secret_of('R'), secret_of('C')};
+    ts_slot_secrets wrong = {filled_secret('W'), filled_secret('R'), filled_secret('C')};
     CHECK_RESULT(ts_server_slot_testv_and_readv_and_writev(s, &slot, &wrong, &w, 1, NULL, 0, true, NOW, &passed, NULL),
                  TS_BAD_WRITE_ENABLER);
     CHECK(strlen(last_message()) > 0);
     CHECK(shows_no_secret(last_message(), 'W') && shows_no_secret(last_message(), 'w'));
-    ts_secret renew = secret_of('R'), cancel = secret_of('C');
+    ts_secret renew = filled_secret('R'), cancel = filled_secret('C');
     CHECK_RESULT(ts_server_renew_lease(s, &slot, &renew, NOW), TS_NO_SUCH_LEASE);
     CHECK(shows_no_secret(last_message(), 'R') && shows_no_secret(last_message(), 'r'));
     CHECK_RESULT(ts_server_cancel_lease(s, &slot, &cancel, &len), TS_NO_SUCH_LEASE);
@@ -407,7 +392,7 @@ typedef struct thread_case {
 
 static void *fail_then_read(void *arg) {
     thread_case *c = arg;
-    ts_storage_index si = si_of(1);
+    ts_storage_index si = filled_si(1);
     uint64_t len;
     char buf[128] = "?";
     c->clean_at_start = ts_last_error_code() == TS_OK;
@@ -422,7 +407,7 @@ static void *fail_then_read(void *arg) {
 
 static void last_error_threads(ts_server *s) {
     uint64_t len;
-    ts_storage_index si = si_of(1);
+    ts_storage_index si = filled_si(1);
     CHECK_RESULT(ts_server_immutable_share_length(s, &si, 299, &len), TS_INVALID_ARGUMENT);
     pthread_barrier_t barrier;
     CHECK(pthread_barrier_init(&barrier, NULL, 2) == 0);
@@ -539,12 +524,12 @@ static int f_for_each_incoming(void *ud, ts_visit_incoming_fn visit, void *ctx) 
         return TS_CB_OK;
     }
     if (active == VISIT_BAD_SHNUM) {
-        ts_storage_index si = si_of(1);
+        ts_storage_index si = filled_si(1);
         visit(ctx, &si, 300);
         return TS_CB_OK;
     }
     if (active == VISIT_BAD_SI_LEN) {
-        ts_storage_index si = si_of(1);
+        ts_storage_index si = filled_si(1);
         si.len = 0;
         visit(ctx, &si, 0);
         return TS_CB_OK;
@@ -572,7 +557,7 @@ static bool reenter_visit(void *ud, uint32_t shnum, ts_share_kind kind, const ts
     (void)kind;
     (void)lease;
     ts_share_set set;
-    ts_storage_index si = si_of(1);
+    ts_storage_index si = filled_si(1);
     reentry_result = ts_server_shares(ud, &si, &set);
     ts_server_free(ud); /* ignored from inside a callback */
     return false;
@@ -600,7 +585,7 @@ static void callbacks(void) {
     config.resume_uploads = true;
     ts_server *s = NULL;
     CHECK_OK(ts_server_new_callback(&cb, store, &id, &config, NOW, &s));
-    ts_storage_index si = si_of(1);
+    ts_storage_index si = filled_si(1);
     upload(s, si); /* written 7 bytes at a time */
 
     uint8_t buf[16];
@@ -627,7 +612,7 @@ static void callbacks(void) {
     CHECK(n == 6 && memcmp(buf, "abcdef", 6) == 0);
 
     /* Writes that lie about their progress. */
-    ts_storage_index si2 = si_of(2);
+    ts_storage_index si2 = filled_si(2);
     ts_allocate_request req = request(si2, 6);
     ts_allocation a;
     active = SPACE_FAILS;
@@ -653,7 +638,7 @@ static void callbacks(void) {
 
     /* A full store: a new lease does not fit, and that is TS_NO_SPACE with its message. */
     mem_store_set_capacity(store, 0);
-    ts_secret renew = secret_of('N'), cancel = secret_of('n');
+    ts_secret renew = filled_secret('N'), cancel = filled_secret('n');
     size_t count = 99;
     CHECK_RESULT(ts_server_add_lease(s, &si, &renew, &cancel, 0, NOW, &count), TS_NO_SPACE);
     CHECK(count == 99 && ts_last_error_code() == TS_NO_SPACE && strcmp(last_message(), "no space") == 0);
@@ -680,7 +665,7 @@ static void callbacks(void) {
     reentry_target = NULL;
 
     /* An upload left incoming, then restarts with lying record and visitor callbacks. */
-    ts_storage_index si3 = si_of(3);
+    ts_storage_index si3 = filled_si(3);
     req = request(si3, 6);
     CHECK_OK(ts_server_allocate_buckets(s, &req, NOW, &a));
     CHECK_OK(ts_server_write(s, &si3, 0, SECRET, SECRET_LEN, 0, (const uint8_t *)"abc", 3, NOW, &complete));
@@ -708,11 +693,7 @@ static void callbacks(void) {
 }
 
 int main(int argc, char **argv) {
-    if (argc != 2) {
-        fprintf(stderr, "usage: %s SCRATCH_DIR\n", argv[0]);
-        return 2;
-    }
-    snprintf(scratch, sizeof scratch, "%s/misuse", argv[1]);
+    snprintf(scratch, sizeof scratch, "%s/misuse", scratch_arg(argc, argv));
     result_messages();
     share_sets_and_config();
 
@@ -727,7 +708,7 @@ int main(int argc, char **argv) {
     /* Double free of a server: ignored. */
     ts_server_free(s);
     ts_share_set set;
-    ts_storage_index si = si_of(1);
+    ts_storage_index si = filled_si(1);
     CHECK_RESULT(ts_server_shares(s, &si, &set), TS_INVALID_HANDLE);
 
     callbacks();

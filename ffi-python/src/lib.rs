@@ -22,14 +22,15 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyType};
-use tahoe_shares::container::TestVector;
+use tahoe_shares::container::SlotWrites;
 use tahoe_shares::format::ShareKind;
 use tahoe_shares::server::{
-    self, AdviseOutcome, AllocateRequest, Config, LeaseUpdate, SlotSecrets, SlotWrite,
+    self, AdviseOutcome, AllocateRequest, Config, LeaseUpdate, SlotSecrets,
 };
 use tahoe_shares::store::{Durability, FsStore, ShareStore};
 use tahoe_shares::{
-    CancelSecret, NodeId, RenewSecret, ShareSet, StorageIndex, UploadSecret, WriteEnabler,
+    CancelSecret, NodeId, RenewSecret, ShareNumber, ShareSet, StorageIndex, UploadSecret,
+    WriteEnabler,
 };
 
 use crate::args::{opt, shnum, BytesLike, Int};
@@ -51,6 +52,24 @@ fn set_to_py(set: ShareSet) -> HashSet<u8> {
 
 fn to_upload_secret(bytes: &BytesLike<'_>) -> PyResult<UploadSecret> {
     UploadSecret::new(bytes.as_slice()).map_err(|_| invalid("an upload secret is not empty"))
+}
+
+/// The storage index and share number of a call about one share.
+fn share_args(
+    storage_index: &BytesLike<'_>,
+    sharenum: &Int<'_>,
+) -> PyResult<(StorageIndex, ShareNumber)> {
+    Ok((si(storage_index)?, shnum(sharenum, "sharenum")?))
+}
+
+/// The storage index, share number and upload secret of a call about one upload.
+fn upload_args(
+    storage_index: &BytesLike<'_>,
+    sharenum: &Int<'_>,
+    upload_secret: &BytesLike<'_>,
+) -> PyResult<(StorageIndex, ShareNumber, UploadSecret)> {
+    let (si, n) = share_args(storage_index, sharenum)?;
+    Ok((si, n, to_upload_secret(upload_secret)?))
 }
 
 /// `now`, or the system clock.
@@ -176,24 +195,6 @@ impl Server {
             directory: self.directory.as_deref(),
         }
     }
-
-    /// The `(tests, writes)` of one share's entry, borrowing its bytes.
-    fn slot_parts<'a>(
-        tw: &'a args::TestAndWrite<'_>,
-    ) -> (Vec<TestVector<'a>>, Vec<(u64, &'a [u8])>) {
-        let tests = tw
-            .tests
-            .iter()
-            .map(|t| TestVector {
-                offset: t.offset,
-                length: t.length,
-                operator: t.operator,
-                specimen: t.specimen.as_slice(),
-            })
-            .collect();
-        let writes = tw.writes.iter().map(|(o, d)| (*o, d.as_slice())).collect();
-        (tests, writes)
-    }
 }
 
 /// Sets `Server.__signature__` to the signature pyo3 derives from `#[new]`, with the
@@ -256,6 +257,9 @@ impl Server {
         durable=true, available_space=None, writable=true
     ))]
     #[allow(clippy::too_many_arguments, clippy::fn_params_excessive_bools)]
+    // `config` is assigned field by field, so that this keeps compiling when `Config`
+    // becomes `#[non_exhaustive]` (outside the core only a default one can then be built).
+    #[allow(clippy::field_reassign_with_default)]
     fn new(
         py: Python<'_>,
         storage: &Bound<'_, PyAny>,
@@ -281,31 +285,27 @@ impl Server {
                 .try_into()
                 .map_err(|_| invalid("a node id is 20 bytes"))?,
         );
-        let d = Config::default();
-        let config = Config::default()
-            .with_reserved_space(
-                opt(reserved_space.as_ref(), "reserved_space")?.unwrap_or(d.reserved_space),
-            )
-            .with_readonly(readonly)
-            .with_discard_storage(discard_storage)
-            .with_lease_duration(
-                opt(lease_duration.as_ref(), "lease_duration")?.unwrap_or(d.lease_duration),
-            )
-            .with_upload_idle_timeout(
-                opt(upload_idle_timeout.as_ref(), "upload_idle_timeout")?
-                    .unwrap_or(d.upload_idle_timeout),
-            )
-            .with_max_uploads(opt(max_uploads.as_ref(), "max_uploads")?.unwrap_or(d.max_uploads))
-            .with_max_ranges_per_upload(
-                opt(max_ranges_per_upload.as_ref(), "max_ranges_per_upload")?
-                    .unwrap_or(d.max_ranges_per_upload),
-            )
-            .with_max_advisory_size(
-                opt(max_advisory_size.as_ref(), "max_advisory_size")?
-                    .unwrap_or(d.max_advisory_size),
-            )
-            .with_resume_uploads(resume_uploads)
-            .with_mutable_writes_respect_space(mutable_writes_respect_space);
+        // The core's defaults, with the keywords given in place of theirs.
+        let mut config = Config::default();
+        config.readonly = readonly;
+        config.discard_storage = discard_storage;
+        config.resume_uploads = resume_uploads;
+        config.mutable_writes_respect_space = mutable_writes_respect_space;
+        macro_rules! integer_keywords {
+            ($($name:ident),*) => {$(
+                if let Some(value) = opt($name.as_ref(), stringify!($name))? {
+                    config.$name = value;
+                }
+            )*};
+        }
+        integer_keywords!(
+            reserved_space,
+            lease_duration,
+            upload_idle_timeout,
+            max_uploads,
+            max_ranges_per_upload,
+            max_advisory_size
+        );
         let now = now_or(now.as_ref())?;
         let (store, directory) = if let Ok(path) = storage.extract::<PathBuf>() {
             let durability = if durable {
@@ -505,13 +505,8 @@ impl Server {
         data: BytesLike<'_>,
         now: Option<Int<'_>>,
     ) -> PyResult<bool> {
-        let (si, n, secret, offset, now) = (
-            si(&storage_index)?,
-            shnum(&sharenum, "sharenum")?,
-            to_upload_secret(&upload_secret)?,
-            offset.to::<u64>("offset")?,
-            now_or(now.as_ref())?,
-        );
+        let (si, n, secret) = upload_args(&storage_index, &sharenum, &upload_secret)?;
+        let (offset, now) = (offset.to::<u64>("offset")?, now_or(now.as_ref())?);
         let data = data.as_slice();
         self.with_core(py, |s| s.write(&si, n, &secret, offset, data, now))
     }
@@ -524,11 +519,7 @@ impl Server {
         sharenum: Int<'_>,
         upload_secret: BytesLike<'_>,
     ) -> PyResult<Vec<(u64, u64)>> {
-        let (si, n, secret) = (
-            si(&storage_index)?,
-            shnum(&sharenum, "sharenum")?,
-            to_upload_secret(&upload_secret)?,
-        );
+        let (si, n, secret) = upload_args(&storage_index, &sharenum, &upload_secret)?;
         let ranges = self.with_core(py, |s| s.required_ranges(&si, n, &secret))?;
         Ok(ranges.into_iter().map(|r| (r.start, r.end)).collect())
     }
@@ -541,11 +532,7 @@ impl Server {
         sharenum: Int<'_>,
         upload_secret: BytesLike<'_>,
     ) -> PyResult<u64> {
-        let (si, n, secret) = (
-            si(&storage_index)?,
-            shnum(&sharenum, "sharenum")?,
-            to_upload_secret(&upload_secret)?,
-        );
+        let (si, n, secret) = upload_args(&storage_index, &sharenum, &upload_secret)?;
         self.with_core(py, |s| s.close(&si, n, &secret))
     }
 
@@ -557,11 +544,7 @@ impl Server {
         sharenum: Int<'_>,
         upload_secret: BytesLike<'_>,
     ) -> PyResult<()> {
-        let (si, n, secret) = (
-            si(&storage_index)?,
-            shnum(&sharenum, "sharenum")?,
-            to_upload_secret(&upload_secret)?,
-        );
+        let (si, n, secret) = upload_args(&storage_index, &sharenum, &upload_secret)?;
         self.with_core(py, |s| s.abort(&si, n, &secret))
     }
 
@@ -591,7 +574,7 @@ impl Server {
         storage_index: BytesLike<'_>,
         sharenum: Int<'_>,
     ) -> PyResult<bool> {
-        let (si, n) = (si(&storage_index)?, shnum(&sharenum, "sharenum")?);
+        let (si, n) = share_args(&storage_index, &sharenum)?;
         self.with_core(py, |s| Ok(s.upload_in_progress(&si, n)))
     }
 
@@ -611,7 +594,7 @@ impl Server {
         offset: Int<'_>,
         length: Int<'_>,
     ) -> PyResult<Bound<'py, PyBytes>> {
-        let (si, n) = (si(&storage_index)?, shnum(&sharenum, "sharenum")?);
+        let (si, n) = share_args(&storage_index, &sharenum)?;
         let (offset, length) = (offset.to::<u64>("offset")?, length.to::<u64>("length")?);
         let data = self.with_core(py, |s| {
             let reader = s.open_bucket(&si, n)?;
@@ -628,7 +611,7 @@ impl Server {
         storage_index: BytesLike<'_>,
         sharenum: Int<'_>,
     ) -> PyResult<BucketReader> {
-        let (si, n) = (si(&storage_index)?, shnum(&sharenum, "sharenum")?);
+        let (si, n) = share_args(&storage_index, &sharenum)?;
         let reader = slf.get().with_core(py, |s| s.open_bucket(&si, n))?;
         Ok(BucketReader {
             server: slf.clone().unbind(),
@@ -643,7 +626,7 @@ impl Server {
         storage_index: BytesLike<'_>,
         sharenum: Int<'_>,
     ) -> PyResult<u64> {
-        let (si, n) = (si(&storage_index)?, shnum(&sharenum, "sharenum")?);
+        let (si, n) = share_args(&storage_index, &sharenum)?;
         self.with_core(py, |s| s.immutable_share_length(&si, n))
     }
 
@@ -654,7 +637,7 @@ impl Server {
         storage_index: BytesLike<'_>,
         sharenum: Int<'_>,
     ) -> PyResult<u64> {
-        let (si, n) = (si(&storage_index)?, shnum(&sharenum, "sharenum")?);
+        let (si, n) = share_args(&storage_index, &sharenum)?;
         self.with_core(py, |s| s.mutable_share_length(&si, n))
     }
 
@@ -667,7 +650,7 @@ impl Server {
         storage_index: BytesLike<'_>,
         sharenum: Int<'_>,
     ) -> PyResult<Bound<'py, PyDict>> {
-        let (si, n) = (si(&storage_index)?, shnum(&sharenum, "sharenum")?);
+        let (si, n) = share_args(&storage_index, &sharenum)?;
         let st = self.with_core(py, |s| s.stat_share(&si, n))?;
         let d = PyDict::new(py);
         d.set_item("kind", kind_name(st.kind))?;
@@ -784,17 +767,19 @@ impl Server {
         };
         let entries = args::tw_vectors(tw_vectors, "tw_vectors")?;
         let read_vector = args::read_vector(read_vector, "read_vector")?;
-        let parts: Vec<_> = entries.iter().map(Self::slot_parts).collect();
-        let writes: Vec<SlotWrite<'_>> = entries
-            .iter()
-            .zip(&parts)
-            .map(|(e, (tests, writes))| SlotWrite {
-                share_number: e.share,
-                tests,
-                writes,
-                new_length: e.new_length,
-            })
-            .collect();
+        let mut vectors = SlotWrites::new();
+        for e in &entries {
+            let mut share = vectors.share(u32::from(e.share.0), e.new_length);
+            for t in &e.tests {
+                share.test(t.offset, t.length, t.operator, t.specimen.as_slice());
+            }
+            for (offset, data) in &e.writes {
+                share.write(*offset, data.as_slice());
+            }
+        }
+        let writes = vectors
+            .build()
+            .map_err(|e| to_py(py, CoreError::from(e), self.context()))?;
         let now = now_or(now.as_ref())?;
         let outcome = self.with_core(py, |s| {
             s.slot_testv_and_readv_and_writev(

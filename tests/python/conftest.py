@@ -1,7 +1,7 @@
 """Shared fixtures for the Tahoe-compatibility tests.
 
-Makes ``tools/`` importable (``tahoe_ops``, ``make_golden``) and provides the two inputs that
-come from the Rust side through the environment. A missing input fails the test that needs
+Makes ``tools/`` importable (``tahoe_scripts``, ``make_golden``) and provides the inputs that
+come from the Rust and C sides through the environment. A missing input fails the test that needs
 it with a clear message; nothing is skipped.
 """
 
@@ -26,10 +26,22 @@ def _env_path(name: str, what: str) -> Path:
     return path
 
 
-@pytest.fixture(scope="session")
-def ts_apply() -> Path:
-    """The Rust op-script runner: ``TS_APPLY SCRIPT.json OUTFILE`` prints the outcomes."""
-    path = _env_path("TS_APPLY", "the Rust binary that applies an op script")
+def _env_program(name: str, what: str) -> Path:
+    path = _env_path(name, what)
     if not os.access(path, os.X_OK):
-        pytest.fail(f"TS_APPLY={path} is not executable")
+        pytest.fail(f"{name}={path} is not executable")
     return path
+
+
+@pytest.fixture(scope="session")
+def ts_driver() -> Path:
+    """The Rust driver of the differential scripts (docs/differential-scripts.md):
+    ``TS_DRIVER SCRIPT.json OUT`` (cargo build -p tahoe-shares-drivers)."""
+    return _env_program("TS_DRIVER", "the Rust driver of the differential scripts")
+
+
+@pytest.fixture(scope="session")
+def ts_c_driver() -> Path:
+    """The C driver of the server scripts: ``TS_C_DRIVER SCRIPT.json STORAGE_DIR``
+    (ffi-c/tests/differential.c, built by make test-python)."""
+    return _env_program("TS_C_DRIVER", "the C driver of the server scripts")

@@ -1,17 +1,7 @@
-"""The bad-input catalogue (reference/reliability.md 3.4) against the Python binding: one
-``test_rowNN_*`` per row, each asserting its specific exception class.
-
-Covered: rows 1-38. Not covered: row 39 (S3: there is no S3 backend).
-
-Rows where the binding follows Tahoe 1.20 rather than the catalogue assert what it does,
-and say so in the name: 7 (``UnknownMutableMagic``, Tahoe's
-``UnknownMutableContainerVersionError``), 17-19 (``InvalidArgument``; storage indexes of 1
-to 32 bytes are accepted, as Tahoe's own suites use short ones), 20 (a set deduplicates;
-a share listed twice in one mutable write is ``InvalidArgument``), 21 and 26 (Tahoe skips
-an allocation that does not fit, and publishes with holes), 25 (``NoSuchUpload``), 29 (no
-vector limit in the server: the wire schemas cap at 30), 33 (``BadUploadSecret``), 35
-(a Python share handle's ``write`` returns no count: a failing one is ``IoError``), 37
-(``NoSpace`` caused by the store's ``OSError(ENOSPC)``; the partial share is removed).
+"""The bad-input catalogue of docs/bad-input.md against the Python binding: one
+``test_row_NN_<input>`` per row (rows 1-38), each asserting its specific exception class.
+Where the binding follows Tahoe 1.20 rather than refusing the input, the test asserts what
+it does, and the table says so.
 
 ``test_catalogue_figure`` (last) prints ``RELIABILITY bad_inputs_python <N>``; run with
 ``pytest -s`` to see it.
@@ -87,33 +77,33 @@ def _uploading(store=None):
 # ----- containers ------------------------------------------------------------------------
 
 
-def test_row01_empty_or_short_immutable():
+def test_row_01_empty_or_short_immutable():
     for raw in (b"", b"\0\0\0\x02\0"):
         s, _ = _with_share(SI, raw)
         with pytest.raises(ts.CorruptShare, match="shorter than its header"):
             s.read(SI, 0, 0, 10)
 
 
-def test_row02_unknown_immutable_version():
+def test_row_02_unknown_immutable_version():
     for v in (0, 3, 2**32 - 1):
         s, _ = _with_share(SI, struct.pack(">III", v, 0, 0))
         with pytest.raises(ts.UnknownImmutableVersion, match=str(v)):
             s.immutable_share_length(SI, 0)
 
 
-def test_row03_lease_count_exceeds_file():
+def test_row_03_lease_count_exceeding_the_file():
     s, _ = _with_share(SI, struct.pack(">III", 2, 0, 3) + b"\0" * (10 + 72))
     with pytest.raises(ts.CorruptShare, match="lease count exceeds"):
         s.read(SI, 0, 0, 1)
 
 
-def test_row04_lease_count_u32_max():
+def test_row_04_lease_count_u32_max():
     s, _ = _with_share(SI, struct.pack(">III", 2, 0, 2**32 - 1) + b"\0" * (10 + 72))
     with pytest.raises(ts.CorruptShare, match="lease count exceeds"):
         s.immutable_share_length(SI, 0)
 
 
-def test_row05_partial_trailing_lease():
+def test_row_05_partial_trailing_lease():
     s, _ = _with_share(SI, _immutable_bytes(b"")[:-5])
     with pytest.raises(ts.CorruptShare, match="lease count exceeds"):
         s.read(SI, 0, 0, 1)
@@ -122,7 +112,7 @@ def test_row05_partial_trailing_lease():
         s.mutable_share_length(MSI, 0)
 
 
-def test_row06_legacy_length_field_is_not_used_for_sizing():
+def test_row_06_legacy_length_field_disagreeing():
     # A v1 container, 100 data bytes, no lease, whose length field says 1000.
     raw = struct.pack(">III", 1, 1000, 0) + b"d" * 100
     s, _ = _with_share(SI, raw)
@@ -130,7 +120,7 @@ def test_row06_legacy_length_field_is_not_used_for_sizing():
     assert s.read(SI, 0, 0, 5000) == b"d" * 100
 
 
-def test_row07_mutable_magic_wrong_is_unknown_mutable_magic():
+def test_row_07_wrong_mutable_magic():
     raw = bytearray(_mutable_bytes())
     raw[3] ^= 0x20
     s, _ = _with_share(MSI, bytes(raw))
@@ -140,7 +130,7 @@ def test_row07_mutable_magic_wrong_is_unknown_mutable_magic():
         s.slot_readv(MSI, set(), [(0, 10)])
 
 
-def test_row08_mutable_shorter_than_468_bytes():
+def test_row_08_mutable_shorter_than_its_header():
     raw = _mutable_bytes()
     for cut, msg in ((60, "shorter than its header"), (120, "beyond end of file"), (467, "beyond end of file")):
         s, _ = _with_share(MSI, raw[:cut])
@@ -148,25 +138,25 @@ def test_row08_mutable_shorter_than_468_bytes():
             s.mutable_share_length(MSI, 0)
 
 
-def test_row09_data_length_beyond_container():
+def test_row_09_data_length_beyond_the_container():
     s, _ = _with_share(MSI, _set(_mutable_bytes(), 84, struct.pack(">Q", MAX_MUTABLE + 1)))
     with pytest.raises(ts.CorruptShare, match="data length beyond"):
         s.slot_readv(MSI, set(), [(0, 10)])
 
 
-def test_row10_extra_lease_offset_overlaps():
+def test_row_10_extra_lease_offset_overlapping_data():
     s, _ = _with_share(MSI, _set(_mutable_bytes(), 92, struct.pack(">Q", 468 + 2)))
     with pytest.raises(ts.CorruptShare, match="overlaps"):
         s.mutable_share_length(MSI, 0)
 
 
-def test_row11_extra_lease_offset_beyond_eof():
+def test_row_11_extra_lease_offset_beyond_eof():
     s, _ = _with_share(MSI, _set(_mutable_bytes(), 92, struct.pack(">Q", 1 << 40)))
     with pytest.raises(ts.CorruptShare, match="beyond end of file"):
         s.mutable_share_length(MSI, 0)
 
 
-def test_row12_extra_lease_count_u32_max():
+def test_row_12_extra_lease_count_u32_max():
     raw = _mutable_bytes(1)
     (elo,) = struct.unpack(">Q", raw[92:100])
     s, _ = _with_share(MSI, _set(raw, elo, struct.pack(">I", 2**32 - 1)))
@@ -174,7 +164,7 @@ def test_row12_extra_lease_count_u32_max():
         s.mutable_share_length(MSI, 0)
 
 
-def test_row13_owner_zero_slot_is_empty():
+def test_row_13_lease_slot_of_owner_zero():
     raw = _mutable_bytes()
     s, _ = _with_share(MSI, raw)
     assert len(s.leases(MSI)) == 5
@@ -195,7 +185,7 @@ def _fs_server(tmp_path):
     return s, storage, bucket
 
 
-def test_row14_odd_share_file_names_are_ignored(tmp_path):
+def test_row_14_odd_share_file_names(tmp_path):
     s, _, bucket = _fs_server(tmp_path)
     for junk in ("007", "07", "4.tmp", "-1", "256", "abc", "+1"):
         with open(os.path.join(bucket, junk), "wb") as f:
@@ -205,7 +195,7 @@ def test_row14_odd_share_file_names_are_ignored(tmp_path):
         s.read(SI, 7, 0, 10)
 
 
-def test_row15_symlink_or_directory_is_not_a_share(tmp_path):
+def test_row_15_symlink_or_directory_as_a_share(tmp_path):
     s, _, bucket = _fs_server(tmp_path)
     os.symlink(os.path.join(bucket, "3"), os.path.join(bucket, "5"))
     os.mkdir(os.path.join(bucket, "6"))
@@ -219,7 +209,7 @@ def test_row15_symlink_or_directory_is_not_a_share(tmp_path):
 # ----- the server --------------------------------------------------------------------------
 
 
-def test_row16_stale_incoming_removed_at_startup(tmp_path):
+def test_row_16_stale_incoming_share_at_startup(tmp_path):
     store = MemoryStore()
     store.incoming_shares[(SI, 2)] = bytearray(b"stale")
     s = _server(store)
@@ -237,7 +227,7 @@ def test_row16_stale_incoming_removed_at_startup(tmp_path):
     assert s.shares(SI) == set()
 
 
-def test_row17_storage_index_length_is_invalid_argument():
+def test_row_17_storage_index_of_a_bad_length():
     s = _server()
     for bad in (b"", b"x" * 33, b"x" * 1000):
         with pytest.raises(ts.InvalidArgument):
@@ -248,7 +238,7 @@ def test_row17_storage_index_length_is_invalid_argument():
         s.shares("not bytes")  # type: ignore[arg-type]
 
 
-def test_row18_secret_length_is_invalid_argument():
+def test_row_18_secret_of_a_bad_length():
     s = _server()
     for bad in (b"", b"r" * 31, b"r" * 33):
         # Secrets of any length are Tahoe's (test_lease_secret_lengths.py): a write
@@ -262,7 +252,7 @@ def test_row18_secret_length_is_invalid_argument():
     assert s.allocated_size() == 0
 
 
-def test_row19_share_number_above_255_is_invalid_argument():
+def test_row_19_share_number_above_255():
     s = _server()
     for bad in (256, 2**32, -1):
         with pytest.raises(ts.InvalidArgument, match="0 to 255"):
@@ -274,7 +264,7 @@ def test_row19_share_number_above_255_is_invalid_argument():
     assert s.allocated_size() == 0
 
 
-def test_row20_too_many_or_duplicate_share_numbers():
+def test_row_20_too_many_or_duplicate_share_numbers():
     s = _server()
     with pytest.raises(ts.InvalidArgument):
         s.allocate_buckets(SI, RENEW, CANCEL, set(range(257)), 1, b"u", now=NOW)
@@ -287,7 +277,7 @@ def test_row20_too_many_or_duplicate_share_numbers():
     assert s.shares(MSI) == set()
 
 
-def test_row21_oversized_allocation_is_skipped_as_tahoe_does():
+def test_row_21_oversized_allocation():
     store = MemoryStore(capacity=1000)
     s = _server(store)
     assert s.allocate_buckets(SI, RENEW, CANCEL, {0, 1}, 1001, b"u", now=NOW) == (set(), set())
@@ -296,14 +286,14 @@ def test_row21_oversized_allocation_is_skipped_as_tahoe_does():
     assert s.allocate_buckets(SI, RENEW, CANCEL, {0, 1}, 600, b"u", now=NOW) == (set(), {0})
 
 
-def test_row22_write_past_allocated_size():
+def test_row_22_immutable_write_past_the_allocation():
     s = _uploading()
     with pytest.raises(ts.DataTooLarge, match="exceeds 10"):
         s.write(SI, 0, b"u", 5, b"123456", now=NOW)
     assert s.required_ranges(SI, 0, b"u") == [(0, 10)]
 
 
-def test_row23_offset_plus_length_overflows():
+def test_row_23_offset_plus_length_overflowing():
     s = _uploading()
     with pytest.raises(ts.DataTooLarge):
         s.write(SI, 0, b"u", 2**64 - 1, b"xy", now=NOW)
@@ -322,7 +312,7 @@ def test_row23_offset_plus_length_overflows():
     assert s.read(SI, 0, 2**64 - 1, 2**64 - 1) == b""
 
 
-def test_row24_conflicting_immutable_write():
+def test_row_24_conflicting_immutable_write():
     store = MemoryStore()
     s = _uploading(store)
     s.write(SI, 0, b"u", 0, b"abcd", now=NOW)
@@ -333,7 +323,7 @@ def test_row24_conflicting_immutable_write():
     assert s.required_ranges(SI, 0, b"u") == [(4, 10)]
 
 
-def test_row25_write_after_close_or_abort_is_no_such_upload():
+def test_row_25_write_after_close_or_abort():
     s = _uploading()
     s.write(SI, 0, b"u", 0, b"0123456789", now=NOW)
     s.close(SI, 0, b"u")
@@ -352,7 +342,7 @@ def test_row25_write_after_close_or_abort_is_no_such_upload():
     assert store.incoming_shares == {} and store.published == {}
 
 
-def test_row26_close_with_holes_publishes_as_tahoe_does():
+def test_row_26_close_with_holes():
     s = _uploading()
     s.write(SI, 0, b"u", 2, b"ab", now=NOW)
     assert s.required_ranges(SI, 0, b"u") == [(0, 2), (4, 10)]
@@ -360,7 +350,7 @@ def test_row26_close_with_holes_publishes_as_tahoe_does():
     assert s.read(SI, 0, 0, 100) == b"\0\0ab" + b"\0" * 6
 
 
-def test_row27_reads_past_the_end():
+def test_row_27_reads_past_the_end():
     s = _uploading()
     s.write(SI, 0, b"u", 0, b"0123456789", now=NOW)
     s.close(SI, 0, b"u")
@@ -372,7 +362,7 @@ def test_row27_reads_past_the_end():
     assert s.slot_readv(MSI, set(), [(1 << 62, 10), (1, 2**64 - 1)]) == {0: [b"", b"bc"]}
 
 
-def test_row28_operator_other_than_eq():
+def test_row_28_test_operator_other_than_eq():
     s = _server()
     for op in (b"lt", b"ne", b"", b"EQ"):
         tw = [(0, ([(0, 1, op, b"")], [(0, b"x")], None))]
@@ -381,7 +371,7 @@ def test_row28_operator_other_than_eq():
     assert s.shares(MSI) == set()
 
 
-def test_row29_many_vectors_accepted_as_tahoes_server_does():
+def test_row_29_many_test_or_read_vectors():
     s = _server()
     tw = [(0, ([], [(i, b"z") for i in range(40)], None))]
     assert s.slot_testv_and_readv_and_writev(MSI, (WE, RENEW, CANCEL), tw, [], now=NOW)[0]
@@ -392,7 +382,7 @@ def test_row29_many_vectors_accepted_as_tahoes_server_does():
     assert passed and len(reads[0]) == 31
 
 
-def test_row30_write_end_or_new_length_past_maximum():
+def test_row_30_mutable_write_past_the_maximum():
     s = _server()
     s.slot_testv_and_readv_and_writev(MSI, (WE, RENEW, CANCEL), [(0, ([], [(0, b"some data")], None))], [], now=NOW)
     tw = [(0, ([], [(0, b"ok"), (MAX_MUTABLE, b"x")], None))]
@@ -402,7 +392,7 @@ def test_row30_write_end_or_new_length_past_maximum():
     assert s.slot_readv(MSI, set(), [(0, 100)]) == {0: [b"some data"]}
 
 
-def test_row31_wrong_write_enabler():
+def test_row_31_wrong_write_enabler():
     s = _server()
     s.slot_testv_and_readv_and_writev(MSI, (WE, RENEW, CANCEL), [(0, ([], [(0, b"abc")], None))], [], now=NOW)
     node_b32 = base64.b32encode(NODE).decode().lower()
@@ -413,7 +403,7 @@ def test_row31_wrong_write_enabler():
     assert s.slot_readv(MSI, set(), [(0, 10)]) == {0: [b"abc"]}
 
 
-def test_row32_unknown_renew_or_cancel_secret():
+def test_row_32_unknown_renew_or_cancel_secret():
     s = _uploading()
     s.close(SI, 0, b"u")
     before = s.leases(SI)
@@ -426,7 +416,7 @@ def test_row32_unknown_renew_or_cancel_secret():
     assert s.leases(SI) == before
 
 
-def test_row33_upload_secret_mismatch():
+def test_row_33_wrong_upload_secret():
     store = MemoryStore()
     s = _uploading(store)
     s.write(SI, 0, b"u", 0, b"ab", now=NOW)
@@ -513,7 +503,7 @@ def _published_on_faulty():
     return s, store
 
 
-def test_row34_backend_short_read_is_io_error_never_zeros():
+def test_row_34_backend_short_read():
     s, store = _published_on_faulty()
     store.faults.add("short_read")
     with pytest.raises(ts.IoError, match="wrong number of bytes"):
@@ -522,7 +512,7 @@ def test_row34_backend_short_read_is_io_error_never_zeros():
     assert s.read(SI, 0, 0, 10) == b"0123456789"
 
 
-def test_row35_backend_failing_write_is_io_error():
+def test_row_35_backend_partial_write():
     store = _FaultyStore()
     s = _uploading(store)
     store.faults.add("raise_write")
@@ -534,7 +524,7 @@ def test_row35_backend_failing_write_is_io_error():
     assert s.write(SI, 0, b"u", 0, b"0123456789", now=NOW) is True
 
 
-def test_row36_backend_sync_error_is_not_acknowledged():
+def test_row_36_backend_sync_error():
     store = _FaultyStore()
     s = _uploading(store)
     s.write(SI, 0, b"u", 0, b"0123456789", now=NOW)
@@ -553,7 +543,7 @@ def test_row36_backend_sync_error_is_not_acknowledged():
     assert store.incoming_shares == {}
 
 
-def test_row37_enospc_during_upload_removes_the_partial_share():
+def test_row_37_enospc_during_upload():
     store = _FaultyStore()
     s = _server(store)
     store.faults.add("enospc")
@@ -572,7 +562,7 @@ def test_row37_enospc_during_upload_removes_the_partial_share():
     assert s.allocated_size() == 0 and not s.upload_in_progress(SI, 0)
 
 
-def test_row38_callbacks_that_raise_or_answer_nonsense():
+def test_row_38_misbehaving_device_or_callbacks():
     s, store = _published_on_faulty()
     # A raising callback: IoError, with the very exception chained as its cause.
     store.faults.add("raise_read")

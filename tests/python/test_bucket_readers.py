@@ -1,4 +1,4 @@
-"""Bucket readers pin no file descriptors (issue 12 item 11).
+"""Bucket readers pin no file descriptors.
 
 A ``tahoe_shares.BucketReader`` holds which share it reads and its length; each read
 opens the share, as Tahoe's ``BucketReader`` opens its file per read. So readers cost no

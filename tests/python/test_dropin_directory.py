@@ -1,4 +1,4 @@
-"""The drop-in and the storage-directory lock (issue 12 item 2).
+"""The drop-in and the storage-directory lock.
 
 One writer per storage directory: the drop-ins of one process on one directory share one
 core server (Tahoe's own suites build several StorageServer objects on one directory and

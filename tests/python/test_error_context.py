@@ -1,5 +1,5 @@
-"""Errors carry their context from the core (issue 12, "the drop-in converts; the core
-decides"): the share number, the version or magic found, the share kind and the nodes that
+"""Errors carry their context from the core (the drop-in converts; the core decides): the
+share number, the version or magic found, the share kind and the nodes that
 accepted its leases, so that the drop-in only maps them to Tahoe's exceptions."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Lease secrets that are not 32 bytes (issue 12 item 12), against Tahoe's own share classes.
+"""Lease secrets that are not 32 bytes, against Tahoe's own share classes.
 
 Tahoe 1.20 takes renew and cancel secrets of any length: a schema 1 record stores them
 padded with zeros or cut to 32 bytes (``struct.pack(">32s")``) and matches only a 32-byte

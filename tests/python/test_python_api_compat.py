@@ -1,6 +1,6 @@
 """Property-based differential tests of the Python bindings against Tahoe-LAFS 1.20.
 
-Hypothesis draws a seed; ``tahoe_server_ops.random_script`` turns it into an op script
+Hypothesis draws a seed; ``tahoe_scripts.server.random_script`` turns it into a server script
 (generated while running on Tahoe's own ``StorageServer``, so it reaches live uploads,
 passing tests, expiry deadlines and the other states of ``test_server_compat.py``). The
 script then runs three times, each over its own storage directory:
@@ -16,6 +16,7 @@ byte. The generator avoids the documented deviations listed in ``test_server_com
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import Any, Callable
@@ -23,23 +24,21 @@ from typing import Any, Callable
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import tahoe_server_ops as ops
+from tahoe_scripts import server as ops
 import tahoe_shares
 from tahoe_shares.tahoe import StorageServer as DropIn
 
 N_OPS = 40
+C_SCRIPT = Path(__file__).resolve().parents[2] / "ffi-c" / "tests" / "differential.json"
 
 
 class DropInRunner(ops.TahoeServerRunner):
     """Tahoe's runner, with the drop-in in place of Tahoe's ``StorageServer``."""
 
+    server_class = DropIn
+
     def __init__(self, script: ops.Script, storedir: str | os.PathLike[str]) -> None:
-        saved = ops.StorageServer
-        ops.StorageServer = DropIn  # type: ignore[misc]
-        try:
-            super().__init__(script, storedir)
-        finally:
-            ops.StorageServer = saved  # type: ignore[misc]
+        super().__init__(script, storedir)
         assert isinstance(self.server, DropIn)
 
 
@@ -64,15 +63,8 @@ class NativeRunner:
     """The script through ``tahoe_shares.Server``, normalised as the other runners do."""
 
     def __init__(self, script: ops.Script, storedir: str | os.PathLike[str]) -> None:
-        config = script.get("config") or {}
-        self.server = tahoe_shares.Server(
-            os.fspath(storedir),
-            bytes.fromhex(script["nodeid"]),
-            now=int(script["start"]),
-            reserved_space=config.get("reserved_space", 0),
-            readonly=config.get("readonly", False),
-            durable=False,
-        )
+        self.script, self.storedir = script, os.fspath(storedir)
+        self.server = self._start(int(script["start"]))
         self.uploads: dict[int, tuple[bytes, set[int]]] = {}
         self.ops: list[ops.Op] = []
 
@@ -93,14 +85,25 @@ class NativeRunner:
                     return {"error": kind}
             return {"error": f"unexpected: {type(e).__name__}: {e}"}
 
+    def _start(self, now: int) -> tahoe_shares.Server:
+        config = self.script.get("config") or {}
+        return tahoe_shares.Server(
+            self.storedir,
+            bytes.fromhex(self.script["nodeid"]),
+            now=now,
+            reserved_space=config.get("reserved_space", 0),
+            readonly=config.get("readonly", False),
+            durable=False,
+        )
+
     def _upload(self, op: ops.Op) -> bytes:
         secret, shares = self.uploads.get(op["alloc"], (b"", set()))
         if op["shnum"] not in shares:
             raise tahoe_shares.NoSuchUpload("no writer")
-        return secret
+        return bytes.fromhex(op["upload_secret"]) if "upload_secret" in op else secret
 
     def _op_allocate(self, index: int, op: ops.Op, now: int) -> Any:
-        secret = b"upload-%d" % index
+        secret = bytes.fromhex(op.get("upload_secret") or (b"upload-%d" % index).hex())
         already, allocated = self.server.allocate_buckets(
             bytes.fromhex(op["si"]), bytes.fromhex(op["renew"]), bytes.fromhex(op["cancel"]),
             set(op["shnums"]), op["size"], secret, owner_num=op.get("owner", 0),
@@ -140,7 +143,19 @@ class NativeRunner:
 
     def _op_add_lease(self, index: int, op: ops.Op, now: int) -> Any:
         self.server.add_lease(bytes.fromhex(op["si"]), bytes.fromhex(op["renew"]),
-                              bytes.fromhex(op["cancel"]), now=now)
+                              bytes.fromhex(op["cancel"]), owner_num=op.get("owner", 1), now=now)
+        return None
+
+    def _op_cancel_lease(self, index: int, op: ops.Op, now: int) -> Any:
+        self.server.cancel_lease(bytes.fromhex(op["si"]), bytes.fromhex(op["cancel"]))
+        return None
+
+    def _op_expire(self, index: int, op: ops.Op, now: int) -> Any:
+        return None  # apply() expired the idle uploads, as before every op
+
+    def _op_restart(self, index: int, op: ops.Op, now: int) -> Any:
+        self.server.shutdown()
+        self.server = self._start(now)
         return None
 
     def _op_renew_lease(self, index: int, op: ops.Op, now: int) -> Any:
@@ -215,3 +230,29 @@ def test_the_runners_really_differ_from_each_other(tmp_path: Path) -> None:
     results = _run(native, script)
     assert any(op["op"] == "allocate" for op in script["ops"])
     assert any("ok" in r and isinstance(r["ok"], dict) and r["ok"].get("allocated") for r in results)
+
+
+def test_hand_written_c_script(ts_driver: Path, tmp_path: Path) -> None:
+    """``ffi-c/tests/differential.json``, the C tests' server script: the native API runs all
+    of it as the Rust driver does; the ops Tahoe can run (``tahoe_subset``) give Tahoe's
+    results and files through the native API and through the drop-in."""
+    script = json.loads(C_SCRIPT.read_text(encoding="utf-8"))
+    path = tmp_path / "script.json"
+    path.write_text(json.dumps(script), encoding="utf-8")
+    rust = ops.run_driver(ts_driver, path, tmp_path / "rust")
+    native = _run(NativeRunner(script, tmp_path / "native"), script)
+    diffs = ops.result_differences(rust, native, script["ops"], "native", "rust")
+    rust_tree, native_tree = ops.snapshot(tmp_path / "rust"), ops.snapshot(tmp_path / "native")
+    diffs += ops.tree_differences(rust_tree, native_tree, "native", "rust")
+    assert not diffs, "native API against the Rust driver:\n" + "\n".join(diffs)
+
+    subset, _ = ops.tahoe_subset(script)
+    reference = ops.run_script(subset, tmp_path / "tahoe")
+    tahoe_tree = ops.snapshot(tmp_path / "tahoe")
+    for name, runner in (("drop-in", DropInRunner), ("native", NativeRunner)):
+        results = _run(runner(subset, tmp_path / f"{name}-subset"), subset)
+        tree, renamed = ops.advisories_as_tahoe_names(ops.snapshot(tmp_path / f"{name}-subset"))
+        assert renamed == 1, f"{name}: the script reports one share twice in one second"
+        diffs = ops.result_differences(reference, results, subset["ops"], name)
+        diffs += ops.tree_differences(tahoe_tree, tree, name)
+        assert not diffs, f"{name} against Tahoe:\n" + "\n".join(diffs)

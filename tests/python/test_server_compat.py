@@ -1,11 +1,13 @@
-"""Server-level differential tests: tahoe-shares' ``Server<FsStore>`` against Tahoe-LAFS
-1.20's ``StorageServer``.
+"""Server-level differential tests: tahoe-shares' ``Server<FsStore>``, through the Rust core
+and through the C API, against Tahoe-LAFS 1.20's ``StorageServer``.
 
-The same op script (``tools/tahoe_server_ops.py`` describes the format) runs through
-Tahoe's ``StorageServer`` with a ``twisted.internet.task.Clock`` set to each op's time, and
-through ``core/examples/server_script.rs`` (the binary named in ``TS_SERVER``) over a
-filesystem store. Both must give the same normalised result per op and storage
-directories with the same regular files, byte for byte. Compared are all files; left out
+The same server script (docs/differential-scripts.md) runs through Tahoe's
+``StorageServer`` with a ``twisted.internet.task.Clock`` set to each op's time, and through
+the Rust driver (``tests/drivers``, the binary named in ``TS_DRIVER``) and the C driver
+(``ffi-c/tests/differential.c``, named in ``TS_C_DRIVER``), each over a filesystem store.
+Each must give the same normalised result per op (the results' ``extra``, which Tahoe's
+interface does not return, left out) and storage directories with the same regular files,
+byte for byte. Compared are all files; left out
 are directories (Tahoe leaves empty ``shares/<prefix>/<si>/`` and ``incoming/<prefix>/``
 directories behind, tahoe-shares removes them) and the state files of Tahoe's crawlers
 (``lease_checker.history.json``; tahoe-shares has no crawler).
@@ -14,8 +16,9 @@ directories behind, tahoe-shares removes them) and the state files of Tahoe's cr
   Tahoe (so they steer towards live uploads, tests that pass, exact timer deadlines).
 * ``test_random_scripts_reach_edge_cases`` guards the generator against drifting into easy
   cases.
-* Hand-written scripts pin the behaviour marked [V] in reference/tahoe-semantics.md
-  section 1 and other tricky cases, asserting Tahoe's results as well as equality.
+* Hand-written scripts pin edge cases of Tahoe's ``StorageServer`` first confirmed by
+  running Tahoe itself, and other tricky cases, asserting Tahoe's results as well as
+  equality.
 
 What Tahoe does nondeterministically is pinned while its ops run: ``os.listdir`` in
 ``allmydata.storage.server`` returns shares in ascending order (tahoe-shares' order; the
@@ -59,8 +62,6 @@ from __future__ import annotations
 
 import functools
 import json
-import os
-import subprocess
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -71,7 +72,7 @@ from allmydata.storage.immutable import BucketWriter
 from allmydata.storage.mutable import MutableShareFile
 from allmydata.util import idlib
 
-import tahoe_server_ops as ops
+from tahoe_scripts import server as ops
 
 N_OPS = 60
 SEEDS = range(100)
@@ -87,18 +88,9 @@ MONTH = 31 * 24 * 60 * 60
 
 
 @pytest.fixture(scope="session")
-def ts_server() -> Path:
-    """The Rust server-script runner: ``TS_SERVER SCRIPT.json STORAGE_DIR``."""
-    value = os.environ.get("TS_SERVER")
-    if not value:
-        pytest.fail(
-            "environment variable TS_SERVER is not set: it must name the Rust binary that "
-            "runs a server op script (cargo build -p tahoe-shares --example server_script)"
-        )
-    path = Path(value)
-    if not path.exists() or not os.access(path, os.X_OK):
-        pytest.fail(f"TS_SERVER={value} is not an executable file")
-    return path
+def drivers(ts_driver: Path, ts_c_driver: Path) -> dict[str, Path]:
+    """The drivers compared with Tahoe: the Rust core's and the C API's."""
+    return {"rust": ts_driver, "c": ts_c_driver}
 
 
 # --------------------------------------------------------------------------------------------
@@ -106,38 +98,37 @@ def ts_server() -> Path:
 
 
 class Run:
-    """The outcome of one script on both servers."""
+    """The outcome of one script on Tahoe's server and through each driver."""
 
-    def __init__(self, script: dict[str, Any], tmp_path: Path, ts_server: Path) -> None:
+    def __init__(self, script: dict[str, Any], tmp_path: Path, drivers: Drivers) -> None:
         self.script = script
         self.script_path = tmp_path / "script.json"
         self.script_path.write_text(json.dumps(script, indent=1), encoding="utf-8")
-        self.tahoe_dir, self.rust_dir = tmp_path / "tahoe", tmp_path / "rust"
+        self.tahoe_dir = tmp_path / "tahoe"
         self.tahoe = ops.run_script(script, self.tahoe_dir)
-        proc = subprocess.run(
-            [str(ts_server), str(self.script_path), str(self.rust_dir)],
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
-        if proc.returncode != 0:
-            pytest.fail(
-                f"TS_SERVER exited with status {proc.returncode}\n{proc.stderr}\n"
-                f"script: {self.script_path}"
-            )
-        try:
-            self.rust = [json.loads(line) for line in proc.stdout.splitlines()]
-        except json.JSONDecodeError:
-            pytest.fail(f"TS_SERVER printed something that is not JSON lines:\n{proc.stdout}")
         self.tahoe_tree = ops.snapshot(self.tahoe_dir)
-        self.rust_tree = ops.snapshot(self.rust_dir)
+        self.dirs = {name: tmp_path / name for name in drivers}
+        try:
+            self.results = {
+                name: ops.run_driver(program, self.script_path, self.dirs[name])
+                for name, program in drivers.items()
+            }
+        except ops.DriverError as e:
+            pytest.fail(str(e))
+        self.trees = {name: ops.snapshot(d) for name, d in self.dirs.items()}
+        self.rust_dir, self.rust, self.rust_tree = (
+            self.dirs["rust"], self.results["rust"], self.trees["rust"]
+        )
 
     def problems(self) -> list[str]:
-        return ops.result_differences(self.tahoe, self.rust, self.script["ops"]) + [
-            f"storage directories: {p}"
-            for p in ops.tree_differences(self.tahoe_tree, self.rust_tree)
-        ]
+        problems = []
+        for name, results in self.results.items():
+            problems += ops.result_differences(self.tahoe, results, self.script["ops"], name)
+            problems += [
+                f"storage directories: {p}"
+                for p in ops.tree_differences(self.tahoe_tree, self.trees[name], name)
+            ]
+        return problems
 
     def assert_identical(self) -> list[dict[str, Any]]:
         """Fails with a readable diff unless results and files are identical; returns the
@@ -148,7 +139,8 @@ class Run:
                 "tahoe-shares differs from Tahoe 1.20 (expected = tahoe):\n"
                 + "\n".join(problems)
                 + f"\nscript: {self.script_path} (Tahoe's directory {self.tahoe_dir}, "
-                f"Rust's {self.rust_dir})"
+                + ", ".join(f"{name}'s {d}" for name, d in self.dirs.items())
+                + ")"
             )
         return self.tahoe
 
@@ -158,7 +150,9 @@ class Script:
 
     def __init__(self, **config: Any) -> None:
         self.now = T0
-        self.script: dict[str, Any] = {"nodeid": NODEID.hex(), "start": T0, "ops": []}
+        self.script: dict[str, Any] = {
+            "kind": "server", "nodeid": NODEID.hex(), "start": T0, "ops": []
+        }
         if config:
             self.script["config"] = config
 
@@ -195,8 +189,8 @@ class Script:
         return self.op("slot_testv_and_readv_and_writev", dt, si=si, we=we, renew=renew,
                        cancel=cancel, tw=tw, readv=readv or [], renew_leases=renew_leases)
 
-    def run(self, tmp_path: Path, ts_server: Path) -> Run:
-        return Run(self.script, tmp_path, ts_server)
+    def run(self, tmp_path: Path, drivers: Drivers) -> Run:
+        return Run(self.script, tmp_path, drivers)
 
 
 def ok(value: Any = None) -> dict[str, Any]:
@@ -221,8 +215,8 @@ def _random_script(seed: int) -> str:
 
 
 @pytest.mark.parametrize("seed", SEEDS)
-def test_random_script(seed: int, ts_server: Path, tmp_path: Path) -> None:
-    Run(json.loads(_random_script(seed)), tmp_path, ts_server).assert_identical()
+def test_random_script(seed: int, drivers: Drivers, tmp_path: Path) -> None:
+    Run(json.loads(_random_script(seed)), tmp_path, drivers).assert_identical()
 
 
 def test_random_scripts_are_deterministic() -> None:
@@ -311,7 +305,7 @@ def test_random_scripts_reach_edge_cases(tmp_path: Path, monkeypatch: pytest.Mon
 # Hand-written scripts: immutable uploads
 
 
-def test_repeated_allocate_while_uploading(ts_server: Path, tmp_path: Path) -> None:
+def test_repeated_allocate_while_uploading(drivers: Drivers, tmp_path: Path) -> None:
     """[V] Repeating the identical call returns allocated={} for shares being uploaded."""
     s = Script()
     a = s.allocate([0, 1], 4)
@@ -322,7 +316,7 @@ def test_repeated_allocate_while_uploading(ts_server: Path, tmp_path: Path) -> N
     s.allocate([0, 1, 2], 4, renew=R2, cancel=C2, dt=10)
     s.op("abort", alloc=a, shnum=1)
     s.allocate([1], 4, dt=10)
-    results = s.run(tmp_path, ts_server).assert_identical()
+    results = s.run(tmp_path, drivers).assert_identical()
     assert results == [
         ok({"already_have": [], "allocated": [0, 1]}),
         ok({"already_have": [], "allocated": []}),
@@ -336,7 +330,7 @@ def test_repeated_allocate_while_uploading(ts_server: Path, tmp_path: Path) -> N
     ]
 
 
-def test_close_does_not_check_completeness(ts_server: Path, tmp_path: Path) -> None:
+def test_close_does_not_check_completeness(drivers: Drivers, tmp_path: Path) -> None:
     """[V] Holes read back as zeros; reads are truncated at the end of the data."""
     s = Script()
     k = s.allocate([3], 10)
@@ -352,7 +346,7 @@ def test_close_does_not_check_completeness(ts_server: Path, tmp_path: Path) -> N
     s.op("get_buckets", si=SI)
     s.op("write", alloc=k, shnum=3, offset=0, data=b"xx")
     s.op("close", alloc=k, shnum=3)
-    results = s.run(tmp_path, ts_server).assert_identical()
+    results = s.run(tmp_path, drivers).assert_identical()
     assert results[4:] == [
         ok((b"\0\0abc\0\0\0yz").hex()),
         ok(b"z".hex()),
@@ -366,7 +360,7 @@ def test_close_does_not_check_completeness(ts_server: Path, tmp_path: Path) -> N
     ]
 
 
-def test_overlapping_writes(ts_server: Path, tmp_path: Path) -> None:
+def test_overlapping_writes(drivers: Drivers, tmp_path: Path) -> None:
     """Identical rewrites are accepted, different ones refused (#3801), also when the
     write runs past the end; completion is reported once every byte is written."""
     s = Script()
@@ -381,14 +375,14 @@ def test_overlapping_writes(ts_server: Path, tmp_path: Path) -> None:
     s.op("write", alloc=k, shnum=0, offset=0, data=b"01")
     s.op("write", alloc=k, shnum=0, offset=0, data=b"0123456789AB")
     s.op("close", alloc=k, shnum=0)
-    results = s.run(tmp_path, ts_server).assert_identical()
+    results = s.run(tmp_path, drivers).assert_identical()
     assert results[1:] == [
         ok(False), ok(False), err("conflicting_write"), err("conflicting_write"),
         err("data_too_large"), err("data_too_large"), ok(False), ok(True), ok(True), ok(None),
     ]
 
 
-def test_upload_expires_after_thirty_idle_minutes(ts_server: Path, tmp_path: Path) -> None:
+def test_upload_expires_after_thirty_idle_minutes(drivers: Drivers, tmp_path: Path) -> None:
     """Tahoe's 30-minute BucketWriter timer, reset by every write (even a failing one)."""
     s = Script()
     k = s.allocate([0, 1], 4)
@@ -398,14 +392,14 @@ def test_upload_expires_after_thirty_idle_minutes(ts_server: Path, tmp_path: Pat
     s.op("write", alloc=k, shnum=1, offset=0, data=b"ab")  # 1 expired at 1800
     s.op("close", alloc=k, shnum=0, dt=1800)  # 0 expired too
     s.allocate([0, 1], 4, dt=1)
-    results = s.run(tmp_path, ts_server).assert_identical()
+    results = s.run(tmp_path, drivers).assert_identical()
     assert results[1:] == [
         ok(False), err("data_too_large"), ok(True), err("no_such_upload"),
         err("no_such_upload"), ok({"already_have": [], "allocated": [0, 1]}),
     ]
 
 
-def test_clock_going_back(ts_server: Path, tmp_path: Path) -> None:
+def test_clock_going_back(drivers: Drivers, tmp_path: Path) -> None:
     """Renewal never back-dates (immutable.py:290, mutable.py:323); a timer reset at an
     earlier time moves the deadline back."""
     s = Script()
@@ -416,7 +410,7 @@ def test_clock_going_back(ts_server: Path, tmp_path: Path) -> None:
     k = s.allocate([1], 1)
     s.op("write", alloc=k, shnum=1, offset=0, data=b"x", dt=-100)
     s.op("close", alloc=k, shnum=1, dt=1800)
-    run = s.run(tmp_path, ts_server)
+    run = s.run(tmp_path, drivers)
     run.assert_identical()
     assert run.tahoe[-1] == err("no_such_upload")
     leases = list(MutableShareFile(str(tahoe_share(run, SI2, 0))).get_leases())
@@ -424,7 +418,7 @@ def test_clock_going_back(ts_server: Path, tmp_path: Path) -> None:
 
 
 def test_renew_lease_stops_at_the_first_share_without_the_lease(
-    ts_server: Path, tmp_path: Path
+    drivers: Drivers, tmp_path: Path
 ) -> None:
     """Shares visited before the failing one stay renewed (in ascending share order)."""
     s = Script()
@@ -436,13 +430,13 @@ def test_renew_lease_stops_at_the_first_share_without_the_lease(
     s.op("renew_lease", si=SI2, renew=R1, dt=100)
     s.op("add_lease", si=SI, renew=R2, cancel=C2, dt=100)
     s.op("renew_lease", si=SI, renew=R2, dt=100)
-    results = s.run(tmp_path, ts_server).assert_identical()
+    results = s.run(tmp_path, drivers).assert_identical()
     assert results[-5:] == [
         err("no_such_lease"), err("no_such_lease"), err("no_such_lease"), ok(None), ok(None),
     ]
 
 
-def test_allocate_renews_leases_of_every_held_share(ts_server: Path, tmp_path: Path) -> None:
+def test_allocate_renews_leases_of_every_held_share(drivers: Drivers, tmp_path: Path) -> None:
     """alreadygot holds every share held, not only those asked for; each gets the lease
     (owner 0) with renew_leases, none without."""
     s = Script()
@@ -450,7 +444,7 @@ def test_allocate_renews_leases_of_every_held_share(ts_server: Path, tmp_path: P
     s.allocate([5], 1, renew=R2, cancel=C2, renew_leases=False, dt=10)
     s.allocate([1, 4], 1, renew=R2, cancel=C2, dt=10)
     s.allocate([4], 1, renew=R1, cancel=C1, dt=10)
-    results = s.run(tmp_path, ts_server).assert_identical()
+    results = s.run(tmp_path, drivers).assert_identical()
     assert results[-3:] == [
         ok({"already_have": [0, 1], "allocated": [5]}),
         ok({"already_have": [0, 1], "allocated": [4]}),
@@ -458,7 +452,7 @@ def test_allocate_renews_leases_of_every_held_share(ts_server: Path, tmp_path: P
     ]
 
 
-def test_readonly_server(ts_server: Path, tmp_path: Path) -> None:
+def test_readonly_server(drivers: Drivers, tmp_path: Path) -> None:
     """[V] A read-only server: no space for immutable shares (a 0-byte one still fits), a
     new lease record raises NoSpace (#3823), mutable writes are accepted (#390), advisories
     are dropped."""
@@ -474,7 +468,7 @@ def test_readonly_server(ts_server: Path, tmp_path: Path) -> None:
         s.op("add_lease", si=SI2, renew=r, cancel=C2, dt=i)  # the fifth lease needs space
     s.op("advise_corrupt_share", si=SI, shnum=0, share_type=b"immutable", reason=b"bad")
     s.op("version")
-    results = s.run(tmp_path, ts_server).assert_identical()
+    results = s.run(tmp_path, drivers).assert_identical()
     assert results[:6] == [
         ok({"already_have": [], "allocated": []}),
         ok({"already_have": [], "allocated": [0]}),
@@ -488,12 +482,12 @@ def test_readonly_server(ts_server: Path, tmp_path: Path) -> None:
     assert results[12]["ok"]["available-space-is-zero"] is True
 
 
-def test_reserved_space(ts_server: Path, tmp_path: Path) -> None:
+def test_reserved_space(drivers: Drivers, tmp_path: Path) -> None:
     s = Script(reserved_space=2**62)
     s.allocate([0, 1], 1)
     s.allocate([2], 0)
     s.op("version")
-    results = s.run(tmp_path, ts_server).assert_identical()
+    results = s.run(tmp_path, drivers).assert_identical()
     assert results[:2] == [
         ok({"already_have": [], "allocated": []}),
         ok({"already_have": [], "allocated": [2]}),
@@ -505,7 +499,7 @@ def test_reserved_space(ts_server: Path, tmp_path: Path) -> None:
 
 
 def test_bad_write_enabler_is_checked_even_without_writes(
-    ts_server: Path, tmp_path: Path
+    drivers: Drivers, tmp_path: Path
 ) -> None:
     """[V] BadWriteEnablerError names the node that recorded the write enabler."""
     s = Script()
@@ -513,7 +507,7 @@ def test_bad_write_enabler_is_checked_even_without_writes(
     s.slot([], we=WE2, readv=[[0, 1]])
     s.slot([{"shnum": 1, "writes": [(0, b"y")]}], we=WE2)
     s.slot([], readv=[[0, 1]])
-    results = s.run(tmp_path, ts_server).assert_identical()
+    results = s.run(tmp_path, drivers).assert_identical()
     message = f"The write enabler was recorded by nodeid '{idlib.nodeid_b2a(NODEID)}'."
     assert results[1:] == [
         {"error": "bad_write_enabler", "detail": message},
@@ -522,7 +516,7 @@ def test_bad_write_enabler_is_checked_even_without_writes(
     ]
 
 
-def test_test_vectors(ts_server: Path, tmp_path: Path) -> None:
+def test_test_vectors(drivers: Drivers, tmp_path: Path) -> None:
     """[V] A missing share reads as empty; (0, 1, eq, b"") means absent or empty; test reads
     are truncated; evaluation stops at the first failure, and a failure anywhere writes
     nothing; reads come from every share, before the writes."""
@@ -540,7 +534,7 @@ def test_test_vectors(ts_server: Path, tmp_path: Path) -> None:
     s.op("slot_readv", si=SI2, shnums=[], readv=[[0, 10]])
     s.op("slot_readv", si=SI2, shnums=[1, 7], readv=[[1, 1], [9, 1]])
     s.op("slot_readv", si=SI, shnums=[], readv=[[0, 1]])
-    results = s.run(tmp_path, ts_server).assert_identical()
+    results = s.run(tmp_path, drivers).assert_identical()
     assert [r["ok"]["passed"] for r in results[:6]] == [True, True, False, True, False, True]
     assert results[2]["ok"]["reads"] == {"0": [b"hello".hex()]}
     assert results[4]["ok"]["reads"] == {
@@ -554,7 +548,7 @@ def test_test_vectors(ts_server: Path, tmp_path: Path) -> None:
     ]
 
 
-def test_mutable_writes_and_new_length(ts_server: Path, tmp_path: Path) -> None:
+def test_mutable_writes_and_new_length(drivers: Drivers, tmp_path: Path) -> None:
     """[V] An empty write vector creates a share of length 0; gaps are zero-filled; a
     zero-length write past the end extends the share; new_length applies after the writes,
     only if it shrinks; new_length=0 deletes and never creates."""
@@ -573,7 +567,7 @@ def test_mutable_writes_and_new_length(ts_server: Path, tmp_path: Path) -> None:
     s.op("shares", si=SI2)
     s.op("mutable_share_length", si=SI2, shnum=0)
     s.slot([{"shnum": 0, "writes": [(0, b"again")]}], readv=[[0, 9]])
-    results = s.run(tmp_path, ts_server).assert_identical()
+    results = s.run(tmp_path, drivers).assert_identical()
     assert results[1] == ok(0)
     assert results[3] == ok(10)
     assert results[5]["ok"]["reads"]["0"] == [(b"Z\0\0\0abc\0\0\0").hex()]
@@ -582,7 +576,7 @@ def test_mutable_writes_and_new_length(ts_server: Path, tmp_path: Path) -> None:
     assert results[12] == ok({"passed": True, "reads": {}})
 
 
-def test_mutable_leases(ts_server: Path, tmp_path: Path) -> None:
+def test_mutable_leases(drivers: Drivers, tmp_path: Path) -> None:
     """Four header slots, then extra leases that growth moves; renewals in place; leases
     only with renew_leases, only for shares that survive."""
     s = Script()
@@ -595,13 +589,13 @@ def test_mutable_leases(ts_server: Path, tmp_path: Path) -> None:
     s.op("renew_lease", si=SI2, renew=b"\x46" * 32, dt=60)
     s.op("renew_lease", si=SI2, renew=b"\x41" * 32, dt=60)  # share 1 has no leases
     s.slot([{"shnum": 0, "writes": [(2000, b"more")]}, {"shnum": 1, "new_length": 0}], dt=60)
-    run = s.run(tmp_path, ts_server)
+    run = s.run(tmp_path, drivers)
     results = run.assert_identical()
     assert results[-2:] == [err("no_such_lease"), ok({"passed": True, "reads": {"0": [], "1": []}})]
     assert len(list(MutableShareFile(str(tahoe_share(run, SI2, 0))).get_leases())) == 9
 
 
-def test_new_share_after_a_lease_without_space(ts_server: Path, tmp_path: Path) -> None:
+def test_new_share_after_a_lease_without_space(drivers: Drivers, tmp_path: Path) -> None:
     """Leases are added after all writes, in order; NoSpace at an existing share stops
     them, so a new share later in the call is published without a lease (a new share
     earlier in the call has one)."""
@@ -612,7 +606,7 @@ def test_new_share_after_a_lease_without_space(ts_server: Path, tmp_path: Path) 
     s.slot([{"shnum": 0, "writes": [(0, b"zero")]}, {"shnum": 1, "writes": [(3, b"!")]},
             {"shnum": 2, "writes": [(0, b"two")]}], renew=R2, cancel=C2, dt=10)
     s.op("slot_readv", si=SI2, shnums=[], readv=[[0, 9]])
-    run = s.run(tmp_path, ts_server)
+    run = s.run(tmp_path, drivers)
     results = run.assert_identical()
     assert results[4:] == [
         err("no_space"),
@@ -622,7 +616,7 @@ def test_new_share_after_a_lease_without_space(ts_server: Path, tmp_path: Path) 
     assert [len(list(x)) for x in leases] == [1, 4, 0]
 
 
-def test_kinds_do_not_mix(ts_server: Path, tmp_path: Path) -> None:
+def test_kinds_do_not_mix(drivers: Drivers, tmp_path: Path) -> None:
     """Immutable operations on mutable shares and the reverse fail without changes; lease
     operations take either kind; missing shares' lengths differ in Tahoe's exception
     (FileNotFoundError, KeyError) but not in kind."""
@@ -642,7 +636,7 @@ def test_kinds_do_not_mix(ts_server: Path, tmp_path: Path) -> None:
     s.op("add_lease", si=SI2, renew=R2, cancel=C2, dt=5)
     s.op("renew_lease", si=SI2, renew=R2, dt=5)
     s.op("shares", si=SI2)
-    results = s.run(tmp_path, ts_server).assert_identical()
+    results = s.run(tmp_path, drivers).assert_identical()
     assert results[4:15] == [
         err("unknown_immutable_container"),
         err("unknown_mutable_container"),
@@ -658,7 +652,7 @@ def test_kinds_do_not_mix(ts_server: Path, tmp_path: Path) -> None:
     ]
 
 
-def test_advisories(ts_server: Path, tmp_path: Path) -> None:
+def test_advisories(drivers: Drivers, tmp_path: Path) -> None:
     """Recorded only for a share held (#3824), whatever its kind, as UTF-8 (#3879); text
     that is not UTF-8 is refused for a share held and ignored for one not held."""
     s = Script()
@@ -671,7 +665,7 @@ def test_advisories(ts_server: Path, tmp_path: Path) -> None:
     s.op("advise_corrupt_share", si=SI, shnum=3, share_type=b"immutable", reason=b"\xff")
     s.op("advise_corrupt_share", si=SI, shnum=0, share_type=b"\xc3", reason=b"r", dt=1)
     s.op("advise_corrupt_share", si=SI, shnum=0, share_type=b"mutable", reason=b"\xff", dt=1)
-    run = s.run(tmp_path, ts_server)
+    run = s.run(tmp_path, drivers)
     results = run.assert_identical()
     assert results[-6:] == [ok()] * 4 + [err("invalid_argument")] * 2
     advisories = sorted(p for p in run.tahoe_tree if p.startswith("corruption-advisories/"))
@@ -691,7 +685,7 @@ def _prefix_snapshot(script: Script, n_ops: int, path: Path) -> dict[str, bytes]
     return ops.snapshot(path)
 
 
-def test_deviation_1_mutable_writes_validated_first(ts_server: Path, tmp_path: Path) -> None:
+def test_deviation_1_mutable_writes_validated_first(drivers: Drivers, tmp_path: Path) -> None:
     s = Script()
     s.slot([{"shnum": 0, "writes": [(0, b"zero")]}, {"shnum": 1, "writes": [(0, b"one")]}])
     s.slot([{"shnum": 0, "writes": [(0, b"ZERO")]},
@@ -699,7 +693,7 @@ def test_deviation_1_mutable_writes_validated_first(ts_server: Path, tmp_path: P
             {"shnum": 2, "writes": [(0, b"new")]}])
     s.slot([{"shnum": 3, "writes": [(2**60, b"x")]}])
     before = _prefix_snapshot(s, 1, tmp_path / "before")
-    run = s.run(tmp_path, ts_server)
+    run = s.run(tmp_path, drivers)
     assert run.tahoe[1:] == run.rust[1:] == [err("data_too_large")] * 2
     assert run.rust_tree == before, "tahoe-shares changed something"
     changed = {p for p in run.tahoe_tree if before.get(p) != run.tahoe_tree[p]}
@@ -710,14 +704,14 @@ def test_deviation_1_mutable_writes_validated_first(ts_server: Path, tmp_path: P
     assert MutableShareFile(str(run.tahoe_dir / share / "3")).get_length() == 0
 
 
-def test_deviation_2_mutable_share_created_whole(ts_server: Path, tmp_path: Path) -> None:
+def test_deviation_2_mutable_share_created_whole(drivers: Drivers, tmp_path: Path) -> None:
     s = Script()
     k = s.allocate([0], 3, si=SI2)
     s.slot([{"shnum": 0, "writes": [(0, b"mutable")]}])
     s.op("write", alloc=k, shnum=0, offset=0, data=b"imm")
     s.op("close", alloc=k, shnum=0)
     s.op("read", si=SI2, shnum=0, offset=0, length=9)
-    run = s.run(tmp_path, ts_server)
+    run = s.run(tmp_path, drivers)
     assert run.tahoe[1] == ok({"passed": True, "reads": {}})
     assert run.rust[1] == err("already_exists")
     # Tahoe's close renamed the immutable share over the mutable one: the same end state.
@@ -725,12 +719,12 @@ def test_deviation_2_mutable_share_created_whole(ts_server: Path, tmp_path: Path
     assert run.tahoe_tree == run.rust_tree
 
 
-def test_deviation_3_advisory_name_taken(ts_server: Path, tmp_path: Path) -> None:
+def test_deviation_3_advisory_name_taken(drivers: Drivers, tmp_path: Path) -> None:
     s = Script()
     s.upload([0], b"data")
     s.op("advise_corrupt_share", si=SI, shnum=0, share_type=b"immutable", reason=b"first")
     s.op("advise_corrupt_share", si=SI, shnum=0, share_type=b"immutable", reason=b"second")
-    run = s.run(tmp_path, ts_server)
+    run = s.run(tmp_path, drivers)
     assert run.tahoe == run.rust
     name = "corruption-advisories/" + ops.advisory_name(s.now, SI, 0)
     assert {p for p in run.tahoe_tree if p.startswith("corruption-")} == {name}
@@ -740,44 +734,44 @@ def test_deviation_3_advisory_name_taken(ts_server: Path, tmp_path: Path) -> Non
     assert run.rust_tree[name + ".1"] == run.tahoe_tree[name]
 
 
-def test_deviation_4_advisory_size_limit(ts_server: Path, tmp_path: Path) -> None:
+def test_deviation_4_advisory_size_limit(drivers: Drivers, tmp_path: Path) -> None:
     s = Script()
     s.upload([0], b"data")
     s.op("advise_corrupt_share", si=SI, shnum=0, share_type=b"immutable", reason=b"r" * 300_000)
-    run = s.run(tmp_path, ts_server)
+    run = s.run(tmp_path, drivers)
     assert run.tahoe[-1] == ok() and run.rust[-1] == err("limit_reached")
     assert [p for p in run.tahoe_tree if p.startswith("corruption-")]
     assert not [p for p in run.rust_tree if p.startswith("corruption-")]
 
 
-def test_deviation_5_empty_immutable_write(ts_server: Path, tmp_path: Path) -> None:
+def test_deviation_5_empty_immutable_write(drivers: Drivers, tmp_path: Path) -> None:
     s = Script()
     k = s.allocate([0], 2)
     s.op("write", alloc=k, shnum=0, offset=0, data=b"ab")
     s.op("write", alloc=k, shnum=0, offset=1, data=b"")
     s.op("write", alloc=k, shnum=0, offset=5, data=b"")
     s.op("close", alloc=k, shnum=0)
-    run = s.run(tmp_path, ts_server)
+    run = s.run(tmp_path, drivers)
     assert run.tahoe[2:4] == [err("unexpected: ValueError: stop must be > start")] * 2
     assert run.rust[2:4] == [ok(True), err("data_too_large")]
     assert run.tahoe[4] == run.rust[4] == ok()
     assert run.tahoe_tree == run.rust_tree
 
 
-def test_deviation_6_operators_parsed_first(ts_server: Path, tmp_path: Path) -> None:
+def test_deviation_6_operators_parsed_first(drivers: Drivers, tmp_path: Path) -> None:
     s = Script()
     s.slot([{"shnum": 0, "writes": [(0, b"data")]}])
     s.slot([{"shnum": 0, "tests": [(0, 4, "ne", b"xxxx")], "writes": [(0, b"X")]}])
     s.slot([{"shnum": 0, "tests": [(0, 4, "eq", b"xxxx"), (0, 4, "ne", b"")],
              "writes": [(0, b"X")]}])
-    run = s.run(tmp_path, ts_server)
+    run = s.run(tmp_path, drivers)
     assert run.tahoe[1] == run.rust[1] == err("unsupported_operator")  # [V] only eq
     assert run.tahoe[2] == ok({"passed": False, "reads": {"0": []}})
     assert run.rust[2] == err("unsupported_operator")
     assert run.tahoe_tree == run.rust_tree
 
 
-def test_deviation_7_finished_uploads(ts_server: Path, tmp_path: Path) -> None:
+def test_deviation_7_finished_uploads(drivers: Drivers, tmp_path: Path) -> None:
     s = Script()
     k = s.allocate([0, 1], 1)
     s.op("write", alloc=k, shnum=0, offset=0, data=b"a")
@@ -787,5 +781,5 @@ def test_deviation_7_finished_uploads(ts_server: Path, tmp_path: Path) -> None:
     s.op("abort", alloc=k, shnum=1)
     s.op("close", alloc=k, shnum=1)
     s.op("write", alloc=k, shnum=1, offset=0, data=b"b")
-    results = s.run(tmp_path, ts_server).assert_identical()
+    results = s.run(tmp_path, drivers).assert_identical()
     assert results[3:] == [err("no_such_upload"), ok(), *[err("no_such_upload")] * 3]

@@ -5,9 +5,13 @@
 mod immutable;
 mod journal;
 mod mutable;
+mod vectors;
 
 pub use immutable::{CancelOutcome, ImmutableContainer};
 pub use mutable::{MutableContainer, TestOperator, TestVector};
+pub use vectors::SlotWrite;
+#[cfg(feature = "alloc")]
+pub use vectors::{ShareVectors, SlotWriteError, SlotWrites};
 
 use crate::error::{Error, Result};
 use crate::format::lease::{Lease, LeaseSchema, StoredSecrets};

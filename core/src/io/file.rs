@@ -118,7 +118,8 @@ impl ShareIo for FileIo {
     }
 
     fn sync(&mut self) -> io::Result<()> {
-        // fsync, not fdatasync: the length may have changed (P1 in reliability.md).
+        // fsync, not fdatasync: the length may have changed, and fdatasync need not make
+        // a new length durable.
         if self.durable && !self.read_only {
             self.file.sync_all().map_err(|e| self.err(e))
         } else {

@@ -7,7 +7,8 @@
 //! Python bindings) call it; it never calls them back.
 //!
 //! Where Tahoe 1.20 is right its behaviour is reproduced exactly, down to the bytes of
-//! every share. Where reference/tahoe-semantics.md section 7 calls it a bug, the fix is
+//! every share. Where Tahoe 1.20 has a known bug (its crash windows are listed in
+//! `docs/format.md` §6; others are Tahoe tickets named where they apply), the fix is
 //! described on the method. Improvements that a Tahoe client could notice are settings of
 //! [`Config`] whose defaults are Tahoe's behaviour.
 //!

@@ -20,20 +20,9 @@ pub struct SlotSecrets {
     pub cancel: CancelSecret,
 }
 
-/// The test, write vectors and new length for one share of a mutable write.
-#[derive(Debug, Clone, Copy)]
-pub struct SlotWrite<'a> {
-    /// The share.
-    pub share_number: ShareNumber,
-    /// Tests that must all pass (for every share of the call) before anything is
-    /// written. A missing share reads as empty.
-    pub tests: &'a [TestVector<'a>],
-    /// `(offset, data)` writes, applied in order.
-    pub writes: &'a [(u64, &'a [u8])],
-    /// `Some(0)` deletes the share; a smaller length truncates the data; a larger one
-    /// is ignored; `None` leaves the length as the writes make it.
-    pub new_length: Option<u64>,
-}
+// The container layer describes one share's tests and writes; `server::SlotWrite` stays
+// its public path too (mod.rs re-exports it from here).
+pub use crate::container::SlotWrite;
 
 /// Per-share results of a read vector: one byte string per `(offset, length)` read.
 pub type ReadResults = Vec<(ShareNumber, Vec<Vec<u8>>)>;

@@ -1,86 +1,17 @@
-"""Apply operation scripts to Tahoe-LAFS 1.20's own share-file classes.
+"""The container vocabulary of the differential scripts, replayed by Tahoe-LAFS 1.20's own
+share-file classes (``allmydata.storage.immutable.ShareFile``,
+``allmydata.storage.mutable.MutableShareFile``): the resulting share file is the reference
+that the Rust driver must reproduce byte for byte. The format, its ops and their outcomes
+are described in docs/differential-scripts.md ("Container scripts").
 
-This is the Python half of the differential tests between tahoe-shares and Tahoe-LAFS: an
-*op script* (JSON) is replayed against ``allmydata.storage.immutable.ShareFile`` or
-``allmydata.storage.mutable.MutableShareFile`` and the resulting share file is the reference
-that the Rust implementation must reproduce byte for byte.
-
-Script format::
-
-    {"kind": "immutable" | "mutable", "schema": 1 | 2, "ops": [OP, ...]}
-
-``schema`` is the container version: 1 stores lease secrets in cleartext, 2 stores their
-BLAKE2b-256 hashes. The first op must be ``create`` and no other op may be ``create``.
-Byte strings are lowercase or uppercase hex; ``T`` (expiry) is an unsigned 32-bit integer.
-
-Immutable ops, all applied to the one ``ShareFile`` instance that ``create`` returns, as
-Tahoe's ``BucketWriter`` does during an upload::
-
-    {"op": "create", "max_size": N}          ShareFile(path, max_size=N, create=True, schema)
-    {"op": "write", "offset": O, "data": H}  write_share_data(O, data); enforces max_size
-    {"op": "add_lease", "owner": K, "renew": H32, "cancel": H32, "expiry": T}
-                                             add_lease(LeaseInfo(K, renew, cancel, T))
-    {"op": "renew", "renew": H32, "expiry": T}
-                                             renew_lease(renew, T)
-    {"op": "add_or_renew", "owner": K, "renew": H32, "cancel": H32, "expiry": T}
-                                             add_or_renew_lease(2**64, LeaseInfo(...))
-    {"op": "cancel", "cancel": H32}          cancel_lease(cancel)
-
-Keeping the creating instance matters: it places the lease area at ``12 + max_size`` for
-its whole life, so a lease added before the data is complete lands where the server's
-``BucketWriter`` puts it (the file becomes full-size and sparse). A ``ShareFile`` reopened
-from disk instead derives the lease area from the file size (``size - 72 * leases``); the two
-agree whenever at least one lease exists, which is every state a real server reaches after
-``BucketWriter.__init__``.
-
-Mutable ops. ``MutableShareFile`` keeps no state besides the schema, so every op after
-``create`` uses a fresh ``MutableShareFile(path)``, as the storage server does::
-
-    {"op": "create", "nodeid": H20, "we": H32}
-                                             MutableShareFile(path, schema=...).create(...)
-    {"op": "writev", "datav": [[O, H], ...], "new_length": null | N}
-                                             writev([(O, data), ...], new_length)
-    {"op": "add_lease", "owner": K, "renew": H32, "cancel": H32, "expiry": T, "nodeid": H20}
-                                             add_lease(2**64, LeaseInfo(K, ..., nodeid))
-    {"op": "renew", "renew": H32, "expiry": T}
-                                             renew_lease(renew, T)
-    {"op": "add_or_renew", "owner": K, "renew": H32, "cancel": H32, "expiry": T,
-     "nodeid": H20}                          add_or_renew_lease(2**64, LeaseInfo(...))
-    {"op": "cancel", "cancel": H32}          cancel_lease(cancel)
-
-Mutable ``owner`` must not be 0 (Tahoe asserts it: 0 marks an empty lease slot).
-
-Outcomes, one per op including ``create``:
-
-* ``"ok"``;
-* the class name of the exception Tahoe raised: ``"IndexError"`` (no lease matches),
-  ``"DataTooLargeError"``, ``"NoSpace"`` (cannot happen with 2**64 bytes available, listed
-  for completeness); the op may have changed the file before raising, exactly as in Tahoe
-  (a ``writev`` applies the vectors before the one that fails);
-* ``"deleted"``: a ``cancel`` removed the last lease and Tahoe unlinked the file;
-* ``"skipped"``: any op after the file was deleted.
-
-Any other exception means the script is malformed (or Tahoe misbehaved) and is not caught.
-
-Command line (``python tools/tahoe_ops.py ...``):
-
-* ``apply SCRIPT.json OUTFILE``: writes the share file to OUTFILE (removes OUTFILE when the
-  file was deleted) and prints the outcomes as a JSON list on stdout.
-* ``dump FILE``: prints the JSON description of a share file as Tahoe's classes read it
-  (see :func:`dump`).
-* ``random SEED KIND SCHEMA N_OPS``: prints a deterministic pseudo-random script of N_OPS
-  ops, ``create`` included (see :func:`random_script`).
-
-Malformed input exits with status 2 and a message on stderr.
+:func:`apply_script` and :func:`apply_to_file` replay a script, :func:`dump` describes a
+share file as Tahoe reads it, :func:`random_script` generates one.
 """
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
 import random
-import sys
 import tempfile
 from pathlib import Path
 from typing import Any, Callable
@@ -91,6 +22,8 @@ from allmydata.storage import immutable_schema, mutable_schema
 from allmydata.storage.immutable import ShareFile
 from allmydata.storage.lease import HashedLeaseInfo, LeaseInfo
 from allmydata.storage.mutable import MutableShareFile
+
+from ._common import Op, Script, ScriptError, field_bytes
 
 KINDS = ("immutable", "mutable")
 SCHEMAS = (1, 2)
@@ -104,32 +37,17 @@ OUTCOME_ERRORS = (IndexError, DataTooLargeError, NoSpace)
 _IMMUTABLE_SCHEMAS = {s.version: s for s in immutable_schema.ALL_SCHEMAS}
 _MUTABLE_SCHEMAS = {s.version: s for s in mutable_schema.ALL_SCHEMAS}
 
-Op = dict[str, Any]
-Script = dict[str, Any]
-
-
-class ScriptError(ValueError):
-    """The script does not follow the format described in the module docstring."""
-
-
 # --------------------------------------------------------------------------------------------
 # Applying scripts
-
-
-def _bytes(op: Op, field: str, size: int | None = None) -> bytes:
-    value = bytes.fromhex(op[field])
-    if size is not None and len(value) != size:
-        raise ScriptError(f"{field} must be {size} bytes, got {len(value)}")
-    return value
 
 
 def _lease(op: Op, with_nodeid: bool) -> LeaseInfo:
     return LeaseInfo(
         owner_num=op["owner"],
-        renew_secret=_bytes(op, "renew", 32),
-        cancel_secret=_bytes(op, "cancel", 32),
+        renew_secret=field_bytes(op, "renew", 32),
+        cancel_secret=field_bytes(op, "cancel", 32),
         expiration_time=op["expiry"],
-        nodeid=_bytes(op, "nodeid", 20) if with_nodeid else None,
+        nodeid=field_bytes(op, "nodeid", 20) if with_nodeid else None,
     )
 
 
@@ -138,13 +56,13 @@ def _immutable_handlers(path: str, schema: int, create: Op) -> dict[str, Callabl
         path, max_size=create["max_size"], create=True, schema=_IMMUTABLE_SCHEMAS[schema]
     )
     return {
-        "write": lambda op: share.write_share_data(op["offset"], _bytes(op, "data")),
+        "write": lambda op: share.write_share_data(op["offset"], field_bytes(op, "data")),
         "add_lease": lambda op: share.add_lease(_lease(op, with_nodeid=False)),
-        "renew": lambda op: share.renew_lease(_bytes(op, "renew", 32), op["expiry"]),
+        "renew": lambda op: share.renew_lease(field_bytes(op, "renew", 32), op["expiry"]),
         "add_or_renew": lambda op: share.add_or_renew_lease(
             AVAILABLE_SPACE, _lease(op, with_nodeid=False)
         ),
-        "cancel": lambda op: share.cancel_lease(_bytes(op, "cancel", 32)),
+        "cancel": lambda op: share.cancel_lease(field_bytes(op, "cancel", 32)),
     }
 
 
@@ -155,7 +73,7 @@ def _writev(path: str, op: Op) -> None:
 
 def _mutable_handlers(path: str, schema: int, create: Op) -> dict[str, Callable[[Op], Any]]:
     MutableShareFile(path, schema=_MUTABLE_SCHEMAS[schema]).create(
-        _bytes(create, "nodeid", 20), _bytes(create, "we", 32)
+        field_bytes(create, "nodeid", 20), field_bytes(create, "we", 32)
     )
     return {
         "writev": lambda op: _writev(path, op),
@@ -163,12 +81,12 @@ def _mutable_handlers(path: str, schema: int, create: Op) -> dict[str, Callable[
             AVAILABLE_SPACE, _lease(op, with_nodeid=True)
         ),
         "renew": lambda op: MutableShareFile(path).renew_lease(
-            _bytes(op, "renew", 32), op["expiry"]
+            field_bytes(op, "renew", 32), op["expiry"]
         ),
         "add_or_renew": lambda op: MutableShareFile(path).add_or_renew_lease(
             AVAILABLE_SPACE, _lease(op, with_nodeid=True)
         ),
-        "cancel": lambda op: MutableShareFile(path).cancel_lease(_bytes(op, "cancel", 32)),
+        "cancel": lambda op: MutableShareFile(path).cancel_lease(field_bytes(op, "cancel", 32)),
     }
 
 
@@ -466,50 +384,3 @@ def random_script(seed: int, kind: str, schema: int, n_ops: int) -> Script:
     if kind not in KINDS or schema not in SCHEMAS or n_ops < 1:
         raise ScriptError("need kind immutable|mutable, schema 1|2 and N_OPS >= 1")
     return _Generator(seed, kind, schema).script(n_ops)
-
-
-# --------------------------------------------------------------------------------------------
-# Command line
-
-
-def _cmd_apply(args: argparse.Namespace) -> None:
-    with open(args.script, encoding="utf-8") as f:
-        script = json.load(f)
-    print(json.dumps(apply_to_file(script, args.outfile)))
-
-
-def _cmd_dump(args: argparse.Namespace) -> None:
-    print(json.dumps(dump(args.file), indent=2))
-
-
-def _cmd_random(args: argparse.Namespace) -> None:
-    print(json.dumps(random_script(args.seed, args.kind, args.schema, args.n_ops)))
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    commands = parser.add_subparsers(dest="command", required=True)
-    apply = commands.add_parser("apply", help="replay a script, write the share file")
-    apply.add_argument("script")
-    apply.add_argument("outfile")
-    apply.set_defaults(run=_cmd_apply)
-    dump_cmd = commands.add_parser("dump", help="describe a share file as JSON")
-    dump_cmd.add_argument("file")
-    dump_cmd.set_defaults(run=_cmd_dump)
-    rand = commands.add_parser("random", help="print a random script")
-    rand.add_argument("seed", type=int)
-    rand.add_argument("kind", choices=KINDS)
-    rand.add_argument("schema", type=int, choices=SCHEMAS)
-    rand.add_argument("n_ops", type=int)
-    rand.set_defaults(run=_cmd_random)
-    args = parser.parse_args(argv)
-    try:
-        args.run(args)
-    except (ValueError, TypeError, OSError) as e:  # ScriptError, bad JSON or hex, no file
-        print(f"tahoe_ops: {e}", file=sys.stderr)
-        return 2
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,83 +1,9 @@
-"""Apply storage-server operation scripts to Tahoe-LAFS 1.20's own ``StorageServer``.
-
-This is the Python half of the *server* differential tests between tahoe-shares and
-Tahoe-LAFS (the container-level half is ``tools/tahoe_ops.py``): an op script (JSON) is
-replayed against ``allmydata.storage.server.StorageServer`` over a storage directory, with
-a ``twisted.internet.task.Clock`` set to each op's ``now``, and the results and the
-directory are the reference that ``core/examples/server_script.rs`` (``Server<FsStore>``)
-must reproduce: the same normalised result per op and byte-identical files.
-
-Script format::
-
-    {"nodeid": H20,                 the server's node id
-     "start": T,                    the time the server starts
-     "config": {"readonly": bool, "reserved_space": N},     optional, both default off
-     "storage_dir": PATH,           optional; the command lines take it as an argument
-     "ops": [OP, ...]}
-
-Every op has ``"op"`` and ``"now"`` (seconds since the epoch; usually non-decreasing, a
-smaller value sets the clock back). ``H`` is hex, ``H16`` a storage index, ``H32`` a secret,
-``S`` a share number (0-255). Before each op the clock is set to ``now`` and Tahoe's due
-timers fire: uploads idle for 30 minutes are aborted (the Rust runner calls
-``expire_stale_uploads(now)``)::
-
-    {"op": "allocate", "si": H16, "renew": H32, "cancel": H32, "shnums": [S...],
-     "size": N, "renew_leases": bool, "owner": 0}
-        -> {"ok": {"already_have": [S...], "allocated": [S...]}}
-    {"op": "write", "alloc": K, "shnum": S, "offset": O, "data": H}     -> {"ok": bool}
-    {"op": "close", "alloc": K, "shnum": S}                            -> {"ok": null}
-    {"op": "abort", "alloc": K, "shnum": S}                            -> {"ok": null}
-        K is the index (in "ops") of the allocate op whose bucket writer is used. The Rust
-        runner gives every allocate op a fresh upload secret and uses op K's for these.
-    {"op": "add_lease", "si": H16, "renew": H32, "cancel": H32}         -> {"ok": null}
-        owner 1, as Foolscap's remote_add_lease
-    {"op": "renew_lease", "si": H16, "renew": H32}                     -> {"ok": null}
-    {"op": "slot_testv_and_readv_and_writev", "si": H16, "we": H32, "renew": H32,
-     "cancel": H32, "tw": [{"shnum": S, "tests": [[O, L, "eq", H]...],
-     "writes": [[O, H]...], "new_length": null | N}...], "readv": [[O, L]...],
-     "renew_leases": bool}
-        -> {"ok": {"passed": bool, "reads": {"S": [H...]}}}
-        "tw" entries are applied in list order (Tahoe's dict keeps insertion order); a share
-        number must not repeat.
-    {"op": "slot_readv", "si": H16, "shnums": [S...], "readv": [[O, L]...]}
-        -> {"ok": {"S": [H...]}}
-    {"op": "get_buckets", "si": H16}                -> {"ok": {"S": data length}}
-    {"op": "read", "si": H16, "shnum": S, "offset": O, "length": L}     -> {"ok": H}
-        through get_buckets, as both of Tahoe's front ends read
-    {"op": "immutable_share_length", "si": H16, "shnum": S}            -> {"ok": N}
-    {"op": "mutable_share_length", "si": H16, "shnum": S}              -> {"ok": N}
-    {"op": "shares", "si": H16}                     -> {"ok": [S...]}  (get_shares)
-    {"op": "advise_corrupt_share", "si": H16, "shnum": S, "share_type": H, "reason": H}
-        -> {"ok": null}
-    {"op": "version"}
-        -> {"ok": {"maximum-mutable-share-size": N, "available-space-is-zero": bool,
-                   and the four always-true flags}}
-
-Errors are ``{"error": KIND}``; ``bad_write_enabler`` also carries ``"detail"``, Tahoe's
-message naming the node that recorded the write enabler. Kinds and what they map from
-(Rust ``Error`` variant / Tahoe exception):
-
-    unknown_immutable_container  UnknownImmutableVersion / UnknownImmutableContainerVersionError
-    unknown_mutable_container    UnknownMutableMagic / UnknownMutableContainerVersionError
-    data_too_large               DataTooLarge / DataTooLargeError
-    conflicting_write            ConflictingWrite / ConflictingWriteError
-    bad_write_enabler            BadWriteEnabler / BadWriteEnablerError
-    no_space                     NoSpace / NoSpace
-    no_such_lease                NoSuchLease / IndexError (renew_lease)
-    no_such_share                NoSuchShare / FileNotFoundError (immutable length),
-                                 KeyError (mutable length), a share missing from get_buckets
-    no_such_upload               NoSuchUpload, BadUploadSecret / no writer for the share in
-                                 op K's result, or a finished writer: write raises
-                                 AlreadyCancelled (closed, aborted) or AlreadyCalled (timed
-                                 out), close fails its precondition (AssertionError), and
-                                 abort returns None without effect (normalised: Tahoe's
-                                 abort of a finished writer is a silent no-op)
-    unsupported_operator         UnsupportedOperator / AssertionError of testv_compare
-    invalid_argument             InvalidArgument / UnicodeDecodeError (advisory text)
-    limit_reached                LimitReached / (none: Tahoe has no such limits)
-    already_exists               AlreadyExists / (none)
-
-Any other exception is reported as ``{"error": "unexpected: <type>: <message>"}``.
+"""The server vocabulary of the differential scripts, replayed by Tahoe-LAFS 1.20's own
+``allmydata.storage.server.StorageServer`` over a storage directory, with a
+``twisted.internet.task.Clock`` set to each op's ``now``: the results and the directory are
+the reference that the Rust driver (tests/drivers), the C driver (ffi-c/tests/differential.c)
+and the Python bindings must reproduce. The format, its ops, the normalised results and the
+error kinds are described in docs/differential-scripts.md ("Server scripts").
 
 Two sources of nondeterminism in Tahoe are pinned down while an op runs (only inside
 ``allmydata.storage.server``): ``os.listdir`` returns names in ascending share-number order
@@ -85,23 +11,18 @@ Two sources of nondeterminism in Tahoe are pinned down while an op runs (only in
 reached first; tahoe-shares goes in ascending order), and advisory file names take the time
 from the clock instead of ``time.time()``.
 
-Command line (``python tools/tahoe_server_ops.py ...``):
-
-* ``run SCRIPT.json STORAGE_DIR``: prints one JSON result per line.
-* ``random SEED [N_OPS]``: prints a deterministic pseudo-random script (see
-  :func:`random_script`).
-* ``compare DIR_A DIR_B``: lists the differences between two storage directories (exit 1
-  if any).
+:func:`run_script` replays a script, :func:`tahoe_subset` keeps the ops Tahoe can run,
+:func:`snapshot`, :func:`tree_differences` and :func:`result_differences` compare runs,
+:func:`random_script` generates a script while running it on Tahoe.
 """
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import json
 import os
 import random
-import sys
+import subprocess
 import tempfile
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -127,8 +48,8 @@ from allmydata.util import time_format
 from twisted.internet.error import AlreadyCalled, AlreadyCancelled
 from twisted.internet.task import Clock
 
-Op = dict[str, Any]
-Script = dict[str, Any]
+from ._common import Op, Script, ScriptError, describe_bytes_difference, field_bytes
+
 Result = dict[str, Any]
 
 VERSION_KEY = b"http://allmydata.org/tahoe/protocols/storage/v1"
@@ -149,10 +70,6 @@ CRAWLER_FILES = frozenset(
 #: The lock file of a tahoe-shares writer (docs/storage-directory.md); Tahoe ignores it.
 #: It is not share storage and is left out of the comparison.
 LOCK_FILE = "tahoe-shares.lock"
-
-
-class ScriptError(ValueError):
-    """The script does not follow the format described in the module docstring."""
 
 
 def _error(kind: str, **extra: Any) -> Result:
@@ -206,16 +123,6 @@ def _deterministic(clock: Clock) -> Iterator[None]:
 # Running scripts
 
 
-def _b(op: Op, field: str, size: int | None = None) -> bytes:
-    try:
-        value = bytes.fromhex(op[field])
-    except KeyError:
-        raise ScriptError(f"{op.get('op')} lacks field {field}") from None
-    if size is not None and len(value) != size:
-        raise ScriptError(f"{field} must be {size} bytes, got {len(value)}")
-    return value
-
-
 def _reads_json(reads: dict[int, list[bytes]]) -> dict[str, list[str]]:
     return {str(n): [d.hex() for d in data] for n, data in sorted(reads.items())}
 
@@ -229,22 +136,31 @@ def advisory_name(now: int, si: bytes, shnum: int) -> str:
 class TahoeServerRunner:
     """One Tahoe ``StorageServer`` over ``storedir``, driven op by op."""
 
+    #: The class of the server: Tahoe's, or one that must be indistinguishable from it.
+    server_class: Any = StorageServer
+
     def __init__(self, script: Script, storedir: str | os.PathLike[str]) -> None:
+        if script.get("kind") != "server":
+            raise ScriptError('a server script needs "kind": "server"')
         self.storedir = os.fspath(storedir)
+        self.nodeid = field_bytes(script, "nodeid", 20)
+        self.config = script.get("config") or {}
         self.clock = Clock()
         self.clock.rightNow = int(script["start"])
-        config = script.get("config") or {}
-        with _deterministic(self.clock):
-            self.server = StorageServer(
-                self.storedir,
-                _b(script, "nodeid", 20),
-                reserved_space=config.get("reserved_space", 0),
-                readonly_storage=config.get("readonly", False),
-                clock=self.clock,
-            )
+        self.server = self._start()
         #: The bucket writers of each allocate op, by op index.
         self.writers: dict[int, dict[int, BucketWriter]] = {}
         self.ops: list[Op] = []
+
+    def _start(self) -> StorageServer:
+        with _deterministic(self.clock):
+            return self.server_class(
+                self.storedir,
+                self.nodeid,
+                reserved_space=self.config.get("reserved_space", 0),
+                readonly_storage=self.config.get("readonly", False),
+                clock=self.clock,
+            )
 
     # ----- plumbing -------------------------------------------------------------------------
 
@@ -289,6 +205,8 @@ class TahoeServerRunner:
             raise ScriptError(f"alloc {k!r} is not the index of an earlier op")
         if self.ops[k].get("op") != "allocate":
             raise ScriptError(f"op {k} is not an allocate op")
+        if "upload_secret" in op:
+            raise ScriptError("Tahoe has no upload secrets: an upload op cannot name one")
         bw = self.writers.get(k, {}).get(op["shnum"])
         if bw is None:
             raise _Outcome(_error("no_such_upload"))
@@ -299,9 +217,9 @@ class TahoeServerRunner:
     def _op_allocate(self, index: int, op: Op) -> Any:
         self.writers[index] = {}
         already, writers = self.server.allocate_buckets(
-            _b(op, "si", 16),
-            _b(op, "renew", 32),
-            _b(op, "cancel", 32),
+            field_bytes(op, "si", 16),
+            field_bytes(op, "renew", 32),
+            field_bytes(op, "cancel", 32),
             set(op["shnums"]),
             op["size"],
             owner_num=op.get("owner", 0),
@@ -313,7 +231,7 @@ class TahoeServerRunner:
     def _op_write(self, index: int, op: Op) -> Any:
         bw = self._writer(op)
         try:
-            return bw.write(op["offset"], _b(op, "data"))
+            return bw.write(op["offset"], field_bytes(op, "data"))
         except (AlreadyCancelled, AlreadyCalled):
             raise _Outcome(_error("no_such_upload")) from None
         except AssertionError:
@@ -341,7 +259,7 @@ class TahoeServerRunner:
         return None
 
     def _buckets(self, op: Op) -> dict[int, Any]:
-        return self.server.get_buckets(_b(op, "si", 16))
+        return self.server.get_buckets(field_bytes(op, "si", 16))
 
     def _op_get_buckets(self, index: int, op: Op) -> Any:
         return {str(n): r.get_length() for n, r in sorted(self._buckets(op).items())}
@@ -354,18 +272,23 @@ class TahoeServerRunner:
 
     def _op_immutable_share_length(self, index: int, op: Op) -> Any:
         try:
-            return self.server.get_immutable_share_length(_b(op, "si", 16), op["shnum"])
+            return self.server.get_immutable_share_length(field_bytes(op, "si", 16), op["shnum"])
         except FileNotFoundError:
             raise _Outcome(_error("no_such_share")) from None
 
     # ----- leases ---------------------------------------------------------------------------
 
     def _op_add_lease(self, index: int, op: Op) -> Any:
-        return self.server.add_lease(_b(op, "si", 16), _b(op, "renew", 32), _b(op, "cancel", 32))
+        return self.server.add_lease(
+            field_bytes(op, "si", 16),
+            field_bytes(op, "renew", 32),
+            field_bytes(op, "cancel", 32),
+            owner_num=op.get("owner", 1),
+        )
 
     def _op_renew_lease(self, index: int, op: Op) -> Any:
         try:
-            return self.server.renew_lease(_b(op, "si", 16), _b(op, "renew", 32))
+            return self.server.renew_lease(field_bytes(op, "si", 16), field_bytes(op, "renew", 32))
         except IndexError:
             raise _Outcome(_error("no_such_lease")) from None
 
@@ -382,10 +305,14 @@ class TahoeServerRunner:
             operators.update(t[2] for t in tests)
             writes = [(o, bytes.fromhex(d)) for o, d in entry["writes"]]
             tw[n] = (tests, writes, entry["new_length"])
-        secrets = (_b(op, "we", 32), _b(op, "renew", 32), _b(op, "cancel", 32))
+        secrets = (
+            field_bytes(op, "we", 32),
+            field_bytes(op, "renew", 32),
+            field_bytes(op, "cancel", 32),
+        )
         try:
             passed, reads = self.server.slot_testv_and_readv_and_writev(
-                _b(op, "si", 16),
+                field_bytes(op, "si", 16),
                 secrets,
                 tw,
                 [tuple(r) for r in op["readv"]],
@@ -399,28 +326,42 @@ class TahoeServerRunner:
 
     def _op_slot_readv(self, index: int, op: Op) -> Any:
         reads = self.server.slot_readv(
-            _b(op, "si", 16), set(op["shnums"]), [tuple(r) for r in op["readv"]]
+            field_bytes(op, "si", 16), set(op["shnums"]), [tuple(r) for r in op["readv"]]
         )
         return _reads_json(reads)
 
     def _op_mutable_share_length(self, index: int, op: Op) -> Any:
         try:
-            return self.server.get_mutable_share_length(_b(op, "si", 16), op["shnum"])
+            return self.server.get_mutable_share_length(field_bytes(op, "si", 16), op["shnum"])
         except KeyError:
             raise _Outcome(_error("no_such_share")) from None
 
     # ----- the rest -------------------------------------------------------------------------
 
     def _op_shares(self, index: int, op: Op) -> Any:
-        return sorted(n for n, _ in self.server.get_shares(_b(op, "si", 16)))
+        return sorted(n for n, _ in self.server.get_shares(field_bytes(op, "si", 16)))
 
     def _op_advise_corrupt_share(self, index: int, op: Op) -> Any:
         try:
             return self.server.advise_corrupt_share(
-                _b(op, "share_type"), _b(op, "si", 16), op["shnum"], _b(op, "reason")
+                field_bytes(op, "share_type"),
+                field_bytes(op, "si", 16),
+                op["shnum"],
+                field_bytes(op, "reason"),
             )
         except UnicodeDecodeError:
             raise _Outcome(_error("invalid_argument")) from None
+
+    def _op_expire(self, index: int, op: Op) -> Any:
+        return None  # setting the clock to ``now`` fired the due timers
+
+    def _op_restart(self, index: int, op: Op) -> Any:
+        # The uploads in progress die with the old server (stopService aborts them, which
+        # also stops their timers), and later ops naming them find no writer.
+        self.server.stopService()
+        self.writers = {k: {} for k in self.writers}
+        self.server = self._start()
+        return None
 
     def _op_version(self, index: int, op: Op) -> Any:
         v = self.server.get_version()[VERSION_KEY]
@@ -451,6 +392,90 @@ def run_script(script: Script, storedir: str | os.PathLike[str]) -> list[Result]
     return [runner.apply(op) for op in script["ops"]]
 
 
+class DriverError(RuntimeError):
+    """A driver program failed, or printed something that is not one result per line."""
+
+
+def run_driver(
+    program: str | os.PathLike[str], script_path: str | os.PathLike[str],
+    storedir: str | os.PathLike[str],
+) -> list[Result]:
+    """Runs a driver program (``PROGRAM SCRIPT.json STORAGE_DIR``: the Rust driver of
+    tests/drivers, the C driver ffi-c/tests/differential.c) and returns its results, each in
+    :func:`tahoe_view`."""
+    proc = subprocess.run(
+        [os.fspath(program), os.fspath(script_path), os.fspath(storedir)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    if proc.returncode != 0:
+        raise DriverError(
+            f"{program} exited with status {proc.returncode}\n{proc.stderr}\n"
+            f"script: {script_path}"
+        )
+    try:
+        return [tahoe_view(json.loads(line)) for line in proc.stdout.splitlines()]
+    except json.JSONDecodeError:
+        raise DriverError(f"{program} printed something that is not JSON lines:\n{proc.stdout}")
+
+
+def advisories_as_tahoe_names(tree: dict[str, bytes]) -> tuple[dict[str, bytes], int]:
+    """A snapshot of a tahoe-shares directory with its advisories named as Tahoe names them,
+    and how many were renamed: a second report of a share in the same second is
+    ``NAME.1`` in tahoe-shares, where Tahoe writes it over the first (deviation 3 of
+    tests/python/test_server_compat.py)."""
+    out = dict(tree)
+    renamed = 0
+    for rel in sorted(tree):
+        base, _, suffix = rel.rpartition(".")
+        if rel.startswith("corruption-advisories/") and suffix.isdigit() and base in tree:
+            out[base] = out.pop(rel)
+            renamed += 1
+    return out, renamed
+
+
+def tahoe_view(result: Result) -> Result:
+    """A driver's result as Tahoe's runner gives it: without ``extra`` (what Tahoe's
+    interface does not return)."""
+    return {k: v for k, v in result.items() if k != "extra"}
+
+
+def _tahoe_can_run(op: Op, dropped_allocs: set[int]) -> bool:
+    if op.get("op") == "cancel_lease":  # a client cannot cancel a lease in Tahoe 1.20
+        return False
+    if "alloc" in op:
+        return op["alloc"] not in dropped_allocs and "upload_secret" not in op
+    return "si" not in op or len(bytes.fromhex(op["si"])) == 16
+
+
+def tahoe_subset(script: Script) -> tuple[Script, list[int]]:
+    """The ops of ``script`` that Tahoe's ``StorageServer`` can run, as a script of their own,
+    and the index in ``script`` of each op kept.
+
+    Left out: ``cancel_lease``; ops on storage indexes that are not 16 bytes; a ``write``,
+    ``close`` or ``abort`` that names its own ``upload_secret`` or an allocate op left out.
+    ``alloc`` indexes are renumbered. What the left-out ops changed is not in the subset's
+    run, so its results and files are compared with other drivers' runs of the subset.
+    """
+    kept: list[int] = []
+    dropped: set[int] = set()
+    new_index: dict[int, int] = {}
+    ops = []
+    for i, op in enumerate(script["ops"]):
+        if not _tahoe_can_run(op, dropped):
+            dropped.add(i)
+            continue
+        op = dict(op)
+        if "alloc" in op:
+            op["alloc"] = new_index[op["alloc"]]
+        new_index[i] = len(ops)
+        ops.append(op)
+        kept.append(i)
+    return dict(script, ops=ops), kept
+
+
 # --------------------------------------------------------------------------------------------
 # Comparing storage directories
 
@@ -470,49 +495,50 @@ def snapshot(storedir: str | os.PathLike[str]) -> dict[str, bytes]:
     return files
 
 
-def describe_bytes_difference(expected: bytes, actual: bytes) -> str | None:
-    """Where two byte strings first differ, with a window of each; None if equal."""
-    if expected == actual:
-        return None
-    offset = next(
-        (i for i, (x, y) in enumerate(zip(expected, actual)) if x != y),
-        min(len(expected), len(actual)),
-    )
-    window = slice(max(0, offset - 8), offset + 24)
-    return (
-        f"first difference at offset {offset} (0x{offset:x}); lengths {len(expected)} "
-        f"(tahoe) vs {len(actual)} (rust)\n"
-        f"    tahoe[{window.start}:]: {expected[window].hex()}\n"
-        f"    rust [{window.start}:]: {actual[window].hex()}"
-    )
-
-
-def tree_differences(expected: dict[str, bytes], actual: dict[str, bytes]) -> list[str]:
-    """Readable differences between two snapshots (expected = Tahoe's)."""
+def tree_differences(
+    expected: dict[str, bytes],
+    actual: dict[str, bytes],
+    actual_name: str = "rust",
+    expected_name: str = "tahoe",
+) -> list[str]:
+    """Readable differences between two snapshots (by default expected = Tahoe's, actual =
+    the Rust driver's)."""
     problems = []
     for rel in sorted(expected.keys() - actual.keys()):
-        problems.append(f"only in tahoe's directory: {rel} ({len(expected[rel])} bytes)")
+        problems.append(f"only in {expected_name}'s directory: {rel} ({len(expected[rel])} bytes)")
     for rel in sorted(actual.keys() - expected.keys()):
-        problems.append(f"only in rust's directory: {rel} ({len(actual[rel])} bytes)")
+        problems.append(f"only in {actual_name}'s directory: {rel} ({len(actual[rel])} bytes)")
     for rel in sorted(expected.keys() & actual.keys()):
-        difference = describe_bytes_difference(expected[rel], actual[rel])
+        difference = describe_bytes_difference(
+            expected[rel], actual[rel], expected_name, actual_name
+        )
         if difference:
             problems.append(f"{rel}: {difference}")
     return problems
 
 
-def result_differences(expected: list[Result], actual: list[Result], ops: list[Op]) -> list[str]:
-    """Readable differences between two result lists (expected = Tahoe's)."""
+def result_differences(
+    expected: list[Result],
+    actual: list[Result],
+    ops: list[Op],
+    actual_name: str = "rust",
+    expected_name: str = "tahoe",
+) -> list[str]:
+    """Readable differences between two result lists (by default expected = Tahoe's, actual
+    = the Rust driver's)."""
     problems = []
     if len(expected) != len(actual):
-        problems.append(f"{len(expected)} results from tahoe, {len(actual)} from rust")
+        problems.append(
+            f"{len(expected)} results from {expected_name}, {len(actual)} from {actual_name}"
+        )
     for i, (want, got) in enumerate(zip(expected, actual)):
         if want != got:
             op = json.dumps(ops[i]) if i < len(ops) else "?"
             if len(op) > 400:
                 op = op[:400] + "..."
             problems.append(
-                f"op {i}: {op}\n    tahoe: {json.dumps(want)}\n    rust:  {json.dumps(got)}"
+                f"op {i}: {op}\n    {expected_name}: {json.dumps(want)}\n"
+                f"    {actual_name}: {json.dumps(got)}"
             )
     return problems
 
@@ -553,7 +579,12 @@ class _Generator:
             config = {"readonly": True}
         elif r < 0.12:
             config = {"reserved_space": 2**62}
-        self.script: Script = {"nodeid": rng.randbytes(20).hex(), "start": self.now, "ops": []}
+        self.script: Script = {
+            "kind": "server",
+            "nodeid": rng.randbytes(20).hex(),
+            "start": self.now,
+            "ops": [],
+        }
         if config:
             self.script["config"] = config
         # Storage indexes: the second of each kind shares the first's 2-character prefix
@@ -975,54 +1006,3 @@ def random_script(seed: int, n_ops: int = 60) -> Script:
         for _ in range(n_ops):
             gen.step()
         return gen.script
-
-
-# --------------------------------------------------------------------------------------------
-# Command line
-
-
-def _cmd_run(args: argparse.Namespace) -> int:
-    with open(args.script, encoding="utf-8") as f:
-        script = json.load(f)
-    for result in run_script(script, args.storage_dir):
-        print(json.dumps(result))
-    return 0
-
-
-def _cmd_random(args: argparse.Namespace) -> int:
-    print(json.dumps(random_script(args.seed, args.n_ops)))
-    return 0
-
-
-def _cmd_compare(args: argparse.Namespace) -> int:
-    problems = tree_differences(snapshot(args.dir_a), snapshot(args.dir_b))
-    for p in problems:
-        print(p)
-    return 1 if problems else 0
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    commands = parser.add_subparsers(dest="command", required=True)
-    run = commands.add_parser("run", help="replay a script, print one result per line")
-    run.add_argument("script")
-    run.add_argument("storage_dir")
-    run.set_defaults(run=_cmd_run)
-    rand = commands.add_parser("random", help="print a random script")
-    rand.add_argument("seed", type=int)
-    rand.add_argument("n_ops", type=int, nargs="?", default=60)
-    rand.set_defaults(run=_cmd_random)
-    compare = commands.add_parser("compare", help="compare two storage directories")
-    compare.add_argument("dir_a")
-    compare.add_argument("dir_b")
-    compare.set_defaults(run=_cmd_compare)
-    args = parser.parse_args(argv)
-    try:
-        return args.run(args)
-    except (ValueError, TypeError, OSError) as e:  # ScriptError, bad JSON or hex, no file
-        print(f"tahoe_server_ops: {e}", file=sys.stderr)
-        return 2
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,19 +1,16 @@
-//! Runs a storage-server op script (the JSON format of `tools/tahoe_server_ops.py`) on
-//! `Server<FsStore>` and prints one normalised JSON result per op, one per line. The Python
-//! differential tests run the same script through Tahoe 1.20's `StorageServer` and compare
-//! the results and the storage directories byte for byte.
-//!
-//! Usage: `server_script SCRIPT.json [STORAGE_DIR]` (`STORAGE_DIR` overrides the script's
-//! `storage_dir`).
+//! The server vocabulary: a script of storage-server ops (docs/differential-scripts.md,
+//! "Server scripts"), replayed on `Server<FsStore>` over a storage directory, with one
+//! normalised JSON result per op.
 //!
 //! Before each op, uploads idle for 30 minutes at the op's `now` are expired, as Tahoe's
-//! `BucketWriter` timers fire when its clock advances. Each `allocate` op gets a fresh
-//! upload secret derived from its index in the script (Foolscap has none); `write`, `close`
-//! and `abort` name the allocate op whose secret they use.
+//! `BucketWriter` timers fire when its clock advances (the `expire` op is that step alone,
+//! and reports how many it expired). An `allocate` op without an `upload_secret` gets a
+//! fresh one derived from its index in the script (Foolscap has none); `write`, `close` and
+//! `abort` name the allocate op whose storage index and secret they use.
 
 use std::collections::BTreeMap;
-use std::fs;
 use std::io;
+use std::path::Path;
 
 use serde_json::{json, Map, Value};
 use tahoe_shares::container::{TestOperator, TestVector};
@@ -25,35 +22,11 @@ use tahoe_shares::{
     CancelSecret, Error, NodeId, RenewSecret, ShareNumber, ShareSet, StorageIndex, UploadSecret,
     WriteEnabler,
 };
+use tahoe_shares_c::{ts_advise_outcome, ts_result};
+
+use crate::{arr, hex, to_hex, uint};
 
 type Res<T> = tahoe_shares::Result<T, io::Error>;
-
-fn hex(v: &Value) -> Vec<u8> {
-    let s = v.as_str().expect("hex string");
-    assert!(s.len() % 2 == 0, "odd-length hex string");
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).expect("hex digit"))
-        .collect()
-}
-
-fn to_hex(bytes: &[u8]) -> String {
-    use core::fmt::Write as _;
-    bytes.iter().fold(String::new(), |mut s, b| {
-        let _ = write!(s, "{b:02x}");
-        s
-    })
-}
-
-fn arr<const N: usize>(v: &Value) -> [u8; N] {
-    hex(v).try_into().expect("byte string of the wrong length")
-}
-
-fn uint(op: &Value, field: &str) -> u64 {
-    op[field]
-        .as_u64()
-        .unwrap_or_else(|| panic!("{field} must be an unsigned integer"))
-}
 
 fn shnum(v: &Value) -> ShareNumber {
     ShareNumber(u8::try_from(v.as_u64().expect("share number")).expect("share number above 255"))
@@ -96,30 +69,49 @@ fn reads_json(reads: &ReadResults) -> Value {
     Value::Object(map)
 }
 
-/// The stable name of an error, shared with the Python side.
+/// An error as the format names it (docs/differential-scripts.md, "Error kinds"), with the C
+/// library's result code as `extra.code` (what Tahoe cannot tell apart, the C API can). The
+/// kind follows from the code, as the C driver derives it, so that both drivers name every
+/// error of the core alike.
 fn error_json(e: &Error<io::Error>) -> Value {
-    let kind = match e {
-        Error::UnknownImmutableVersion { .. } => "unknown_immutable_container",
-        Error::UnknownMutableMagic { .. } => "unknown_mutable_container",
-        Error::DataTooLarge { .. } => "data_too_large",
-        Error::ConflictingWrite { .. } => "conflicting_write",
-        Error::BadWriteEnabler { .. } => {
-            return json!({"error": "bad_write_enabler", "detail": e.to_string()});
-        }
-        Error::NoSpace => "no_space",
-        Error::NoSuchLease { .. } => "no_such_lease",
-        Error::NoSuchShare => "no_such_share",
+    let code = ts_result::from(e);
+    let mut v = match error_kind(code) {
+        Some(kind) => json!({ "error": kind }),
+        None => json!({ "error": format!("unexpected: result code {}: {e}", code as u32) }),
+    };
+    if code == ts_result::TS_BAD_WRITE_ENABLER {
+        // Tahoe's message names the node that recorded the write enabler.
+        v["detail"] = Value::from(e.to_string());
+    }
+    v["extra"] = json!({ "code": code as u32 });
+    v
+}
+
+/// The format's name of the errors a result code stands for; `None` for codes no script
+/// should meet.
+fn error_kind(code: ts_result) -> Option<&'static str> {
+    use ts_result as R;
+    Some(match code {
+        R::TS_UNKNOWN_IMMUTABLE_VERSION => "unknown_immutable_container",
+        R::TS_UNKNOWN_MUTABLE_MAGIC => "unknown_mutable_container",
+        R::TS_DATA_TOO_LARGE => "data_too_large",
+        R::TS_CONFLICTING_WRITE => "conflicting_write",
+        R::TS_BAD_WRITE_ENABLER => "bad_write_enabler",
+        R::TS_NO_SPACE => "no_space",
+        R::TS_NO_SUCH_LEASE => "no_such_lease",
+        R::TS_NO_SUCH_SHARE => "no_such_share",
         // Foolscap has no upload secrets: a client without a live writer for the share
         // cannot name it. Both cases are "no such upload" there.
-        Error::NoSuchUpload | Error::BadUploadSecret => "no_such_upload",
-        Error::UnsupportedOperator => "unsupported_operator",
-        Error::InvalidArgument(_) | Error::NotUtf8 { .. } => "invalid_argument",
-        Error::LimitReached(_) => "limit_reached",
-        Error::AlreadyExists => "already_exists",
-        Error::Corrupt(_) => "corrupt",
-        other => return json!({ "error": format!("unexpected: {other:?}") }),
-    };
-    json!({ "error": kind })
+        R::TS_NO_SUCH_UPLOAD | R::TS_BAD_UPLOAD_SECRET => "no_such_upload",
+        R::TS_UNSUPPORTED_OPERATOR => "unsupported_operator",
+        R::TS_INVALID_ARGUMENT => "invalid_argument",
+        R::TS_LIMIT_UPLOADS | R::TS_LIMIT_RANGES_PER_UPLOAD | R::TS_LIMIT_ADVISORY_SIZE => {
+            "limit_reached"
+        }
+        R::TS_ALREADY_EXISTS => "already_exists",
+        R::TS_CORRUPT => "corrupt",
+        _ => return None,
+    })
 }
 
 /// The script's view of a mutable write entry, owning its bytes.
@@ -160,26 +152,64 @@ fn entries(v: &Value) -> Vec<Entry> {
         .collect()
 }
 
-struct Runner {
-    server: Server<FsStore>,
-    /// Storage index and upload secret of each allocate op, by op index.
-    allocs: BTreeMap<u64, (StorageIndex, UploadSecret)>,
+/// A storage index of 1 to 32 bytes (Tahoe's are 16; the C API takes any of these).
+fn storage_index(v: &Value) -> StorageIndex {
+    StorageIndex::from_slice(&hex(v)).expect("a storage index of 1 to 32 bytes")
 }
 
-impl Runner {
+fn upload_secret(v: &Value) -> UploadSecret {
+    UploadSecret::new(&hex(v)).expect("a non-empty upload secret")
+}
+
+struct Runner<'a> {
+    server: Option<Server<FsStore>>,
+    dir: &'a Path,
+    nodeid: NodeId,
+    config: Config,
+    /// Storage index and upload secret of each allocate op, by op index.
+    allocs: BTreeMap<u64, (StorageIndex, UploadSecret)>,
+    /// What the op's result carries beside `ok` (see `extra` in the format).
+    extra: Option<Value>,
+}
+
+impl Runner<'_> {
+    fn start(&mut self, now: u64) {
+        // The old server releases the directory's lock before the new one takes it.
+        drop(self.server.take());
+        let store =
+            FsStore::open(self.dir, Durability::NoSync).expect("open the storage directory");
+        let server =
+            Server::new(store, self.nodeid, self.config.clone(), now).expect("start the server");
+        self.server = Some(server);
+    }
+
+    fn server(&mut self) -> &mut Server<FsStore> {
+        self.server.as_mut().expect("started")
+    }
+
+    /// The storage index, share number and upload secret a `write`, `close` or `abort`
+    /// uses: those of allocate op `alloc`, or the op's own `upload_secret`.
     fn upload(&self, op: &Value) -> (StorageIndex, ShareNumber, UploadSecret) {
         let k = uint(op, "alloc");
         let (si, secret) = self
             .allocs
             .get(&k)
             .unwrap_or_else(|| panic!("op {k} is not an earlier allocate op"));
-        (*si, shnum(&op["shnum"]), secret.clone())
+        let secret = op
+            .get("upload_secret")
+            .map_or_else(|| secret.clone(), upload_secret);
+        (*si, shnum(&op["shnum"]), secret)
     }
 
     fn allocate(&mut self, index: u64, op: &Value, si: StorageIndex, now: u64) -> Res<Value> {
         // Foolscap has no upload secret: every allocate is a new request with its own.
-        let secret = UploadSecret::new(format!("server_script allocate {index}").as_bytes())
-            .expect("non-empty secret");
+        let secret = op.get("upload_secret").map_or_else(
+            || {
+                UploadSecret::new(format!("server_script allocate {index}").as_bytes())
+                    .expect("non-empty secret")
+            },
+            upload_secret,
+        );
         let req = AllocateRequest {
             storage_index: si,
             renew_secret: RenewSecret::new(arr(&op["renew"])),
@@ -191,7 +221,7 @@ impl Runner {
             upload_secret: secret.clone(),
         };
         self.allocs.insert(index, (si, secret));
-        let a = self.server.allocate_buckets(&req, now)?;
+        let a = self.server().allocate_buckets(&req, now)?;
         Ok(json!({
             "already_have": set_json(&a.already_have),
             "allocated": set_json(&a.allocated),
@@ -234,7 +264,7 @@ impl Runner {
             renew: RenewSecret::new(arr(&op["renew"])),
             cancel: CancelSecret::new(arr(&op["cancel"])),
         };
-        let outcome = self.server.slot_testv_and_readv_and_writev(
+        let outcome = self.server().slot_testv_and_readv_and_writev(
             si,
             &secrets,
             &slot_writes,
@@ -245,15 +275,17 @@ impl Runner {
         Ok(json!({"passed": outcome.passed, "reads": reads_json(&outcome.reads)}))
     }
 
+    // One flat dispatch over the script's op names reads best as a single function.
+    #[allow(clippy::too_many_lines)]
     fn apply(&mut self, index: u64, op: &Value, now: u64) -> Res<Value> {
         let name = op["op"].as_str().expect("op name");
-        let si = op.get("si").map(|v| StorageIndex::new(arr(v)));
+        let si = op.get("si").map(storage_index);
         let si = || si.expect("si");
         match name {
             "allocate" => self.allocate(index, op, si(), now),
             "write" => {
                 let (si, n, secret) = self.upload(op);
-                let done = self.server.write(
+                let done = self.server().write(
                     &si,
                     n,
                     &secret,
@@ -265,29 +297,41 @@ impl Runner {
             }
             "close" => {
                 let (si, n, secret) = self.upload(op);
-                self.server.close(&si, n, &secret).map(|_| Value::Null)
+                let size = self.server().close(&si, n, &secret)?;
+                self.extra = Some(json!({ "size": size }));
+                Ok(Value::Null)
             }
             "abort" => {
                 let (si, n, secret) = self.upload(op);
-                self.server.abort(&si, n, &secret).map(|()| Value::Null)
+                self.server().abort(&si, n, &secret).map(|()| Value::Null)
             }
-            "add_lease" => self
-                .server
-                .add_lease(
+            "add_lease" => {
+                // Foolscap's remote_add_lease passes owner 1.
+                let owner = op.get("owner").map_or(1, |_| uint(op, "owner"));
+                let count = self.server().add_lease(
                     &si(),
                     &RenewSecret::new(arr(&op["renew"])),
                     &CancelSecret::new(arr(&op["cancel"])),
-                    1,
+                    u32::try_from(owner).expect("owner"),
                     now,
-                )
-                .map(|_| Value::Null),
+                )?;
+                self.extra = Some(json!({ "count": count }));
+                Ok(Value::Null)
+            }
+            "cancel_lease" => {
+                let freed = self
+                    .server()
+                    .cancel_lease(&si(), &CancelSecret::new(arr(&op["cancel"])))?;
+                self.extra = Some(json!({ "freed": freed }));
+                Ok(Value::Null)
+            }
             "renew_lease" => self
-                .server
+                .server()
                 .renew_lease(&si(), &RenewSecret::new(arr(&op["renew"])), now)
                 .map(|()| Value::Null),
             "slot_testv_and_readv_and_writev" => self.slot_write(op, &si(), now),
             "slot_readv" => {
-                let reads = self.server.slot_readv(
+                let reads = self.server().slot_readv(
                     &si(),
                     &share_set(&op["shnums"]),
                     &readv(&op["readv"]),
@@ -295,7 +339,7 @@ impl Runner {
                 Ok(reads_json(&reads))
             }
             "get_buckets" => {
-                let readers = self.server.get_buckets(&si())?;
+                let readers = self.server().get_buckets(&si())?;
                 let map: Map<String, Value> = readers
                     .iter()
                     .map(|r| (r.share_number().0.to_string(), Value::from(r.length())))
@@ -305,35 +349,42 @@ impl Runner {
             "read" => {
                 // Both of Tahoe's front ends read through get_buckets.
                 let n = shnum(&op["shnum"]);
-                let readers = self.server.get_buckets(&si())?;
+                let readers = self.server().get_buckets(&si())?;
                 let r = readers.iter().find(|r| r.share_number() == n);
                 let r = r.ok_or(Error::NoSuchShare)?;
                 let data =
-                    self.server
+                    self.server()
                         .read_bucket_vec(r, uint(op, "offset"), uint(op, "length"))?;
                 Ok(Value::from(to_hex(&data)))
             }
             "immutable_share_length" => self
-                .server
+                .server()
                 .immutable_share_length(&si(), shnum(&op["shnum"]))
                 .map(Value::from),
             "mutable_share_length" => self
-                .server
+                .server()
                 .mutable_share_length(&si(), shnum(&op["shnum"]))
                 .map(Value::from),
-            "shares" => self.server.shares(&si()).map(|s| set_json(&s)),
-            "advise_corrupt_share" => self
-                .server
-                .advise_corrupt_share(
+            "shares" => self.server().shares(&si()).map(|s| set_json(&s)),
+            "advise_corrupt_share" => {
+                let outcome = self.server().advise_corrupt_share(
                     &hex(&op["share_type"]),
                     &si(),
                     shnum(&op["shnum"]),
                     &hex(&op["reason"]),
                     now,
-                )
-                .map(|_| Value::Null),
+                )?;
+                let outcome =
+                    ts_advise_outcome::try_from(outcome).expect("an outcome C names") as u32;
+                self.extra = Some(json!({ "outcome": outcome }));
+                Ok(Value::Null)
+            }
+            "restart" => {
+                self.start(now);
+                Ok(Value::Null)
+            }
             "version" => {
-                let v = self.server.version()?;
+                let v = self.server().version()?;
                 Ok(json!({
                     "maximum-mutable-share-size": v.maximum_mutable_share_size,
                     // The amount itself is the disk's, which changes under both runs.
@@ -350,47 +401,55 @@ impl Runner {
     }
 }
 
-fn main() {
-    let args: Vec<String> = std::env::args().collect();
-    let path = args
-        .get(1)
-        .expect("usage: server_script SCRIPT.json [STORAGE_DIR]");
-    let script: Value =
-        serde_json::from_str(&fs::read_to_string(path).expect("read script")).expect("json");
-    let dir = args.get(2).map_or_else(
-        || {
-            script["storage_dir"]
-                .as_str()
-                .expect("storage_dir (or a STORAGE_DIR argument)")
-                .to_string()
-        },
-        Clone::clone,
-    );
-    let nodeid = NodeId(arr(&script["nodeid"]));
-    let start = uint(&script, "start");
+/// Replays a server script over the storage directory `dir` (created when missing);
+/// returns one normalised result per op (docs/differential-scripts.md, "Results").
+///
+/// # Panics
+///
+/// On a malformed script (an unknown op, a missing field, bad hex, an `alloc` that is not
+/// an earlier allocate op), or when the directory cannot be opened.
+#[must_use]
+pub fn run(script: &Value, dir: &Path) -> Vec<Value> {
+    assert_eq!(script["kind"], "server", "not a server script");
     let none = Value::Null;
     let config = script.get("config").unwrap_or(&none);
     let config = Config::default()
         .with_readonly(config["readonly"].as_bool().unwrap_or(false))
         .with_reserved_space(config["reserved_space"].as_u64().unwrap_or(0));
-    let store = FsStore::open(&dir, Durability::NoSync).expect("open the storage directory");
-    let server = Server::new(store, nodeid, config, start).expect("start the server");
     let mut runner = Runner {
-        server,
+        server: None,
+        dir,
+        nodeid: NodeId(arr(&script["nodeid"])),
+        config,
         allocs: BTreeMap::new(),
+        extra: None,
     };
+    runner.start(uint(script, "start"));
     let ops = script["ops"].as_array().expect("ops");
+    let mut results = Vec::with_capacity(ops.len());
     for (index, op) in (0u64..).zip(ops) {
         let now = uint(op, "now");
-        // Tahoe's idle timers fire as its clock reaches `now`.
+        runner.extra = None;
+        // Tahoe's idle timers fire as its clock reaches `now`; `expire` is that step alone.
         let result = runner
-            .server
+            .server()
             .expire_stale_uploads(now, |_, _| {})
-            .and_then(|_| runner.apply(index, op, now));
-        let line = match result {
+            .and_then(|count| {
+                if op["op"] == "expire" {
+                    runner.extra = Some(json!({ "count": count }));
+                    Ok(Value::Null)
+                } else {
+                    runner.apply(index, op, now)
+                }
+            });
+        let mut line = match result {
             Ok(v) => json!({ "ok": v }),
             Err(e) => error_json(&e),
         };
-        println!("{line}");
+        if let Some(extra) = runner.extra.take() {
+            line["extra"] = extra;
+        }
+        results.push(line);
     }
+    results
 }
