@@ -651,8 +651,9 @@ impl ShareStore for FsStore {
         let dir = self.incoming_dir(si);
         let path = dir.join(shnum.file_name().as_str());
         // Tahoe makes the final bucket directory when it allocates a share, so the tree
-        // of an upload in progress is Tahoe's; the publish then only links into it. Like
-        // Tahoe, an abort leaves it (empty); removing the last share removes it.
+        // of an upload in progress is Tahoe's; the publish then only links into it. An
+        // abort removes it again when it is empty (Tahoe leaves it), as does removing the
+        // last share.
         // Another process publishing or aborting the last upload under the same prefix
         // may remove the directories between their creation and the file's.
         let created = self
@@ -740,6 +741,9 @@ impl ShareStore for FsStore {
         }
         self.sync_dir(&dir)?;
         Self::remove_empty_dirs(&dir, 2);
+        // The bucket directory made at allocation goes too if no share is in it (Tahoe
+        // leaves it, empty; nothing reads an empty one, and `verify` reports it).
+        Self::remove_empty_dirs(&self.bucket_dir(si), 1);
         Ok(())
     }
 
@@ -847,7 +851,22 @@ impl ShareStore for FsStore {
         &mut self,
         f: &mut dyn FnMut(StorageIndex) -> bool,
     ) -> Result<(), io::Error> {
-        Self::for_each_bucket(&self.shares_root(), f)
+        let root = self.shares_root();
+        // A bucket directory stays, empty, after an aborted upload (as in Tahoe): only
+        // those holding a share are storage indexes with published shares.
+        let mut failed = None;
+        Self::for_each_bucket(
+            &root,
+            &mut |si| match Self::list_dir(&self.bucket_dir(&si)) {
+                Ok(shares) if shares.is_empty() => true,
+                Ok(_) => f(si),
+                Err(e) => {
+                    failed = Some(e);
+                    false
+                }
+            },
+        )?;
+        failed.map_or(Ok(()), Err)
     }
 
     fn for_each_incoming(
@@ -912,10 +931,11 @@ mod tests {
     }
 
     /// Tahoe's allocation makes the final bucket directory; so does `create_incoming`, so
-    /// that Rust and C users get Tahoe's tree, and an abort leaves it as Tahoe's does.
+    /// that Rust and C users get Tahoe's tree during an upload; an abort removes it again
+    /// when no share is in it (Tahoe leaves it, empty).
     #[test]
     #[cfg_attr(miri, ignore)]
-    fn create_incoming_makes_the_bucket_directory_and_abort_leaves_it() {
+    fn create_incoming_makes_the_bucket_directory_and_abort_removes_it_when_empty() {
         let root =
             std::env::temp_dir().join(std::format!("ts-fs-unit-bucket-dir-{}", std::process::id()));
         let _ = fs::remove_dir_all(&root);
@@ -927,11 +947,30 @@ mod tests {
         assert!(bucket.is_dir(), "allocation makes {}", bucket.display());
         assert!(store.list(&si).unwrap().is_empty());
         store.abort(&si, ShareNumber(3)).unwrap();
-        assert!(bucket.is_dir(), "an abort leaves {}", bucket.display());
-        assert_eq!(fs::read_dir(&bucket).unwrap().count(), 0);
+        assert!(!bucket.exists(), "an abort removes {}", bucket.display());
         assert!(!store.incoming_dir(&si).exists());
+        // The empty directory names no storage index with published shares.
+        let mut seen = std::vec::Vec::new();
+        store
+            .for_each_storage_index(&mut |s| {
+                seen.push(s);
+                true
+            })
+            .unwrap();
+        assert!(seen.is_empty(), "{seen:?}");
         drop(store.create_incoming(&si, ShareNumber(3)).unwrap());
         store.publish(&si, ShareNumber(3)).unwrap();
+        assert!(store.list(&si).unwrap().contains(ShareNumber(3)));
+        store
+            .for_each_storage_index(&mut |s| {
+                seen.push(s);
+                true
+            })
+            .unwrap();
+        assert_eq!(seen, [si]);
+        // An abort beside a published share leaves the directory holding it.
+        drop(store.create_incoming(&si, ShareNumber(4)).unwrap());
+        store.abort(&si, ShareNumber(4)).unwrap();
         assert!(store.list(&si).unwrap().contains(ShareNumber(3)));
         store.remove(&si, ShareNumber(3)).unwrap();
         assert!(
