@@ -9,7 +9,7 @@ The same operation mix (mirroring ``benches/src/lib.rs``) runs against:
 4. ``rust``: ``Server<FsStore>`` directly (``target/release/rust_server_bench``);
 5. ``raw``: ``pwrite``/``pread`` of the same bytes (large shares only),
 
-all without fsync, as Tahoe (``durable=False``, ``Durability::Tahoe``), then once more
+all without fsync, as Tahoe (``durable=False``, ``Durability::NoSync``), then once more
 with ours durable (and raw with one fsync at the end of the upload). Each implementation
 runs in its own subprocess, so its peak RSS (``VmHWM``) is its own. The table gives the
 rate of each, its ratio to Tahoe's, and peak memory; it is printed and written to
@@ -417,7 +417,7 @@ def main() -> None:
         "the same run. Every implementation runs in its own subprocess; peak RSS is that "
         "process's `VmHWM` (the Python rows include the interpreter and imports).",
         "- No fsync anywhere in the first five columns, as Tahoe (the native server with "
-        "`durable=False`, `FsStore` with `Durability::Tahoe`); the durable columns fsync "
+        "`durable=False`, `FsStore` with `Durability::NoSync`); the durable columns fsync "
         "files and directories at every commit point (raw: one fsync after the upload).",
         f"- Counts: {counts}; one run each, so expect ±10-20 % noise on this shared machine.",
         "",

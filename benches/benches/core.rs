@@ -1,5 +1,5 @@
 //! Criterion benchmarks of the core: codecs, containers over memory and over files, and
-//! server operations over `MemStore` and `FsStore` (`Durability::Tahoe`) for several
+//! server operations over `MemStore` and `FsStore` (`Durability::NoSync`) for several
 //! sizes. Run with `cargo bench -p tahoe-shares-benches`; `make bench` compares against
 //! Tahoe-LAFS itself.
 
@@ -12,9 +12,9 @@ use std::fs::OpenOptions;
 use std::path::PathBuf;
 
 use criterion::{criterion_group, criterion_main, BatchSize, BenchmarkId, Criterion, Throughput};
-use tahoe_shares::container::{ImmutableContainer, MutableContainer, NewLease};
+use tahoe_shares::container::{Backdate, ImmutableContainer, MutableContainer, NewLease};
 use tahoe_shares::format::immutable::ImmutableVersion;
-use tahoe_shares::format::lease::Lease;
+use tahoe_shares::format::lease::{Lease, LeaseSchema};
 use tahoe_shares::format::mutable::{MutableHeader, MutableVersion};
 use tahoe_shares::io::{FileIo, VecIo};
 use tahoe_shares::server::Server;
@@ -46,17 +46,17 @@ fn scratch(name: &str) -> PathBuf {
 
 fn codecs(c: &mut Criterion) {
     let mut g = c.benchmark_group("codecs");
-    let lease: Lease = new_lease(1).to_lease(true);
+    let lease: Lease = new_lease(1).to_lease(LeaseSchema::V2);
     let bytes = lease.encode_immutable();
     g.bench_function("lease_encode_immutable", |b| {
         b.iter(|| black_box(&lease).encode_immutable());
     });
     g.bench_function("lease_decode_immutable", |b| {
-        b.iter(|| Lease::decode_immutable(black_box(&bytes), true).expect("valid"));
+        b.iter(|| Lease::decode_immutable(black_box(&bytes), LeaseSchema::V2).expect("valid"));
     });
     let mbytes = lease.encode_mutable();
     g.bench_function("lease_decode_mutable", |b| {
-        b.iter(|| Lease::decode_mutable(black_box(&mbytes), true).expect("valid"));
+        b.iter(|| Lease::decode_mutable(black_box(&mbytes), LeaseSchema::V2).expect("valid"));
     });
     let header = MutableHeader::new(
         MutableVersion::V2,
@@ -107,7 +107,7 @@ fn containers(c: &mut Criterion) {
                             .truncate(true)
                             .open(&path)
                             .expect("open");
-                        let io = FileIo::new(f).with_durability(false);
+                        let io = FileIo::new(f).with_durability(Durability::NoSync);
                         ImmutableContainer::create(io, ImmutableVersion::V2, size).expect("create")
                     },
                     |mut share| share.write_share_data(0, data).expect("write"),
@@ -150,7 +150,7 @@ fn containers(c: &mut Criterion) {
             |b| {
                 b.iter(|| {
                     share
-                        .renew_lease(&target, 1_950_000_000, false)
+                        .renew_lease(&target, 1_950_000_000, Backdate::Forbid)
                         .expect("renew");
                 });
             },
@@ -218,7 +218,7 @@ fn servers(c: &mut Criterion) {
     let mut n = 0;
     server_ops(c, "fs", || {
         n += 1;
-        FsStore::open(dir.join(n.to_string()), Durability::Tahoe).expect("store")
+        FsStore::open(dir.join(n.to_string()), Durability::NoSync).expect("store")
     });
     let _ = std::fs::remove_dir_all(&dir);
     let _ = NOW;

@@ -9,7 +9,7 @@
 use std::time::Instant;
 
 use tahoe_shares::container::{TestOperator, TestVector};
-use tahoe_shares::server::{AllocateRequest, Config, Server, SlotSecrets, SlotWrite};
+use tahoe_shares::server::{AllocateRequest, Config, LeaseUpdate, Server, SlotSecrets, SlotWrite};
 use tahoe_shares::store::ShareStore;
 use tahoe_shares::{
     CancelSecret, NodeId, RenewSecret, ShareNumber, ShareSet, StorageIndex, UploadSecret,
@@ -240,7 +240,7 @@ pub fn slot_write<S: ShareStore>(
         &slot_secrets(i),
         &tw,
         &[],
-        true,
+        LeaseUpdate::AddOrRenew,
         NOW,
     )?;
     assert!(outcome.passed, "test vector failed");

@@ -254,7 +254,7 @@ fn add_mutable(store: &mut FsStore, si: StorageIndex, n: u8, data: &[u8], expiri
 /// CHK share 5 without a lease, an SDMF share with five leases (one extra slot) and an
 /// MDMF share.
 fn build_store(dir: &Path) -> FsStore {
-    let mut store = FsStore::open(dir, Durability::Tahoe).unwrap();
+    let mut store = FsStore::open(dir, Durability::NoSync).unwrap();
     let (chk, _) = chk_layout(1000, 3, 10);
     add_immutable(&mut store, SI_CHK, 0, &chk, &[NOW + 86_400 * 31]);
     add_immutable(&mut store, SI_CHK, 3, &chk, &[NOW + 7200, NOW - 100]);
@@ -658,7 +658,7 @@ fn dump_share_sdmf_and_mdmf() {
 #[test]
 fn dump_share_of_a_bad_layout_still_shows_the_container() {
     let tmp = TempDir::new("dump-bad");
-    let mut store = FsStore::open(tmp.path(), Durability::Tahoe).unwrap();
+    let mut store = FsStore::open(tmp.path(), Durability::NoSync).unwrap();
     add_immutable(&mut store, SI_CHK, 0, &[0xee; 40], &[NOW + 10]);
     let path = store.share_path(&SI_CHK, ShareNumber(0));
     let r = dump(&path, &[]);
@@ -1367,7 +1367,7 @@ fn verify_warns_of_an_empty_mutable_share() {
 #[test]
 fn progress_shows_on_a_terminal_only() {
     let tmp = TempDir::new("progress");
-    let mut store = FsStore::open(tmp.path(), Durability::Tahoe).unwrap();
+    let mut store = FsStore::open(tmp.path(), Durability::NoSync).unwrap();
     let (chk, _) = chk_layout(1000, 3, 10);
     for i in 0..200u8 {
         add_immutable(&mut store, StorageIndex::new([i; 16]), 0, &chk, &[NOW + 10]);
@@ -1412,7 +1412,7 @@ fn numbers_past_json_integers_in_a_ueb_are_text() {
     layout.extend_from_slice(&(ueb.len() as u32).to_be_bytes());
     layout.extend_from_slice(ueb.as_bytes());
     let tmp = TempDir::new("bigint");
-    let mut store = FsStore::open(tmp.path(), Durability::Tahoe).unwrap();
+    let mut store = FsStore::open(tmp.path(), Durability::NoSync).unwrap();
     add_immutable(&mut store, SI_CHK, 0, &layout, &[NOW + 1]);
     let r = run(&[
         OsStr::new("--json"),

@@ -20,6 +20,6 @@ pub mod types;
 pub use error::{Corruption, Error, Limit, Result};
 pub use store::{StoreError, StoreResult};
 pub use types::{
-    AcceptedBy, CancelSecret, LeaseOp, Magic, NodeId, RenewSecret, ShareKind, ShareNumber,
-    ShareSet, StorageIndex, UploadSecret, WriteEnabler,
+    AcceptedBy, CancelSecret, LeaseOp, LeaseSchema, Magic, NodeId, RenewSecret, ShareKind,
+    ShareNumber, ShareSet, StorageIndex, UploadSecret, WriteEnabler,
 };

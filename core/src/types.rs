@@ -234,6 +234,8 @@ impl fmt::Display for StorageIndex {
 
 /// What kind of container a file's first bytes announce.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+// Not `#[non_exhaustive]`: Tahoe has exactly these two kinds of share, and callers
+// dispatch on them exhaustively (a new kind would need every such dispatch revisited).
 pub enum ShareKind {
     /// An immutable container (version 1 or 2).
     Immutable,
@@ -373,8 +375,32 @@ impl fmt::Display for AcceptedBy {
     }
 }
 
+/// The schema of a container's lease records, which decides how their secrets are
+/// stored: Tahoe's `lease_schema` version 1 or 2.
+///
+/// Immutable and mutable containers of version 1 use schema 1; those of version 2 (what
+/// Tahoe 1.20 writes) use schema 2.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum LeaseSchema {
+    /// Version 1: the secrets in clear text, padded with zeros or cut to 32 bytes.
+    V1,
+    /// Version 2: the BLAKE2b-256 hashes of the secrets.
+    V2,
+}
+
+impl LeaseSchema {
+    /// Whether records of this schema store hashed secrets.
+    #[must_use]
+    pub fn is_hashed(self) -> bool {
+        self == Self::V2
+    }
+}
+
 /// Which lease operation found no matching lease.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+// Not `#[non_exhaustive]`: the two operations that look a lease up by a secret, a set
+// Tahoe's lease model closes (adding a lease never fails to find one).
 pub enum LeaseOp {
     /// Renewing (by renew secret).
     Renew,
@@ -654,27 +680,24 @@ macro_rules! lease_secret {
                 self.exact
             }
 
-            /// The form a record of schema `hashed` stores, or `None` when no record of
-            /// that schema can match this secret (a version 1 record and a secret that was
-            /// not 32 bytes).
+            /// The form a record of `schema` stores, or `None` when no record of that
+            /// schema can match this secret (a version 1 record and a secret that was not
+            /// 32 bytes).
             #[must_use]
-            pub fn matchable_form(&self, hashed: bool) -> Option<&[u8; 32]> {
-                if hashed {
-                    Some(&self.hashed)
-                } else if self.exact {
-                    Some(&self.cleartext)
-                } else {
-                    None
+            pub fn matchable_form(&self, schema: LeaseSchema) -> Option<&[u8; 32]> {
+                match schema {
+                    LeaseSchema::V2 => Some(&self.hashed),
+                    LeaseSchema::V1 if self.exact => Some(&self.cleartext),
+                    LeaseSchema::V1 => None,
                 }
             }
 
-            /// The form a record of schema `hashed` stores.
+            /// The form a record of `schema` stores.
             #[must_use]
-            pub fn stored_form(&self, hashed: bool) -> &[u8; 32] {
-                if hashed {
-                    &self.hashed
-                } else {
-                    &self.cleartext
+            pub fn stored_form(&self, schema: LeaseSchema) -> &[u8; 32] {
+                match schema {
+                    LeaseSchema::V1 => &self.cleartext,
+                    LeaseSchema::V2 => &self.hashed,
                 }
             }
         }

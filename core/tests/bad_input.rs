@@ -17,12 +17,13 @@ use core::cell::RefCell;
 use std::rc::Rc;
 
 use tahoe_shares::container::{
-    ContainerError, ImmutableContainer, MutableContainer, NewLease, TestOperator, TestVector,
+    Backdate, ContainerError, ImmutableContainer, MutableContainer, NewLease, TestOperator,
+    TestVector,
 };
 use tahoe_shares::format::immutable::ImmutableVersion;
 use tahoe_shares::format::mutable::{DATA_OFFSET, MAX_MUTABLE_SHARE_SIZE};
 use tahoe_shares::io::{ErrorKind, ErrorType, IoError, MemError, ShareIo, VecIo};
-use tahoe_shares::server::{AllocateRequest, Config, Server, SlotWrite};
+use tahoe_shares::server::{AllocateRequest, Config, LeaseUpdate, Server, SlotWrite};
 use tahoe_shares::store::{
     Durability, FsStore, MemShare, MemStore, ShareStore, StoreError, StoreResult,
 };
@@ -300,7 +301,7 @@ fn row_31_wrong_write_enabler() {
 fn row_32_unknown_renew_or_cancel_secret() {
     let mut c = mutable(good_mutable(0)).unwrap();
     assert!(matches!(
-        c.renew_lease(&RenewSecret::new([77; 32]), 5, false),
+        c.renew_lease(&RenewSecret::new([77; 32]), 5, Backdate::Forbid),
         Err(ContainerError::NoSuchLease { .. })
     ));
     assert!(matches!(
@@ -386,7 +387,7 @@ fn fs_store_create_is_exclusive() {
 fn fs_store_layout_is_tahoes() {
     let dir = TempDir::new("layout");
     let root = dir.path();
-    let mut store = FsStore::open(root, Durability::Tahoe).unwrap();
+    let mut store = FsStore::open(root, Durability::NoSync).unwrap();
     let si = StorageIndex::new(core::array::from_fn(|i| i as u8));
     let io = store.create_incoming(&si, ShareNumber(12)).unwrap();
     assert!(root
@@ -558,7 +559,14 @@ fn row_20_too_many_or_duplicate_share_numbers() {
     ];
     let msi = StorageIndex::new([9; 16]);
     assert!(matches!(
-        s.slot_testv_and_readv_and_writev(&msi, &slot_secrets(6), &writes, &[], true, NOW),
+        s.slot_testv_and_readv_and_writev(
+            &msi,
+            &slot_secrets(6),
+            &writes,
+            &[],
+            LeaseUpdate::AddOrRenew,
+            NOW
+        ),
         Err(Error::InvalidArgument(_))
     ));
     assert!(s.shares(&msi).unwrap().is_empty());
@@ -723,7 +731,14 @@ fn row_29_many_test_or_read_vectors() {
         new_length: None,
     }];
     let out = s
-        .slot_testv_and_readv_and_writev(&msi, &slot_secrets(6), &w, &[], false, NOW)
+        .slot_testv_and_readv_and_writev(
+            &msi,
+            &slot_secrets(6),
+            &w,
+            &[],
+            LeaseUpdate::NoChange,
+            NOW,
+        )
         .unwrap();
     assert!(out.passed);
     let tests: Vec<TestVector<'_>> = (0..31u64).map(|i| eq(i, 1, &data[..1])).collect();
@@ -735,7 +750,14 @@ fn row_29_many_test_or_read_vectors() {
         new_length: None,
     }];
     let out = s
-        .slot_testv_and_readv_and_writev(&msi, &slot_secrets(6), &w, &readv, false, NOW)
+        .slot_testv_and_readv_and_writev(
+            &msi,
+            &slot_secrets(6),
+            &w,
+            &readv,
+            LeaseUpdate::NoChange,
+            NOW,
+        )
         .unwrap();
     assert!(out.passed);
     assert_eq!(out.reads[0].1.len(), 31);
@@ -1052,7 +1074,7 @@ fn row_35_backend_partial_write() {
         writes: &[(0, b"first")],
         new_length: None,
     }];
-    s.slot_testv_and_readv_and_writev(&msi, &slot_secrets(6), &w, &[], false, NOW)
+    s.slot_testv_and_readv_and_writev(&msi, &slot_secrets(6), &w, &[], LeaseUpdate::NoChange, NOW)
         .unwrap();
     faults.borrow_mut().partial_write = true;
     let w = [SlotWrite {
@@ -1062,7 +1084,14 @@ fn row_35_backend_partial_write() {
         new_length: None,
     }];
     assert!(matches!(
-        s.slot_testv_and_readv_and_writev(&msi, &slot_secrets(6), &w, &[], false, NOW),
+        s.slot_testv_and_readv_and_writev(
+            &msi,
+            &slot_secrets(6),
+            &w,
+            &[],
+            LeaseUpdate::NoChange,
+            NOW
+        ),
         Err(Error::Io(DevError::ShortWrite))
     ));
     faults.borrow_mut().partial_write = false;

@@ -38,7 +38,7 @@ use std::time::Instant;
 
 use tahoe_shares::container::TestVector;
 use tahoe_shares::format::lease::DEFAULT_LEASE_DURATION;
-use tahoe_shares::server::{AllocateRequest, Config, Server, SlotSecrets, SlotWrite};
+use tahoe_shares::server::{AllocateRequest, Config, LeaseUpdate, Server, SlotSecrets, SlotWrite};
 use tahoe_shares::store::{Durability, FsStore, ShareStore, StoreError};
 use tahoe_shares::{
     CancelSecret, Error, RenewSecret, ShareNumber, ShareSet, StorageIndex, UploadSecret,
@@ -199,7 +199,14 @@ fn test_and_write(
         new_length: Some(data.len() as u64),
     };
     let out = s
-        .slot_testv_and_readv_and_writev(si, secrets, &[entry], &[(0, u64::MAX)], true, NOW)
+        .slot_testv_and_readv_and_writev(
+            si,
+            secrets,
+            &[entry],
+            &[(0, u64::MAX)],
+            LeaseUpdate::AddOrRenew,
+            NOW,
+        )
         .unwrap();
     let before = out
         .reads
@@ -340,7 +347,7 @@ fn run_upload_batch(server: &Shared, plans: &[&UploadPlan], rng: &mut Rng) {
 
 /// Many parallel uploads in random chunk order, then byte-for-byte
 /// verification (through the server and on disk) and an exact space check.
-/// `Durability::Tahoe` (no fsync): this test is about interleaving, and speed matters.
+/// `Durability::NoSync` (no fsync): this test is about interleaving, and speed matters.
 #[test]
 fn many_parallel_uploads_in_random_chunk_order() {
     const UPLOADS: usize = 1000;
@@ -348,7 +355,7 @@ fn many_parallel_uploads_in_random_chunk_order() {
     const BATCH: usize = 4;
     let started = Instant::now();
     let dir = TempDir::new("uploads");
-    let server = shared(dir.path(), Durability::Tahoe);
+    let server = shared(dir.path(), Durability::NoSync);
     let plans: Vec<UploadPlan> = (0..UPLOADS).map(UploadPlan::new).collect();
 
     thread::scope(|scope| {
@@ -590,10 +597,10 @@ fn winners(handles: Vec<thread::ScopedJoinHandle<'_, bool>>) -> Vec<usize> {
 }
 
 /// The race through one server shared by all threads. Returns the rounds run.
-/// `Durability::Tahoe`: the server's own bookkeeping arbitrates here, not the disk.
+/// `Durability::NoSync`: the server's own bookkeeping arbitrates here, not the disk.
 fn race_through_one_server() -> usize {
     let dir = TempDir::new("race-shared");
-    let server = shared(dir.path(), Durability::Tahoe);
+    let server = shared(dir.path(), Durability::NoSync);
     for round in 0..RACE_ROUNDS {
         let si = race_si(0xa0, round);
         let len = 1 + Rng::new(seed() ^ round as u64).below_usize(3000);
@@ -959,7 +966,7 @@ fn is_pattern(bytes: &[u8]) -> bool {
 /// Readers running during writes never see a torn share. Writers
 /// replace two shares of one slot, in one call each, by whole patterns of varying length;
 /// readers read both shares in one call, in three pieces. Every read must be one complete
-/// pattern, the same on both shares. `Durability::Tahoe`: many writes, and the question is
+/// pattern, the same on both shares. `Durability::NoSync`: many writes, and the question is
 /// interleaving.
 #[test]
 fn readers_during_writes_never_see_a_torn_share() {
@@ -968,7 +975,7 @@ fn readers_during_writes_never_see_a_torn_share() {
     const WRITES_EACH: usize = 80;
     let started = Instant::now();
     let dir = TempDir::new("torn");
-    let server = shared(dir.path(), Durability::Tahoe);
+    let server = shared(dir.path(), Durability::NoSync);
     let si = StorageIndex::new([0x70; 16]);
     let both: [ShareNumber; 2] = [ShareNumber(0), ShareNumber(5)];
     let write_pattern = |s: &mut FsServer, k: u8| {
@@ -981,7 +988,14 @@ fn readers_during_writes_never_see_a_torn_share() {
             new_length: Some(p.len() as u64),
         });
         let out = s
-            .slot_testv_and_readv_and_writev(&si, &slot_secrets(3), &entries, &[], true, NOW)
+            .slot_testv_and_readv_and_writev(
+                &si,
+                &slot_secrets(3),
+                &entries,
+                &[],
+                LeaseUpdate::AddOrRenew,
+                NOW,
+            )
             .unwrap();
         assert!(out.passed);
     };
@@ -1074,7 +1088,7 @@ fn append_chunks(server: &Shared, mut len: u64, chunks: &[Vec<u8>]) {
                 &slot_secrets(0x10),
                 &[entry],
                 &[],
-                false,
+                LeaseUpdate::NoChange,
                 NOW,
             )
             .unwrap();
@@ -1217,7 +1231,7 @@ fn lease_renewal_racing_a_growing_write_keeps_both() {
 fn separate_servers_uploading_under_one_prefix_never_fail() {
     const PER_THREAD: u32 = 1500;
     let dir = TempDir::new("prefix");
-    let mut servers = separate_servers(dir.path(), Durability::Tahoe, 4);
+    let mut servers = separate_servers(dir.path(), Durability::NoSync, 4);
     let secret = UploadSecret::new(b"prefix race").unwrap();
     let failures: Vec<String> = thread::scope(|scope| {
         let handles: Vec<_> = servers

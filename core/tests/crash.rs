@@ -3,7 +3,7 @@
 //! (and, in power-loss mode, keeps only what was synced); after recovery the container
 //! must be byte-identical to the old one or to the new one.
 
-use tahoe_shares::container::{ImmutableContainer, MutableContainer, NewLease};
+use tahoe_shares::container::{Backdate, ImmutableContainer, MutableContainer, NewLease};
 use tahoe_shares::format::immutable::ImmutableVersion;
 use tahoe_shares::format::mutable::MutableVersion;
 use tahoe_shares::io::{ShareIo, VecIo};
@@ -151,7 +151,7 @@ fn immutable_renew_is_atomic() {
         &before,
         &|io| {
             let mut c = ImmutableContainer::open(io).unwrap();
-            let _ = c.renew_lease(&RenewSecret::new([1; 32]), 9999, false);
+            let _ = c.renew_lease(&RenewSecret::new([1; 32]), 9999, Backdate::Forbid);
             c.into_inner()
         },
         &recover_immutable,

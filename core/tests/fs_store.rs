@@ -22,7 +22,7 @@ use std::process::{Child, Command, Stdio};
 use tahoe_shares::format::lease::DEFAULT_LEASE_DURATION;
 use tahoe_shares::format::ShareKind;
 use tahoe_shares::io::{FileIo, ShareIo};
-use tahoe_shares::server::{AdviseOutcome, Server, SlotWrite};
+use tahoe_shares::server::{AdviseOutcome, LeaseUpdate, Server, SlotWrite};
 use tahoe_shares::store::{
     Durability, FsError, FsStore, ShareStore, StoreError, StoreResult, LOCK_FILE_NAME,
 };
@@ -76,8 +76,15 @@ fn slot_write<S: ShareStore>(
         writes: &writes,
         new_length: None,
     };
-    s.slot_testv_and_readv_and_writev(&MSI, &slot_secrets(6), &[entry], &[], true, NOW)
-        .map(|o| o.passed)
+    s.slot_testv_and_readv_and_writev(
+        &MSI,
+        &slot_secrets(6),
+        &[entry],
+        &[],
+        LeaseUpdate::AddOrRenew,
+        NOW,
+    )
+    .map(|o| o.passed)
 }
 
 /// Every entry below `dir` (files and directories), sorted.
@@ -238,7 +245,7 @@ fn a_second_store_in_this_process_is_refused_until_the_first_is_dropped() {
     // Another store object on the same directory: refused at once, changing nothing.
     let before = entries_below(dir.path());
     assert!(matches!(
-        FsStore::open(dir.path(), Durability::Tahoe),
+        FsStore::open(dir.path(), Durability::NoSync),
         Err(StoreError::StorageLocked)
     ));
     assert_eq!(entries_below(dir.path()), before);
@@ -446,7 +453,14 @@ fn check_read_only_server(dir: &Path) {
     // A call that only reads is answered.
     let specimen = &MUTABLE_DATA[..3];
     let outcome = s
-        .slot_testv_and_readv_and_writev(&MSI, &slot_secrets(6), &[], &[(0, 3)], false, NOW)
+        .slot_testv_and_readv_and_writev(
+            &MSI,
+            &slot_secrets(6),
+            &[],
+            &[(0, 3)],
+            LeaseUpdate::NoChange,
+            NOW,
+        )
         .unwrap();
     assert_eq!(outcome.reads, vec![(sn(1), vec![specimen.to_vec()])]);
 

@@ -7,7 +7,9 @@
 // Tests fail by panicking.
 #![allow(clippy::unwrap_used, clippy::panic, clippy::indexing_slicing)]
 
-use tahoe_shares::container::{ContainerError, ImmutableContainer, MutableContainer, NewLease};
+use tahoe_shares::container::{
+    Backdate, ContainerError, ImmutableContainer, MutableContainer, NewLease,
+};
 use tahoe_shares::format::immutable::ImmutableVersion;
 use tahoe_shares::format::mutable::MutableVersion;
 use tahoe_shares::io::VecIo;
@@ -84,7 +86,7 @@ fn v2_immutable_records_renew_and_cancel_with_the_bytes_given() {
     let mut padded = [0u8; 32];
     padded[..5].copy_from_slice(b"renew");
     assert!(matches!(
-        c.renew_lease(&RenewSecret::new(padded), 300, false),
+        c.renew_lease(&RenewSecret::new(padded), 300, Backdate::Forbid),
         Err(ContainerError::NoSuchLease { .. })
     ));
     let out = c
@@ -113,7 +115,7 @@ fn v1_immutable_records_pad_and_never_match_other_lengths() {
         Err(ContainerError::NoSuchLease { .. })
     ));
     // The 32 stored bytes themselves do match.
-    c.renew_lease(&RenewSecret::new(padded), 300, false)
+    c.renew_lease(&RenewSecret::new(padded), 300, Backdate::Forbid)
         .unwrap();
     assert_eq!(c.lease(0).unwrap().expiration_time, 300);
     let out = c.cancel_lease(&CancelSecret::new([3; 32])).unwrap();
@@ -211,7 +213,7 @@ fn write_with(
     we: WriteEnabler,
     data: &[u8],
 ) -> Result<bool, Error<tahoe_shares::io::MemError>> {
-    use tahoe_shares::server::{SlotSecrets, SlotWrite};
+    use tahoe_shares::server::{LeaseUpdate, SlotSecrets, SlotWrite};
     let si = StorageIndex::new([2; 16]);
     let secrets = SlotSecrets {
         write_enabler: we,
@@ -226,7 +228,14 @@ fn write_with(
         new_length: None,
     };
     server
-        .slot_testv_and_readv_and_writev(&si, &secrets, &[entry], &[], true, 1_700_000_000)
+        .slot_testv_and_readv_and_writev(
+            &si,
+            &secrets,
+            &[entry],
+            &[],
+            LeaseUpdate::AddOrRenew,
+            1_700_000_000,
+        )
         .map(|o| o.passed)
 }
 

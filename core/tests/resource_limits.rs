@@ -12,9 +12,9 @@ use std::sync::Mutex;
 
 use stats_alloc::{Region, StatsAlloc, INSTRUMENTED_SYSTEM};
 
-use tahoe_shares::container::ImmutableContainer;
+use tahoe_shares::container::{Backdate, ImmutableContainer};
 use tahoe_shares::format::immutable::{ImmutableHeader, ImmutableVersion};
-use tahoe_shares::format::lease::{Lease, StoredSecrets};
+use tahoe_shares::format::lease::{Lease, LeaseSchema, StoredSecrets};
 use tahoe_shares::io::FileIo;
 use tahoe_shares::server::{AllocateRequest, Config, Server};
 use tahoe_shares::store::{Durability, FsStore, MemStore, ShareStore};
@@ -61,7 +61,11 @@ fn share_with_leases(path: &std::path::Path, n: u32) {
         let lease = Lease {
             owner_num: 1,
             expiration_time: 1_000 + i,
-            secrets: StoredSecrets::for_version(true, &renew(i), &CancelSecret::new([9; 32])),
+            secrets: StoredSecrets::for_version(
+                LeaseSchema::V2,
+                &renew(i),
+                &CancelSecret::new([9; 32]),
+            ),
             nodeid: None,
         };
         w.write_all(&lease.encode_immutable()).unwrap();
@@ -83,7 +87,8 @@ fn scan_peak(n: u32) -> usize {
     let mut c = ImmutableContainer::open(FileIo::new(file)).unwrap();
     assert_eq!(c.num_leases(), n);
     let ((), peak) = peak_during(|| {
-        c.renew_lease(&renew(n - 1), 5_000_000, false).unwrap();
+        c.renew_lease(&renew(n - 1), 5_000_000, Backdate::Forbid)
+            .unwrap();
         let mut seen = 0u32;
         let mut latest = 0u32;
         c.for_each_lease(|_, l| {
@@ -152,7 +157,7 @@ fn a_declared_size_of_two_to_the_63_allocates_nothing() {
 
     // The filesystem store: the file system refuses the size; nothing is left behind.
     let dir = TempDir::new("huge");
-    let store = FsStore::open(dir.path(), Durability::Tahoe).unwrap();
+    let store = FsStore::open(dir.path(), Durability::NoSync).unwrap();
     let mut server = Server::new(store, NodeId([3; 20]), Config::default(), 0).unwrap();
     let (result, peak) = peak_during(|| server.allocate_buckets(&request(2), 0));
     match result {

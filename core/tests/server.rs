@@ -20,7 +20,7 @@ use tahoe_shares::format::mutable::{MutableVersion, MAX_MUTABLE_SHARE_SIZE};
 use tahoe_shares::format::ShareKind;
 use tahoe_shares::io::MemError;
 use tahoe_shares::server::{
-    AdviseOutcome, AllocateRequest, Allocation, Config, Server, SlotSecrets, SlotWrite,
+    AdviseOutcome, AllocateRequest, Allocation, Config, LeaseUpdate, Server, SlotSecrets, SlotWrite,
 };
 use tahoe_shares::store::{Durability, FsStore, MemStore, ShareStore};
 use tahoe_shares::{
@@ -90,13 +90,20 @@ fn slot(
     writes: &[SlotWrite<'_>],
     readv: &[(u64, u64)],
 ) -> MemResult<SlotAnswer> {
-    s.slot_testv_and_readv_and_writev(&MSI, &slot_secrets(6), writes, readv, true, NOW)
-        .map(|o| {
-            (
-                o.passed,
-                o.reads.into_iter().map(|(n, r)| (n.0, r)).collect(),
-            )
-        })
+    s.slot_testv_and_readv_and_writev(
+        &MSI,
+        &slot_secrets(6),
+        writes,
+        readv,
+        LeaseUpdate::AddOrRenew,
+        NOW,
+    )
+    .map(|o| {
+        (
+            o.passed,
+            o.reads.into_iter().map(|(n, r)| (n.0, r)).collect(),
+        )
+    })
 }
 
 /// Writes whole mutable shares of `MSI`.
@@ -240,13 +247,7 @@ fn allocate_new_lease_on_readonly_server_is_nospace_and_aborts_the_call() {
     let mut s = server();
     upload_shares(&mut s, &[0], b"data");
     let store = s.into_store();
-    let mut s = server_with(
-        store,
-        Config {
-            readonly: true,
-            ..Config::default()
-        },
-    );
+    let mut s = server_with(store, Config::default().with_readonly(true));
     let before = published_bytes(&mut s, &SI, 0);
     let err = s
         .allocate_buckets(&request(&[0, 3], 0, 77, "u"), NOW + 10)
@@ -354,13 +355,7 @@ fn allocate_at_a_mutable_storage_index_is_unknown_immutable_version() {
 fn allocate_space_is_available_less_reserved_less_reservations() {
     let mut store = MemStore::new();
     store.capacity = Some(10_000);
-    let mut s = server_with(
-        store,
-        Config {
-            reserved_space: 1000,
-            ..Config::default()
-        },
-    );
+    let mut s = server_with(store, Config::default().with_reserved_space(1000));
     assert_eq!(s.available_space().unwrap(), Some(9000));
     assert_eq!(s.version().unwrap().available_space, Some(9000));
     assert_eq!(allocate(&mut s, &[0], 9001, "u").allocated, ShareSet::new());
@@ -383,13 +378,7 @@ fn allocate_space_is_available_less_reserved_less_reservations() {
 
 #[test]
 fn readonly_space_is_zero_but_a_zero_size_allocation_is_granted() {
-    let mut s = server_with(
-        MemStore::new(),
-        Config {
-            readonly: true,
-            ..Config::default()
-        },
-    );
+    let mut s = server_with(MemStore::new(), Config::default().with_readonly(true));
     assert_eq!(s.version().unwrap().available_space, Some(0));
     assert_eq!(s.version().unwrap().reported_space(), 0);
     assert_eq!(allocate(&mut s, &[0, 1], 1, "u").allocated, ShareSet::new());
@@ -401,10 +390,7 @@ fn readonly_space_is_zero_but_a_zero_size_allocation_is_granted() {
 fn discard_storage_drops_writes_and_publishes_a_zero_filled_share() {
     let mut s = server_with(
         MemStore::new(),
-        Config {
-            discard_storage: true,
-            ..Config::default()
-        },
+        Config::default().with_discard_storage(true),
     );
     let alloc = s.allocate_buckets(&request(&[0], 10, 2, "u"), NOW).unwrap();
     assert_eq!(alloc.allocated, set(&[0]));
@@ -422,13 +408,7 @@ fn discard_storage_drops_writes_and_publishes_a_zero_filled_share() {
 
 #[test]
 fn limit_uploads_is_checked_before_anything_changes() {
-    let mut s = server_with(
-        MemStore::new(),
-        Config {
-            max_uploads: 3,
-            ..Config::default()
-        },
-    );
+    let mut s = server_with(MemStore::new(), Config::default().with_max_uploads(3));
     upload_shares(&mut s, &[0], b"data");
     allocate(&mut s, &[1], 4, "u");
     let err = s
@@ -726,10 +706,7 @@ fn stale_uploads_expire_at_exactly_the_idle_timeout_and_writes_reset_the_timer()
 fn limit_ranges_per_upload_refuses_a_write_and_changes_nothing() {
     let mut s = server_with(
         MemStore::new(),
-        Config {
-            max_ranges_per_upload: 2,
-            ..Config::default()
-        },
+        Config::default().with_max_ranges_per_upload(2),
     );
     allocate(&mut s, &[0], 10, "u");
     let u = upload_secret("u");
@@ -1030,7 +1007,14 @@ fn the_write_enabler_is_checked_against_every_share_even_with_no_writes() {
     assert_eq!(slot_data(&mut s)[0], (0, b"mine".to_vec()));
     // Share 1's own write enabler is refused by share 0.
     let e = s
-        .slot_testv_and_readv_and_writev(&MSI, &slot_secrets(0x44), &[], &[], true, NOW)
+        .slot_testv_and_readv_and_writev(
+            &MSI,
+            &slot_secrets(0x44),
+            &[],
+            &[],
+            LeaseUpdate::AddOrRenew,
+            NOW,
+        )
         .unwrap_err();
     assert!(
         matches!(e, Error::BadWriteEnabler { nodeid } if nodeid == NODE),
@@ -1048,7 +1032,7 @@ fn a_slot_write_at_an_immutable_storage_index_is_unknown_mutable_magic() {
             &slot_secrets(6),
             &[entry(1, &[], &[(0, b"x")], None)],
             &[],
-            true,
+            LeaseUpdate::AddOrRenew,
             NOW,
         )
         .unwrap_err();
@@ -1323,7 +1307,7 @@ fn slot_writes_add_owner_1_leases_on_surviving_shares_only() {
             entry(4, &[], w, None),
         ],
         &[],
-        true,
+        LeaseUpdate::AddOrRenew,
         NOW + 60,
     )
     .unwrap();
@@ -1340,8 +1324,15 @@ fn slot_writes_add_owner_1_leases_on_surviving_shares_only() {
         ]
     );
     // Without renew_leases, a created share has no lease at all.
-    s.slot_testv_and_readv_and_writev(&MSI, &secrets, &[entry(5, &[], w, None)], &[], false, NOW)
-        .unwrap();
+    s.slot_testv_and_readv_and_writev(
+        &MSI,
+        &secrets,
+        &[entry(5, &[], w, None)],
+        &[],
+        LeaseUpdate::NoChange,
+        NOW,
+    )
+    .unwrap();
     assert_eq!(s.stat_share(&MSI, sn(5)).unwrap().num_leases, 0);
     assert_eq!(s.stat_share(&MSI, sn(2)).unwrap().num_leases, 1);
 }
@@ -1349,23 +1340,15 @@ fn slot_writes_add_owner_1_leases_on_surviving_shares_only() {
 #[test]
 fn mutable_writes_ignore_readonly_unless_configured() {
     // [V] Tahoe accepts a mutable write on a readonly server (#390).
-    let mut s = server_with(
-        MemStore::new(),
-        Config {
-            readonly: true,
-            ..Config::default()
-        },
-    );
+    let mut s = server_with(MemStore::new(), Config::default().with_readonly(true));
     write_slots(&mut s, &[0, 1], b"data");
     assert_eq!(s.shares(&MSI).unwrap(), set(&[0, 1]));
     let store = s.into_store();
     let mut s = server_with(
         store,
-        Config {
-            readonly: true,
-            mutable_writes_respect_space: true,
-            ..Config::default()
-        },
+        Config::default()
+            .with_readonly(true)
+            .with_mutable_writes_respect_space(true),
     );
     let before = s.store().snapshot();
     let e = slot(&mut s, &[entry(0, &[], &[(0, b"x")], None)], &[]).unwrap_err();
@@ -1393,18 +1376,12 @@ fn a_fifth_mutable_lease_on_a_readonly_server_is_nospace_after_the_writes() {
             &secrets,
             &[entry(0, &[], w, None)],
             &[],
-            true,
+            LeaseUpdate::AddOrRenew,
             NOW,
         )
         .unwrap();
     }
-    let mut s = server_with(
-        s.into_store(),
-        Config {
-            readonly: true,
-            ..Config::default()
-        },
-    );
+    let mut s = server_with(s.into_store(), Config::default().with_readonly(true));
     let e = slot(&mut s, &[entry(0, &[], &[(0, b"XYZ")], None)], &[]).unwrap_err();
     assert!(matches!(e, Error::NoSpace), "{e:?}");
     assert_eq!(slot_data(&mut s), [(0, b"XYZ".to_vec())]);
@@ -1415,10 +1392,7 @@ fn a_fifth_mutable_lease_on_a_readonly_server_is_nospace_after_the_writes() {
 fn mutable_writes_respect_space_when_configured() {
     let mut store = MemStore::new();
     store.capacity = Some(1000);
-    let config = Config {
-        mutable_writes_respect_space: true,
-        ..Config::default()
-    };
+    let config = Config::default().with_mutable_writes_respect_space(true);
     let mut s = server_with(store, config);
     // A new share needs its container (472 bytes) plus its data.
     let data = [7u8; 529];
@@ -1592,13 +1566,7 @@ fn an_advisory_larger_than_the_free_space_is_dropped() {
     assert_eq!(out, AdviseOutcome::Recorded);
     // A readonly server has no space for one (Tahoe's get_available_space is 0).
     let store = s.into_store();
-    let mut s = server_with(
-        store,
-        Config {
-            readonly: true,
-            ..Config::default()
-        },
-    );
+    let mut s = server_with(store, Config::default().with_readonly(true));
     let out = s
         .advise_corrupt_share(b"immutable", &SI, sn(3), b"r", NOW + 1)
         .unwrap();
@@ -1635,10 +1603,7 @@ fn an_advisory_over_the_size_limit_is_refused() {
         .len();
     let mut s = server_with(
         MemStore::new(),
-        Config {
-            max_advisory_size: fixed + 10,
-            ..Config::default()
-        },
+        Config::default().with_max_advisory_size(fixed + 10),
     );
     upload_shares(&mut s, &[3], b"data");
     let e = s
@@ -1681,10 +1646,7 @@ fn advisories_in_the_same_second_get_numbered_suffixes() {
 // ----- restarts --------------------------------------------------------------------------
 
 fn resuming() -> Config {
-    Config {
-        resume_uploads: true,
-        ..Config::default()
-    }
+    Config::default().with_resume_uploads(true)
 }
 
 #[test]
@@ -1849,12 +1811,26 @@ fn fs_store_mutable_delete_removes_the_share_file() {
     let mut s = fs_server(&dir, Config::default(), NOW);
     let ms = slot_secrets(6);
     let w: &[(u64, &[u8])] = &[(0, b"data")];
-    s.slot_testv_and_readv_and_writev(&MSI, &ms, &[entry(0, &[], w, None)], &[], true, NOW)
-        .unwrap();
+    s.slot_testv_and_readv_and_writev(
+        &MSI,
+        &ms,
+        &[entry(0, &[], w, None)],
+        &[],
+        LeaseUpdate::AddOrRenew,
+        NOW,
+    )
+    .unwrap();
     let path = dir.path().join("shares/be/beeqscijbeeqscijbeeqscijbe/0");
     assert!(path.is_file());
-    s.slot_testv_and_readv_and_writev(&MSI, &ms, &[entry(0, &[], &[], Some(0))], &[], true, NOW)
-        .unwrap();
+    s.slot_testv_and_readv_and_writev(
+        &MSI,
+        &ms,
+        &[entry(0, &[], &[], Some(0))],
+        &[],
+        LeaseUpdate::AddOrRenew,
+        NOW,
+    )
+    .unwrap();
     assert!(!path.exists());
     assert!(s.shares(&MSI).unwrap().is_empty());
 }
@@ -1913,7 +1889,7 @@ where
                 entry(2, &[], &[], None),
             ],
             &[(0, 5)],
-            true,
+            LeaseUpdate::AddOrRenew,
             NOW + 1200,
         )
         .unwrap();
@@ -1941,7 +1917,14 @@ fn mutable_shares_match_tahoe_bytes() {
     let t = NOW + 1200;
     let call = |s: &mut MemServer, w: &[SlotWrite<'_>], r: &[(u64, u64)], now: u64| {
         let o = s
-            .slot_testv_and_readv_and_writev(&MSI, &slot_secrets(6), w, r, true, now)
+            .slot_testv_and_readv_and_writev(
+                &MSI,
+                &slot_secrets(6),
+                w,
+                r,
+                LeaseUpdate::AddOrRenew,
+                now,
+            )
             .unwrap();
         assert!(o.passed);
         o.reads

@@ -54,7 +54,7 @@ use tahoe_shares::format::lease::Lease;
 use tahoe_shares::format::mutable::MutableVersion;
 use tahoe_shares::format::{sniff, ShareKind, SNIFF_SIZE};
 use tahoe_shares::io::VecIo;
-use tahoe_shares::server::{AllocateRequest, Config, Server, SlotSecrets, SlotWrite};
+use tahoe_shares::server::{AllocateRequest, Config, LeaseUpdate, Server, SlotSecrets, SlotWrite};
 use tahoe_shares::store::{
     Fault, FaultyStore, MemStore, Pending, Persist, ShareStore, StoreFault, StoreOp,
 };
@@ -110,10 +110,7 @@ fn cancel(seed: u8) -> CancelSecret {
 }
 
 fn config(resume: bool) -> Config {
-    Config {
-        resume_uploads: resume,
-        ..Config::default()
-    }
+    Config::default().with_resume_uploads(resume)
 }
 
 /// The bytes an upload of share `n` of `si` writes (deterministic, position-dependent).
@@ -239,7 +236,7 @@ fn slot_write(
         &slot_secrets(seed),
         &sw,
         &[(0, 8)],
-        renew_leases,
+        LeaseUpdate::from(renew_leases),
         now,
     )?;
     ensure(out.passed, "test vectors failed")

@@ -12,7 +12,7 @@ use tahoe_shares::format::lease::DEFAULT_LEASE_DURATION;
 use tahoe_shares::format::mutable::MAX_MUTABLE_SHARE_SIZE;
 use tahoe_shares::format::ShareKind;
 use tahoe_shares::io::MemError;
-use tahoe_shares::server::{AllocateRequest, Config, Server, SlotSecrets, SlotWrite};
+use tahoe_shares::server::{AllocateRequest, Config, LeaseUpdate, Server, SlotSecrets, SlotWrite};
 use tahoe_shares::store::{MemStore, ShareStore};
 use tahoe_shares::{
     CancelSecret, Error, NodeId, RenewSecret, ShareNumber, ShareSet, StorageIndex, UploadSecret,
@@ -788,12 +788,10 @@ struct Entry {
 type MemServer = Server<MemStore>;
 
 fn config(resume: bool) -> Config {
-    Config {
-        max_uploads: MAX_UPLOADS,
-        max_ranges_per_upload: MAX_RANGES,
-        resume_uploads: resume,
-        ..Config::default()
-    }
+    Config::default()
+        .with_max_uploads(MAX_UPLOADS)
+        .with_max_ranges_per_upload(MAX_RANGES)
+        .with_resume_uploads(resume)
 }
 
 fn answer<T>(r: Result<T, Error<MemError>>, f: impl FnOnce(T) -> Out) -> Answer {
@@ -866,7 +864,7 @@ fn run_slot(
             &secrets,
             &slot_writes,
             readv,
-            lease.is_some(),
+            LeaseUpdate::from(lease.is_some()),
             m.now,
         ),
         |o| Out::Slot(o.passed, reads_of(o.reads)),

@@ -2,7 +2,7 @@
 //! arrays of structs; read results come back as a `ts_read_results` handle.
 
 use tahoe_shares::container::{SlotWrites, TestOperator};
-use tahoe_shares::server::{ReadResults, SlotSecrets};
+use tahoe_shares::server::{LeaseUpdate, ReadResults, SlotSecrets};
 use tahoe_shares::ShareSet;
 
 use crate::error::{ts_result, Fail};
@@ -221,7 +221,7 @@ pub unsafe extern "C" fn ts_server_slot_testv_and_readv_and_writev(
                 &secrets,
                 &slot_writes,
                 &readv,
-                renew_leases,
+                LeaseUpdate::from(renew_leases),
                 now,
             )
         })?;

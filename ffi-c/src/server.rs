@@ -297,7 +297,7 @@ pub unsafe extern "C" fn ts_server_new_fs(
     let durability = if durable {
         Durability::Durable
     } else {
-        Durability::Tahoe
+        Durability::NoSync
     };
     // SAFETY: the caller guarantees each pointer NULL or valid for its length/type.
     unsafe {
@@ -662,8 +662,9 @@ pub unsafe extern "C" fn ts_server_advise_corrupt_share(
         let outcome = with_server!(&mut *shared.lock()?, s => {
             s.advise_corrupt_share(share_type, &si, share_number, reason, now)
         })?;
+        let outcome = ts_advise_outcome::try_from(outcome)?;
         // SAFETY: checked by `out`; the caller guarantees it writable.
-        unsafe { out_outcome.write(outcome.into()) };
+        unsafe { out_outcome.write(outcome) };
         Ok(())
     })
 }

@@ -437,13 +437,17 @@ pub enum ts_advise_outcome {
     TS_ADVISE_NO_SPACE = 2,
 }
 
-impl From<AdviseOutcome> for ts_advise_outcome {
-    fn from(a: AdviseOutcome) -> Self {
-        match a {
+impl TryFrom<AdviseOutcome> for ts_advise_outcome {
+    type Error = ts_result;
+
+    /// `TS_BUG` for an outcome the core added and this mapping does not know yet.
+    fn try_from(a: AdviseOutcome) -> Result<Self, ts_result> {
+        Ok(match a {
             AdviseOutcome::Recorded => Self::TS_ADVISE_RECORDED,
             AdviseOutcome::NotHeld => Self::TS_ADVISE_NOT_HELD,
             AdviseOutcome::NoSpace => Self::TS_ADVISE_NO_SPACE,
-        }
+            _ => return Err(ts_result::TS_BUG),
+        })
     }
 }
 
@@ -483,4 +487,31 @@ pub struct ts_range {
     pub start: u64,
     /// One past the last byte.
     pub end: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The field names a derived `Debug` shows, in order.
+    fn field_names(debug: &str) -> Vec<String> {
+        let body = debug
+            .split_once('{')
+            .map_or("", |(_, b)| b.trim_end_matches('}'));
+        body.split(", ")
+            .filter_map(|f| f.split_once(':').map(|(name, _)| name.trim().to_owned()))
+            .collect()
+    }
+
+    /// `Config` is `#[non_exhaustive]`, so no struct literal here fails to compile when
+    /// the core adds a setting: this test does instead, until `ts_config` mirrors it.
+    #[test]
+    fn ts_config_mirrors_every_core_setting() {
+        let core = Config::default();
+        let c = ts_config::from(&core);
+        let names = field_names(&format!("{core:?}"));
+        assert!(names.len() >= 10, "{names:?}");
+        assert_eq!(names, field_names(&format!("{c:?}")));
+        assert_eq!(Config::from(&c), core);
+    }
 }

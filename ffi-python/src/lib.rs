@@ -24,7 +24,9 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyType};
 use tahoe_shares::container::SlotWrites;
 use tahoe_shares::format::ShareKind;
-use tahoe_shares::server::{self, AdviseOutcome, AllocateRequest, Config, SlotSecrets};
+use tahoe_shares::server::{
+    self, AdviseOutcome, AllocateRequest, Config, LeaseUpdate, SlotSecrets,
+};
 use tahoe_shares::store::{Durability, FsStore, ShareStore};
 use tahoe_shares::{
     CancelSecret, NodeId, RenewSecret, ShareNumber, ShareSet, StorageIndex, UploadSecret,
@@ -198,31 +200,21 @@ impl Server {
 /// Sets `Server.__signature__` to the signature pyo3 derives from `#[new]`, with the
 /// defaults of the core's `Config::default()` in place of the `...` it shows for them.
 fn set_server_signature(py: Python<'_>, class: &Bound<'_, PyType>) -> PyResult<()> {
-    // Destructured, not read field by field: a new `Config` field fails to compile here
-    // until it is given a keyword.
-    let Config {
-        reserved_space,
-        readonly,
-        discard_storage,
-        lease_duration,
-        upload_idle_timeout,
-        max_uploads,
-        max_ranges_per_upload,
-        max_advisory_size,
-        resume_uploads,
-        mutable_writes_respect_space,
-    } = Config::default();
+    let d = Config::default();
     let defaults = PyDict::new(py);
-    defaults.set_item("reserved_space", reserved_space)?;
-    defaults.set_item("readonly", readonly)?;
-    defaults.set_item("discard_storage", discard_storage)?;
-    defaults.set_item("lease_duration", lease_duration)?;
-    defaults.set_item("upload_idle_timeout", upload_idle_timeout)?;
-    defaults.set_item("max_uploads", max_uploads)?;
-    defaults.set_item("max_ranges_per_upload", max_ranges_per_upload)?;
-    defaults.set_item("max_advisory_size", max_advisory_size)?;
-    defaults.set_item("resume_uploads", resume_uploads)?;
-    defaults.set_item("mutable_writes_respect_space", mutable_writes_respect_space)?;
+    defaults.set_item("reserved_space", d.reserved_space)?;
+    defaults.set_item("readonly", d.readonly)?;
+    defaults.set_item("discard_storage", d.discard_storage)?;
+    defaults.set_item("lease_duration", d.lease_duration)?;
+    defaults.set_item("upload_idle_timeout", d.upload_idle_timeout)?;
+    defaults.set_item("max_uploads", d.max_uploads)?;
+    defaults.set_item("max_ranges_per_upload", d.max_ranges_per_upload)?;
+    defaults.set_item("max_advisory_size", d.max_advisory_size)?;
+    defaults.set_item("resume_uploads", d.resume_uploads)?;
+    defaults.set_item(
+        "mutable_writes_respect_space",
+        d.mutable_writes_respect_space,
+    )?;
     let sig = py.import("inspect")?.call_method1("signature", (class,))?;
     let params = PyList::empty(py);
     for p in sig
@@ -319,7 +311,7 @@ impl Server {
             let durability = if durable {
                 Durability::Durable
             } else {
-                Durability::Tahoe
+                Durability::NoSync
             };
             let ctx = Context {
                 directory: Some(&path),
@@ -795,7 +787,7 @@ impl Server {
                 &secrets,
                 &writes,
                 &read_vector,
-                renew_leases,
+                LeaseUpdate::from(renew_leases),
                 now,
             )
         })?;
@@ -835,13 +827,17 @@ impl Server {
         // the core answers that it is not held.
         let n = sharenum.to::<u64>("sharenum").unwrap_or(u64::MAX);
         let (share_type, reason) = (share_type.as_slice(), reason.as_slice());
-        let outcome = self.with_core(py, |s| {
-            s.advise_corrupt_share(share_type, &si, n, reason, now)
-        })?;
-        Ok(match outcome {
-            AdviseOutcome::Recorded => "recorded",
-            AdviseOutcome::NotHeld => "not-held",
-            AdviseOutcome::NoSpace => "no-space",
+        self.with_core(py, |s| {
+            let outcome = s.advise_corrupt_share(share_type, &si, n, reason, now)?;
+            match outcome {
+                AdviseOutcome::Recorded => Ok("recorded"),
+                AdviseOutcome::NotHeld => Ok("not-held"),
+                AdviseOutcome::NoSpace => Ok("no-space"),
+                // An outcome the core added and this mapping does not know yet.
+                _ => Err(CoreError::Bug(
+                    "advise outcome unknown to the Python binding",
+                )),
+            }
         })
     }
 }

@@ -11,7 +11,7 @@ use tahoe_shares::container::{
 use tahoe_shares::format::immutable::ImmutableVersion;
 use tahoe_shares::format::mutable::MutableVersion;
 use tahoe_shares::io::VecIo;
-use tahoe_shares::{CancelSecret, NodeId, RenewSecret, WriteEnabler};
+use tahoe_shares::{CancelSecret, LeaseSchema, NodeId, RenewSecret, WriteEnabler};
 
 #[derive(Arbitrary, Debug)]
 enum Op {
@@ -75,7 +75,7 @@ fuzz_target!(|input: Input| {
     } else {
         (MutableVersion::V1, ImmutableVersion::V1)
     };
-    let hashed = input.v2;
+    let schema = iv.lease_schema();
     let we = WriteEnabler::new([5; 32]);
     let mut m = MutableContainer::create(VecIo::new(), mv, NodeId([9; 20]), we.clone()).unwrap();
     let max = u64::from(input.imm_size);
@@ -220,7 +220,7 @@ fuzz_target!(|input: Input| {
         true
     })
     .unwrap();
-    check_leases(&found, &mleases, hashed);
+    check_leases(&found, &mleases, schema);
     let mut im = ImmutableContainer::open(im.into_inner()).expect("reopen immutable");
     let mut found = Vec::new();
     im.for_each_lease(|_, l| {
@@ -228,14 +228,14 @@ fuzz_target!(|input: Input| {
         true
     })
     .unwrap();
-    check_leases(&found, &ileases, hashed);
+    check_leases(&found, &ileases, schema);
 });
 
-fn check_leases(found: &[([u8; 32], u32)], want: &[(u8, u32)], hashed: bool) {
+fn check_leases(found: &[([u8; 32], u32)], want: &[(u8, u32)], schema: LeaseSchema) {
     for (seed, expiry) in want {
         let renew = RenewSecret::new([*seed; 32]);
         let stored = tahoe_shares::format::lease::StoredSecrets::for_version(
-            hashed,
+            schema,
             &renew,
             &CancelSecret::new([!*seed; 32]),
         );

@@ -4,7 +4,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use tahoe_shares::format::lease::{
-    HashedSecrets, Lease, StoredSecrets, IMMUTABLE_LEASE_SIZE, MUTABLE_LEASE_SIZE,
+    HashedSecrets, Lease, LeaseSchema, StoredSecrets, IMMUTABLE_LEASE_SIZE, MUTABLE_LEASE_SIZE,
 };
 use tahoe_shares::{CancelSecret, RenewSecret};
 
@@ -12,8 +12,13 @@ fuzz_target!(|data: &[u8]| {
     let Some((&flags, rest)) = data.split_first() else {
         return;
     };
-    let hashed = flags & 1 == 1;
-    match Lease::decode_immutable(rest, hashed) {
+    let schema = if flags & 1 == 1 {
+        LeaseSchema::V2
+    } else {
+        LeaseSchema::V1
+    };
+    let hashed = schema.is_hashed();
+    match Lease::decode_immutable(rest, schema) {
         Ok(l) => {
             assert!(rest.len() >= IMMUTABLE_LEASE_SIZE);
             assert_eq!(&l.encode_immutable()[..], &rest[..IMMUTABLE_LEASE_SIZE]);
@@ -21,7 +26,7 @@ fuzz_target!(|data: &[u8]| {
         }
         Err(_) => assert!(rest.len() < IMMUTABLE_LEASE_SIZE),
     }
-    match Lease::decode_mutable(rest, hashed) {
+    match Lease::decode_mutable(rest, schema) {
         Ok(Some(l)) => {
             assert_ne!(l.owner_num, 0);
             assert_eq!(&l.encode_mutable()[..], &rest[..MUTABLE_LEASE_SIZE]);
@@ -33,7 +38,7 @@ fuzz_target!(|data: &[u8]| {
     if rest.len() >= 64 {
         let renew = RenewSecret::new(rest[..32].try_into().unwrap());
         let cancel = CancelSecret::new(rest[32..64].try_into().unwrap());
-        let stored = StoredSecrets::for_version(hashed, &renew, &cancel);
+        let stored = StoredSecrets::for_version(schema, &renew, &cancel);
         assert!(stored.matches_renew(&renew));
         assert!(stored.matches_cancel(&cancel));
         let mut other = *renew.cleartext_form();

@@ -5,7 +5,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use tahoe_shares::container::MutableContainer;
-use tahoe_shares::format::lease::Lease;
+use tahoe_shares::format::lease::{Lease, LeaseSchema};
 use tahoe_shares::format::mutable::{MutableHeader, DATA_OFFSET, HEADER_SIZE};
 use tahoe_shares::io::VecIo;
 
@@ -55,24 +55,24 @@ fn check(mut c: MutableContainer<VecIo>, original: Option<&[u8]>) -> (u64, u32, 
             }
         }
     }
-    let hashed = c.version().hashed_secrets();
+    let schema = c.version().lease_schema();
     let slots = c.num_slots();
     for i in 0..slots.min(64) {
         if let Ok(Some(l)) = c.lease_slot(i) {
-            roundtrip(&l, hashed);
+            roundtrip(&l, schema);
         }
     }
     let _ = c.for_each_lease(|_, l| {
-        roundtrip(l, hashed);
+        roundtrip(l, schema);
         true
     });
     (len, slots, c.into_inner().data)
 }
 
-fn roundtrip(l: &Lease, hashed: bool) {
+fn roundtrip(l: &Lease, schema: LeaseSchema) {
     assert_ne!(l.owner_num, 0, "empty slot reported as a lease");
     let rec = l.encode_mutable();
-    let back = Lease::decode_mutable(&rec, hashed)
+    let back = Lease::decode_mutable(&rec, schema)
         .expect("decode")
         .expect("non-empty");
     assert_eq!(back.encode_mutable(), rec);

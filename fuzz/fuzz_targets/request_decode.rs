@@ -9,7 +9,7 @@ use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
 use tahoe_shares::container::{TestOperator, TestVector};
 use tahoe_shares::format::mutable::MAX_MUTABLE_SHARE_SIZE;
-use tahoe_shares::server::{AllocateRequest, Config, Server, SlotSecrets, SlotWrite};
+use tahoe_shares::server::{AllocateRequest, Config, LeaseUpdate, Server, SlotSecrets, SlotWrite};
 use tahoe_shares::store::MemStore;
 use tahoe_shares::{
     CancelSecret, NodeId, RenewSecret, ShareNumber, ShareSet, StorageIndex, UploadSecret,
@@ -69,8 +69,15 @@ fn server() -> Server<MemStore> {
         writes: &[(0, &[8; 50])],
         new_length: None,
     }];
-    srv.slot_testv_and_readv_and_writev(&StorageIndex::new(SI_M), &secrets, &w, &[], true, NOW)
-        .unwrap();
+    srv.slot_testv_and_readv_and_writev(
+        &StorageIndex::new(SI_M),
+        &secrets,
+        &w,
+        &[],
+        LeaseUpdate::AddOrRenew,
+        NOW,
+    )
+    .unwrap();
     srv
 }
 
@@ -194,9 +201,14 @@ fuzz_target!(|r: Req| {
                     writes: &bounded,
                     new_length: r.new_length,
                 }];
-                if let Ok(out) =
-                    srv.slot_testv_and_readv_and_writev(&si, &secrets, &w, &readv, true, NOW)
-                {
+                if let Ok(out) = srv.slot_testv_and_readv_and_writev(
+                    &si,
+                    &secrets,
+                    &w,
+                    &readv,
+                    LeaseUpdate::AddOrRenew,
+                    NOW,
+                ) {
                     // Refused past the maximum, unless the share is deleted (new
                     // length 0: Tahoe drops the writes unread).
                     assert!(

@@ -12,7 +12,7 @@ use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
 use tahoe_shares::container::{TestOperator, TestVector};
 use tahoe_shares::format::lease::DEFAULT_LEASE_DURATION;
-use tahoe_shares::server::{AllocateRequest, Config, Server, SlotSecrets, SlotWrite};
+use tahoe_shares::server::{AllocateRequest, Config, LeaseUpdate, Server, SlotSecrets, SlotWrite};
 use tahoe_shares::store::{FaultyStore, MemStore, StoreOp};
 use tahoe_shares::{
     CancelSecret, Error, NodeId, RenewSecret, ShareNumber, ShareSet, StorageIndex, UploadSecret,
@@ -438,7 +438,14 @@ fn slot_write(srv: &mut Srv, m: &mut Model, si: StorageIndex, ops: &[SlotOp], no
         renew: RenewSecret::new([1; 32]),
         cancel: CancelSecret::new([2; 32]),
     };
-    match srv.slot_testv_and_readv_and_writev(&si, &secrets, &slots, &[(0, ALL)], false, now) {
+    match srv.slot_testv_and_readv_and_writev(
+        &si,
+        &secrets,
+        &slots,
+        &[(0, ALL)],
+        LeaseUpdate::NoChange,
+        now,
+    ) {
         Ok(out) => {
             assert_eq!(out.passed, passed, "test vector outcome");
             assert_eq!(out.reads, model_reads(m, &si), "reads before the writes");

@@ -57,7 +57,7 @@ fn run_server(
     let durability = if durable {
         Durability::Durable
     } else {
-        Durability::Tahoe
+        Durability::NoSync
     };
     let mut s = server(FsStore::open(dir, durability)?)?;
     let mut out = BTreeMap::new();

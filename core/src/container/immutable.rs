@@ -1,6 +1,6 @@
 //! The immutable container (Tahoe's `ShareFile`).
 
-use super::{read_truncated, sync, NewLease, CHUNK};
+use super::{read_truncated, sync, Backdate, NewLease, CHUNK};
 use super::{ContainerError, ContainerResult};
 use crate::error::Corruption;
 use crate::format::immutable::{
@@ -249,7 +249,7 @@ impl<IO: ShareIo> ImmutableContainer<IO> {
             .map_err(ContainerError::Io)?;
         Ok(Lease::decode_immutable(
             &rec,
-            self.header.version.hashed_secrets(),
+            self.header.version.lease_schema(),
         )?)
     }
 
@@ -307,7 +307,7 @@ impl<IO: ShareIo> ImmutableContainer<IO> {
         let n = self.layout.num_leases;
         let new_count = n.checked_add(1).ok_or(ContainerError::TooManyLeases)?;
         let record = lease
-            .to_lease(self.header.version.hashed_secrets())
+            .to_lease(self.header.version.lease_schema())
             .encode_immutable();
         self.io
             .write_at(self.layout.lease_record_offset(n), &record)
@@ -323,7 +323,7 @@ impl<IO: ShareIo> ImmutableContainer<IO> {
     }
 
     /// Renews the first lease whose renew secret matches; the expiry only moves forward
-    /// unless `allow_backdate`. One record write.
+    /// unless [`Backdate::Allow`]. One record write.
     ///
     /// # Errors
     ///
@@ -332,14 +332,14 @@ impl<IO: ShareIo> ImmutableContainer<IO> {
         &mut self,
         secret: &RenewSecret,
         new_expiration: u32,
-        allow_backdate: bool,
+        backdate: Backdate,
     ) -> ContainerResult<(), IO::Error> {
         self.recover()?;
         // The candidate is hashed once, and the records are read in batches: one device
         // read and one hash per record made add_lease on a share with thousands of
         // leases cost thousands of syscalls and hashes.
-        let hashed = self.header.version.hashed_secrets();
-        let wanted = secret.matchable_form(hashed);
+        let schema = self.header.version.lease_schema();
+        let wanted = secret.matchable_form(schema);
         let mut batch = [0u8; LEASE_BATCH * IMMUTABLE_LEASE_SIZE];
         let count = self.layout.num_leases;
         let mut first = 0u32;
@@ -352,7 +352,7 @@ impl<IO: ShareIo> ImmutableContainer<IO> {
             // Stops at the match, or at a record that does not decode: `self.lease`
             // below then reports it, as the record-at-a-time scan did.
             let found = bytes.chunks_exact(IMMUTABLE_LEASE_SIZE).position(|rec| {
-                Lease::decode_immutable(rec, hashed)
+                Lease::decode_immutable(rec, schema)
                     .map_or(true, |l| l.secrets.matches_renew_form(wanted))
             });
             let Some(j) = found else {
@@ -361,7 +361,7 @@ impl<IO: ShareIo> ImmutableContainer<IO> {
             };
             let i = first + j as u32;
             let mut lease = self.lease(i)?;
-            if allow_backdate || new_expiration > lease.expiration_time {
+            if backdate == Backdate::Allow || new_expiration > lease.expiration_time {
                 lease.expiration_time = new_expiration;
                 if self.poisoned {
                     return Err(ContainerError::Poisoned);
@@ -390,7 +390,7 @@ impl<IO: ShareIo> ImmutableContainer<IO> {
         available_space: u64,
         lease: &NewLease,
     ) -> ContainerResult<(), IO::Error> {
-        match self.renew_lease(&lease.renew, lease.expiration_time, false) {
+        match self.renew_lease(&lease.renew, lease.expiration_time, Backdate::Forbid) {
             Err(ContainerError::NoSuchLease { .. }) => {
                 if IMMUTABLE_LEASE_SIZE as u64 > available_space {
                     return Err(ContainerError::NoSpace);

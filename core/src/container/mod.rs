@@ -15,9 +15,22 @@ pub use vectors::SlotWrite;
 #[cfg(feature = "alloc")]
 pub use vectors::{ShareVectors, SlotWriteError, SlotWrites};
 
-use crate::format::lease::{Lease, StoredSecrets};
+use crate::format::lease::{Lease, LeaseSchema, StoredSecrets};
 use crate::io::ShareIo;
 use crate::types::{CancelSecret, NodeId, RenewSecret};
+
+/// Whether renewing a lease may move its expiry earlier (Tahoe's `allow_backdate`).
+///
+/// A yes-or-no choice that will not grow, so it is not `#[non_exhaustive]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Backdate {
+    /// The expiry only moves forward: an earlier one leaves the lease as it is (Tahoe's
+    /// default, and what every renewal by a client does).
+    #[default]
+    Forbid,
+    /// The expiry becomes the one given, even when it is earlier.
+    Allow,
+}
 
 /// A lease as a client presents it, before its secrets are stored.
 #[derive(Clone)]
@@ -35,13 +48,13 @@ pub struct NewLease {
 }
 
 impl NewLease {
-    /// The record to store in a container whose schema hashes secrets or not.
+    /// The record to store in a container whose lease records are of `schema`.
     #[must_use]
-    pub fn to_lease(&self, hashed: bool) -> Lease {
+    pub fn to_lease(&self, schema: LeaseSchema) -> Lease {
         Lease {
             owner_num: self.owner_num,
             expiration_time: self.expiration_time,
-            secrets: StoredSecrets::for_version(hashed, &self.renew, &self.cancel),
+            secrets: StoredSecrets::for_version(schema, &self.renew, &self.cancel),
             nodeid: Some(self.nodeid),
         }
     }

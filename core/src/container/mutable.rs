@@ -1,7 +1,7 @@
 //! The mutable container (Tahoe's `MutableShareFile`).
 
 use super::journal::{self, JournalWriter};
-use super::{read_truncated, sync, NewLease, CHUNK};
+use super::{read_truncated, sync, Backdate, NewLease, CHUNK};
 use super::{ContainerError, ContainerResult};
 use crate::format::lease::{Lease, StoredSecrets, MUTABLE_LEASE_SIZE};
 use crate::format::mutable::{
@@ -390,7 +390,7 @@ impl<IO: ShareIo> MutableContainer<IO> {
             .map_err(ContainerError::Io)?;
         Ok(Lease::decode_mutable(
             &rec,
-            self.header.version.hashed_secrets(),
+            self.header.version.lease_schema(),
         )?)
     }
 
@@ -455,7 +455,7 @@ impl<IO: ShareIo> MutableContainer<IO> {
             ));
         }
         let record = lease
-            .to_lease(self.header.version.hashed_secrets())
+            .to_lease(self.header.version.lease_schema())
             .encode_mutable();
         for i in 0..self.num_slots() {
             if self.lease_slot(i)?.is_none() {
@@ -482,7 +482,8 @@ impl<IO: ShareIo> MutableContainer<IO> {
         Ok(())
     }
 
-    /// Renews the first lease whose renew secret matches; never back-dates unless asked.
+    /// Renews the first lease whose renew secret matches; the expiry only moves forward
+    /// unless [`Backdate::Allow`].
     ///
     /// # Errors
     ///
@@ -491,13 +492,13 @@ impl<IO: ShareIo> MutableContainer<IO> {
         &mut self,
         secret: &RenewSecret,
         new_expiration: u32,
-        allow_backdate: bool,
+        backdate: Backdate,
     ) -> ContainerResult<(), IO::Error> {
         let mut accepted_by = AcceptedBy::default();
         for i in 0..self.num_slots() {
             if let Some(mut lease) = self.lease_slot(i)? {
                 if lease.secrets.matches_renew(secret) {
-                    if allow_backdate || new_expiration > lease.expiration_time {
+                    if backdate == Backdate::Allow || new_expiration > lease.expiration_time {
                         lease.expiration_time = new_expiration;
                         self.write_slot(i, &lease.encode_mutable())?;
                     }
@@ -521,7 +522,7 @@ impl<IO: ShareIo> MutableContainer<IO> {
         available_space: u64,
         lease: &NewLease,
     ) -> ContainerResult<(), IO::Error> {
-        match self.renew_lease(&lease.renew, lease.expiration_time, false) {
+        match self.renew_lease(&lease.renew, lease.expiration_time, Backdate::Forbid) {
             Err(ContainerError::NoSuchLease { .. }) => self.add_lease(available_space, lease),
             other => other,
         }
@@ -539,7 +540,7 @@ impl<IO: ShareIo> MutableContainer<IO> {
             owner_num: 0,
             expiration_time: 0,
             secrets: StoredSecrets::for_version(
-                self.header.version.hashed_secrets(),
+                self.header.version.lease_schema(),
                 &RenewSecret::new([0; 32]),
                 &CancelSecret::new([0; 32]),
             ),

@@ -10,7 +10,7 @@
 //!
 //! Tahoe derives the data length from the file size: `file_size - 12 - 72 * count`.
 
-use super::lease::IMMUTABLE_LEASE_SIZE;
+use super::lease::{LeaseSchema, IMMUTABLE_LEASE_SIZE};
 use super::{Cursor, Writer};
 use crate::error::Corruption;
 
@@ -23,6 +23,7 @@ pub const SATURATED_LENGTH: u32 = u32::MAX;
 
 /// Immutable container schema versions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum ImmutableVersion {
     /// Lease secrets in clear text (Tahoe before 1.17).
     V1,
@@ -43,7 +44,16 @@ impl ImmutableVersion {
     /// Whether lease secrets are stored hashed.
     #[must_use]
     pub fn hashed_secrets(self) -> bool {
-        self == Self::V2
+        self.lease_schema().is_hashed()
+    }
+
+    /// The schema of the lease records.
+    #[must_use]
+    pub fn lease_schema(self) -> LeaseSchema {
+        match self {
+            Self::V1 => LeaseSchema::V1,
+            Self::V2 => LeaseSchema::V2,
+        }
     }
 }
 

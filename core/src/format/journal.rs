@@ -37,6 +37,7 @@ pub const FOOTER_CHECKED: usize = 40;
 
 /// What an entry writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum EntryKind {
     /// The payload bytes that follow.
     Bytes,

@@ -9,6 +9,7 @@ use subtle::ConstantTimeEq;
 
 use super::{Cursor, Writer};
 use crate::error::Corruption;
+pub use crate::types::LeaseSchema;
 use crate::types::{CancelSecret, NodeId, RenewSecret};
 
 /// Bytes of one lease record in an immutable container.
@@ -51,6 +52,7 @@ impl HashedSecrets {
 
 /// The secrets of a lease record, as stored.
 #[derive(Clone)]
+#[non_exhaustive]
 pub enum StoredSecrets {
     /// Schema version 1.
     Cleartext(CleartextSecrets),
@@ -59,16 +61,16 @@ pub enum StoredSecrets {
 }
 
 impl StoredSecrets {
-    /// Stores client secrets the way schema `version` does (1: clear text, else hashed).
+    /// Stores client secrets the way records of `schema` do (version 1: clear text,
+    /// version 2: hashed).
     #[must_use]
-    pub fn for_version(hashed: bool, renew: &RenewSecret, cancel: &CancelSecret) -> Self {
-        if hashed {
-            Self::Hashed(HashedSecrets::hash(renew, cancel))
-        } else {
-            Self::Cleartext(CleartextSecrets {
+    pub fn for_version(schema: LeaseSchema, renew: &RenewSecret, cancel: &CancelSecret) -> Self {
+        match schema {
+            LeaseSchema::V1 => Self::Cleartext(CleartextSecrets {
                 renew: *renew.cleartext_form(),
                 cancel: *cancel.cleartext_form(),
-            })
+            }),
+            LeaseSchema::V2 => Self::Hashed(HashedSecrets::hash(renew, cancel)),
         }
     }
 
@@ -76,7 +78,7 @@ impl StoredSecrets {
     /// clear-text record matches only a secret that was given as 32 bytes, as in Tahoe.
     #[must_use]
     pub fn matches_renew(&self, secret: &RenewSecret) -> bool {
-        self.matches_renew_form(secret.matchable_form(self.is_hashed()))
+        self.matches_renew_form(secret.matchable_form(self.schema()))
     }
 
     /// Whether `form` (a secret's [`RenewSecret::matchable_form`] for this record's
@@ -91,7 +93,7 @@ impl StoredSecrets {
     #[must_use]
     pub fn matches_cancel(&self, secret: &CancelSecret) -> bool {
         secret
-            .matchable_form(self.is_hashed())
+            .matchable_form(self.schema())
             .is_some_and(|f| bool::from(self.cancel_bytes().ct_eq(f)))
     }
 
@@ -113,14 +115,22 @@ impl StoredSecrets {
         }
     }
 
-    fn from_stored(hashed: bool, renew: [u8; 32], cancel: [u8; 32]) -> Self {
-        if hashed {
-            Self::Hashed(HashedSecrets {
+    fn from_stored(schema: LeaseSchema, renew: [u8; 32], cancel: [u8; 32]) -> Self {
+        match schema {
+            LeaseSchema::V1 => Self::Cleartext(CleartextSecrets { renew, cancel }),
+            LeaseSchema::V2 => Self::Hashed(HashedSecrets {
                 renew_hash: renew,
                 cancel_hash: cancel,
-            })
-        } else {
-            Self::Cleartext(CleartextSecrets { renew, cancel })
+            }),
+        }
+    }
+
+    /// The schema whose records store secrets this way.
+    #[must_use]
+    pub fn schema(&self) -> LeaseSchema {
+        match self {
+            Self::Cleartext(_) => LeaseSchema::V1,
+            Self::Hashed(_) => LeaseSchema::V2,
         }
     }
 
@@ -176,12 +186,12 @@ impl Lease {
         out
     }
 
-    /// Decodes an immutable lease record.
+    /// Decodes an immutable lease record of `schema`.
     ///
     /// # Errors
     ///
     /// [`Corruption::TruncatedLease`] when `bytes` is shorter than 72 bytes.
-    pub fn decode_immutable(bytes: &[u8], hashed: bool) -> Result<Self, Corruption> {
+    pub fn decode_immutable(bytes: &[u8], schema: LeaseSchema) -> Result<Self, Corruption> {
         let mut c = Cursor::new(bytes);
         let short = Corruption::TruncatedLease;
         let owner_num = c.u32(short)?;
@@ -191,7 +201,7 @@ impl Lease {
         Ok(Self {
             owner_num,
             expiration_time,
-            secrets: StoredSecrets::from_stored(hashed, renew, cancel),
+            secrets: StoredSecrets::from_stored(schema, renew, cancel),
             nodeid: None,
         })
     }
@@ -210,13 +220,13 @@ impl Lease {
         out
     }
 
-    /// Decodes a mutable lease slot; `None` for an empty slot (owner number 0, whatever
+    /// Decodes a mutable lease slot of `schema`; `None` for an empty slot (owner number 0, whatever
     /// the other bytes hold, as Tahoe reads it).
     ///
     /// # Errors
     ///
     /// [`Corruption::TruncatedLease`] when `bytes` is shorter than 92 bytes.
-    pub fn decode_mutable(bytes: &[u8], hashed: bool) -> Result<Option<Self>, Corruption> {
+    pub fn decode_mutable(bytes: &[u8], schema: LeaseSchema) -> Result<Option<Self>, Corruption> {
         let mut c = Cursor::new(bytes);
         let short = Corruption::TruncatedLease;
         let owner_num = c.u32(short)?;
@@ -230,7 +240,7 @@ impl Lease {
         Ok(Some(Self {
             owner_num,
             expiration_time,
-            secrets: StoredSecrets::from_stored(hashed, renew, cancel),
+            secrets: StoredSecrets::from_stored(schema, renew, cancel),
             nodeid: Some(nodeid),
         }))
     }
@@ -242,12 +252,12 @@ impl Lease {
 mod tests {
     use super::*;
 
-    fn lease(hashed: bool) -> Lease {
+    fn lease(schema: LeaseSchema) -> Lease {
         Lease {
             owner_num: 7,
             expiration_time: 0x0102_0304,
             secrets: StoredSecrets::for_version(
-                hashed,
+                schema,
                 &RenewSecret::new([0xaa; 32]),
                 &CancelSecret::new([0xbb; 32]),
             ),
@@ -257,12 +267,12 @@ mod tests {
 
     #[test]
     fn immutable_record_layout() {
-        let bytes = lease(false).encode_immutable();
+        let bytes = lease(LeaseSchema::V1).encode_immutable();
         assert_eq!(&bytes[..4], &[0, 0, 0, 7]);
         assert_eq!(&bytes[4..36], &[0xaa; 32]);
         assert_eq!(&bytes[36..68], &[0xbb; 32]);
         assert_eq!(&bytes[68..], &[1, 2, 3, 4]);
-        let back = Lease::decode_immutable(&bytes, false).unwrap();
+        let back = Lease::decode_immutable(&bytes, LeaseSchema::V1).unwrap();
         assert_eq!(back.encode_immutable(), bytes);
         assert!(back.secrets.matches_renew(&RenewSecret::new([0xaa; 32])));
         assert!(!back.secrets.matches_renew(&RenewSecret::new([0xbb; 32])));
@@ -270,10 +280,12 @@ mod tests {
 
     #[test]
     fn mutable_record_layout() {
-        let bytes = lease(true).encode_mutable();
+        let bytes = lease(LeaseSchema::V2).encode_mutable();
         assert_eq!(&bytes[..8], &[0, 0, 0, 7, 1, 2, 3, 4]);
         assert_eq!(&bytes[72..], &[0xcc; 20]);
-        let back = Lease::decode_mutable(&bytes, true).unwrap().unwrap();
+        let back = Lease::decode_mutable(&bytes, LeaseSchema::V2)
+            .unwrap()
+            .unwrap();
         assert!(back.secrets.matches_cancel(&CancelSecret::new([0xbb; 32])));
         assert!(!back.secrets.matches_cancel(&CancelSecret::new([0xaa; 32])));
     }
@@ -292,15 +304,17 @@ mod tests {
 
     #[test]
     fn empty_slot_and_truncation() {
-        let mut bytes = lease(false).encode_mutable();
+        let mut bytes = lease(LeaseSchema::V1).encode_mutable();
         bytes[..4].copy_from_slice(&[0; 4]);
-        assert!(Lease::decode_mutable(&bytes, false).unwrap().is_none());
+        assert!(Lease::decode_mutable(&bytes, LeaseSchema::V1)
+            .unwrap()
+            .is_none());
         assert_eq!(
-            Lease::decode_mutable(&bytes[..91], false).unwrap_err(),
+            Lease::decode_mutable(&bytes[..91], LeaseSchema::V1).unwrap_err(),
             Corruption::TruncatedLease
         );
         assert_eq!(
-            Lease::decode_immutable(&bytes[..71], false).unwrap_err(),
+            Lease::decode_immutable(&bytes[..71], LeaseSchema::V1).unwrap_err(),
             Corruption::TruncatedLease
         );
     }

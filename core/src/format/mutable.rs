@@ -14,7 +14,7 @@
 
 use sha2::{Digest, Sha256};
 
-use super::lease::MUTABLE_LEASE_SIZE;
+use super::lease::{LeaseSchema, MUTABLE_LEASE_SIZE};
 use super::{Cursor, Writer};
 use crate::error::Corruption;
 use crate::types::{NodeId, WriteEnabler};
@@ -38,6 +38,7 @@ const _: () = assert!(DATA_OFFSET == 468);
 
 /// Mutable container versions, told apart by their magic.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum MutableVersion {
     /// Lease secrets in clear text.
     V1,
@@ -71,7 +72,16 @@ impl MutableVersion {
     /// Whether lease secrets are stored hashed.
     #[must_use]
     pub fn hashed_secrets(self) -> bool {
-        self == Self::V2
+        self.lease_schema().is_hashed()
+    }
+
+    /// The schema of the lease records.
+    #[must_use]
+    pub fn lease_schema(self) -> LeaseSchema {
+        match self {
+            Self::V1 => LeaseSchema::V1,
+            Self::V2 => LeaseSchema::V2,
+        }
     }
 
     /// The version number.

@@ -6,7 +6,7 @@ use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
 use super::{ErrorType, ShareIo};
-use crate::store::FsError;
+use crate::store::{Durability, FsError};
 
 /// A share container in a file.
 #[derive(Debug)]
@@ -29,11 +29,11 @@ impl FileIo {
         }
     }
 
-    /// With `durable = false`, [`ShareIo::sync`] does nothing: Tahoe 1.20's behaviour,
+    /// With [`Durability::NoSync`], [`ShareIo::sync`] does nothing: Tahoe 1.20's behaviour,
     /// for comparing like with like. Crash safety is then the operating system's.
     #[must_use]
-    pub fn with_durability(mut self, durable: bool) -> Self {
-        self.durable = durable;
+    pub fn with_durability(mut self, durability: Durability) -> Self {
+        self.durable = durability == Durability::Durable;
         self
     }
 

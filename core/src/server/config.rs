@@ -3,9 +3,21 @@
 use crate::format::lease::DEFAULT_LEASE_DURATION;
 
 /// The settings of a server. `Config::default()` is Tahoe 1.20's behaviour.
+///
+/// Settings will be added, so other crates cannot build a `Config` with a struct literal:
+/// start from [`Config::default()`] and change what differs, with the `with_*` methods or
+/// by assigning the public fields.
+///
+/// ```
+/// use tahoe_shares::server::Config;
+///
+/// let config = Config::default().with_readonly(true).with_reserved_space(1 << 30);
+/// assert!(config.readonly);
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 // Each flag is an independent Tahoe setting; an enum would not say more.
 #[allow(clippy::struct_excessive_bools)]
+#[non_exhaustive]
 pub struct Config {
     /// Bytes of the store's free space never given to shares (Tahoe's `reserved_space`).
     pub reserved_space: u64,
@@ -55,4 +67,43 @@ impl Default for Config {
             mutable_writes_respect_space: false,
         }
     }
+}
+
+/// Writes one `with_<field>` method per setting: `Config::default().with_readonly(true)`.
+macro_rules! with_setters {
+    ($($(#[$doc:meta])* $method:ident => $field:ident: $ty:ty;)*) => {
+        impl Config {
+            $(
+                $(#[$doc])*
+                #[must_use]
+                pub const fn $method(mut self, $field: $ty) -> Self {
+                    self.$field = $field;
+                    self
+                }
+            )*
+        }
+    };
+}
+
+with_setters! {
+    /// With [`Config::reserved_space`] set.
+    with_reserved_space => reserved_space: u64;
+    /// With [`Config::readonly`] set.
+    with_readonly => readonly: bool;
+    /// With [`Config::discard_storage`] set.
+    with_discard_storage => discard_storage: bool;
+    /// With [`Config::lease_duration`] set.
+    with_lease_duration => lease_duration: u32;
+    /// With [`Config::upload_idle_timeout`] set.
+    with_upload_idle_timeout => upload_idle_timeout: u64;
+    /// With [`Config::max_uploads`] set.
+    with_max_uploads => max_uploads: usize;
+    /// With [`Config::max_ranges_per_upload`] set.
+    with_max_ranges_per_upload => max_ranges_per_upload: usize;
+    /// With [`Config::max_advisory_size`] set.
+    with_max_advisory_size => max_advisory_size: usize;
+    /// With [`Config::resume_uploads`] set.
+    with_resume_uploads => resume_uploads: bool;
+    /// With [`Config::mutable_writes_respect_space`] set.
+    with_mutable_writes_respect_space => mutable_writes_respect_space: bool;
 }

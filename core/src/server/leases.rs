@@ -2,7 +2,7 @@
 //! index.
 
 use super::{AnyShare, Server};
-use crate::container::{ContainerError, NewLease};
+use crate::container::{Backdate, ContainerError, NewLease};
 use crate::error::{Error, Result};
 use crate::format::lease::Lease;
 use crate::format::ShareKind;
@@ -142,7 +142,7 @@ impl<S: ShareStore> Server<S> {
         let space = self.available_space()?.unwrap_or(u64::MAX);
         match share {
             AnyShare::Immutable(mut c) => {
-                match c.renew_lease(&lease.renew, lease.expiration_time, false) {
+                match c.renew_lease(&lease.renew, lease.expiration_time, Backdate::Forbid) {
                     Err(ContainerError::NoSuchLease { .. }) => {
                         if crate::format::lease::IMMUTABLE_LEASE_SIZE as u64 > space {
                             return Err(Error::NoSpace);
@@ -177,8 +177,12 @@ impl<S: ShareStore> Server<S> {
             let mut found = false;
             for n in s.store.list(si)?.iter() {
                 let renewed = match s.open_lease_holder(si, n)? {
-                    Some(AnyShare::Immutable(mut c)) => c.renew_lease(renew, expiry, false),
-                    Some(AnyShare::Mutable(mut c)) => c.renew_lease(renew, expiry, false),
+                    Some(AnyShare::Immutable(mut c)) => {
+                        c.renew_lease(renew, expiry, Backdate::Forbid)
+                    }
+                    Some(AnyShare::Mutable(mut c)) => {
+                        c.renew_lease(renew, expiry, Backdate::Forbid)
+                    }
                     None => continue,
                 };
                 renewed.map_err(|e| e.in_share(n))?;

@@ -58,7 +58,7 @@ pub use config::Config;
 pub use mutable::{ReadResults, SlotSecrets, SlotWrite, TestWriteOutcome};
 pub use ranges::RangeSet;
 pub use reader::BucketReader;
-pub use types::{AdviseOutcome, AllocateRequest, Allocation, ShareStat, VersionInfo};
+pub use types::{AdviseOutcome, AllocateRequest, Allocation, LeaseUpdate, ShareStat, VersionInfo};
 pub use upload::{UploadInfo, UPLOAD_RECORD_VERSION};
 
 use crate::container::{ContainerError, ImmutableContainer, MutableContainer, NewLease};

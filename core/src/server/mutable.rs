@@ -2,7 +2,7 @@
 
 use alloc::vec::Vec;
 
-use super::Server;
+use super::{LeaseUpdate, Server};
 use crate::container::{MutableContainer, NewLease, TestVector};
 use crate::error::{Error, Result};
 use crate::format::mutable::{MutableVersion, NEW_CONTAINER_SIZE};
@@ -107,8 +107,8 @@ impl<S: ShareStore> Server<S> {
     /// 4. only if every test passed, each entry is applied in order: `new_length == 0`
     ///    deletes the share (and its storage index's directory once empty), otherwise the
     ///    share is created if missing and the writes applied;
-    /// 5. with `renew_leases`, each share written and still present gets the lease
-    ///    (owner 1) added or renewed.
+    /// 5. with [`LeaseUpdate::AddOrRenew`], each share written and still present gets the
+    ///    lease (owner 1) added or renewed.
     ///
     /// Unlike Tahoe, every write vector of every share is checked before any is applied
     /// (so [`Error::DataTooLarge`] changes nothing), each share's update is crash-atomic
@@ -135,12 +135,13 @@ impl<S: ShareStore> Server<S> {
         secrets: &SlotSecrets,
         writes: &[SlotWrite<'_>],
         readv: &[(u64, u64)],
-        renew_leases: bool,
+        leases: LeaseUpdate,
         now: u64,
     ) -> Result<TestWriteOutcome, S::Error> {
         if !writes.is_empty() {
             self.check_writable()?;
         }
+        let renew_leases = leases == LeaseUpdate::AddOrRenew;
         self.full_as_no_space(|s| {
             let mut seen = ShareSet::new();
             for w in writes {

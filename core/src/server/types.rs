@@ -25,6 +25,30 @@ pub struct AllocateRequest {
     pub upload_secret: crate::types::UploadSecret,
 }
 
+/// Whether a mutable write adds or renews the writer's lease on the shares it writes
+/// (Tahoe's `renew_leases` argument of `slot_testv_and_readv_and_writev`).
+///
+/// A yes-or-no choice that will not grow, so it is not `#[non_exhaustive]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LeaseUpdate {
+    /// Each share written and still present gets the lease (owner 1) added or renewed
+    /// (Tahoe's `renew_leases=True`, what its Foolscap and HTTP front ends pass).
+    AddOrRenew,
+    /// The leases stay as they are (`renew_leases=False`).
+    NoChange,
+}
+
+impl From<bool> for LeaseUpdate {
+    /// From Tahoe's `renew_leases` flag, as the protocols and bindings carry it.
+    fn from(renew_leases: bool) -> Self {
+        if renew_leases {
+            Self::AddOrRenew
+        } else {
+            Self::NoChange
+        }
+    }
+}
+
 /// What [`Server::allocate_buckets`](super::Server::allocate_buckets) granted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Allocation {
@@ -88,6 +112,7 @@ pub struct ShareStat {
 
 /// What [`Server::advise_corrupt_share`](super::Server::advise_corrupt_share) did with a report.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum AdviseOutcome {
     /// The report was stored.
     Recorded,

@@ -307,7 +307,7 @@ impl FsStore {
         }
         Ok(Self {
             root,
-            durability: Durability::Tahoe,
+            durability: Durability::NoSync,
             access: Access::ReadOnly,
         })
     }
@@ -473,7 +473,7 @@ impl FsStore {
                     return Err(StoreError::NotAShare);
                 }
                 let io = FileIo::new(file)
-                    .with_durability(self.durable())
+                    .with_durability(self.durability)
                     .with_path(path.to_path_buf());
                 Ok(Some(if read_only { io.read_only() } else { io }))
             }
@@ -947,7 +947,7 @@ mod tests {
         let root =
             std::env::temp_dir().join(std::format!("ts-fs-unit-bucket-dir-{}", std::process::id()));
         let _ = fs::remove_dir_all(&root);
-        let mut store = FsStore::open(&root, Durability::Tahoe).unwrap();
+        let mut store = FsStore::open(&root, Durability::NoSync).unwrap();
         let si = StorageIndex::new([9; 16]);
         let bucket = store.bucket_dir(&si);
         assert!(!bucket.exists());

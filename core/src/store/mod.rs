@@ -29,12 +29,22 @@ use crate::types::{ShareNumber, ShareSet, StorageIndex};
 
 /// Whether a store makes each acknowledged change durable before returning.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub enum Durability {
     /// fsync files and directories at every commit point (the default).
     #[default]
     Durable,
-    /// No fsync at all, as Tahoe 1.20 does; for benchmarks that compare like with like.
-    Tahoe,
+    /// No fsync at all: what Tahoe 1.20's own storage server does (it writes share files
+    /// and never syncs them). For benchmarks that compare like with like; crash safety is
+    /// then the operating system's.
+    NoSync,
+}
+
+impl Durability {
+    /// The old name of [`Durability::NoSync`] (it named whose behaviour, not what it does).
+    #[deprecated(note = "renamed to `Durability::NoSync`, which says what it does")]
+    #[allow(non_upper_case_globals)] // Spelled as the variant it stands in for.
+    pub const Tahoe: Self = Self::NoSync;
 }
 
 /// The share namespace of a storage server.
@@ -163,5 +173,18 @@ pub trait ShareStore {
     /// default is `false`.
     fn is_no_space(_err: &Self::Error) -> bool {
         false
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Durability;
+
+    #[test]
+    // The old name is what is tested.
+    #[allow(deprecated)]
+    fn the_old_name_of_no_sync_still_names_it() {
+        assert_eq!(Durability::Tahoe, Durability::NoSync);
+        assert_ne!(Durability::default(), Durability::NoSync);
     }
 }

@@ -2,7 +2,9 @@
 //! (docs/differential-scripts.md, "Container scripts"), replayed in memory.
 
 use serde_json::Value;
-use tahoe_shares::container::{ContainerError, ImmutableContainer, MutableContainer, NewLease};
+use tahoe_shares::container::{
+    Backdate, ContainerError, ImmutableContainer, MutableContainer, NewLease,
+};
 use tahoe_shares::format::immutable::ImmutableVersion;
 use tahoe_shares::format::mutable::MutableVersion;
 use tahoe_shares::io::VecIo;
@@ -62,7 +64,8 @@ fn mutable_op(
         "add_lease" => c.add_lease(u64::MAX, &lease(op)).map(|()| false),
         "renew" => {
             let (secret, expiry) = renewal(op);
-            c.renew_lease(&secret, expiry, false).map(|()| false)
+            c.renew_lease(&secret, expiry, Backdate::Forbid)
+                .map(|()| false)
         }
         "add_or_renew" => c.add_or_renew_lease(u64::MAX, &lease(op)).map(|()| false),
         "cancel" => c.cancel_lease(&CancelSecret::new(arr(&op["cancel"]))),
@@ -85,7 +88,8 @@ fn immutable_op(
         "add_lease" => c.add_lease(&lease(op)).map(|()| false),
         "renew" => {
             let (secret, expiry) = renewal(op);
-            c.renew_lease(&secret, expiry, false).map(|()| false)
+            c.renew_lease(&secret, expiry, Backdate::Forbid)
+                .map(|()| false)
         }
         "add_or_renew" => c.add_or_renew_lease(u64::MAX, &lease(op)).map(|()| false),
         "cancel" => c

@@ -14,7 +14,9 @@ use std::path::Path;
 
 use serde_json::{json, Map, Value};
 use tahoe_shares::container::{TestOperator, TestVector};
-use tahoe_shares::server::{AllocateRequest, Config, ReadResults, Server, SlotSecrets, SlotWrite};
+use tahoe_shares::server::{
+    AllocateRequest, Config, LeaseUpdate, ReadResults, Server, SlotSecrets, SlotWrite,
+};
 use tahoe_shares::store::{Durability, FsStore};
 use tahoe_shares::{
     CancelSecret, Error, NodeId, RenewSecret, ShareNumber, ShareSet, StorageIndex, UploadSecret,
@@ -174,7 +176,8 @@ impl Runner<'_> {
     fn start(&mut self, now: u64) {
         // The old server releases the directory's lock before the new one takes it.
         drop(self.server.take());
-        let store = FsStore::open(self.dir, Durability::Tahoe).expect("open the storage directory");
+        let store =
+            FsStore::open(self.dir, Durability::NoSync).expect("open the storage directory");
         let server =
             Server::new(store, self.nodeid, self.config.clone(), now).expect("start the server");
         self.server = Some(server);
@@ -266,7 +269,7 @@ impl Runner<'_> {
             &secrets,
             &slot_writes,
             &readv(&op["readv"]),
-            op["renew_leases"].as_bool().expect("renew_leases"),
+            LeaseUpdate::from(op["renew_leases"].as_bool().expect("renew_leases")),
             now,
         )?;
         Ok(json!({"passed": outcome.passed, "reads": reads_json(&outcome.reads)}))
@@ -371,7 +374,8 @@ impl Runner<'_> {
                     &hex(&op["reason"]),
                     now,
                 )?;
-                let outcome = ts_advise_outcome::from(outcome) as u32;
+                let outcome =
+                    ts_advise_outcome::try_from(outcome).expect("an outcome C names") as u32;
                 self.extra = Some(json!({ "outcome": outcome }));
                 Ok(Value::Null)
             }
@@ -409,11 +413,9 @@ pub fn run(script: &Value, dir: &Path) -> Vec<Value> {
     assert_eq!(script["kind"], "server", "not a server script");
     let none = Value::Null;
     let config = script.get("config").unwrap_or(&none);
-    let config = Config {
-        readonly: config["readonly"].as_bool().unwrap_or(false),
-        reserved_space: config["reserved_space"].as_u64().unwrap_or(0),
-        ..Config::default()
-    };
+    let config = Config::default()
+        .with_readonly(config["readonly"].as_bool().unwrap_or(false))
+        .with_reserved_space(config["reserved_space"].as_u64().unwrap_or(0));
     let mut runner = Runner {
         server: None,
         dir,

@@ -11,6 +11,7 @@ use crate::store::{StoreError, StoreResult};
 
 /// The kinds of operation a [`FaultPlan`] counts and can fail.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
 pub enum StoreOp {
     /// Device `len` or `read_at` (not mutating; never given a crash index).
     Read,
@@ -62,6 +63,8 @@ impl StoreOp {
 
 /// What an injected fault does to the operation it hits ([`FaultPlan::inject`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+// Not `#[non_exhaustive]`: the crash tests match every fault to check how it is reported,
+// and a new fault must make them decide.
 pub enum Fault {
     /// The operation fails with [`StoreFault::Injected`] and changes nothing.
     Fail,

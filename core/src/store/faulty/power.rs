@@ -42,6 +42,7 @@ impl Pending {
 
 /// What a [`Pending`] change is.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Change {
     /// An incoming share was created; its directory entry is not durable yet.
     Create(StorageIndex, ShareNumber),
@@ -58,6 +59,7 @@ pub enum Change {
 
 /// What a power loss does to one [`Pending`] change.
 #[derive(Debug, Clone, PartialEq, Eq)]
+// Not `#[non_exhaustive]`: lost, kept or partly kept is every fate a change can have.
 pub enum Persist {
     /// It is lost.
     Lost,
