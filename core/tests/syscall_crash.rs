@@ -31,8 +31,10 @@
 //!
 //! The figures (calls, crash points, distinct states checked, time) are printed with
 //! `--nocapture`. With `TS_SYSCALL_CRASH_DUMP=<dir>` every state's share files, as the
-//! crash left them (before our recovery), are written below `<dir>/<scenario>/` for
-//! `tools/tahoe_read_crash_states.py`, which reads them with Tahoe's own classes.
+//! crash left them (before our recovery), are written below `<dir>/<scenario>/<n>/`
+//! (`<n>-acked` for a crash after the last call), with the share files before and after
+//! the operation in `old/` and `new/`, for `tools/tahoe_read_crash_states.py`, which reads
+//! them with Tahoe's own classes.
 
 mod common;
 #[path = "syscall_crash/model.rs"]
@@ -621,8 +623,9 @@ fn dump_state(state: &State, at: &Path) {
     }
 }
 
-/// Checks every crash state of `rec` (scratch space in `work`).
-fn check_all(name: &str, rec: &trace::Recorded, work: &Path) -> Figures {
+/// Checks every crash state of `rec` (scratch space in `work`); with `dump`, writes them
+/// for Tahoe's classes when `TS_SYSCALL_CRASH_DUMP` is set.
+fn check_all(name: &str, rec: &trace::Recorded, work: &Path, dump: bool) -> Figures {
     let n = rec.events.len();
     let scratch = work.join("scratch");
     // Before: the snapshot, restarted; after: the process's own view at the end.
@@ -630,9 +633,13 @@ fn check_all(name: &str, rec: &trace::Recorded, work: &Path) -> Figures {
     let old = shares_of(&recovered(&scratch).expect("restart before the operation"));
     materialise(&model::process_view(rec, n), &scratch);
     let new = shares_of(&recovered(&scratch).expect("restart after the operation"));
-    let dump = std::env::var_os(ENV_DUMP).map(|d| PathBuf::from(d).join(name));
+    let dump = std::env::var_os(ENV_DUMP)
+        .filter(|_| dump)
+        .map(|d| PathBuf::from(d).join(name));
     if let Some(d) = &dump {
         let _ = fs::remove_dir_all(d);
+        dump_state(&model::process_view(rec, 0), &d.join("old"));
+        dump_state(&model::process_view(rec, n), &d.join("new"));
     }
     let mut seen: HashSet<(u64, bool)> = HashSet::new();
     let mut f = Figures {
@@ -673,7 +680,7 @@ fn check_all(name: &str, rec: &trace::Recorded, work: &Path) -> Figures {
 fn run(name: &str) -> Figures {
     let started = Instant::now();
     let (work, rec) = traced(name);
-    let f = check_all(name, &rec, work.path());
+    let f = check_all(name, &rec, work.path(), true);
     println!(
         "syscall_crash {name}: {} system calls on the store ({} events), {} crash points \
          ({} sampled), {} distinct crash states checked ({} with an uncounted lease record), \
@@ -717,7 +724,7 @@ fn a_missing_fsync_is_found() {
             syscalls: rec.syscalls,
         };
         weak.events.retain(|e| !strip(e));
-        let f = check_all("weakened", &weak, work.path());
+        let f = check_all("weakened", &weak, work.path(), false);
         assert!(
             f.failures.iter().any(|e| e.contains("(acknowledged)")),
             "without its {what} fsyncs no acknowledged share was lost: {:?}",

@@ -33,3 +33,9 @@ def ts_apply() -> Path:
     if not os.access(path, os.X_OK):
         pytest.fail(f"TS_APPLY={path} is not executable")
     return path
+
+
+@pytest.fixture(scope="session")
+def crash_states() -> Path:
+    """The crash states core/tests/syscall_crash.rs wrote (``TS_SYSCALL_CRASH_DUMP``)."""
+    return _env_path("TS_CRASH_STATES", "the crash states written by core/tests/syscall_crash.rs")
