@@ -1,9 +1,9 @@
 """Reads the crash states of core/tests/syscall_crash.rs with Tahoe-LAFS 1.20's own classes.
 
 `TS_SYSCALL_CRASH_DUMP=<dir> cargo test -p tahoe-shares --test syscall_crash` writes, for
-each scenario, the share files of every crash state as the crash left them (before
-tahoe-shares recovers anything), and the share files before and after the operation
-(`old/`, `new/`). This script opens each share with `allmydata.storage.immutable.ShareFile`
+each scenario, the share files of every crash state as the crash left them (`<n>/crash/`,
+before tahoe-shares recovers anything) and as tahoe-shares' restart left them
+(`<n>/recovered/`), and the share files before and after the operation (`old/`, `new/`). This script opens each share with `allmydata.storage.immutable.ShareFile`
 or `allmydata.storage.mutable.MutableShareFile`, as Tahoe's server and crawlers would on
 a node switched back to Tahoe, and reads its data and leases. A state is Tahoe-readable
 when every share reads without an exception and reads as Tahoe reads the same share
@@ -76,8 +76,9 @@ def views(state: Path) -> dict[str, object]:
     return out
 
 
-def check_scenario(d: Path) -> dict:
-    """Counts the states of one scenario that Tahoe cannot read as old or new."""
+def check_scenario(d: Path, stage: str = "crash") -> dict:
+    """Counts the states of one scenario that Tahoe cannot read as old or new, as the crash
+    left them (`stage` "crash") or after tahoe-shares' recovery ("recovered")."""
     old, new = views(d / "old"), views(d / "new")
     for ref, what in ((old, "old"), (new, "new")):
         bad = [v for v in ref.values() if isinstance(v, str)]
@@ -87,7 +88,7 @@ def check_scenario(d: Path) -> dict:
     unreadable, neither, failures = 0, 0, []
     for s in states:
         acked = s.name.endswith("-acked")
-        got = views(s)
+        got = views(s / stage)
         state_bad = None
         for rel in sorted(set(got) | set(old) | set(new)):
             g = got.get(rel)
@@ -120,14 +121,16 @@ def main() -> int:
     args = ap.parse_args()
     results = {}
     for d in sorted(p for p in args.dump.iterdir() if p.is_dir()):
-        r = check_scenario(d)
-        results[d.name] = r
-        print(
-            f"{d.name}: {r['states']} crash states, {r['unreadable']} unreadable by Tahoe, "
-            f"{r['neither_old_nor_new']} read as neither old nor new"
-        )
-        for f in r["failures"]:
-            print(f"    {f}")
+        for stage in ("crash", "recovered"):
+            r = check_scenario(d, stage)
+            results[f"{d.name} {stage}"] = r
+            print(
+                f"{d.name}, {'as the crash left them' if stage == 'crash' else 'after recovery'}: "
+                f"{r['states']} crash states, {r['unreadable']} unreadable by Tahoe, "
+                f"{r['neither_old_nor_new']} read as neither old nor new"
+            )
+            for f in r["failures"]:
+                print(f"    {f}")
     if args.json:
         args.json.write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
     return 0

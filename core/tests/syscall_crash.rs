@@ -31,10 +31,11 @@
 //!
 //! The figures (calls, crash points, distinct states checked, time) are printed with
 //! `--nocapture`. With `TS_SYSCALL_CRASH_DUMP=<dir>` every state's share files, as the
-//! crash left them (before our recovery), are written below `<dir>/<scenario>/<n>/`
-//! (`<n>-acked` for a crash after the last call), with the share files before and after
-//! the operation in `old/` and `new/`, for `tools/tahoe_read_crash_states.py`, which reads
-//! them with Tahoe's own classes.
+//! crash left them and after our recovery, are written below
+//! `<dir>/<scenario>/<n>/crash/` and `.../<n>/recovered/` (`<n>-acked` for a crash after
+//! the last call), with the share files before and after the operation in `old/` and
+//! `new/`, for `tools/tahoe_read_crash_states.py`, which reads them with Tahoe's own
+//! classes.
 
 mod common;
 #[path = "syscall_crash/model.rs"]
@@ -492,17 +493,30 @@ fn next_ops(dir: &Path) -> Result<(), String> {
     Ok(())
 }
 
-/// Checks one crash state; `acked`: the operation may have been acknowledged.
+/// Writes share files (paths below the storage directory) into `at`.
+fn write_shares(shares: &BTreeMap<PathBuf, Vec<u8>>, at: &Path) {
+    fs::create_dir_all(at).unwrap();
+    for (rel, bytes) in shares {
+        fs::create_dir_all(at.join(rel).parent().unwrap()).unwrap();
+        fs::write(at.join(rel), bytes).unwrap();
+    }
+}
+
+/// Checks one crash state; `acked`: the operation may have been acknowledged. With
+/// `dump_recovered`, the share files after our recovery are written there.
 fn check_state(
     state: &State,
     acked: bool,
-    old: &BTreeMap<PathBuf, Vec<u8>>,
-    new: &BTreeMap<PathBuf, Vec<u8>>,
+    (old, new): (&BTreeMap<PathBuf, Vec<u8>>, &BTreeMap<PathBuf, Vec<u8>>),
     scratch: &Path,
+    dump_recovered: Option<&Path>,
 ) -> Result<bool, String> {
     materialise(state, scratch);
     let after = recovered(scratch)?;
     let mut shares = shares_of(&after);
+    if let Some(at) = dump_recovered {
+        write_shares(&shares, at);
+    }
     let mut cut = false;
     for b in shares.values_mut() {
         cut |= normalise(b);
@@ -612,15 +626,17 @@ fn traced(name: &str) -> (TempDir, trace::Recorded) {
 
 /// Writes a state's share files as the crash left them, for Tahoe's classes to read.
 fn dump_state(state: &State, at: &Path) {
-    fs::create_dir_all(at).unwrap();
-    for (rel, node) in &state.tree {
-        if let Node::File(ino) = node {
-            if rel.starts_with("shares") && !rel.starts_with("shares/incoming") {
-                fs::create_dir_all(at.join(rel).parent().unwrap()).unwrap();
-                fs::write(at.join(rel), &state.files[ino]).unwrap();
+    let shares = state
+        .tree
+        .iter()
+        .filter_map(|(rel, node)| match node {
+            Node::File(ino) if rel.starts_with("shares") && !rel.starts_with("shares/incoming") => {
+                Some((rel.clone(), state.files[ino].clone()))
             }
-        }
-    }
+            _ => None,
+        })
+        .collect();
+    write_shares(&shares, at);
 }
 
 /// Checks every crash state of `rec` (scratch space in `work`); with `dump`, writes them
@@ -659,11 +675,15 @@ fn check_all(name: &str, rec: &trace::Recorded, work: &Path, dump: bool) -> Figu
             if !seen.insert((s.key(), acked)) {
                 continue;
             }
-            if let Some(d) = &dump {
+            let at = dump.as_ref().map(|d| {
                 let tag = if acked { "-acked" } else { "" };
-                dump_state(&s, &d.join(format!("{:05}{tag}", seen.len())));
+                d.join(format!("{:05}{tag}", seen.len()))
+            });
+            if let Some(at) = &at {
+                dump_state(&s, &at.join("crash"));
             }
-            match check_state(&s, acked, &old, &new, &scratch) {
+            let recovered_at = at.as_ref().map(|at| at.join("recovered"));
+            match check_state(&s, acked, (&old, &new), &scratch, recovered_at.as_deref()) {
                 Ok(cut) => f.uncounted += usize::from(cut),
                 Err(e) => f
                     .failures
