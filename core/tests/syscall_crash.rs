@@ -58,9 +58,11 @@ use model::State;
 use trace::{Event, Node};
 
 type Srv = Server<FsStore>;
+/// Share files by path below the storage directory.
+type Shares = BTreeMap<PathBuf, Vec<u8>>;
 
 /// The most crash states built for one crash point before sampling.
-const CAP: usize = 24;
+const CAP: usize = 64;
 /// The seed of the sample.
 const SEED: u64 = 0x5ca1_ab1e;
 /// The time of the operation and of the restart.
@@ -410,7 +412,7 @@ fn disk(dir: &Path) -> BTreeMap<PathBuf, Option<Vec<u8>>> {
 }
 
 /// The published share files of a disk image (`shares/<prefix>/<si>/<n>`).
-fn shares_of(d: &BTreeMap<PathBuf, Option<Vec<u8>>>) -> BTreeMap<PathBuf, Vec<u8>> {
+fn shares_of(d: &BTreeMap<PathBuf, Option<Vec<u8>>>) -> Shares {
     d.iter()
         .filter(|(p, _)| p.starts_with("shares") && !p.starts_with("shares/incoming"))
         .filter_map(|(p, b)| b.clone().map(|b| (p.clone(), b)))
@@ -494,7 +496,7 @@ fn next_ops(dir: &Path) -> Result<(), String> {
 }
 
 /// Writes share files (paths below the storage directory) into `at`.
-fn write_shares(shares: &BTreeMap<PathBuf, Vec<u8>>, at: &Path) {
+fn write_shares(shares: &Shares, at: &Path) {
     fs::create_dir_all(at).unwrap();
     for (rel, bytes) in shares {
         fs::create_dir_all(at.join(rel).parent().unwrap()).unwrap();
@@ -507,7 +509,7 @@ fn write_shares(shares: &BTreeMap<PathBuf, Vec<u8>>, at: &Path) {
 fn check_state(
     state: &State,
     acked: bool,
-    (old, new): (&BTreeMap<PathBuf, Vec<u8>>, &BTreeMap<PathBuf, Vec<u8>>),
+    (old, new): (&Shares, &Shares),
     scratch: &Path,
     dump_recovered: Option<&Path>,
 ) -> Result<bool, String> {
