@@ -120,15 +120,19 @@ fn slot_write(srv: &mut Srv, si: StorageIndex, w: &SlotWrite<'_>, renew: bool, n
     assert!(out.passed);
 }
 
-fn new_slot(srv: &mut Srv, si: StorageIndex, len: usize) {
-    let data = bytes(0x40, len);
+/// Writes `data` at `offset` of share 0 of slot `si`, with no test.
+fn write_slot(srv: &mut Srv, si: StorageIndex, offset: u64, data: &[u8], renew: bool, now: u64) {
     let w = SlotWrite {
         share_number: sn(0),
         tests: &[],
-        writes: &[(0, &data)],
+        writes: &[(offset, data)],
         new_length: None,
     };
-    slot_write(srv, si, &w, true, NOW);
+    slot_write(srv, si, &w, renew, now);
+}
+
+fn new_slot(srv: &mut Srv, si: StorageIndex, len: usize) {
+    write_slot(srv, si, 0, &bytes(0x40, len), true, NOW);
 }
 
 fn renew(seed: u8) -> RenewSecret {
@@ -137,6 +141,14 @@ fn renew(seed: u8) -> RenewSecret {
 
 fn cancel(seed: u8) -> CancelSecret {
     CancelSecret::new([seed ^ 0xff; 32])
+}
+
+/// Adds a lease of secrets from `seed` to the `shares` shares of `si`.
+fn new_lease(srv: &mut Srv, si: StorageIndex, seed: u8, shares: usize) {
+    let n = srv
+        .add_lease(&si, &renew(seed), &cancel(seed), 1, LATER)
+        .unwrap();
+    assert_eq!(n, shares);
 }
 
 /// Shares no operation touches: they must come through every crash byte for byte.
@@ -175,12 +187,7 @@ fn immutable_scenarios() -> Vec<Scenario> {
         Scenario {
             name: "add_lease_immutable",
             setup: |srv| upload(srv, SI_A, &[0, 1], 1000),
-            op: Op::Call(|srv| {
-                let n = srv
-                    .add_lease(&SI_A, &renew(0x51), &cancel(0x51), 0, LATER)
-                    .unwrap();
-                assert_eq!(n, 2);
-            }),
+            op: Op::Call(|srv| new_lease(srv, SI_A, 0x51, 2)),
         },
         Scenario {
             name: "renew_immutable",
@@ -248,26 +255,12 @@ fn mutable_scenarios() -> Vec<Scenario> {
                         .unwrap();
                 }
             },
-            op: Op::Call(|srv| {
-                let data = bytes(0x99, 49 * 1024);
-                let w = SlotWrite {
-                    share_number: sn(0),
-                    tests: &[],
-                    writes: &[(1024, &data)],
-                    new_length: None,
-                };
-                slot_write(srv, SI_M, &w, false, LATER);
-            }),
+            op: Op::Call(|srv| write_slot(srv, SI_M, 1024, &bytes(0x99, 49 * 1024), false, LATER)),
         },
         Scenario {
             name: "add_lease_mutable",
             setup: |srv| new_slot(srv, SI_M, 1000),
-            op: Op::Call(|srv| {
-                let n = srv
-                    .add_lease(&SI_M, &renew(0x52), &cancel(0x52), 1, LATER)
-                    .unwrap();
-                assert_eq!(n, 1);
-            }),
+            op: Op::Call(|srv| new_lease(srv, SI_M, 0x52, 1)),
         },
         Scenario {
             name: "renew_mutable",
