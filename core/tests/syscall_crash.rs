@@ -143,6 +143,19 @@ fn cancel(seed: u8) -> CancelSecret {
     CancelSecret::new([seed ^ 0xff; 32])
 }
 
+/// Writes 100 bytes at 200 into share 0 of `SI_M`, testing its first 8 bytes.
+fn tested_write(srv: &mut Srv, renew: bool) {
+    let old = bytes(0x40, 8);
+    let data = bytes(0x77, 100);
+    let w = SlotWrite {
+        share_number: sn(0),
+        tests: &[eq(0, 8, &old)],
+        writes: &[(200, &data)],
+        new_length: None,
+    };
+    slot_write(srv, SI_M, &w, renew, LATER);
+}
+
 /// Adds a lease of secrets from `seed` to the `shares` shares of `si`.
 fn new_lease(srv: &mut Srv, si: StorageIndex, seed: u8, shares: usize) {
     let n = srv
@@ -232,17 +245,13 @@ fn mutable_scenarios() -> Vec<Scenario> {
         Scenario {
             name: "mutable_in_place",
             setup: |srv| new_slot(srv, SI_M, 1000),
-            op: Op::Call(|srv| {
-                let old = bytes(0x40, 8);
-                let data = bytes(0x77, 100);
-                let w = SlotWrite {
-                    share_number: sn(0),
-                    tests: &[eq(0, 8, &old)],
-                    writes: &[(200, &data)],
-                    new_length: None,
-                };
-                slot_write(srv, SI_M, &w, false, LATER);
-            }),
+            op: Op::Call(|srv| tested_write(srv, false)),
+        },
+        Scenario {
+            // As Tahoe's clients write: the slot's lease renewed with the write.
+            name: "mutable_in_place_renewing",
+            setup: |srv| new_slot(srv, SI_M, 1000),
+            op: Op::Call(|srv| tested_write(srv, true)),
         },
         Scenario {
             // The case issue 14 names: a 1 KB mutable share with six extra leases (ten in
@@ -436,10 +445,10 @@ fn normalise(bytes: &mut Vec<u8>) -> bool {
     false
 }
 
-/// A restart over `dir`: the store and server open, then every share is read (an
+/// A restart over `dir` with `durability`: the store and server open, then every share is read (an
 /// interrupted mutable update is finished or undone at its first open).
-fn restart(dir: &Path) -> Result<Srv, String> {
-    let store = FsStore::open(dir, Durability::Durable).map_err(|e| format!("open: {e}"))?;
+fn restart(dir: &Path, durability: Durability) -> Result<Srv, String> {
+    let store = FsStore::open(dir, durability).map_err(|e| format!("open: {e}"))?;
     let mut srv = Server::new(store, NODE, Config::default(), RESTART)
         .map_err(|e| format!("startup: {e}"))?;
     for si in IMMUTABLE {
@@ -462,13 +471,14 @@ fn restart(dir: &Path) -> Result<Srv, String> {
 
 /// A restart, and the disk it leaves.
 fn recovered(dir: &Path) -> Result<BTreeMap<PathBuf, Option<Vec<u8>>>, String> {
-    drop(restart(dir)?);
+    drop(restart(dir, Durability::Durable)?);
     Ok(disk(dir))
 }
 
 /// The next operations after recovery: a new upload, read back, and a mutable read.
 fn next_ops(dir: &Path) -> Result<(), String> {
-    let mut srv = restart(dir)?;
+    // Without fsyncs: what is checked here is that they work, not what a crash leaves.
+    let mut srv = restart(dir, Durability::Tahoe)?;
     let data = bytes(0xee, 700);
     srv.allocate_buckets(&request(SI_Z, &[3], 700, "next"), RESTART)
         .and_then(|_| srv.write(&SI_Z, sn(3), &upload_secret("next"), 0, &data, RESTART))
@@ -497,24 +507,42 @@ fn write_shares(shares: &Shares, at: &Path) {
     }
 }
 
+/// What a passed check saw besides old and new shares.
+#[derive(Default)]
+struct Outcome {
+    /// An immutable lease record past the count (see [`normalise`]).
+    uncounted: bool,
+    /// A share at the operation's intermediate step.
+    at_step: bool,
+}
+
+/// The shares a restart may find: before and after the operation, and after a step the
+/// operation commits on its own.
+struct Expected {
+    old: Shares,
+    new: Shares,
+    /// Empty, or the shares after the operation's documented intermediate step.
+    step: Shares,
+}
+
 /// Checks one crash state; `acked`: the operation may have been acknowledged. With
 /// `dump_recovered`, the share files after our recovery are written there.
 fn check_state(
     state: &State,
     acked: bool,
-    (old, new): (&Shares, &Shares),
+    Expected { old, new, step }: &Expected,
     scratch: &Path,
     dump_recovered: Option<&Path>,
-) -> Result<bool, String> {
+) -> Result<Outcome, String> {
     materialise(state, scratch);
     let after = recovered(scratch)?;
     let mut shares = shares_of(&after);
     if let Some(at) = dump_recovered {
         write_shares(&shares, at);
     }
-    let mut cut = false;
+    let mut outcome = Outcome::default();
     for b in shares.values_mut() {
-        cut |= normalise(b);
+        outcome.uncounted |= normalise(b);
     }
     let paths: BTreeSet<&PathBuf> = old.keys().chain(new.keys()).chain(shares.keys()).collect();
     for p in paths {
@@ -522,7 +550,9 @@ fn check_state(
         let ok = if acked {
             got == n
         } else {
-            got == o || got == n
+            let at_step = !step.is_empty() && got == step.get(p);
+            outcome.at_step |= at_step && got != o && got != n;
+            got == o || got == n || at_step
         };
         if !ok {
             let len = |b: Option<&Vec<u8>>| b.map_or("absent".to_string(), |b| b.len().to_string());
@@ -548,7 +578,7 @@ fn check_state(
         return Err("a second restart changed the disk (recovery not idempotent)".into());
     }
     next_ops(scratch)?;
-    Ok(cut)
+    Ok(outcome)
 }
 
 /// Describes the crash point: the event it follows.
@@ -569,6 +599,8 @@ struct Figures {
     states: usize,
     /// States with an immutable lease record past the count (see [`normalise`]).
     uncounted: usize,
+    /// States with a share at the operation's intermediate step (see [`step_of`]).
+    at_step: usize,
     /// Each failed state: the crash point and what is wrong.
     failures: Vec<String>,
 }
@@ -634,6 +666,31 @@ fn dump_state(state: &State, at: &Path) {
     write_shares(&shares, at);
 }
 
+/// The operation's documented intermediate step, if it has one: a test-and-write that
+/// renews the lease commits its writes, then the renewal (Tahoe's order; see
+/// `Server::slot_testv_and_readv_and_writev`), so "written, not yet renewed" may be found.
+fn step_of(name: &str) -> Option<fn(&mut Srv)> {
+    match name {
+        "mutable_in_place_renewing" => Some(|srv| tested_write(srv, false)),
+        _ => None,
+    }
+}
+
+/// The shares after the step of scenario `name` (run untraced in `work`), or none.
+fn step_shares(name: &str, work: &Path) -> Shares {
+    let Some(step) = step_of(name) else {
+        return Shares::new();
+    };
+    let scenario = scenarios().into_iter().find(|s| s.name == name).unwrap();
+    let dir = work.join("step");
+    let mut srv = common::fs_server(&dir, Durability::Durable);
+    background(&mut srv);
+    (scenario.setup)(&mut srv);
+    step(&mut srv);
+    drop(srv);
+    shares_of(&recovered(&dir).expect("restart after the step"))
+}
+
 /// Checks every crash state of `rec` (scratch space in `work`); with `dump`, writes them
 /// for Tahoe's classes when `TS_SYSCALL_CRASH_DUMP` is set.
 fn check_all(name: &str, rec: &trace::Recorded, work: &Path, dump: bool) -> Figures {
@@ -644,6 +701,11 @@ fn check_all(name: &str, rec: &trace::Recorded, work: &Path, dump: bool) -> Figu
     let old = shares_of(&recovered(&scratch).expect("restart before the operation"));
     materialise(&model::process_view(rec, n), &scratch);
     let new = shares_of(&recovered(&scratch).expect("restart after the operation"));
+    let expected = Expected {
+        old,
+        new,
+        step: step_shares(name, work),
+    };
     let dump = std::env::var_os(ENV_DUMP)
         .filter(|_| dump)
         .map(|d| PathBuf::from(d).join(name));
@@ -660,6 +722,7 @@ fn check_all(name: &str, rec: &trace::Recorded, work: &Path, dump: bool) -> Figu
         sampled: 0,
         states: 0,
         uncounted: 0,
+        at_step: 0,
         failures: Vec::new(),
     };
     for k in 0..=n {
@@ -678,8 +741,11 @@ fn check_all(name: &str, rec: &trace::Recorded, work: &Path, dump: bool) -> Figu
                 dump_state(&s, &at.join("crash"));
             }
             let recovered_at = at.as_ref().map(|at| at.join("recovered"));
-            match check_state(&s, acked, (&old, &new), &scratch, recovered_at.as_deref()) {
-                Ok(cut) => f.uncounted += usize::from(cut),
+            match check_state(&s, acked, &expected, &scratch, recovered_at.as_deref()) {
+                Ok(o) => {
+                    f.uncounted += usize::from(o.uncounted);
+                    f.at_step += usize::from(o.at_step);
+                }
                 Err(e) => f
                     .failures
                     .push(format!("crash {}: {e}", point(&rec.events, k))),
@@ -698,14 +764,15 @@ fn run(name: &str) -> Figures {
     let f = check_all(name, &rec, work.path(), true);
     println!(
         "syscall_crash {name}: {} system calls on the store ({} events), {} crash points \
-         ({} sampled), {} distinct crash states checked ({} with an uncounted lease record), \
-         {} failed, {:.1} s",
+         ({} sampled), {} distinct crash states checked ({} with an uncounted lease record, \
+         {} at the intermediate step), {} failed, {:.1} s",
         f.syscalls,
         f.events,
         f.points,
         f.sampled,
         f.states,
         f.uncounted,
+        f.at_step,
         f.failures.len(),
         started.elapsed().as_secs_f64()
     );
@@ -772,6 +839,7 @@ scenario_tests!(
     immutable_upload,
     mutable_new_slot,
     mutable_in_place,
+    mutable_in_place_renewing,
     mutable_grow_extra_leases,
     add_lease_immutable,
     renew_immutable,

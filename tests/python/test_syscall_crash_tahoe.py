@@ -42,6 +42,7 @@ SCENARIOS = [
     "startup_recovery",
     "mutable_new_slot",
     "mutable_in_place",
+    "mutable_in_place_renewing",
     "mutable_grow_extra_leases",
     "add_lease_mutable",
     "renew_mutable",
