@@ -3,7 +3,9 @@
 `TS_SYSCALL_CRASH_DUMP=<dir> cargo test -p tahoe-shares --test syscall_crash` writes, for
 each scenario, the share files of every crash state as the crash left them (`<n>/crash/`,
 before tahoe-shares recovers anything) and as tahoe-shares' restart left them
-(`<n>/recovered/`), and the share files before and after the operation (`old/`, `new/`). This script opens each share with `allmydata.storage.immutable.ShareFile`
+(`<n>/recovered/`), and the share files before and after the operation (`old/`, `new/`)
+and, for an operation that commits a documented intermediate step (a test-and-write that
+renews its lease: written, then renewed), after that step (`step/`). This script opens each share with `allmydata.storage.immutable.ShareFile`
 or `allmydata.storage.mutable.MutableShareFile`, as Tahoe's server and crawlers would on
 a node switched back to Tahoe, and reads its data and leases. A state is Tahoe-readable
 when every share reads without an exception and reads as Tahoe reads the same share
@@ -80,11 +82,12 @@ def check_scenario(d: Path, stage: str = "crash") -> dict:
     """Counts the states of one scenario that Tahoe cannot read as old or new, as the crash
     left them (`stage` "crash") or after tahoe-shares' recovery ("recovered")."""
     old, new = views(d / "old"), views(d / "new")
+    step = views(d / "step") if (d / "step").is_dir() else None
     for ref, what in ((old, "old"), (new, "new")):
         bad = [v for v in ref.values() if isinstance(v, str)]
         if bad:
             raise SystemExit(f"{d.name}: Tahoe cannot read the {what} state: {bad[0]}")
-    states = sorted(p for p in d.iterdir() if p.name not in ("old", "new"))
+    states = sorted(p for p in d.iterdir() if p.name not in ("old", "new", "step"))
     unreadable, neither, failures = 0, 0, []
     for s in states:
         acked = s.name.endswith("-acked")
@@ -95,9 +98,11 @@ def check_scenario(d: Path, stage: str = "crash") -> dict:
             if isinstance(g, str):
                 state_bad = ("unreadable", f"{rel}: {g}")
                 break
-            ok = g == new.get(rel) if acked else g in (old.get(rel), new.get(rel))
+            accepted = [old.get(rel), new.get(rel)] + ([step.get(rel)] if step else [])
+            ok = g == new.get(rel) if acked else g in accepted
             if not ok:
                 state_bad = ("neither", f"{rel}: read as neither the old nor the new share")
+            # (nor, where the operation has one, as after its intermediate step)
                 break
         if state_bad:
             if state_bad[0] == "unreadable":

@@ -34,7 +34,7 @@
 //! crash left them and after our recovery, are written below
 //! `<dir>/<scenario>/<n>/crash/` and `.../<n>/recovered/` (`<n>-acked` for a crash after
 //! the last call), with the share files before and after the operation in `old/` and
-//! `new/`, for `tools/tahoe_read_crash_states.py`, which reads them with Tahoe's own
+//! `new/` (and after its intermediate step, if it has one, in `step/`), for `tools/tahoe_read_crash_states.py`, which reads them with Tahoe's own
 //! classes.
 
 mod common;
@@ -713,6 +713,9 @@ fn check_all(name: &str, rec: &trace::Recorded, work: &Path, dump: bool) -> Figu
         let _ = fs::remove_dir_all(d);
         dump_state(&model::process_view(rec, 0), &d.join("old"));
         dump_state(&model::process_view(rec, n), &d.join("new"));
+        if !expected.step.is_empty() {
+            write_shares(&expected.step, &d.join("step"));
+        }
     }
     let mut seen: HashSet<(u64, bool)> = HashSet::new();
     let mut f = Figures {
