@@ -30,7 +30,9 @@
 //! - the next operations succeed: a new upload and a mutable read.
 //!
 //! The figures (calls, crash points, distinct states checked, time) are printed with
-//! `--nocapture`. With `TS_SYSCALL_CRASH_DUMP=<dir>` every state's share files, as the
+//! `--nocapture`. With `TS_SYSCALL_REORDER=1` a file's unsynced blocks persist as any
+//! subset rather than a prefix ([`model::DataOrder::AnySubset`]; about ten times the
+//! states). With `TS_SYSCALL_CRASH_DUMP=<dir>` every state's share files, as the
 //! crash left them and after our recovery, are written below
 //! `<dir>/<scenario>/<n>/crash/` and `.../<n>/recovered/` (`<n>-acked` for a crash after
 //! the last call), with the share files before and after the operation in `old/` and
@@ -86,6 +88,8 @@ const MUTABLE: [StorageIndex; 2] = [SI_MBG, SI_M];
 const ENV_SCENARIO: &str = "TS_SYSCALL_SCENARIO";
 const ENV_WORK: &str = "TS_SYSCALL_WORK";
 const ENV_DUMP: &str = "TS_SYSCALL_CRASH_DUMP";
+/// Set: a file's unsynced blocks persist as any subset, not only a prefix (slower).
+const ENV_REORDER: &str = "TS_SYSCALL_REORDER";
 
 /// Deterministic bytes, different for each `seed`.
 fn bytes(seed: u8, len: usize) -> Vec<u8> {
@@ -695,6 +699,11 @@ fn step_shares(name: &str, work: &Path) -> Shares {
 /// for Tahoe's classes when `TS_SYSCALL_CRASH_DUMP` is set.
 fn check_all(name: &str, rec: &trace::Recorded, work: &Path, dump: bool) -> Figures {
     let n = rec.events.len();
+    let order = if std::env::var_os(ENV_REORDER).is_some() {
+        model::DataOrder::AnySubset
+    } else {
+        model::DataOrder::Prefix
+    };
     let scratch = work.join("scratch");
     // Before: the snapshot, restarted; after: the process's own view at the end.
     materialise(&model::process_view(rec, 0), &scratch);
@@ -730,7 +739,7 @@ fn check_all(name: &str, rec: &trace::Recorded, work: &Path, dump: bool) -> Figu
     };
     for k in 0..=n {
         let acked = k == n;
-        let (states, complete) = model::crash_states(rec, k, CAP, SEED);
+        let (states, complete) = model::crash_states(rec, k, order, (CAP, SEED));
         f.sampled += usize::from(!complete);
         for s in states {
             if !seen.insert((s.key(), acked)) {

@@ -15,7 +15,11 @@
 //!   directory never holds entries made before it was (durably) created.
 //! - An `fsync` of a file makes nothing about its name durable, only its bytes; only an
 //!   `fsync` of the directory does (weaker than ext4, whose journal commits every
-//!   earlier entry operation at any fsync: every ext4 crash state is one of these).
+//!   earlier entry operation at any fsync).
+//!
+//! [`DataOrder::AnySubset`] drops the order of a file's unsynced data: any subset of its
+//! blocks since its last fsync persists (ext4's writeback does not write in issue order),
+//! chosen as up to [`MAX_GROUPS`] groups of consecutive blocks.
 
 use core::hash::{Hash, Hasher};
 use std::collections::{BTreeMap, BTreeSet};
@@ -25,6 +29,19 @@ use super::trace::{DataOp, DirOp, Event, Ino, Node, Recorded};
 
 /// The block size data writes are cut into.
 pub const BLOCK: u64 = 4096;
+
+/// The most groups of unsynced blocks of one file chosen independently under
+/// [`DataOrder::AnySubset`] (more blocks are grouped, consecutive ones together).
+pub const MAX_GROUPS: usize = 12;
+
+/// Which of a file's unsynced data changes a crash may keep.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DataOrder {
+    /// Any prefix, in issue order.
+    Prefix,
+    /// Any subset.
+    AnySubset,
+}
 
 /// One crash state: the tree and the bytes of each of its files.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -105,6 +122,7 @@ impl<T> Prefix<T> {
 /// What a crash after the first `k` events leaves to chance.
 struct Pending<'a> {
     rec: &'a Recorded,
+    order: DataOrder,
     /// Each file's data changes, in blocks.
     data: BTreeMap<Ino, Prefix<DataOp>>,
     /// The entry operations in issue order, with their directories.
@@ -114,7 +132,7 @@ struct Pending<'a> {
 }
 
 impl<'a> Pending<'a> {
-    fn new(rec: &'a Recorded, k: usize) -> Self {
+    fn new(rec: &'a Recorded, k: usize, order: DataOrder) -> Self {
         let events = &rec.events[..k];
         let mut data: BTreeMap<Ino, Prefix<DataOp>> = BTreeMap::new();
         let mut ops = Vec::new();
@@ -150,21 +168,44 @@ impl<'a> Pending<'a> {
         }
         Self {
             rec,
+            order,
             data,
             ops,
             dirs,
         }
     }
 
-    /// How many changes each open choice (file or directory with changes that may or may
-    /// not persist, in that order) can add.
+    /// The largest choice for a file with `open` pending changes: a count under
+    /// [`DataOrder::Prefix`], a bit mask of groups under [`DataOrder::AnySubset`].
+    fn file_choice_max(&self, open: usize) -> usize {
+        match self.order {
+            DataOrder::Prefix => open,
+            DataOrder::AnySubset => (1 << open.min(MAX_GROUPS)) - 1,
+        }
+    }
+
+    /// Whether the `j`th of `open` pending changes persists under `choice`.
+    fn keeps(&self, choice: usize, j: usize, open: usize) -> bool {
+        match self.order {
+            DataOrder::Prefix => j < choice,
+            DataOrder::AnySubset => {
+                let groups = open.min(MAX_GROUPS);
+                choice & (1 << (j * groups / open)) != 0
+            }
+        }
+    }
+
+    /// The largest value of each open choice (file or directory with changes that may or
+    /// may not persist, in that order).
     fn open_choices(&self) -> Vec<usize> {
-        let files = self.data.values().map(Prefix::open);
+        let files = self.data.values().map(|p| self.file_choice_max(p.open()));
         let dirs = self.dirs.values().map(Prefix::open);
         files.chain(dirs).filter(|&n| n > 0).collect()
     }
 
-    /// The state where the i-th open choice keeps `choice[i]` of its pending changes.
+    /// The state for `choice`, one entry for each of [`Self::open_choices`]: for a
+    /// directory how many of its pending entry operations persist, for a file as
+    /// [`Self::keeps`] reads it.
     fn build(&self, choice: &[usize]) -> State {
         let mut next = choice.iter().copied();
         let mut kept = |p_open: usize, durable: usize| {
@@ -173,7 +214,7 @@ impl<'a> Pending<'a> {
         let kept_data: BTreeMap<Ino, usize> = self
             .data
             .iter()
-            .map(|(ino, p)| (*ino, kept(p.open(), p.durable)))
+            .map(|(ino, p)| (*ino, kept(p.open(), 0)))
             .collect();
         let kept_dir: BTreeMap<&PathBuf, usize> = self
             .dirs
@@ -203,8 +244,14 @@ impl<'a> Pending<'a> {
             if let Node::File(ino) = node {
                 let mut bytes = self.rec.contents[*ino].clone();
                 if let Some(p) = self.data.get(ino) {
-                    for op in &p.items[..kept_data[ino]] {
+                    let (durable, pending) = p.items.split_at(p.durable);
+                    for op in durable {
                         apply(&mut bytes, op);
+                    }
+                    for (j, op) in pending.iter().enumerate() {
+                        if self.keeps(kept_data[ino], j, p.open()) {
+                            apply(&mut bytes, op);
+                        }
                     }
                 }
                 files.insert(*ino, bytes);
@@ -276,8 +323,13 @@ fn sample(open: &[usize], cap: usize, seed: u64) -> Vec<Vec<usize>> {
 /// The crash states after the first `k` events: every combination when there are at most
 /// `cap`, otherwise [`sample`]'s (seeded by `seed` and `k`). Returns the states and whether
 /// the enumeration was complete.
-pub fn crash_states(rec: &Recorded, k: usize, cap: usize, seed: u64) -> (Vec<State>, bool) {
-    let pending = Pending::new(rec, k);
+pub fn crash_states(
+    rec: &Recorded,
+    k: usize,
+    order: DataOrder,
+    (cap, seed): (usize, u64),
+) -> (Vec<State>, bool) {
+    let pending = Pending::new(rec, k, order);
     let open = pending.open_choices();
     let total: u128 = open.iter().map(|&n| n as u128 + 1).product();
     let complete = total <= cap as u128;
@@ -292,6 +344,6 @@ pub fn crash_states(rec: &Recorded, k: usize, cap: usize, seed: u64) -> (Vec<Sta
 /// What the process itself saw after the first `k` events (every change kept): after the
 /// last, the state of an acknowledged operation.
 pub fn process_view(rec: &Recorded, k: usize) -> State {
-    let pending = Pending::new(rec, k);
+    let pending = Pending::new(rec, k, DataOrder::Prefix);
     pending.build(&pending.open_choices())
 }
