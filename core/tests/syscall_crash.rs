@@ -23,7 +23,9 @@
 //!   operation (recovered from the process's own view of the directory);
 //! - before that: every share is wholly as before or wholly as after the operation (an
 //!   immutable share absent or complete; a mutable one with its old or new bytes and
-//!   leases), no other share exists, and shares the operation did not touch are
+//!   leases), or after a step the operation commits on its own ([`step_of`]); an
+//!   immutable lease record past the lease count is ignored, as our reads ignore it
+//!   ([`normalise`]); no other share exists, and shares the operation did not touch are
 //!   byte-identical;
 //! - nothing of an interrupted upload is left in `incoming/`;
 //! - recovery is idempotent: a second restart changes nothing on disk;
@@ -32,12 +34,12 @@
 //! The figures (calls, crash points, distinct states checked, time) are printed with
 //! `--nocapture`. With `TS_SYSCALL_REORDER=1` a file's unsynced blocks persist as any
 //! subset rather than a prefix ([`model::DataOrder::AnySubset`]; about ten times the
-//! states). With `TS_SYSCALL_CRASH_DUMP=<dir>` every state's share files, as the
-//! crash left them and after our recovery, are written below
-//! `<dir>/<scenario>/<n>/crash/` and `.../<n>/recovered/` (`<n>-acked` for a crash after
-//! the last call), with the share files before and after the operation in `old/` and
-//! `new/` (and after its intermediate step, if it has one, in `step/`), for `tools/tahoe_read_crash_states.py`, which reads them with Tahoe's own
-//! classes.
+//! states). With `TS_SYSCALL_CRASH_DUMP=<dir>` every state's share files, as the crash
+//! left them and after our recovery, are written below `<dir>/<scenario>/<n>/crash/` and
+//! `.../<n>/recovered/` (`<n>-acked` for a crash after the last call), with the share
+//! files before and after the operation in `old/` and `new/` (and after its intermediate
+//! step, if it has one, in `step/`), for `tools/tahoe_read_crash_states.py`, which reads
+//! them with Tahoe's own classes.
 
 mod common;
 #[path = "syscall_crash/model.rs"]
