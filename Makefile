@@ -14,8 +14,8 @@ NOSTD_TARGET := thumbv7em-none-eabihf
 NOSTD_TARGET_RISCV := riscv32imc-unknown-none-elf
 export CARGO_TERM_COLOR := never
 
-.PHONY: test demo venv rust-targets fmt-check clippy test-rust doc nostd test-python golden clean \
-	python-ext test-tahoe test-tahoe-full test-tahoe-baseline
+.PHONY: test demo venv rust-targets strace-tool fmt-check clippy test-rust doc nostd test-python golden \
+	clean python-ext test-tahoe test-tahoe-full test-tahoe-baseline
 
 test: fmt-check clippy test-rust doc nostd test-python test-tahoe-full test-c fuzz-smoke
 	@echo "make test: all checks passed"
@@ -36,6 +36,10 @@ rust-targets:
 	@if rustup target list --installed 2>/dev/null | grep -qx $(NOSTD_TARGET_RISCV); then :; \
 	else rustup target add $(NOSTD_TARGET_RISCV) || echo "!!! WARNING: cannot install $(NOSTD_TARGET_RISCV); the no_std check skips it !!!"; fi
 
+# core/tests/syscall_crash.rs records FsStore's system calls with strace (and fails without it).
+strace-tool:
+	@command -v strace >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq strace; }
+
 # --- checks -----------------------------------------------------------------------------
 
 fmt-check:
@@ -49,7 +53,7 @@ clippy:
 	$(CARGO) clippy -p tahoe-shares --features _testing --all-targets -- -D warnings
 	cd fuzz && $(CARGO) clippy --all-targets -- -D warnings
 
-test-rust:
+test-rust: strace-tool
 	$(CARGO) test --workspace --all-features
 
 doc:
@@ -74,15 +78,21 @@ nostd: rust-targets
 # Cross-checks against Tahoe-LAFS 1.20 itself: the differential scripts
 # (docs/differential-scripts.md) through the Rust driver (TS_DRIVER), the C driver
 # (TS_C_DRIVER, built here without sanitizers: test-c runs it under them) and the Python
-# bindings; both directions of reading; reproducibility of the committed golden files.
-test-python: venv python-ext c-lib
+# bindings; both directions of reading; reproducibility of the committed golden files; and
+# Tahoe's classes reading every crash state of core/tests/syscall_crash.rs (written to
+# target/syscall-crash-states).
+CRASH_STATES := $(CURDIR)/target/syscall-crash-states
+test-python: venv python-ext c-lib strace-tool
 	$(CARGO) build -p tahoe-shares-drivers --bin script_driver
 	$(CARGO) build -p tahoe-shares-cli
 	mkdir -p $(C_OUT)/driver
 	gcc $(C_CFLAGS) ffi-c/tests/differential.c target/debug/libtahoe_shares_c.a $(C_LIBS) \
 		-o $(C_OUT)/driver/differential
+	rm -rf $(CRASH_STATES)
+	TS_SYSCALL_CRASH_DUMP=$(CRASH_STATES) $(CARGO) test -q --all-features -p tahoe-shares --test syscall_crash
 	TS_CLI=$(CURDIR)/target/debug/tahoe-shares TS_DRIVER=$(CURDIR)/target/debug/script_driver \
-	TS_C_DRIVER=$(CURDIR)/$(C_OUT)/driver/differential $(VPY) -m pytest -q tests/python
+	TS_C_DRIVER=$(CURDIR)/$(C_OUT)/driver/differential TS_CRASH_STATES=$(CRASH_STATES) \
+	$(VPY) -m pytest -q tests/python
 
 # Builds the extension module into the venv (an editable install of ffi-python, cargo
 # profile `pytest`: optimised, with debug assertions and overflow checks), then

@@ -45,3 +45,9 @@ def ts_c_driver() -> Path:
     """The C driver of the server scripts: ``TS_C_DRIVER SCRIPT.json STORAGE_DIR``
     (ffi-c/tests/differential.c, built by make test-python)."""
     return _env_program("TS_C_DRIVER", "the C driver of the server scripts")
+
+
+@pytest.fixture(scope="session")
+def crash_states() -> Path:
+    """The crash states core/tests/syscall_crash.rs wrote (``TS_SYSCALL_CRASH_DUMP``)."""
+    return _env_path("TS_CRASH_STATES", "the crash states written by core/tests/syscall_crash.rs")

@@ -689,3 +689,22 @@ def test_uploads_lists_the_uploads_in_progress():
     s.close(b"\x01" * 16, 0, b"secret-two")
     s.abort(b"\x02" * 16, 1, b"secret-one")
     assert [(u.storage_index, u.sharenum) for u in s.uploads()] == [(b"\x02" * 16, 3)]
+
+
+def test_every_core_setting_is_a_keyword_of_server():
+    """Config is #[non_exhaustive], so the binding cannot be made to fail to compile when the
+    core gains a setting. The C mirror `ts_config` is checked against every field of the core's
+    Config (ffi-c/src/types.rs, ts_config_mirrors_every_core_setting); each of its fields must
+    be a keyword of Server() with the core's default, so a new setting reaches Python too."""
+    import re
+    from pathlib import Path
+
+    header = (Path(__file__).resolve().parents[2] / "ffi-c/include/tahoe_shares.h").read_text()
+    body = re.search(r"typedef struct ts_config \{(.*?)\} ts_config;", header, re.S).group(1)
+    body = re.sub(r"/\*.*?\*/", "", body, flags=re.S)
+    fields = re.findall(r"^\s*[a-z0-9_]+\s+([a-z_]+);", body, re.M)
+    assert len(fields) >= 10, fields
+    params = inspect.signature(ts.Server).parameters
+    missing = [f for f in fields if f not in params]
+    assert missing == [], f"settings of the core without a Server() keyword: {missing}"
+    assert all(params[f].default is not inspect.Parameter.empty for f in fields)
