@@ -94,19 +94,10 @@ class TahoeLike(Impl):
 
             self.ss = StorageServer(storedir, NODEID, clock=self.clock)
         else:
-            from tahoe_shares import _native
             from tahoe_shares.tahoe import StorageServer as DropIn
 
-            self.ss = DropIn(storedir, NODEID, clock=self.clock)
-            if not durable:
-                # The drop-in's core is durable by default; compare like with like. The
-                # first core holds the directory's lock: release it before reopening.
-                self.ss._native.shutdown()
-                self.ss._native = _native.Server(
-                    storedir, NODEID, now=NOW, discard_storage=False,
-                    upload_idle_timeout=2**62, available_space=self.ss.get_available_space,
-                    durable=False,
-                )
+            # The drop-in is durable by default; durable=False compares like with like.
+            self.ss = DropIn(storedir, NODEID, clock=self.clock, durable=durable)
 
     def upload(self, n: int, size: int) -> bytes:
         s = si("L", n)

@@ -89,3 +89,41 @@ def test_another_process_gets_storage_locked(tmp_path):
     ss.stopService()
     out = subprocess.run([sys.executable, "-c", child, storage], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
+
+
+_FSYNC_CHILD = r"""
+import sys
+import tahoe_shares.tahoe as t
+mode, storage = sys.argv[1], sys.argv[2]
+if mode == "installed-no-sync":
+    t.install(durable=False)
+    ss = t.StorageServer(storage, b"N" * 20)
+else:
+    ss = t.StorageServer(storage, b"N" * 20, durable=(mode == "durable"))
+_, writers = ss.allocate_buckets(b"\x07" * 16, b"r" * 32, b"c" * 32, {0}, 4)
+writers[0].write(0, b"data")
+writers[0].close()
+"""
+
+
+def _fsyncs(tmp_path, mode):
+    """fsync and fdatasync calls of one upload through the drop-in, counted by strace."""
+    import shutil
+
+    strace = shutil.which("strace")
+    assert strace, "strace is needed (make strace-tool installs it)"
+    out = tmp_path / f"{mode}.trace"
+    subprocess.run(
+        [strace, "-f", "-qq", "-e", "trace=fsync,fdatasync", "-o", str(out),
+         sys.executable, "-c", _FSYNC_CHILD, mode, str(tmp_path / mode)],
+        check=True,
+    )
+    return sum(1 for line in out.read_text().splitlines() if "fsync(" in line or "fdatasync(" in line)
+
+
+def test_durable_false_skips_fsync_as_tahoe_does(tmp_path):
+    """The drop-in is durable by default; durable=False (in the constructor, or for every
+    node through install(durable=False)) calls no fsync at all, as Tahoe's own server."""
+    assert _fsyncs(tmp_path, "durable") > 0
+    assert _fsyncs(tmp_path, "no-sync") == 0
+    assert _fsyncs(tmp_path, "installed-no-sync") == 0

@@ -63,16 +63,17 @@ class _Shared:
     """The core server of one storage directory and the drop-ins of this process using it.
     The drop-ins hold it; when the last is gone, so are the core server and its lock."""
 
-    def __init__(self, nodeid: bytes, discard_storage: bool) -> None:
+    def __init__(self, nodeid: bytes, discard_storage: bool, durable: bool) -> None:
         self.nodeid = nodeid
         self.discard_storage = discard_storage
+        self.durable = durable
         self.space = _Space()
         self.server: Any = None
         self.users: "weakref.WeakSet[StorageServer]" = weakref.WeakSet()
         self.retired = False
 
-    def fits(self, nodeid: bytes, discard_storage: bool) -> bool:
-        return self.nodeid == nodeid and self.discard_storage == discard_storage
+    def fits(self, nodeid: bytes, discard_storage: bool, durable: bool) -> bool:
+        return (self.nodeid, self.discard_storage, self.durable) == (nodeid, discard_storage, durable)
 
     def retire(self) -> None:
         """Gives the directory up: aborts every user's uploads in progress (as
@@ -261,7 +262,12 @@ class StorageServer(_TahoeStorageServer):
                  expiration_override_lease_duration: Optional[int] = None,
                  expiration_cutoff_date: Optional[int] = None,
                  expiration_sharetypes: Iterable[str] = ("mutable", "immutable"),
-                 clock: Any = reactor) -> None:
+                 clock: Any = reactor, durable: Optional[bool] = None) -> None:
+        """Tahoe's arguments, and ``durable``: whether each acknowledged change is made
+        durable with fsync before it is acknowledged (the default, unless :func:`install`
+        was told otherwise). ``durable=False`` behaves as Tahoe's own server, which never
+        calls fsync: an acknowledged upload or mutable write can be lost at a power
+        failure (a process crash loses nothing), in exchange for speed."""
         super().__init__(storedir, nodeid, reserved_space=reserved_space,
                          discard_storage=discard_storage, readonly_storage=readonly_storage,
                          stats_provider=stats_provider, expiration_enabled=expiration_enabled,
@@ -275,16 +281,19 @@ class StorageServer(_TahoeStorageServer):
         # grids replace and restore servers, tests create a Client twice); with Tahoe's
         # server those simply open the same files. Another process, or a plain
         # tahoe_shares.Server, gets StorageLocked.
-        self._attachment = (os.path.realpath(storedir), storedir, nodeid, discard_storage)
+        if durable is None:
+            durable = _default_durable
+        self._attachment = (os.path.realpath(storedir), storedir, nodeid, discard_storage,
+                            bool(durable))
         self._shared = self._attach(take_over=True)
 
     def _attach(self, take_over: bool) -> "_Shared":
         """Joins the live core server of this drop-in's directory, or starts one. A live
         one whose fixed settings differ is retired when ``take_over`` (a new node on the
         directory, as a restart), else left alone (this drop-in stays shut down)."""
-        key, storedir, nodeid, discard_storage = self._attachment
+        key, storedir, nodeid, discard_storage, durable = self._attachment
         shared = _serving.get(key)
-        if shared is not None and not shared.server.closed and not shared.fits(nodeid, discard_storage):
+        if shared is not None and not shared.server.closed and not shared.fits(nodeid, discard_storage, durable):
             if not take_over:
                 return self._shared
             # Settings the core server fixes differ: the newer one takes the directory
@@ -292,14 +301,14 @@ class StorageServer(_TahoeStorageServer):
             shared.retire()
             shared = None
         if shared is None or shared.server.closed:
-            shared = _Shared(nodeid, discard_storage)
+            shared = _Shared(nodeid, discard_storage, durable)
             shared.space.current = self.get_available_space
             # Space is measured by Tahoe's own get_available_space of whichever drop-in
             # is calling (reserve and read-only applied there; tests replace its disk
             # statistics), so the core gets neither setting.
             shared.server = _native.Server(
                 storedir, nodeid, now=_now(self._clock), discard_storage=discard_storage,
-                upload_idle_timeout=2**62, available_space=shared.space,
+                upload_idle_timeout=2**62, available_space=shared.space, durable=durable,
             )
             _serving[key] = shared
         shared.users.add(self)
@@ -581,13 +590,19 @@ class LocalStorageClient(object):
 
 
 _installed: list[tuple[Any, str, Any]] = []
+# What a drop-in built without ``durable`` uses (Tahoe's node passes no such argument).
+_default_durable = True
 
 
-def install() -> None:
+def install(durable: bool = True) -> None:
     """Makes Tahoe use :class:`StorageServer`: nodes created afterwards, and modules
-    that import ``StorageServer`` afterwards, get the Rust-backed server."""
+    that import ``StorageServer`` afterwards, get the Rust-backed server. ``durable=False``
+    makes their storage skip fsync, as Tahoe's own server does (see
+    :class:`StorageServer`)."""
     import allmydata.client as client
 
+    global _default_durable
+    _default_durable = bool(durable)
     if _installed:
         return
     for module in (_tahoe_server, client):
