@@ -53,7 +53,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
-use tahoe_shares::server::{Config, Server, SlotWrite};
+use tahoe_shares::server::{Config, LeaseUpdate, Server, SlotWrite};
 use tahoe_shares::store::{Durability, FsStore, LOCK_FILE_NAME};
 use tahoe_shares::{CancelSecret, RenewSecret, ShareSet, StorageIndex};
 
@@ -119,7 +119,7 @@ fn slot_write(srv: &mut Srv, si: StorageIndex, w: &SlotWrite<'_>, renew: bool, n
             &slot_secrets(WE),
             core::slice::from_ref(w),
             &[],
-            renew,
+            LeaseUpdate::from(renew),
             now,
         )
         .unwrap();
@@ -484,7 +484,7 @@ fn recovered(dir: &Path) -> Result<BTreeMap<PathBuf, Option<Vec<u8>>>, String> {
 /// The next operations after recovery: a new upload, read back, and a mutable read.
 fn next_ops(dir: &Path) -> Result<(), String> {
     // Without fsyncs: what is checked here is that they work, not what a crash leaves.
-    let mut srv = restart(dir, Durability::Tahoe)?;
+    let mut srv = restart(dir, Durability::NoSync)?;
     let data = bytes(0xee, 700);
     srv.allocate_buckets(&request(SI_Z, &[3], 700, "next"), RESTART)
         .and_then(|_| srv.write(&SI_Z, sn(3), &upload_secret("next"), 0, &data, RESTART))
