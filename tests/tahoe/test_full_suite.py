@@ -47,6 +47,13 @@ SUITE = textwrap.dedent(
             if os.environ.get("FAKE_FAIL"):
                 self.assertEqual(1, 2)
 
+        def test_maybe_flaky(self):
+            # Fails the first time it runs, passes after (a timeout under load).
+            flag = os.environ.get("FAKE_FLAKY")
+            if flag and not os.path.exists(flag):
+                open(flag, "w").close()
+                self.fail("lost the connection")
+
         def test_maybe_leave_process(self):
             if os.environ.get("FAKE_LEAVE"):
                 with open(os.environ["FAKE_LEAVE"], "w") as f:
@@ -65,7 +72,7 @@ KNOWN = textwrap.dedent(
 )
 
 
-def run(tmp_path, *args, min_tests=7, **env):
+def run(tmp_path, *args, min_tests=8, **env):
     """Runs full_suite.py on fake_suite; returns (exit status, output lines)."""
     (tmp_path / "fake_suite.py").write_text(SUITE)
     (tmp_path / "known.txt").write_text(KNOWN.format(min_tests=min_tests))
@@ -84,7 +91,7 @@ def run(tmp_path, *args, min_tests=7, **env):
 def test_known_failures_pass_and_the_last_line_counts(tmp_path):
     status, lines = run(tmp_path)
     assert status == 0
-    assert lines[-1] == "5 passed, 0 failed"
+    assert lines[-1] == "6 passed, 0 failed"
     assert "1 known failures, 1 skipped, 0 expected failures" in lines
     # Reported, not failed: the list can be pruned.
     assert "  fake_suite.T.test_known_now_passes" in lines
@@ -101,17 +108,33 @@ def test_without_the_drop_in_tahoes_server_runs(tmp_path):
 def test_an_unknown_failure_fails_the_run_and_is_shown(tmp_path):
     status, lines = run(tmp_path, FAKE_FAIL="1")
     assert status == 1
-    assert lines[-1] == "4 passed, 1 failed"
+    assert lines[-1] == "5 passed, 1 failed"
     at = lines.index("  fake_suite.T.test_maybe_fail")
     assert "failure: twisted.trial.unittest.FailTest: 1 != 2" in lines[at + 1]
     assert "fake_suite.py" in lines[at + 2]
 
 
+def test_a_failure_that_passes_alone_is_reported_and_does_not_fail_the_run(tmp_path):
+    status, lines = run(tmp_path, FAKE_FLAKY=str(tmp_path / "flaky-once"))
+    assert status == 0, lines
+    assert lines[-1] == "6 passed, 0 failed"
+    at = lines.index("  fake_suite.T.test_maybe_flaky")
+    assert "passed when run again alone" in lines[at - 1]
+    assert "lost the connection" in lines[at + 1]
+
+
+def test_a_failure_that_fails_again_alone_fails_the_run(tmp_path):
+    status, lines = run(tmp_path, FAKE_FAIL="1")
+    assert status == 1
+    assert not any("passed when run again alone" in line for line in lines)
+    assert (tmp_path / "scratch" / "rerun" / "trial.log").exists()
+
+
 def test_too_few_tests_fail_the_run(tmp_path):
     status, lines = run(tmp_path, min_tests=100)
     assert status == 1
-    assert "!!! only 7 tests ran, fewer than the 100 expected" in lines
-    assert lines[-1] == "5 passed, 1 failed"
+    assert "!!! only 8 tests ran, fewer than the 100 expected" in lines
+    assert lines[-1] == "6 passed, 1 failed"
 
 
 def test_a_module_that_does_not_import_fails_the_run(tmp_path):
