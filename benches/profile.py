@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -37,6 +38,7 @@ def main() -> None:
     ap.add_argument("--leases", type=int, default=300)
     ap.add_argument("--size", type=int, default=8 * compare.MIB)
     ap.add_argument("--lines", type=int, default=120, help="lines of perf report to print")
+    ap.add_argument("--perf-data", help="rust: keep perf.data here, for other perf reports")
     ap.add_argument("--tmp", default=os.path.join(compare.ROOT, "target", "bench-tmp"))
     args = ap.parse_args()
     os.makedirs(args.tmp, exist_ok=True)
@@ -55,6 +57,8 @@ def main() -> None:
                 cmd.append("durable")
             cmd += [f"n={args.n}", f"leases={args.leases}"]
             subprocess.run(cmd, check=True, cwd=d, env=env)
+            if args.perf_data:
+                shutil.copy(data, args.perf_data)
             rep = subprocess.run(["perf", "report", "-i", data, "--stdio", "--no-children",
                                   "--percent-limit", "1"],
                                  check=True, capture_output=True, text=True)

@@ -81,6 +81,7 @@ COLUMNS = [
 ]
 
 LINE = re.compile(r"^(?:\[pid\s+)?(\d+)\]?\s+(?:(\w+)\(|<\.\.\. (\w+) resumed>)")
+DURATION = re.compile(r"<(\d+\.\d+)>$")
 FSYNC = re.compile(r"^\d+\s+(fsync|fdatasync)\(\d+<([^>]*)>")
 
 
@@ -168,7 +169,7 @@ def count_trace(trace: str, storedir: str) -> dict[str, dict[str, Any]]:
                 what = line.split(MARKER_DIR, 1)[1].split('"', 1)[0].split("/")
                 if what[0] == "begin":
                     current = {"n": int(what[2]), "calls": collections.Counter(),
-                               "fsyncs": collections.Counter()}
+                               "fsyncs": collections.Counter(), "time": collections.Counter()}
                     phases[what[1]] = current
                 else:
                     current = None
@@ -176,9 +177,15 @@ def count_trace(trace: str, storedir: str) -> dict[str, dict[str, Any]]:
             if current is None:
                 continue
             m = LINE.match(line)
-            if not m or m.group(3):  # not a call, or the second half of one already counted
+            if not m:
                 continue
-            current["calls"][m.group(2)] += 1
+            name = m.group(2) or m.group(3)
+            dm = DURATION.search(line.rstrip())
+            if dm:  # -T: on the line that returns (a resumed one when another thread ran)
+                current["time"][name] += float(dm.group(1))
+            if m.group(3):  # the second half of a call already counted
+                continue
+            current["calls"][name] += 1
             fm = FSYNC.match(line)
             if fm:
                 current["fsyncs"][f"{fm.group(1)} {generalise(fm.group(2), storedir)}"] += 1
@@ -197,8 +204,9 @@ def run_one(kind: str, durable: bool, args: argparse.Namespace, scratch: str) ->
     else:
         cmd = [sys.executable, os.path.abspath(__file__), "--worker", kind, store,
                "1" if durable else "0", str(args.size), str(args.n), str(args.leases)]
-    # -y: the path behind every descriptor; -s 0: no buffer contents (paths are shown whole).
-    full = ["strace", "-f", "-y", "-qq", "-s", "0", "-o", trace, "--"] + cmd
+    # -y: the path behind every descriptor; -s 0: no buffer contents (paths are shown whole);
+    # -T: the time spent in each call.
+    full = ["strace", "-f", "-y", "-T", "-qq", "-s", "0", "-o", trace, "--"] + cmd
     p = subprocess.run(full, capture_output=True, text=True, cwd=d)
     if p.returncode != 0:
         raise SystemExit(f"{' '.join(cmd[:6])} failed:\n{p.stderr}")
@@ -235,6 +243,8 @@ def render(results: dict[str, dict[str, Any]], args: argparse.Namespace) -> str:
                    "|---|---|---|"]
     other_lines = ["| operation | implementation | the \"other\" calls per operation |",
                    "|---|---|---|"]
+    time_lines = ["| operation | implementation | µs in system calls per operation | of which "
+                  "(the four largest) |", "|---|---|---:|---|"]
     for op, desc in OPS:
         desc = desc.replace("SIZE", size).replace(" L ", f" {args.leases} ")
         for j, (label, _, _) in enumerate(CONFIGS):
@@ -247,6 +257,11 @@ def render(results: dict[str, dict[str, Any]], args: argparse.Namespace) -> str:
                 targets = ", ".join(f"{fmt(v / ph['n'])}× `{k}`"
                                     for k, v in sorted(ph["fsyncs"].items(), key=lambda kv: -kv[1]))
                 fsync_lines.append(f"| {op} | {label} | {targets} |")
+            t = ph["time"]
+            if t:
+                big = ", ".join(f"{k} {v / ph['n'] * 1e6:.0f}" for k, v in t.most_common(4))
+                time_lines.append(f"| {op} | {label} | {sum(t.values()) / ph['n'] * 1e6:.0f} "
+                                  f"| {big} |")
             if others:
                 top = ", ".join(f"{k} {fmt(v / ph['n'])}" for k, v in others.most_common(6))
                 other_lines.append(f"| {op} | {label} | {top} |")
@@ -254,7 +269,10 @@ def render(results: dict[str, dict[str, Any]], args: argparse.Namespace) -> str:
             "storage-index and share-number components of Tahoe's layout; a trailing `/` is "
             "a directory; Tahoe 1.20 and the `durable=False`/`NoSync` rows issue none):\n\n"
             + "\n".join(fsync_lines) + "\n\nThe calls counted as \"other\" (the six most "
-            "frequent):\n\n" + "\n".join(other_lines) + "\n")
+            "frequent):\n\n" + "\n".join(other_lines) + "\n\nTime inside those system calls "
+            "(`strace -T`: wall time from entry to return, so an fsync's wait for the disk "
+            "is in it; tracing inflates each call by a few µs, and the numbers move with the "
+            "machine's load, unlike the counts above):\n\n" + "\n".join(time_lines) + "\n")
 
 
 def write_section(path: str, section: str) -> None:
