@@ -227,7 +227,7 @@ install-c:
 
 # --- benchmarks (not part of `make test`) ------------------------------------------------
 
-.PHONY: bench
+.PHONY: bench bench-syscalls
 
 # tahoe-shares against Tahoe-LAFS 1.20's own StorageServer and raw pwrite/pread, in one
 # run: prints the table and writes benches/RESULTS.md. The extension is built in release
@@ -236,6 +236,14 @@ bench: venv
 	VIRTUAL_ENV=$(CURDIR)/$(VENV) $(VENV)/bin/maturin develop --release --quiet -m ffi-python/Cargo.toml
 	$(CARGO) build --release -p tahoe-shares-benches --bin rust_server_bench
 	$(VPY) benches/compare.py $(BENCH_ARGS)
+
+# The system calls and fsyncs of each operation of the mix, per implementation, counted
+# under strace: prints the tables and writes their section of benches/RESULTS.md (which
+# `make bench` keeps). SYSCALLS_ARGS="--n 50 --leases 1000" for other counts.
+bench-syscalls: venv strace-tool
+	VIRTUAL_ENV=$(CURDIR)/$(VENV) $(VENV)/bin/maturin develop --release --quiet -m ffi-python/Cargo.toml
+	$(CARGO) build --release -p tahoe-shares-benches --bin rust_server_bench
+	$(VPY) benches/syscalls.py $(SYSCALLS_ARGS)
 
 # --- the main job -------------------------------------------------------------------------
 

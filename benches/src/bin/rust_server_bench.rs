@@ -3,6 +3,7 @@
 //!
 //! ```text
 //! rust_server_bench server|raw mix|upload DIR SIZE [durable] [key=value...]
+//! rust_server_bench server census DIR SIZE [durable] [n=N] [leases=L]
 //! ```
 //!
 //! `mix`: upload of one SIZE-byte share in 128 KiB writes, reading it back, then the small
@@ -10,6 +11,12 @@
 //! `raw_offset=` moves the raw bytes in their file, to show the cost of misalignment).
 //! `upload`: only the upload (for peak memory against share size). Prints one JSON object:
 //! `{"results": {op: {"value": v, "unit": u, "seconds": s}}, "peak_rss_kib": n}`.
+//!
+//! `census`: the operation mix of `benches/syscalls.py` (`make bench-syscalls`), run under
+//! `strace`: each measured phase of `n=` operations sits between two marker system calls
+//! (a `statx` of a path under `/.tahoe-shares-census/` that does not exist), after one
+//! warm-up operation, so the script counts exactly the system calls of those operations.
+//! Prints nothing; timing is not its purpose.
 
 use std::collections::BTreeMap;
 use std::fs::OpenOptions;
@@ -18,11 +25,15 @@ use std::path::Path;
 use std::time::Instant;
 
 use serde_json::{json, Value};
-use tahoe_shares::store::{Durability, FsStore};
+use tahoe_shares::server::Server;
+use tahoe_shares::store::{Durability, FsStore, ShareStore};
 use tahoe_shares_benches::{
     add_lease, pattern, peak_rss_kib, read_back, renew_lease, secs, server, slot_readv, slot_write,
     small_upload, upload, BoxError, CHUNK,
 };
+
+/// The error of a server over the file store.
+type StoreError = tahoe_shares::Error<<FsStore as ShareStore>::Error>;
 
 /// Uploads and reads of the large share in the mix; the best is reported.
 const REPS: u32 = 3;
@@ -35,6 +46,8 @@ struct Counts {
     readv_rounds: u32,
     /// Where raw I/O puts the bytes in its file (Tahoe's immutable data starts at 12).
     raw_offset: u32,
+    /// Operations per measured phase of the census.
+    n: u32,
 }
 
 // Byte counts stay far below 2^52: the conversion is exact.
@@ -119,6 +132,91 @@ fn run_server(
     Ok(out)
 }
 
+/// A system call `benches/syscalls.py` finds in the trace: a `statx` of a path that does
+/// not exist, naming the phase.
+fn marker(what: &str) {
+    // The error is the point: the path does not exist.
+    let _ = std::fs::symlink_metadata(format!("/.tahoe-shares-census/{what}"));
+}
+
+/// Sends `command` to `perf record --control fifo:CTL,ACK` and waits for its ack, when
+/// `benches/profile.py` profiles phase `name` (`TS_PROFILE_PHASE`, `TS_PERF_CTL`,
+/// `TS_PERF_ACK` in the environment); otherwise does nothing.
+fn perf_control(name: &str, command: &str) -> Result<(), BoxError> {
+    use std::io::{Read, Write};
+    if std::env::var("TS_PROFILE_PHASE").ok().as_deref() != Some(name) {
+        return Ok(());
+    }
+    let (Ok(ctl), Ok(ack)) = (std::env::var("TS_PERF_CTL"), std::env::var("TS_PERF_ACK")) else {
+        return Ok(());
+    };
+    OpenOptions::new()
+        .write(true)
+        .open(ctl)?
+        .write_all(format!("{command}\n").as_bytes())?;
+    let mut reply = [0u8; 4];
+    OpenOptions::new()
+        .read(true)
+        .open(ack)?
+        .read_exact(&mut reply)?;
+    Ok(())
+}
+
+/// Runs `op` once as a warm-up, then `ops` between the markers of phase `name`.
+fn phase(
+    s: &mut Server<FsStore>,
+    name: &str,
+    n: u32,
+    warm_up: Option<u32>,
+    mut op: impl FnMut(&mut Server<FsStore>, u32) -> Result<(), StoreError>,
+) -> Result<(), BoxError> {
+    if let Some(w) = warm_up {
+        op(s, w)?;
+    }
+    perf_control(name, "enable")?;
+    marker(&format!("begin/{name}/{n}"));
+    for i in 0..n {
+        op(s, i)?;
+    }
+    marker(&format!("end/{name}"));
+    perf_control(name, "disable")?;
+    Ok(())
+}
+
+/// The census mix (the Rust half of `Census.run` in `benches/syscalls.py`).
+fn run_census(dir: &Path, size: u64, durable: bool, c: &Counts) -> Result<(), BoxError> {
+    let durability = if durable {
+        Durability::Durable
+    } else {
+        Durability::NoSync
+    };
+    let mut s = server(FsStore::open(dir, durability)?)?;
+    let n = c.n;
+    phase(&mut s, "upload", 1, None, |s, i| {
+        upload(s, i, size).map(drop)
+    })?;
+    phase(&mut s, "small_upload", n, Some(n), small_upload)?;
+    // Small storage index 0 holds one lease from its upload; grow it to `leases`, then
+    // measure adding `n` more and renewing `n` of them.
+    for k in 1..c.leases {
+        add_lease(&mut s, k)?;
+    }
+    phase(&mut s, "add_lease", n, None, |s, j| {
+        add_lease(s, c.leases + j).map(drop)
+    })?;
+    phase(&mut s, "renew_lease", n, None, |s, j| {
+        renew_lease(s, 1 + (j * 7919) % (c.leases - 1))
+    })?;
+    phase(&mut s, "slot_create", n, Some(n), |s, i| {
+        slot_write(s, i, 0)
+    })?;
+    phase(&mut s, "slot_write", n, Some(n), |s, i| slot_write(s, i, 1))?;
+    phase(&mut s, "slot_readv", n, Some(n), |s, i| {
+        slot_readv(s, i).map(drop)
+    })?;
+    Ok(())
+}
+
 fn run_raw(
     mode: &str,
     dir: &Path,
@@ -191,6 +289,7 @@ fn main() -> Result<(), BoxError> {
         slots: 200,
         readv_rounds: 5,
         raw_offset: 0,
+        n: 20,
     };
     for a in &args[4..] {
         if a == "durable" {
@@ -206,8 +305,12 @@ fn main() -> Result<(), BoxError> {
             "slots" => c.slots = v,
             "readv_rounds" => c.readv_rounds = v,
             "raw_offset" => c.raw_offset = v,
+            "n" => c.n = v,
             _ => return Err(usage.into()),
         }
+    }
+    if kind == "server" && mode == "census" {
+        return run_census(dir, size, durable, &c);
     }
     let results = match kind {
         "server" => run_server(mode, dir, size, durable, &c)?,
