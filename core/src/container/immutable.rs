@@ -309,9 +309,15 @@ impl<IO: ShareIo> ImmutableContainer<IO> {
         let record = lease
             .to_lease(self.header.version.lease_schema())
             .encode_immutable();
-        self.io
+        if let Err(e) = self
+            .io
             .write_at(self.layout.lease_record_offset(n), &record)
-            .map_err(ContainerError::Io)?;
+        {
+            // A full disk can cut the record short: cut it off again now, as only whole
+            // records are recognised as excess when the share is next opened.
+            let _ = self.io.set_len(self.layout.container_size());
+            return Err(ContainerError::Io(e));
+        }
         sync(&mut self.io, &mut self.poisoned)?;
         self.io
             .write_at(LEASE_COUNT_OFFSET, &new_count.to_be_bytes())

@@ -154,7 +154,10 @@ impl ImmutableHeader {
     /// That is what a crash between writing a lease record and its count leaves behind
     /// (Tahoe's own `add_lease` window, and the count-before-truncate window of
     /// `cancel_lease`); the layout then follows the legacy length and reports the excess
-    /// as [`ImmutableLayout::excess`], which a writer truncates.
+    /// as [`ImmutableLayout::excess`], which a writer truncates. Such an excess is whole
+    /// lease records: any other excess means the legacy field itself is wrong (Tahoe
+    /// ignores it, and its suites corrupt it to check that readers do too), and the
+    /// derived length is Tahoe's.
     ///
     /// # Errors
     ///
@@ -169,7 +172,11 @@ impl ImmutableHeader {
             .checked_sub(leases)
             .ok_or(Corruption::LeaseCountExceedsFile)?;
         let legacy = u64::from(self.legacy_length);
-        let (data_length, excess) = if self.legacy_length != SATURATED_LENGTH && derived > legacy {
+        let whole_records = |excess: u64| excess % IMMUTABLE_LEASE_SIZE as u64 == 0;
+        let (data_length, excess) = if self.legacy_length != SATURATED_LENGTH
+            && derived > legacy
+            && whole_records(derived - legacy)
+        {
             (legacy, derived - legacy)
         } else {
             (derived, 0)
@@ -262,5 +269,13 @@ mod tests {
         // Shorter than the legacy length: Tahoe's derived length wins.
         h.num_leases = 0;
         assert_eq!(h.layout(12 + 40).unwrap().data_length, 40);
+        // A legacy field smaller by what no lease record explains (a flipped bit, as
+        // Tahoe's Verifier.test_ok_filedata_size does): Tahoe's derived length wins.
+        for smaller in [1, 8, 16, 32, 64, 71, 73] {
+            let mut h = ImmutableHeader::new(ImmutableVersion::V1, 1976 - smaller);
+            h.num_leases = 1;
+            let l = h.layout(12 + 1976 + 72).unwrap();
+            assert_eq!((l.data_length, l.excess), (1976, 0), "{smaller}");
+        }
     }
 }
