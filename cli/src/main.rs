@@ -5,11 +5,13 @@
 //! - `tahoe-shares dump-share FILE` prints what `tahoe debug dump-share` prints, then
 //!   what the container holds besides.
 //! - `tahoe-shares verify DIR...` checks every share and every entry of the directory.
+//! - `tahoe-shares recover DIR...` finishes or undoes every update an interrupted run
+//!   left, so that Tahoe's own server reads every share.
 //!
 //! Every command takes `--json` (one JSON object per line; docs/cli.md lists the
-//! fields). The tool never writes: files and directories are opened read-only, mutable
-//! containers are read without recovering an interrupted update (that is reported
-//! instead), and nothing is created. Exit status: 0 when all is well, 1 when something
+//! fields). Only `recover` writes. The others never do: files and directories are opened
+//! read-only, mutable containers are read without recovering an interrupted update (that
+//! is reported instead), and nothing is created. Exit status: 0 when all is well, 1 when something
 //! was unreadable or corrupt, 2 for usage errors and inputs that are not what the
 //! command takes.
 
@@ -18,6 +20,7 @@ mod date;
 mod dump;
 mod layout;
 mod quote;
+mod recover;
 mod report;
 mod share;
 mod verify;
@@ -32,7 +35,7 @@ use clap::{Parser, Subcommand};
 
 use report::{say, OutputError, Report};
 
-/// Inspect Tahoe-LAFS 1.20 share storage (read-only: it never writes).
+/// Inspect Tahoe-LAFS 1.20 share storage (only `recover` writes).
 #[derive(Parser, Debug)]
 #[command(
     name = "tahoe-shares",
@@ -86,6 +89,15 @@ enum Command {
         #[arg(long)]
         leases_only: bool,
     },
+    /// Finish or undo every update an interrupted run left, so that Tahoe's own server
+    /// reads every share (the one command that writes: it takes the directory's lock,
+    /// and discards incoming/ as a server's startup does). Run it before switching a
+    /// node back to Tahoe's own server.
+    Recover {
+        /// Storage directories (holding shares/) or node directories.
+        #[arg(required = true, value_name = "DIR")]
+        dirs: Vec<PathBuf>,
+    },
     /// Check every share and every entry: corrupt, unreadable and truncated shares,
     /// implausible leases, stray entries, leftovers in incoming/.
     Verify {
@@ -125,6 +137,7 @@ fn main() -> ExitCode {
     let status = match &cli.command {
         Command::Catalog { dirs } => catalog::catalog(dirs, now, &mut report),
         Command::Verify { dirs } => verify::verify(dirs, now, &mut report),
+        Command::Recover { dirs } => recover::recover(dirs, now, &mut report),
         Command::DumpShare {
             file,
             offsets,

@@ -125,6 +125,14 @@ impl Report {
         }
     }
 
+    /// Shows `shares` done, in storage index `at` of `total`.
+    pub fn progress_to(&mut self, shares: u64, at: u64, total: u64) {
+        self.seen = shares;
+        self.progress.set_position(shares);
+        self.progress
+            .set_message(format!("storage index {at} of {total}"));
+    }
+
     /// Flushes the report and removes the spinner.
     ///
     /// # Errors

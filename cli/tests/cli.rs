@@ -1430,3 +1430,54 @@ fn numbers_past_json_integers_in_a_ueb_are_text() {
         "{r:?}"
     );
 }
+
+#[test]
+fn recover_removes_an_uncounted_lease_record_and_refuses_a_held_directory() {
+    let dir = TempDir::new("cli-recover");
+    let mut store = FsStore::open(dir.path(), Durability::Durable).unwrap();
+    add_immutable(&mut store, SI_CHK, 0, &[3; 500], &[NOW + 1000]);
+    let share = store.share_path(&SI_CHK, ShareNumber(0));
+    // A running node holds the lock: nothing is touched.
+    let held = run(&[OsStr::new("recover"), dir.path().as_os_str()]);
+    assert_eq!(held.code, 1, "{held:?}");
+    assert!(
+        held.stderr.contains("in use by a running writer"),
+        "{held:?}"
+    );
+    drop(store);
+    // What a crash between an add_lease's record and its count leaves.
+    let size = fs::metadata(&share).unwrap().len();
+    OpenOptions::new()
+        .append(true)
+        .open(&share)
+        .unwrap()
+        .write_all(&[9; 72])
+        .unwrap();
+
+    let r = run(&[OsStr::new("recover"), dir.path().as_os_str()]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(
+        r.lines(),
+        vec![format!(
+            "{}: 1 shares in 1 storage indexes, 1 recovered, 0 damaged (left as they are: \
+             run verify)",
+            dir.path().display()
+        )]
+    );
+    assert_eq!(fs::metadata(&share).unwrap().len(), size);
+
+    // A second run finds nothing to do; with --json, one record per directory.
+    let again = run(&[
+        OsStr::new("--json"),
+        OsStr::new("recover"),
+        dir.path().as_os_str(),
+    ]);
+    assert_eq!(again.code, 0, "{again:?}");
+    let v: serde_json::Value = serde_json::from_str(again.lines()[0]).unwrap();
+    assert_eq!(v["record"], "recovered");
+    assert_eq!(
+        (v["shares"].as_u64(), v["recovered"].as_u64()),
+        (Some(1), Some(0))
+    );
+    assert_eq!(v["previous_writer_interrupted"], false);
+}

@@ -332,9 +332,24 @@ impl<IO: ShareIo> MutableContainer<IO> {
         let file_len = self.io.len().map_err(ContainerError::Io)?;
         let target_len = new_end.max(self.container_end());
 
-        // Pass 2: write the journal past both ends.
+        // Pass 2: write the journal past both ends. Its entries are replayed in order, and
+        // that order keeps every intermediate state one that Tahoe's `MutableShareFile`
+        // reads as the old share (docs/format.md §6.6): the extra-lease block is copied to
+        // a place no write touches and E is pointed at it before any data can overwrite the
+        // old block; data past the old L is invisible until L, written last, exposes it.
+        // When the new block overlaps the old one, the copy goes first to a scratch place
+        // past both ends (the final truncation removes it), and to its final place after
+        // the data.
         let io = &mut self.io;
-        let mut j = JournalWriter::new(file_len.max(new_end));
+        let moves = elo != old_elo;
+        let past_both = file_len.max(new_end);
+        let overlaps = moves && elo < old_elo + block_len;
+        let mut j = JournalWriter::new(past_both + if overlaps { block_len } else { 0 });
+        if moves {
+            let first = if overlaps { past_both } else { elo };
+            j.copy(io, old_elo, first, block_len)?;
+            j.bytes(io, DATA_LENGTH_OFFSET + 8, &first.to_be_bytes())?;
+        }
         let mut cur = self.header.data_length;
         for (offset, data) in datav {
             let end = offset + data.len() as u64;
@@ -350,7 +365,7 @@ impl<IO: ShareIo> MutableContainer<IO> {
             }
             j.bytes(io, DATA_OFFSET + offset, data)?;
         }
-        if elo != old_elo {
+        if overlaps {
             j.copy(io, old_elo, elo, block_len)?;
         }
         let mut fields = [0u8; 16];

@@ -48,6 +48,7 @@ mod leases;
 mod mutable;
 mod ranges;
 mod reader;
+mod recovery;
 pub mod time;
 mod types;
 mod upload;
@@ -58,6 +59,7 @@ pub use config::Config;
 pub use mutable::{ReadResults, SlotSecrets, SlotWrite, TestWriteOutcome};
 pub use ranges::RangeSet;
 pub use reader::BucketReader;
+pub use recovery::Recovery;
 pub use types::{AdviseOutcome, AllocateRequest, Allocation, LeaseUpdate, ShareStat, VersionInfo};
 pub use upload::{UploadInfo, UPLOAD_RECORD_VERSION};
 
@@ -93,6 +95,8 @@ pub struct Server<S: ShareStore> {
     nodeid: NodeId,
     config: Config,
     uploads: BTreeMap<(StorageIndex, ShareNumber), Upload<S::Io>>,
+    /// What the startup recovered, if it had to.
+    startup_recovery: Option<Recovery>,
 }
 
 impl<S: ShareStore> core::fmt::Debug for Server<S> {
@@ -106,25 +110,57 @@ impl<S: ShareStore> core::fmt::Debug for Server<S> {
 }
 
 impl<S: ShareStore> Server<S> {
-    /// Starts a server over `store`. Incoming shares left by an earlier run are discarded
-    /// (Tahoe's startup), or, with [`Config::resume_uploads`], resumed from their records;
-    /// resumed uploads count as active at `now`. Over a read-only store
-    /// ([`ShareStore::is_read_only`]) `incoming/` is left alone.
+    /// Starts a server over `store`. When the store's previous writer was interrupted
+    /// ([`ShareStore::previous_writer_interrupted`]: a crash, a kill, a power loss), every
+    /// share is recovered first ([`Server::recover_interrupted`]), before anything reads
+    /// it. Incoming shares left by an earlier run are discarded (Tahoe's startup), or, with
+    /// [`Config::resume_uploads`], resumed from their records; resumed uploads count as
+    /// active at `now`. Over a read-only store ([`ShareStore::is_read_only`]) nothing is
+    /// changed.
     ///
     /// # Errors
     ///
     /// Store errors while cleaning up.
     pub fn new(store: S, nodeid: NodeId, config: Config, now: u64) -> Result<Self, S::Error> {
+        Self::new_with_progress(store, nodeid, config, now, &mut |_| {})
+    }
+
+    /// As [`Server::new`], calling `progress` after each storage index the startup's
+    /// recovery visits (when there is one: [`Server::startup_recovery`]), for an operator
+    /// to watch a large store recover.
+    ///
+    /// # Errors
+    ///
+    /// As [`Server::new`].
+    pub fn new_with_progress(
+        store: S,
+        nodeid: NodeId,
+        config: Config,
+        now: u64,
+        progress: &mut dyn FnMut(&Recovery),
+    ) -> Result<Self, S::Error> {
         let mut server = Self {
             store,
             nodeid,
             config,
             uploads: BTreeMap::new(),
+            startup_recovery: None,
         };
         if !server.store.is_read_only() {
+            if server.store.previous_writer_interrupted() {
+                server.startup_recovery = Some(server.recover_interrupted(progress)?);
+            }
             server.recover_incoming(now)?;
         }
         Ok(server)
+    }
+
+    /// What the startup recovered, when the store's previous writer was interrupted
+    /// ([`ShareStore::previous_writer_interrupted`]); `None` when it was not, and the
+    /// startup read no share.
+    #[must_use]
+    pub fn startup_recovery(&self) -> Option<Recovery> {
+        self.startup_recovery
     }
 
     /// The store.

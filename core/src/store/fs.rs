@@ -75,6 +75,8 @@ pub struct FsStore {
     root: PathBuf,
     durability: Durability,
     access: Access,
+    /// Whether the previous writer stopped without dropping its store.
+    interrupted: bool,
 }
 
 /// How a store may use its directory.
@@ -98,10 +100,17 @@ struct DirLock {
     // EWOULDBLOCK for requests that wait), so Flock's drop, which panics on failure,
     // never does.
     file: Flock<File>,
+    /// Whether the lock file held a holder's text when taken: its holder stopped without
+    /// dropping the store (a clean drop empties the file).
+    previous_holder_died: bool,
 }
 
 impl DirLock {
-    fn acquire(root: &Path) -> StoreResult<Self, io::Error> {
+    /// Takes the lock and writes this holder's text. Durably when `durable`: the text is
+    /// what tells the next writer that this one was interrupted, so it must survive the
+    /// crash it is there to tell of. The file is never empty in between (the text is
+    /// written over the old one, then the file cut to its length).
+    fn acquire(root: &Path, durable: bool) -> StoreResult<Self, io::Error> {
         let path = root.join(LOCK_FILE_NAME);
         let file = OpenOptions::new()
             .read(true)
@@ -131,11 +140,26 @@ impl DirLock {
                 ),
             )));
         }
-        let text = holder_text();
-        file.set_len(0)
-            .and_then(|()| file.write_all_at(text.as_bytes(), 0))
+        let mut previous = Vec::new();
+        (&*file)
+            .take(HOLDER_TEXT_MAX)
+            .read_to_end(&mut previous)
             .map_err(at(&path))?;
-        Ok(Self { file })
+        let previous_holder_died = !String::from_utf8_lossy(&previous).trim().is_empty();
+        let text = holder_text();
+        file.write_all_at(text.as_bytes(), 0)
+            .and_then(|()| file.set_len(text.len() as u64))
+            .map_err(at(&path))?;
+        if durable {
+            file.sync_all().map_err(at(&path))?;
+            File::open(root)
+                .and_then(|d| d.sync_all())
+                .map_err(at(root))?;
+        }
+        Ok(Self {
+            file,
+            previous_holder_died,
+        })
     }
 }
 
@@ -283,8 +307,11 @@ impl FsStore {
     ) -> StoreResult<Self, io::Error> {
         let root = storage_dir.into();
         fs::create_dir_all(&root).map_err(at(&root))?;
-        let lock = DirLock::acquire(&root)?;
-        Self::writer(root, durability, Access::Writer { _lock: lock })
+        let lock = DirLock::acquire(&root, durability == Durability::Durable)?;
+        let interrupted = lock.previous_holder_died;
+        let mut store = Self::writer(root, durability, Access::Writer { _lock: lock })?;
+        store.interrupted = interrupted;
+        Ok(store)
     }
 
     /// Opens the store in `storage_dir` for reading only: no lock is taken (a writer may
@@ -309,6 +336,7 @@ impl FsStore {
             root,
             durability: Durability::NoSync,
             access: Access::ReadOnly,
+            interrupted: false,
         })
     }
 
@@ -339,6 +367,7 @@ impl FsStore {
             root,
             durability,
             access,
+            interrupted: false,
         };
         let incoming = store.incoming_root();
         fs::create_dir_all(&incoming).map_err(at(&incoming))?;
@@ -895,6 +924,12 @@ impl ShareStore for FsStore {
             }
         }
         Ok(())
+    }
+
+    /// True when the lock file still held its previous holder's text: that writer did
+    /// not drop its store (it crashed, was killed, or the machine lost power).
+    fn previous_writer_interrupted(&self) -> bool {
+        self.interrupted
     }
 
     fn is_read_only(&self) -> bool {

@@ -167,6 +167,15 @@ pub trait ShareStore {
         false
     }
 
+    /// Whether the writer before this one stopped without closing the store (it crashed,
+    /// was killed, or the machine lost power), so that shares may hold an interrupted
+    /// update that Tahoe's own classes cannot read as the old or the new share.
+    /// [`crate::server::Server::new`] then recovers every share before anything reads it.
+    /// The default is `false` (a store that cannot tell, or whose updates are atomic).
+    fn previous_writer_interrupted(&self) -> bool {
+        false
+    }
+
     /// Whether `err`, an error of this store or of one of its devices, means the storage
     /// is full (a filesystem's ENOSPC or EDQUOT). The server reports such errors as
     /// [`crate::Error::NoSpace`] (embedded-io's error kinds have no such kind). The
