@@ -171,10 +171,15 @@ fn new_lease(srv: &mut Srv, si: StorageIndex, seed: u8, shares: usize) {
     assert_eq!(n, shares);
 }
 
-/// Shares no operation touches: they must come through every crash byte for byte.
-fn background(srv: &mut Srv) {
+/// Shares no operation touches: they must come through every crash byte for byte. The
+/// renewal creates the store's write-ahead log (`tahoe-shares.wal`) before the operation,
+/// except in `renew_mutable`, whose operation creates it.
+fn background(srv: &mut Srv, create_log: bool) {
     upload(srv, SI_BG, &[0], 500);
     new_slot(srv, SI_MBG, 300);
+    if create_log {
+        srv.renew_lease(&SI_MBG, &renew(0x0a), NOW + 1).unwrap();
+    }
 }
 
 /// What a scenario does after its setup.
@@ -343,7 +348,7 @@ fn child() {
     let storage = work.join("storage");
     let scenario = scenarios().into_iter().find(|s| s.name == name).unwrap();
     let mut srv = common::fs_server(&storage, Durability::Durable);
-    background(&mut srv);
+    background(&mut srv, name != "renew_mutable");
     (scenario.setup)(&mut srv);
     let srv = match scenario.op {
         Op::Call(op) => {
@@ -692,7 +697,7 @@ fn step_shares(name: &str, work: &Path) -> Shares {
     let scenario = scenarios().into_iter().find(|s| s.name == name).unwrap();
     let dir = work.join("step");
     let mut srv = common::fs_server(&dir, Durability::Durable);
-    background(&mut srv);
+    background(&mut srv, name != "renew_mutable");
     (scenario.setup)(&mut srv);
     step(&mut srv);
     drop(srv);

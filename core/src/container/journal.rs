@@ -15,8 +15,20 @@ use crate::error::Corruption;
 use crate::format::journal::{EntryHeader, EntryKind, Footer, ENTRY_HEADER_SIZE, FOOTER_SIZE};
 use crate::io::ShareIo;
 
+/// Where a [`JournalWriter`]'s entries go, and where a replay reads them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Sink {
+    /// Into the share, past the end of both the old and the new container.
+    InFile,
+    /// Into the device's update log (`ShareIo::log_begin`).
+    Log,
+    /// Nowhere: the entries are only counted, to size a log record.
+    Count,
+}
+
 /// Streams journal entries onto the device.
 pub(crate) struct JournalWriter {
+    sink: Sink,
     start: u64,
     pos: u64,
     entries: u32,
@@ -24,8 +36,24 @@ pub(crate) struct JournalWriter {
 }
 
 impl JournalWriter {
+    /// A journal in the share, starting at `start`.
     pub(crate) fn new(start: u64) -> Self {
+        Self::with_sink(Sink::InFile, start)
+    }
+
+    /// A journal in the device's update log (after a `log_begin` that returned true).
+    pub(crate) fn to_log() -> Self {
+        Self::with_sink(Sink::Log, 0)
+    }
+
+    /// A journal that only counts the bytes of its body.
+    pub(crate) fn counting() -> Self {
+        Self::with_sink(Sink::Count, 0)
+    }
+
+    fn with_sink(sink: Sink, start: u64) -> Self {
         Self {
+            sink,
             start,
             pos: start,
             entries: 0,
@@ -33,9 +61,25 @@ impl JournalWriter {
         }
     }
 
+    /// Bytes of entries so far.
+    pub(crate) fn body_len(&self) -> u64 {
+        self.pos - self.start
+    }
+
+    /// Entries so far.
+    pub(crate) fn entries(&self) -> u32 {
+        self.entries
+    }
+
     fn append<IO: ShareIo>(&mut self, io: &mut IO, bytes: &[u8]) -> ContainerResult<(), IO::Error> {
-        io.write_at(self.pos, bytes).map_err(ContainerError::Io)?;
-        self.hash.update(bytes);
+        match self.sink {
+            Sink::InFile => {
+                io.write_at(self.pos, bytes).map_err(ContainerError::Io)?;
+                self.hash.update(bytes);
+            }
+            Sink::Log => io.log_append(bytes).map_err(ContainerError::Io)?,
+            Sink::Count => {}
+        }
         self.pos += bytes.len() as u64;
         Ok(())
     }
@@ -90,6 +134,11 @@ impl JournalWriter {
             length,
         };
         self.append(io, &h.encode())?;
+        if self.sink == Sink::Count {
+            self.pos += length;
+            self.entries += 1;
+            return Ok(());
+        }
         let mut buf = [0u8; CHUNK];
         let mut done = 0u64;
         while done < length {
@@ -168,24 +217,67 @@ pub(crate) fn find<IO: ShareIo>(
     Ok((digest == footer.checksum).then_some(footer))
 }
 
-/// Applies a verified journal and truncates it away.
+/// Applies a verified journal in the share (not truncating it away).
 pub(crate) fn replay<IO: ShareIo>(io: &mut IO, footer: &Footer) -> ContainerResult<(), IO::Error> {
-    let end = footer.journal_start + footer.body_len;
-    let mut at = footer.journal_start;
+    apply(
+        io,
+        Sink::InFile,
+        footer.journal_start,
+        footer.journal_start + footer.body_len,
+        footer.entries,
+        footer.journal_start,
+    )
+}
+
+/// Applies the record just sealed in the device's update log: `entries` entries in
+/// `body_len` bytes.
+pub(crate) fn replay_log<IO: ShareIo>(
+    io: &mut IO,
+    entries: u32,
+    body_len: u64,
+) -> ContainerResult<(), IO::Error> {
+    apply(io, Sink::Log, 0, body_len, entries, u64::MAX)
+}
+
+/// Reads `buf` at `at` of the journal in `from`.
+fn read_from<IO: ShareIo>(
+    io: &mut IO,
+    from: Sink,
+    at: u64,
+    buf: &mut [u8],
+) -> ContainerResult<(), IO::Error> {
+    match from {
+        Sink::Log => io.log_read(at, buf),
+        Sink::InFile | Sink::Count => io.read_at(at, buf),
+    }
+    .map_err(ContainerError::Io)
+}
+
+/// Applies the `entries` entries in `[start, end)` of the journal in `from`, none of which
+/// may write at or past `limit`.
+fn apply<IO: ShareIo>(
+    io: &mut IO,
+    from: Sink,
+    start: u64,
+    end: u64,
+    entries: u32,
+    limit: u64,
+) -> ContainerResult<(), IO::Error> {
+    let mut at = start;
     let mut buf = [0u8; CHUNK];
-    for _ in 0..footer.entries {
+    for _ in 0..entries {
         let mut raw = [0u8; ENTRY_HEADER_SIZE];
         if at + ENTRY_HEADER_SIZE as u64 > end {
             return Err(ContainerError::Corrupt(Corruption::BadRecord));
         }
-        io.read_at(at, &mut raw).map_err(ContainerError::Io)?;
+        read_from(io, from, at, &mut raw)?;
         let entry = EntryHeader::decode(&raw)?;
         at += ENTRY_HEADER_SIZE as u64;
         // An entry may only write below the journal, never into it.
         let target_end = entry
             .offset
             .checked_add(entry.length)
-            .filter(|e| *e <= footer.journal_start)
+            .filter(|e| *e <= limit)
             .ok_or(ContainerError::Corrupt(Corruption::BadRecord))?;
         let mut done = 0u64;
         while entry.offset + done < target_end {
@@ -198,7 +290,7 @@ pub(crate) fn replay<IO: ShareIo>(io: &mut IO, footer: &Footer) -> ContainerResu
                     if at + n as u64 > end {
                         return Err(ContainerError::Corrupt(Corruption::BadRecord));
                     }
-                    io.read_at(at, chunk).map_err(ContainerError::Io)?;
+                    read_from(io, from, at, chunk)?;
                     at += n as u64;
                 }
                 EntryKind::Zeros => chunk.fill(0),

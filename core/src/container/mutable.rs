@@ -332,56 +332,54 @@ impl<IO: ShareIo> MutableContainer<IO> {
         let file_len = self.io.len().map_err(ContainerError::Io)?;
         let target_len = new_end.max(self.container_end());
 
-        // Pass 2: write the journal past both ends. Its entries are replayed in order, and
-        // that order keeps every intermediate state one that Tahoe's `MutableShareFile`
-        // reads as the old share (docs/format.md §6.6): the extra-lease block is copied to
-        // a place no write touches and E is pointed at it before any data can overwrite the
-        // old block; data past the old L is invisible until L, written last, exposes it.
-        // When the new block overlaps the old one, the copy goes first to a scratch place
-        // past both ends (the final truncation removes it), and to its final place after
-        // the data.
-        let io = &mut self.io;
+        // Pass 2: journal the update. Its entries are applied in order, and that order
+        // keeps every intermediate state one that Tahoe's `MutableShareFile` reads as the
+        // old share (docs/format.md §6.6): the extra-lease block is copied to a place no
+        // write touches and E is pointed at it before any data can overwrite the old
+        // block; data past the old L is invisible until L, written last, exposes it. When
+        // the new block overlaps the old one, the copy goes first to a scratch place past
+        // both ends (the final truncation removes it), and to its final place after the
+        // data.
         let moves = elo != old_elo;
         let past_both = file_len.max(new_end);
-        let overlaps = moves && elo < old_elo + block_len;
-        let mut j = JournalWriter::new(past_both + if overlaps { block_len } else { 0 });
-        if moves {
-            let first = if overlaps { past_both } else { elo };
-            j.copy(io, old_elo, first, block_len)?;
-            j.bytes(io, DATA_LENGTH_OFFSET + 8, &first.to_be_bytes())?;
+        let plan = WritevPlan {
+            datav,
+            file_len,
+            old_data_length: self.header.data_length,
+            data_length,
+            old_elo,
+            elo,
+            block_len,
+            moves,
+            overlaps: moves && elo < old_elo + block_len,
+            past_both,
+        };
+        let io = &mut self.io;
+        // An update that writes nothing at or past the end of the file goes through the
+        // device's log when it has one (one sync of the log; nothing it writes can fail
+        // for want of space once committed). Anything else, and every update of a
+        // device without a log, is journaled in the share.
+        let mut count = JournalWriter::counting();
+        if !moves && target_len <= file_len {
+            plan.journal(io, &mut count)?;
         }
-        let mut cur = self.header.data_length;
-        for (offset, data) in datav {
-            let end = offset + data.len() as u64;
-            if end >= cur {
-                // Only bytes the file holds now can be stale; past its end the device
-                // reads zeros, so zeroing there would cost O(offset) (fuzz: request_decode).
-                let from = DATA_OFFSET + cur;
-                let to = (DATA_OFFSET + offset).min(file_len);
-                if to > from {
-                    j.zeros(io, from, to - from)?;
-                }
-                cur = end;
-            }
-            j.bytes(io, DATA_OFFSET + offset, data)?;
+        if count.entries() > 0 && io.log_begin(count.body_len()).map_err(ContainerError::Io)? {
+            let mut j = JournalWriter::to_log();
+            plan.journal(io, &mut j)?;
+            commit_and_apply(io, &mut self.poisoned, &j, target_len)?;
+        } else {
+            let mut j = JournalWriter::new(past_both + if plan.overlaps { block_len } else { 0 });
+            plan.journal(io, &mut j)?;
+            j.finish(io, target_len)?;
+            sync(io, &mut self.poisoned)?;
+            // Pass 3: replay it, make that durable, drop the journal.
+            let len = io.len().map_err(ContainerError::Io)?;
+            let footer = journal::find(io, len, self.header.container_end(self.num_extra))?
+                .ok_or(ContainerError::Bug("journal just written does not verify"))?;
+            journal::replay(io, &footer)?;
+            sync(io, &mut self.poisoned)?;
+            io.set_len(target_len).map_err(ContainerError::Io)?;
         }
-        if overlaps {
-            j.copy(io, old_elo, elo, block_len)?;
-        }
-        let mut fields = [0u8; 16];
-        fields[..8].copy_from_slice(&data_length.to_be_bytes());
-        fields[8..].copy_from_slice(&elo.to_be_bytes());
-        j.bytes(io, DATA_LENGTH_OFFSET, &fields)?;
-        j.finish(io, target_len)?;
-        sync(io, &mut self.poisoned)?;
-
-        // Pass 3: replay it, make that durable, drop the journal.
-        let len = io.len().map_err(ContainerError::Io)?;
-        let footer = journal::find(io, len, self.header.container_end(self.num_extra))?
-            .ok_or(ContainerError::Bug("journal just written does not verify"))?;
-        journal::replay(io, &footer)?;
-        sync(io, &mut self.poisoned)?;
-        self.io.set_len(target_len).map_err(ContainerError::Io)?;
         self.header.data_length = data_length;
         self.header.extra_lease_offset = elo;
         Ok(())
@@ -443,9 +441,22 @@ impl<IO: ShareIo> MutableContainer<IO> {
         if self.poisoned {
             return Err(ContainerError::Poisoned);
         }
-        self.io
-            .write_at(lease_slot_offset(self.header.extra_lease_offset, i), record)
-            .map_err(ContainerError::Io)?;
+        let at = lease_slot_offset(self.header.extra_lease_offset, i);
+        let len = self.io.len().map_err(ContainerError::Io)?;
+        if at + MUTABLE_LEASE_SIZE as u64 <= len {
+            let mut count = JournalWriter::counting();
+            count.bytes(&mut self.io, at, record)?;
+            if self
+                .io
+                .log_begin(count.body_len())
+                .map_err(ContainerError::Io)?
+            {
+                let mut j = JournalWriter::to_log();
+                j.bytes(&mut self.io, at, record)?;
+                return commit_and_apply(&mut self.io, &mut self.poisoned, &j, len);
+            }
+        }
+        self.io.write_at(at, record).map_err(ContainerError::Io)?;
         sync(&mut self.io, &mut self.poisoned)
     }
 
@@ -621,4 +632,83 @@ fn read_count<IO: ShareIo>(
     let mut raw = [0u8; 4];
     io.read_at(at, &mut raw).map_err(ContainerError::Io)?;
     Ok(u32::from_be_bytes(raw))
+}
+
+/// What a `writev` journals, computed once and journaled in one or two passes.
+struct WritevPlan<'a> {
+    datav: &'a [(u64, &'a [u8])],
+    file_len: u64,
+    old_data_length: u64,
+    data_length: u64,
+    old_elo: u64,
+    elo: u64,
+    block_len: u64,
+    moves: bool,
+    overlaps: bool,
+    past_both: u64,
+}
+
+impl WritevPlan<'_> {
+    /// Journals the update's entries into `j`, in the order they are applied.
+    fn journal<IO: ShareIo>(
+        &self,
+        io: &mut IO,
+        j: &mut JournalWriter,
+    ) -> ContainerResult<(), IO::Error> {
+        if self.moves {
+            let first = if self.overlaps {
+                self.past_both
+            } else {
+                self.elo
+            };
+            j.copy(io, self.old_elo, first, self.block_len)?;
+            j.bytes(io, DATA_LENGTH_OFFSET + 8, &first.to_be_bytes())?;
+        }
+        let mut cur = self.old_data_length;
+        for (offset, data) in self.datav {
+            let end = offset + data.len() as u64;
+            if end >= cur {
+                // Only bytes the file holds now can be stale; past its end the device
+                // reads zeros, so zeroing there would cost O(offset) (fuzz: request_decode).
+                let from = DATA_OFFSET + cur;
+                let to = (DATA_OFFSET + offset).min(self.file_len);
+                if to > from {
+                    j.zeros(io, from, to - from)?;
+                }
+                cur = end;
+            }
+            j.bytes(io, DATA_OFFSET + offset, data)?;
+        }
+        if self.overlaps {
+            j.copy(io, self.old_elo, self.elo, self.block_len)?;
+        }
+        let mut fields = [0u8; 16];
+        fields[..8].copy_from_slice(&self.data_length.to_be_bytes());
+        fields[8..].copy_from_slice(&self.elo.to_be_bytes());
+        j.bytes(io, DATA_LENGTH_OFFSET, &fields)
+    }
+}
+
+/// Seals the log record `j` wrote (the commit point), applies it to the device without
+/// syncing, and tells the log. A failure to seal is ambiguous (the record may be durable)
+/// and one to apply leaves the update to the log's replay: both poison the container.
+fn commit_and_apply<IO: ShareIo>(
+    io: &mut IO,
+    poisoned: &mut bool,
+    j: &JournalWriter,
+    target_len: u64,
+) -> ContainerResult<(), IO::Error> {
+    if *poisoned {
+        return Err(ContainerError::Poisoned);
+    }
+    let result = io
+        .log_commit(j.entries(), target_len)
+        .map_err(ContainerError::Io)
+        .and_then(|()| journal::replay_log(io, j.entries(), j.body_len()))
+        .and_then(|()| io.set_len(target_len).map_err(ContainerError::Io))
+        .and_then(|()| io.log_applied().map_err(ContainerError::Io));
+    if result.is_err() {
+        *poisoned = true;
+    }
+    result
 }

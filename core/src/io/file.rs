@@ -6,15 +6,22 @@ use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
 use super::{ErrorType, ShareIo};
+use crate::store::wal::WalLink;
 use crate::store::{Durability, FsError};
 
 /// A share container in a file.
+///
+/// A published share opened by a durable [`crate::store::FsStore`] is linked to the
+/// store's write-ahead log (docs/format.md §5a): its `log_*` methods keep records there,
+/// and a write of its own to a share with live records first checkpoints the log, so that
+/// no later replay of them can undo the write.
 #[derive(Debug)]
 pub struct FileIo {
     file: File,
     durable: bool,
     read_only: bool,
     path: Option<PathBuf>,
+    wal: Option<WalLink>,
 }
 
 impl FileIo {
@@ -26,7 +33,29 @@ impl FileIo {
             durable: true,
             read_only: false,
             path: None,
+            wal: None,
         }
+    }
+
+    /// Links the device to its store's write-ahead log.
+    pub(crate) fn with_wal(mut self, link: WalLink) -> Self {
+        self.wal = Some(link);
+        self
+    }
+
+    /// Checkpoints the log first when this write is the device's own and the share has
+    /// live records.
+    fn before_own_write(&self) -> io::Result<()> {
+        match &self.wal {
+            Some(link) => link.before_own_write(),
+            None => Ok(()),
+        }
+    }
+
+    fn link(&mut self) -> io::Result<&mut WalLink> {
+        self.wal
+            .as_mut()
+            .ok_or_else(|| io::Error::other("the device has no write-ahead log"))
     }
 
     /// With [`Durability::NoSync`], [`ShareIo::sync`] does nothing: Tahoe 1.20's behaviour,
@@ -107,6 +136,7 @@ impl ShareIo for FileIo {
 
     fn write_at(&mut self, offset: u64, data: &[u8]) -> io::Result<()> {
         self.check_writable()?;
+        self.before_own_write()?;
         self.file
             .write_all_at(data, offset)
             .map_err(|e| self.err(e))
@@ -114,6 +144,7 @@ impl ShareIo for FileIo {
 
     fn set_len(&mut self, len: u64) -> io::Result<()> {
         self.check_writable()?;
+        self.before_own_write()?;
         self.file.set_len(len).map_err(|e| self.err(e))
     }
 
@@ -124,6 +155,36 @@ impl ShareIo for FileIo {
             self.file.sync_all().map_err(|e| self.err(e))
         } else {
             Ok(())
+        }
+    }
+
+    fn log_begin(&mut self, body_len: u64) -> io::Result<bool> {
+        if self.read_only || !self.durable {
+            return Ok(false);
+        }
+        match &mut self.wal {
+            Some(link) => link.begin(body_len),
+            None => Ok(false),
+        }
+    }
+
+    fn log_append(&mut self, bytes: &[u8]) -> io::Result<()> {
+        self.link()?.append(bytes)
+    }
+
+    fn log_commit(&mut self, entries: u32, target_len: u64) -> io::Result<()> {
+        self.link()?.commit(entries, target_len)
+    }
+
+    fn log_read(&mut self, offset: u64, buf: &mut [u8]) -> io::Result<()> {
+        self.link()?.read(offset, buf)
+    }
+
+    fn log_applied(&mut self) -> io::Result<()> {
+        let Self { file, wal, .. } = self;
+        match wal {
+            Some(link) => link.applied(file),
+            None => Err(io::Error::other("the device has no write-ahead log")),
         }
     }
 }

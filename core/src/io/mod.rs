@@ -47,6 +47,72 @@ pub trait ShareIo: ErrorType {
     fn set_len(&mut self, len: u64) -> Result<(), Self::Error>;
     /// After `Ok`, everything written before is durable.
     fn sync(&mut self) -> Result<(), Self::Error>;
+
+    /// Starts a record of `body_len` bytes in the device's update log, when it keeps one
+    /// beside the container (the file store's write-ahead log, `docs/format.md` §5a), so
+    /// that a multi-write update becomes atomic and durable with one sync of the log
+    /// instead of a journal in the container and two syncs of it.
+    ///
+    /// `Ok(false)`, the default, when the device has no log or the record does not fit
+    /// it: the container then journals in the share itself. After `Ok(true)` the
+    /// container appends exactly `body_len` bytes ([`Self::log_append`]: journal entries,
+    /// `format::journal`), seals the record ([`Self::log_commit`], the commit point),
+    /// applies it with ordinary writes without syncing, reading it back with
+    /// [`Self::log_read`], and calls [`Self::log_applied`]. The log keeps the record,
+    /// and replays it after a crash, until the device's writes are durable.
+    ///
+    /// # Errors
+    ///
+    /// Device errors.
+    fn log_begin(&mut self, body_len: u64) -> Result<bool, Self::Error> {
+        let _ = body_len;
+        Ok(false)
+    }
+
+    /// Appends bytes to the record [`Self::log_begin`] started. Only called after a
+    /// `log_begin` that returned `Ok(true)`; the default does nothing.
+    ///
+    /// # Errors
+    ///
+    /// Device errors.
+    fn log_append(&mut self, bytes: &[u8]) -> Result<(), Self::Error> {
+        let _ = bytes;
+        Ok(())
+    }
+
+    /// Seals the record (its `entries` and the container length `target_len` after it)
+    /// and makes it durable. After `Ok` the update is committed: a crash from here on
+    /// leaves it applied. A failure is ambiguous (the record may be durable), as a failed
+    /// [`Self::sync`]. Only called after a `log_begin` that returned `Ok(true)`.
+    ///
+    /// # Errors
+    ///
+    /// Device errors.
+    fn log_commit(&mut self, entries: u32, target_len: u64) -> Result<(), Self::Error> {
+        let _ = (entries, target_len);
+        Ok(())
+    }
+
+    /// Reads bytes of the sealed record's body at `offset` (to apply it). Only called
+    /// after a `log_commit` that returned `Ok`; the default leaves `buf` as it is.
+    ///
+    /// # Errors
+    ///
+    /// Device errors.
+    fn log_read(&mut self, offset: u64, buf: &mut [u8]) -> Result<(), Self::Error> {
+        let _ = (offset, buf);
+        Ok(())
+    }
+
+    /// The sealed record has been applied to the device (not synced). Only called after a
+    /// `log_commit` that returned `Ok`; the default does nothing.
+    ///
+    /// # Errors
+    ///
+    /// Device errors.
+    fn log_applied(&mut self) -> Result<(), Self::Error> {
+        Ok(())
+    }
 }
 
 impl<T: ShareIo + ?Sized> ShareIo for &mut T {
@@ -64,6 +130,21 @@ impl<T: ShareIo + ?Sized> ShareIo for &mut T {
     }
     fn sync(&mut self) -> Result<(), Self::Error> {
         T::sync(self)
+    }
+    fn log_begin(&mut self, body_len: u64) -> Result<bool, Self::Error> {
+        T::log_begin(self, body_len)
+    }
+    fn log_append(&mut self, bytes: &[u8]) -> Result<(), Self::Error> {
+        T::log_append(self, bytes)
+    }
+    fn log_commit(&mut self, entries: u32, target_len: u64) -> Result<(), Self::Error> {
+        T::log_commit(self, entries, target_len)
+    }
+    fn log_read(&mut self, offset: u64, buf: &mut [u8]) -> Result<(), Self::Error> {
+        T::log_read(self, offset, buf)
+    }
+    fn log_applied(&mut self) -> Result<(), Self::Error> {
+        T::log_applied(self)
     }
 }
 

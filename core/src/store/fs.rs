@@ -21,6 +21,7 @@ use std::vec::Vec;
 use nix::errno::Errno;
 use nix::fcntl::{Flock, FlockArg, OFlag};
 
+use super::wal::{SharedWal, WalCell, WalLink};
 use super::{Durability, ShareStore};
 use crate::io::FileIo;
 use crate::store::{StoreError, StoreResult};
@@ -77,13 +78,16 @@ pub struct FsStore {
     access: Access,
     /// Whether the previous writer stopped without dropping its store.
     interrupted: bool,
+    /// The write-ahead log (docs/format.md §5a) of a writer: recovered at the open, used
+    /// by the published shares it opens when durable.
+    wal: Option<SharedWal>,
 }
 
 /// How a store may use its directory.
 #[derive(Debug)]
 enum Access {
     /// The writer, holding the directory's lock (held, never read, until dropped).
-    Writer { _lock: DirLock },
+    Writer { lock: DirLock },
     /// Opened read-only: no lock, nothing created, removed or written.
     ReadOnly,
     /// A writer without the lock (tests of what the filesystem arbitrates alone, as
@@ -103,6 +107,9 @@ struct DirLock {
     /// Whether the lock file held a holder's text when taken: its holder stopped without
     /// dropping the store (a clean drop empties the file).
     previous_holder_died: bool,
+    /// Keep the text at the drop: the store is not left clean (its write-ahead log holds
+    /// an update it could not apply).
+    keep_text: bool,
 }
 
 impl DirLock {
@@ -159,6 +166,7 @@ impl DirLock {
         Ok(Self {
             file,
             previous_holder_died,
+            keep_text: false,
         })
     }
 }
@@ -167,7 +175,9 @@ impl Drop for DirLock {
     fn drop(&mut self) {
         // The next reader of the file finds no stale holder (a killed holder leaves its
         // text; `lock_holder` then sees the lock free and ignores it).
-        let _ = self.file.set_len(0);
+        if !self.keep_text {
+            let _ = self.file.set_len(0);
+        }
     }
 }
 
@@ -309,7 +319,7 @@ impl FsStore {
         fs::create_dir_all(&root).map_err(at(&root))?;
         let lock = DirLock::acquire(&root, durability == Durability::Durable)?;
         let interrupted = lock.previous_holder_died;
-        let mut store = Self::writer(root, durability, Access::Writer { _lock: lock })?;
+        let mut store = Self::writer(root, durability, Access::Writer { lock })?;
         store.interrupted = interrupted;
         Ok(store)
     }
@@ -337,6 +347,7 @@ impl FsStore {
             durability: Durability::NoSync,
             access: Access::ReadOnly,
             interrupted: false,
+            wal: None,
         })
     }
 
@@ -363,14 +374,23 @@ impl FsStore {
         durability: Durability,
         access: Access,
     ) -> StoreResult<Self, io::Error> {
-        let store = Self {
+        let mut store = Self {
             root,
             durability,
             access,
             interrupted: false,
+            wal: None,
         };
         let incoming = store.incoming_root();
         fs::create_dir_all(&incoming).map_err(at(&incoming))?;
+        // Whatever the durability: a log left by a durable writer that died holds
+        // acknowledged updates, which are replayed before anything reads a share.
+        let (wal, replayed) =
+            WalCell::open(&store.root, &store.shares_root()).map_err(StoreError::Io)?;
+        store.wal = Some(wal);
+        if replayed > 0 {
+            store.interrupted = true;
+        }
         Ok(store)
     }
 
@@ -659,6 +679,20 @@ impl FsStore {
     }
 }
 
+impl Drop for FsStore {
+    /// A clean stop: the log's updates are made durable and its records dropped. If that
+    /// fails, the lock file keeps this holder's text, so that the next writer recovers.
+    fn drop(&mut self) {
+        let clean = match &self.wal {
+            Some(wal) => WalCell::lock(wal).and_then(|mut c| c.checkpoint()).is_ok(),
+            None => true,
+        };
+        if let (false, Access::Writer { lock }) = (clean, &mut self.access) {
+            lock.keep_text = true;
+        }
+    }
+}
+
 impl ShareStore for FsStore {
     type Error = io::Error;
     type Io = FileIo;
@@ -668,7 +702,13 @@ impl ShareStore for FsStore {
         si: &StorageIndex,
         shnum: ShareNumber,
     ) -> StoreResult<Option<FileIo>, io::Error> {
-        self.open_file(&self.share_path(si, shnum), false)
+        let io = self.open_file(&self.share_path(si, shnum), false)?;
+        Ok(match (&self.wal, io) {
+            (Some(wal), Some(io)) if self.durable() => {
+                Some(io.with_wal(WalLink::new(wal.clone(), *si, shnum)))
+            }
+            (_, io) => io,
+        })
     }
 
     fn list(&mut self, si: &StorageIndex) -> StoreResult<ShareSet, io::Error> {
@@ -793,6 +833,14 @@ impl ShareStore for FsStore {
             Ok(_) => return Err(StoreError::NotAShare),
             Err(e) if e.kind() == ErrorKind::NotFound => return Err(StoreError::NoSuchShare),
             Err(e) => return Err(at(&path)(e)),
+        }
+        // A record of the log replayed after the removal would write into whatever
+        // share takes the name next: make the share's records dead first.
+        if let Some(wal) = &self.wal {
+            let mut cell = WalCell::lock(wal).map_err(at(&path))?;
+            if cell.is_dirty(si, shnum) {
+                cell.checkpoint().map_err(StoreError::Io)?;
+            }
         }
         fs::remove_file(&path).map_err(at(&path))?;
         self.sync_dir(&dir)?;

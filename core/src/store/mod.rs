@@ -12,6 +12,8 @@ mod faulty;
 mod fs;
 #[cfg(feature = "alloc")]
 mod memory;
+#[cfg(feature = "std")]
+pub(crate) mod wal;
 
 pub use error::{StoreError, StoreResult};
 #[cfg(feature = "_testing")]
@@ -23,6 +25,8 @@ pub use faulty::{
 pub use fs::{FsError, FsStore, LOCK_FILE_NAME};
 #[cfg(feature = "alloc")]
 pub use memory::{MemShare, MemStore};
+#[cfg(feature = "std")]
+pub use wal::WAL_FILE_NAME;
 
 use crate::io::{IoError, ShareIo};
 use crate::types::{ShareNumber, ShareSet, StorageIndex};
