@@ -163,6 +163,15 @@ fn tested_write(srv: &mut Srv, renew: bool) {
     slot_write(srv, SI_M, &w, renew, LATER);
 }
 
+/// A 1 KB mutable share with ten leases: four in the header, six extra.
+fn slot_with_extra_leases(srv: &mut Srv) {
+    new_slot(srv, SI_M, 1024);
+    for seed in 0..9 {
+        srv.add_lease(&SI_M, &renew(0x60 + seed), &cancel(0x60 + seed), 1, NOW)
+            .unwrap();
+    }
+}
+
 /// Adds a lease of secrets from `seed` to the `shares` shares of `si`.
 fn new_lease(srv: &mut Srv, si: StorageIndex, seed: u8, shares: usize) {
     let n = srv
@@ -269,26 +278,14 @@ fn mutable_scenarios() -> Vec<Scenario> {
             // The case issue 14 names: a 1 KB mutable share with six extra leases (ten in
             // all) grown to 50 KB, moving the extra leases.
             name: "mutable_grow_extra_leases",
-            setup: |srv| {
-                new_slot(srv, SI_M, 1024);
-                for seed in 0..9 {
-                    srv.add_lease(&SI_M, &renew(0x60 + seed), &cancel(0x60 + seed), 1, NOW)
-                        .unwrap();
-                }
-            },
+            setup: slot_with_extra_leases,
             op: Op::Call(|srv| write_slot(srv, SI_M, 1024, &bytes(0x99, 49 * 1024), false, LATER)),
         },
         Scenario {
             // A growth smaller than the extra-lease block: its new place overlaps the old
             // one, so the block goes through a scratch place past both (docs/format.md §6.6).
             name: "mutable_grow_overlapping",
-            setup: |srv| {
-                new_slot(srv, SI_M, 1024);
-                for seed in 0..9 {
-                    srv.add_lease(&SI_M, &renew(0x60 + seed), &cancel(0x60 + seed), 1, NOW)
-                        .unwrap();
-                }
-            },
+            setup: slot_with_extra_leases,
             op: Op::Call(|srv| write_slot(srv, SI_M, 1000, &bytes(0x98, 124), false, LATER)),
         },
         Scenario {

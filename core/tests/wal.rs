@@ -23,12 +23,16 @@ fn open(dir: &Path) -> Server<FsStore> {
 
 /// Writes `data` at `offset` of share 0 of `SI` (creating it), without tests.
 fn write(srv: &mut Server<FsStore>, offset: u64, data: &[u8]) {
-    let writes = [(offset, data)];
+    update(srv, &[(offset, data)], None);
+}
+
+/// A test-and-write of share 0 of `SI` without tests.
+fn update(srv: &mut Server<FsStore>, writes: &[(u64, &[u8])], new_length: Option<u64>) {
     let w = SlotWrite {
         share_number: sn(0),
         tests: &[],
-        writes: &writes,
-        new_length: None,
+        writes,
+        new_length,
     };
     let out = srv
         .slot_testv_and_readv_and_writev(
@@ -61,12 +65,18 @@ fn crash_copy(from: &Path, to: &Path, share: &Path, old: &[u8]) {
     fs::write(to.join(LOCK_FILE_NAME), "pid 1 on gone, since then\n").unwrap();
 }
 
+/// A store in `dir` whose share 0 of `SI` holds `fill` (1000 bytes), and that share's path.
+fn with_share(dir: &Path, fill: u8) -> (Server<FsStore>, std::path::PathBuf) {
+    let mut srv = open(dir);
+    write(&mut srv, 0, &[fill; 1000]);
+    let share = srv.store().share_path(&SI, sn(0));
+    (srv, share)
+}
+
 #[test]
 fn an_update_only_the_log_holds_is_replayed_at_the_next_open() {
     let (dir, copy) = (TempDir::new("wal-live"), TempDir::new("wal-live-copy"));
-    let mut srv = open(dir.path());
-    write(&mut srv, 0, &[1; 1000]);
-    let share = srv.store().share_path(&SI, sn(0));
+    let (mut srv, share) = with_share(dir.path(), 1);
     let old = fs::read(&share).unwrap();
     // In place: through the log.
     write(&mut srv, 100, &[2; 300]);
@@ -91,9 +101,7 @@ fn an_update_only_the_log_holds_is_replayed_at_the_next_open() {
 #[test]
 fn a_clean_stop_leaves_no_live_record() {
     let (dir, copy) = (TempDir::new("wal-clean"), TempDir::new("wal-clean-copy"));
-    let mut srv = open(dir.path());
-    write(&mut srv, 0, &[1; 1000]);
-    let share = srv.store().share_path(&SI, sn(0));
+    let (mut srv, share) = with_share(dir.path(), 1);
     write(&mut srv, 0, &[3; 10]);
     drop(srv);
     // The share is durable and the record dead: putting other bytes in the share (as a
@@ -110,11 +118,10 @@ fn a_clean_stop_leaves_no_live_record() {
 #[test]
 fn a_write_of_the_share_itself_after_logged_ones_is_never_undone_by_a_replay() {
     let (dir, copy) = (TempDir::new("wal-order"), TempDir::new("wal-order-copy"));
-    let mut srv = open(dir.path());
-    write(&mut srv, 0, &[1; 1000]);
-    let share = srv.store().share_path(&SI, sn(0));
-    write(&mut srv, 0, &[2; 1000]); // in place: logged
-                                    // Growing: journaled in the share itself, after a checkpoint of the log.
+    let (mut srv, share) = with_share(dir.path(), 1);
+    // In place: logged.
+    write(&mut srv, 0, &[2; 1000]);
+    // Growing: journaled in the share itself, after a checkpoint of the log.
     write(&mut srv, 0, &[4; 2000]);
     let now = fs::read(&share).unwrap();
     crash_copy(dir.path(), copy.path(), &share, &now);
@@ -125,26 +132,11 @@ fn a_write_of_the_share_itself_after_logged_ones_is_never_undone_by_a_replay() {
 #[test]
 fn a_removed_share_takes_its_records_with_it() {
     let (dir, copy) = (TempDir::new("wal-remove"), TempDir::new("wal-remove-copy"));
-    let mut srv = open(dir.path());
-    write(&mut srv, 0, &[1; 1000]);
-    let share = srv.store().share_path(&SI, sn(0));
-    write(&mut srv, 0, &[2; 500]); // logged
-                                   // A zero-length write deletes the share; a new one takes its name.
-    let w = SlotWrite {
-        share_number: sn(0),
-        tests: &[],
-        writes: &[],
-        new_length: Some(0),
-    };
-    srv.slot_testv_and_readv_and_writev(
-        &SI,
-        &slot_secrets(3),
-        &[w],
-        &[],
-        LeaseUpdate::NoChange,
-        NOW,
-    )
-    .unwrap();
+    let (mut srv, share) = with_share(dir.path(), 1);
+    // Logged.
+    write(&mut srv, 0, &[2; 500]);
+    // A zero-length write deletes the share; a new one takes its name.
+    update(&mut srv, &[], Some(0));
     write(&mut srv, 0, &[9; 600]);
     let now = fs::read(&share).unwrap();
     crash_copy(dir.path(), copy.path(), &share, &now);
@@ -163,9 +155,7 @@ fn without_fsync_nothing_is_logged_and_a_reader_never_replays() {
 
     // A live record, found by a read-only opener: left for the writer.
     let (live, copy) = (TempDir::new("wal-ro"), TempDir::new("wal-ro-copy"));
-    let mut srv = open(live.path());
-    write(&mut srv, 0, &[1; 1000]);
-    let share = srv.store().share_path(&SI, sn(0));
+    let (mut srv, share) = with_share(live.path(), 1);
     let old = fs::read(&share).unwrap();
     write(&mut srv, 0, &[5; 10]);
     crash_copy(live.path(), copy.path(), &share, &old);

@@ -197,18 +197,23 @@ impl Wal {
         File::open(dir)
             .and_then(|d| d.sync_all())
             .map_err(|e| FsError::wrap(dir, e))?;
-        Ok(Self {
+        Ok(Self::at_start(file, path, shares_root, 1, capacity))
+    }
+
+    /// A log whose next record is number 0 of `epoch` at [`FIRST_RECORD`].
+    fn at_start(file: File, path: PathBuf, shares_root: &Path, epoch: u64, capacity: u64) -> Self {
+        Self {
             file,
             path,
             shares_root: shares_root.to_path_buf(),
-            epoch: 1,
+            epoch,
             capacity,
             pos: FIRST_RECORD,
             seq: 0,
             dirty: BTreeMap::new(),
             current: None,
             wedged: None,
-        })
+        }
     }
 
     /// Opens the log in `dir` if there is one, replays every live record into its share,
@@ -227,18 +232,7 @@ impl Wal {
             Err(e) => return Err(FsError::wrap(&path, e)),
         };
         let capacity = file.metadata().map_err(|e| FsError::wrap(&path, e))?.len();
-        let mut wal = Self {
-            file,
-            path,
-            shares_root: shares_root.to_path_buf(),
-            epoch: 0,
-            capacity,
-            pos: FIRST_RECORD,
-            seq: 0,
-            dirty: BTreeMap::new(),
-            current: None,
-            wedged: None,
-        };
+        let mut wal = Self::at_start(file, path, shares_root, 0, capacity);
         let mut raw = [0u8; 64];
         let header = if capacity >= 64 {
             wal.file
