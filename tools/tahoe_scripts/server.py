@@ -67,9 +67,10 @@ CRAWLER_FILES = frozenset(
     }
 )
 
-#: The lock file of a tahoe-shares writer (docs/storage-directory.md); Tahoe ignores it.
-#: It is not share storage and is left out of the comparison.
+#: The lock file of a tahoe-shares writer and its write-ahead log (docs/format.md §8 and
+#: §5a); Tahoe ignores both. They are not share storage and are left out of the comparison.
 LOCK_FILE = "tahoe-shares.lock"
+WAL_FILE = "tahoe-shares.wal"
 
 
 def _error(kind: str, **extra: Any) -> Result:
@@ -488,7 +489,7 @@ def snapshot(storedir: str | os.PathLike[str]) -> dict[str, bytes]:
     files = {}
     for path in sorted(root.rglob("*")):
         rel = path.relative_to(root).as_posix()
-        skipped = rel in CRAWLER_FILES or rel == LOCK_FILE
+        skipped = rel in CRAWLER_FILES or rel in (LOCK_FILE, WAL_FILE)
         if skipped or path.is_symlink() or not path.is_file():
             continue
         files[rel] = path.read_bytes()
