@@ -475,7 +475,9 @@ class StorageServer(_TahoeStorageServer):
         for (_, length) in readv:
             precondition(length >= 0, length)
         try:
-            result = self._native.slot_readv(storage_index, set(shares), [(o, l) for (o, l) in readv])
+            # The read vector goes as the caller built it (the loop above has unpacked
+            # every pair as Tahoe's server does); the binding converts it.
+            result = self._native.slot_readv(storage_index, set(shares), readv)
         except _native.Error as e:
             raise _translate(e, self._bucket_path(storage_index)) from e
         self.add_latency("readv", self._clock.seconds() - start)
