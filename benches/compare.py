@@ -17,8 +17,9 @@ rate of each, its ratio to Tahoe's, and peak memory; it is printed and written t
 its figures), and ``benches/RESULTS.svg`` beside it charts every column's ratio to Tahoe's
 (durable columns included). Speed is only ever measured here, never asserted in tests.
 
-Usage: ``python benches/compare.py [--quick] [--no-huge] [--out benches/RESULTS.md]``
-(``--quick`` shrinks every count, for trying the harness out).
+Usage: ``python benches/compare.py [--quick] [--no-huge] [--settle SECONDS] [--out
+benches/RESULTS.md]`` (``--quick`` shrinks every count, for trying the harness out;
+``--settle`` waits after the sync before each mix, see RESULTS.md).
 """
 
 from __future__ import annotations
@@ -298,10 +299,13 @@ OPS = [
 
 
 def run_one(kind: str, mode: str, size: int, durable: bool, counts: dict[str, int],
-            tmp_root: str) -> dict[str, Any]:
+            tmp_root: str, settle: float = 0.0) -> dict[str, Any]:
     d = tempfile.mkdtemp(prefix=f"{kind}-{mode}-", dir=tmp_root)
     # Earlier runs' dirty pages would otherwise be written back during this one.
     os.sync()
+    # Directories an earlier run removed stay "recently deleted" to ext4's inode allocator
+    # (without a journal) for 60 s, which slows this run's mkdir and create (RESULTS.md).
+    time.sleep(settle)
     # The directory is removed at the end of the run (see main()).
     store = os.path.join(d, "storage")
     if kind in ("rust", "raw"):
@@ -364,6 +368,9 @@ def main() -> None:
     ap.add_argument("--no-huge", action="store_true", help="skip the 1 GiB uploads")
     ap.add_argument("--out", default=os.path.join(ROOT, "benches", "RESULTS.md"))
     ap.add_argument("--tmp", default=os.path.join(ROOT, "target", "bench-tmp"))
+    ap.add_argument("--settle", type=float, default=0.0, metavar="SECONDS",
+                    help="wait this long after the sync before each mix (60 outlasts ext4's "
+                         "recently-deleted inode window)")
     args = ap.parse_args()
     if not os.path.exists(RUST_BIN):
         raise SystemExit(f"{RUST_BIN} missing: cargo build --release -p tahoe-shares-benches")
@@ -400,7 +407,8 @@ def main() -> None:
         for key, mode, size in passes:
             for label, kind, durable in CONFIGS:
                 t = time.time()
-                results[label][key] = run_one(kind, mode, size, durable, counts, scratch)
+                results[label][key] = run_one(kind, mode, size, durable, counts, scratch,
+                                              args.settle if mode == "mix" else 0.0)
                 print(f"  {key} {label}: {time.time() - t:.1f} s", file=sys.stderr, flush=True)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
@@ -426,7 +434,9 @@ def main() -> None:
         "- No fsync anywhere in the first five columns, as Tahoe (the native server with "
         "`durable=False`, `FsStore` with `Durability::NoSync`); the durable columns fsync "
         "files and directories at every commit point (raw: one fsync after the upload).",
-        f"- Counts: {counts}; one run each, so expect ±10-20 % noise on this shared machine.",
+        f"- Counts: {counts}; one run each, so expect ±10-20 % noise on this shared machine."
+        + (f" Each mix ran {args.settle:g} s after the sync before it (`--settle`)."
+           if args.settle else ""),
         "",
     ]
     picture = (f"![Each column's rate as a multiple of Tahoe's, per operation]"
