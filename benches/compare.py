@@ -13,10 +13,13 @@ all without fsync, as Tahoe (``durable=False``, ``Durability::NoSync``), then on
 with ours durable (and raw with one fsync at the end of the upload). Each implementation
 runs in its own subprocess, so its peak RSS (``VmHWM``) is its own. The table gives the
 rate of each, its ratio to Tahoe's, and peak memory; it is printed and written to
-``benches/RESULTS.md``. Speed is only ever measured here, never asserted in tests.
+``benches/RESULTS.md``, with the goals of the performance issue (each met or MISSED, with
+its figures), and ``benches/RESULTS.svg`` beside it charts every column's ratio to Tahoe's
+(durable columns included). Speed is only ever measured here, never asserted in tests.
 
-Usage: ``python benches/compare.py [--quick] [--no-huge] [--out benches/RESULTS.md]``
-(``--quick`` shrinks every count, for trying the harness out).
+Usage: ``python benches/compare.py [--quick] [--no-huge] [--settle SECONDS] [--out
+benches/RESULTS.md]`` (``--quick`` shrinks every count, for trying the harness out;
+``--settle`` waits after the sync before each mix, see RESULTS.md).
 """
 
 from __future__ import annotations
@@ -225,6 +228,13 @@ def run_worker(kind: str, mode: str, storedir: str, size: int, durable: bool,
                counts: dict[str, int]) -> dict[str, Any]:
     impl: Impl = Native(storedir, durable) if kind == "native" else TahoeLike(kind, storedir, durable)
     out: dict[str, Any] = {}
+    # Every payload of the timed loops built before they start: the small uploads use 256
+    # patterns, each ~70 µs to build in Python the first time (the Rust harness takes ~1 µs),
+    # which the Python rows (Tahoe's included) would otherwise count as theirs.
+    for seed in range(256):
+        pattern(SMALL_SHARE, seed)
+    for round_ in range(2):
+        _slot_tw(0, round_)
 
     def timed(name: str, unit: str, amount: float, f: Callable[[], Any]) -> Any:
         t = time.perf_counter()
@@ -289,10 +299,13 @@ OPS = [
 
 
 def run_one(kind: str, mode: str, size: int, durable: bool, counts: dict[str, int],
-            tmp_root: str) -> dict[str, Any]:
+            tmp_root: str, settle: float = 0.0) -> dict[str, Any]:
     d = tempfile.mkdtemp(prefix=f"{kind}-{mode}-", dir=tmp_root)
     # Earlier runs' dirty pages would otherwise be written back during this one.
     os.sync()
+    # Directories an earlier run removed stay "recently deleted" to ext4's inode allocator
+    # (without a journal) for 60 s, which slows this run's mkdir and create (RESULTS.md).
+    time.sleep(settle)
     # The directory is removed at the end of the run (see main()).
     store = os.path.join(d, "storage")
     if kind in ("rust", "raw"):
@@ -355,6 +368,9 @@ def main() -> None:
     ap.add_argument("--no-huge", action="store_true", help="skip the 1 GiB uploads")
     ap.add_argument("--out", default=os.path.join(ROOT, "benches", "RESULTS.md"))
     ap.add_argument("--tmp", default=os.path.join(ROOT, "target", "bench-tmp"))
+    ap.add_argument("--settle", type=float, default=0.0, metavar="SECONDS",
+                    help="wait this long after the sync before each mix (60 outlasts ext4's "
+                         "recently-deleted inode window)")
     args = ap.parse_args()
     if not os.path.exists(RUST_BIN):
         raise SystemExit(f"{RUST_BIN} missing: cargo build --release -p tahoe-shares-benches")
@@ -391,7 +407,8 @@ def main() -> None:
         for key, mode, size in passes:
             for label, kind, durable in CONFIGS:
                 t = time.time()
-                results[label][key] = run_one(kind, mode, size, durable, counts, scratch)
+                results[label][key] = run_one(kind, mode, size, durable, counts, scratch,
+                                              args.settle if mode == "mix" else 0.0)
                 print(f"  {key} {label}: {time.time() - t:.1f} s", file=sys.stderr, flush=True)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
@@ -417,10 +434,15 @@ def main() -> None:
         "- No fsync anywhere in the first five columns, as Tahoe (the native server with "
         "`durable=False`, `FsStore` with `Durability::NoSync`); the durable columns fsync "
         "files and directories at every commit point (raw: one fsync after the upload).",
-        f"- Counts: {counts}; one run each, so expect ±10-20 % noise on this shared machine.",
+        f"- Counts: {counts}; one run each, so expect ±10-20 % noise on this shared machine."
+        + (f" Each mix ran {args.settle:g} s after the sync before it (`--settle`)."
+           if args.settle else ""),
         "",
     ]
-    body = "\n".join(header) + "\n" + table + "\n" + goals(results) + "\n" + "\n".join(notes) + "\n"
+    picture = (f"![Each column's rate as a multiple of Tahoe's, per operation]"
+               f"({os.path.splitext(os.path.basename(args.out))[0]}.svg)\n")
+    body = ("\n".join(header) + "\n" + table + "\n" + picture + "\n" + goals(results) + "\n"
+            + "\n".join(notes) + "\n")
     # The system-call census (`make bench-syscalls`, between its own markers) and the
     # analysis written by hand below its marker are kept across runs.
     kept = ""
@@ -432,7 +454,10 @@ def main() -> None:
             kept = old[min(starts):]
     with open(args.out, "w") as f:
         f.write(body + ("\n" + kept if kept else ""))
-    print(f"wrote {args.out}", file=sys.stderr)
+    svg = os.path.splitext(args.out)[0] + ".svg"
+    with open(svg, "w") as f:
+        f.write(chart(results, counts, big))
+    print(f"wrote {args.out} and {svg}", file=sys.stderr)
 
 
 def render(results: dict[str, dict[str, Any]], counts: dict[str, int], big: int, huge: int,
@@ -490,38 +515,58 @@ def render(results: dict[str, dict[str, Any]], counts: dict[str, int], big: int,
     return "\n".join(lines) + "\n"
 
 
-def goals(results: dict[str, dict[str, Any]]) -> str:
-    tahoe = results["Tahoe 1.20 (Python)"]["mix"]["results"]
-    rust = results["Rust Server<FsStore>"]
-    native = results["native Python"]["mix"]["results"]
-    raw = results["raw pwrite/pread"]
+# The small operations of the mix, for the goals.
+SMALL_OPS = ("small_upload", "renew_lease", "slot_create", "slot_write", "slot_readv")
 
-    def ratio(r: dict[str, Any], op: str) -> float:
+
+def goals(results: dict[str, dict[str, Any]]) -> str:
+    """The goal lines: each says met or MISSED with its figures, the drop-in (what an
+    operator gets from ``install()``) first."""
+    mix = {label: res["mix"]["results"] for label, res in results.items()}
+    tahoe = mix["Tahoe 1.20 (Python)"]
+    durable, dropin = mix["drop-in, durable"], mix["drop-in"]
+    native, rust = mix["native Python"], mix["Rust Server<FsStore>"]
+
+    def vs_tahoe(r: dict[str, Any], op: str) -> float:
         return r[op]["value"] / tahoe[op]["value"]
 
-    small_ops = ("small_upload", "renew_lease", "slot_create", "slot_write", "slot_readv")
+    def figures(r: dict[str, Any], ops: tuple[str, ...]) -> str:
+        return ", ".join(f"{op} {vs_tahoe(r, op):.2f}×" for op in ops)
+
     lines = ["## Goals (this run)", ""]
 
     def goal(text: str, ok: bool) -> None:
         lines.append(f"- {'met' if ok else 'MISSED'}: {text}")
 
-    r = ratio(rust["mix"]["results"], "add_lease")
-    goal(f"add_lease with many leases ≥100× Tahoe: Rust {r:.0f}×, native Python "
-         f"{ratio(native, 'add_lease'):.0f}×", r >= 100)
-    worst = min(small_ops, key=lambda op: ratio(rust["mix"]["results"], op))
-    r = ratio(rust["mix"]["results"], worst)
-    goal("small-operation mixes ≥10× Tahoe: Rust " + ", ".join(
-        f"{op} {ratio(rust['mix']['results'], op):.1f}×" for op in small_ops)
-        + "; native Python " + ", ".join(f"{op} {ratio(native, op):.1f}×" for op in small_ops),
-        r >= 10)
+    worst = min(vs_tahoe(durable, op) for op in SMALL_OPS)
+    goal(f"durable drop-in (as installed) ≥1.0× Tahoe on every small operation (aim 2×: "
+         f"{'reached' if worst >= 2 else 'not reached'}): {figures(durable, SMALL_OPS)}",
+         worst >= 1.0)
+    r, r_nosync = vs_tahoe(durable, "add_lease"), vs_tahoe(dropin, "add_lease")
+    goal(f"add_lease with many leases ≥100× Tahoe: durable drop-in {r:.0f}× (without fsync "
+         f"{r_nosync:.0f}×)", r >= 100)
+    raw_sync = mix["raw + fsync"]
+    parts, ok = [], True
     for op in ("upload", "read"):
-        r = rust["mix"]["results"][op]["value"] / raw["mix"]["results"][op]["value"]
-        goal(f"{op} of the 64 MiB share ≥0.9× raw: Rust {r:.2f}×", r >= 0.9)
-    if rust["up_huge"] is not None:
-        r = (rust["up_huge"]["results"]["upload"]["value"]
-             / raw["up_huge"]["results"]["upload"]["value"])
-        goal(f"upload of the 1 GiB share ≥0.9× raw: Rust {r:.2f}×", r >= 0.9)
-    if rust["up_huge"] is not None:
+        x = durable[op]["value"] / raw_sync[op]["value"]
+        parts.append(f"{op} {x:.2f}×")
+        ok = ok and x >= 0.9
+    huge = results["drop-in, durable"]["up_huge"], results["raw + fsync"]["up_huge"]
+    if huge[0] is not None and huge[1] is not None:
+        x = huge[0]["results"]["upload"]["value"] / huge[1]["results"]["upload"]["value"]
+        parts.append(f"1 GiB upload {x:.2f}×")
+        ok = ok and x >= 0.9
+    goal("durable drop-in's large upload and read ≥0.9× raw pwrite/pread + one fsync: "
+         + ", ".join(parts), ok)
+    worst = min(vs_tahoe(dropin, op) for op in SMALL_OPS)
+    goal(f"drop-in without fsync ≥3× Tahoe on every small operation: "
+         f"{figures(dropin, SMALL_OPS)}", worst >= 3.0)
+    ops = SMALL_OPS + ("add_lease", "upload", "read")
+    ratios = {op: native[op]["value"] / rust[op]["value"] for op in ops}
+    goal("native Python within 1.3× of Rust (native/Rust ≥ 0.77) on every operation: "
+         + ", ".join(f"{op} {x:.2f}" for op, x in ratios.items()),
+         min(ratios.values()) >= 1 / 1.3)
+    if results["Rust Server<FsStore>"]["up_huge"] is not None:
         parts = []
         ok = True
         for label, res in results.items():
@@ -531,6 +576,99 @@ def goals(results: dict[str, dict[str, Any]]) -> str:
             ok = ok and b <= a * 1.1 + 4
         goal("peak memory independent of share size (64 MiB → 1 GiB upload): " + "; ".join(parts), ok)
     return "\n".join(lines) + "\n"
+
+
+# --- the chart ----------------------------------------------------------------------------
+
+# One colour per implementation; its durable column is a light tint of it, outlined.
+CHART_COLOURS = {"dropin": "#1f77b4", "native": "#2ca02c", "rust": "#d62728", "raw": "#7f7f7f"}
+
+
+def _tint(colour: str) -> str:
+    """``colour`` mixed 60/40 with white."""
+    rgb = [int(colour[i:i + 2], 16) for i in (1, 3, 5)]
+    return "#" + "".join(f"{round(c + (255 - c) * 0.6):02x}" for c in rgb)
+
+
+def _bar_style(kind: str, durable: bool) -> str:
+    colour = CHART_COLOURS.get(kind, "#000000")
+    if durable:
+        return f'fill="{_tint(colour)}" stroke="{colour}" stroke-width="1"'
+    return f'fill="{colour}"'
+
+
+def chart(results: dict[str, dict[str, Any]], counts: dict[str, int], big: int) -> str:
+    """An SVG bar chart of every column's rate as a ratio to Tahoe's, per operation, on a
+    logarithmic axis with the goals' 1× and 3× marked (no dependency: written by hand)."""
+    import html
+    import math
+
+    tahoe = results["Tahoe 1.20 (Python)"]["mix"]["results"]
+    columns = [(label, kind, durable) for label, kind, durable in CONFIGS if kind != "tahoe"]
+    rows = []
+    for op, desc in OPS:
+        desc = desc.replace("64 MiB", f"{big // MIB} MiB").replace("2000", str(counts["leases"]))
+        bars = []
+        for label, kind, durable in columns:
+            r = results[label]["mix"]["results"].get(op)
+            base = tahoe.get(op)
+            bars.append(None if r is None or not base else r["value"] / base["value"])
+        rows.append((desc, bars))
+    lo, hi = 0.05, 1000.0
+    for _, bars in rows:
+        for x in bars:
+            if x is not None:
+                lo, hi = min(lo, x / 1.5), max(hi, x * 1.5)
+    lo = 10 ** math.floor(math.log10(lo))
+    hi = 10 ** math.ceil(math.log10(hi))
+    left, width, bar_h, gap, top = 330, 560, 7, 14, 60
+    split = 3  # between the columns without fsync and the durable ones
+    group_h = bar_h * len(columns) + split + gap
+    height = top + group_h * len(rows) + 40 + 18 * ((len(columns) + 1) // 2)
+
+    def x_of(v: float) -> float:
+        return left + width * (math.log10(v) - math.log10(lo)) / (math.log10(hi) - math.log10(lo))
+
+    out = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{left + width + 30}" height="{height}" '
+        'font-family="sans-serif" font-size="11">',
+        '<rect width="100%" height="100%" fill="white"/>',
+        f'<text x="{left}" y="20" font-size="13" font-weight="bold">Rate as a multiple of '
+        "Tahoe 1.20's own server (log scale; higher is better)</text>",
+        f'<text x="{left}" y="36">benches/RESULTS.md, this run; dark: no fsync, light: '
+        "durable (fsync); dashed: the goals' 1× and 3×</text>",
+    ]
+    decade = lo
+    while decade <= hi * 1.0001:
+        x = x_of(decade)
+        out.append(f'<line x1="{x:.1f}" y1="{top - 8}" x2="{x:.1f}" '
+                   f'y2="{top + group_h * len(rows)}" stroke="#ddd"/>')
+        out.append(f'<text x="{x:.1f}" y="{top - 12}" text-anchor="middle">{decade:g}×</text>')
+        decade *= 10
+    for mark in (1, 3):
+        x = x_of(mark)
+        out.append(f'<line x1="{x:.1f}" y1="{top - 8}" x2="{x:.1f}" '
+                   f'y2="{top + group_h * len(rows)}" stroke="black" stroke-dasharray="4,3"/>')
+    for i, (desc, bars) in enumerate(rows):
+        y0 = top + i * group_h
+        out.append(f'<text x="{left - 8}" y="{y0 + bar_h * len(columns) / 2 + 4:.1f}" '
+                   f'text-anchor="end">{html.escape(desc)}</text>')
+        for j, ((label, kind, durable), v) in enumerate(zip(columns, bars)):
+            if v is None:
+                continue
+            y = y0 + j * bar_h + (split if durable else 0)
+            w = max(x_of(v) - left, 1)
+            out.append(f'<rect x="{left}" y="{y}" width="{w:.1f}" height="{bar_h - 1}" '
+                       f'{_bar_style(kind, durable)}><title>{html.escape(label)}: {v:.2f}×'
+                       '</title></rect>')
+    y = top + group_h * len(rows) + 24
+    for j, (label, kind, durable) in enumerate(columns):
+        x, yy = left + (j % 2) * 280, y + (j // 2) * 18
+        out.append(f'<rect x="{x}" y="{yy - 9}" width="14" height="10" '
+                   f'{_bar_style(kind, durable)}/>')
+        out.append(f'<text x="{x + 20}" y="{yy}">{html.escape(label)}</text>')
+    out.append("</svg>")
+    return "\n".join(out) + "\n"
 
 
 if __name__ == "__main__":

@@ -173,6 +173,16 @@ fn share_set(obj: &Bound<'_, PyAny>) -> Result<ShareSet> {
     Ok(set)
 }
 
+/// A free-space answer of Python code: bytes, or None when it cannot tell.
+fn space_answer(v: &Bound<'_, PyAny>) -> Result<Option<u64>> {
+    if v.is_none() {
+        return Ok(None);
+    }
+    // Tahoe's measurement can be negative when the reserve exceeds the free space.
+    let n: i128 = v.extract().map_err(py_err)?;
+    Ok(Some(u64::try_from(n.max(0)).unwrap_or(u64::MAX)))
+}
+
 impl NativeStore {
     fn py_call<T>(
         obj: &Py<PyAny>,
@@ -372,24 +382,17 @@ impl ShareStore for NativeStore {
     }
 
     fn available_space(&mut self) -> Result<Option<u64>> {
-        let callable = match self {
-            Self::Fs { store, space: None } => return os(store.available_space()),
+        // One GIL acquisition for the call and the conversion of its answer: the drop-in
+        // asks twice per mutable write, from a call that released the GIL.
+        match self {
+            Self::Fs { store, space: None } => os(store.available_space()),
             Self::Fs { space: Some(f), .. } => {
-                Python::with_gil(|py| f.call0(py)).map_err(py_err)?
+                Python::with_gil(|py| space_answer(&f.bind(py).call0().map_err(py_err)?))
             }
-            Self::Python(o) => Self::py_call(o, |_, o| {
-                o.call_method0("available_space").map(Bound::unbind)
-            })?,
-        };
-        Python::with_gil(|py| {
-            let v = callable.bind(py);
-            if v.is_none() {
-                return Ok(None);
-            }
-            // Tahoe's measurement can be negative when the reserve exceeds the free space.
-            let n: i128 = v.extract().map_err(py_err)?;
-            Ok(Some(u64::try_from(n.max(0)).unwrap_or(u64::MAX)))
-        })
+            Self::Python(o) => Python::with_gil(|py| {
+                space_answer(&o.bind(py).call_method0("available_space").map_err(py_err)?)
+            }),
+        }
     }
 
     fn write_advisory(&mut self, name: &str, body: &[u8]) -> Result<()> {

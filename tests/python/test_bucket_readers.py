@@ -71,3 +71,20 @@ def test_drop_in_reader_of_a_deleted_share_raises_file_not_found(tmp_path: Path)
         readers[0].read(0, 4)
     assert info.value.filename == path
     assert readers[0].get_length() == 4
+
+
+def test_reader_of_a_share_cut_short_since_reads_what_it_holds(tmp_path: Path) -> None:
+    # A read is sized by the length the reader saw at opening; the share holds less now.
+    storage = tmp_path / "storage"
+    s = _server_with_shares(storage)
+    r = s.open_bucket(SI, 0)
+    path = storage / "shares" / storage_index_to_dir(SI) / "0"
+    # The v1 header with no lease (its count at 0x08), then 4 of the 10 data bytes.
+    with open(path, "r+b") as f:
+        f.seek(0x08)
+        f.write((0).to_bytes(4, "big"))
+        f.truncate(0x0C + 4)
+    assert r.length() == 10
+    assert r.read(0, 10) == b"0123"
+    assert r.read(2, 8) == b"23"
+    assert r.read(4, 6) == b""

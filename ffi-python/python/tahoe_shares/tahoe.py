@@ -53,10 +53,10 @@ class _Space:
     calling the core (``StorageServer._native`` sets ``current``)."""
 
     def __init__(self) -> None:
-        self.current: Optional[Any] = None
+        self.current: Optional["StorageServer"] = None
 
     def __call__(self) -> Optional[int]:
-        return self.current() if self.current is not None else None
+        return self.current.get_available_space() if self.current is not None else None
 
 
 class _Shared:
@@ -137,15 +137,22 @@ class BucketWriter(object):
     """
 
     def __init__(self, ss: "StorageServer", storage_index: bytes, shnum: int,
-                 upload_secret: bytes, max_size: int, clock: Any) -> None:
+                 upload_secret: bytes, max_size: int, clock: Any,
+                 bucket_dirs: Optional[tuple[str, str]] = None) -> None:
+        """``bucket_dirs``: the (incoming, final) bucket directories of the storage index,
+        when the caller has them (``allocate_buckets`` computes them once for all its
+        writers)."""
         self.ss = ss
         self._storage_index = storage_index
         self._shnum = shnum
         self._secret = upload_secret
         self._max_size = max_size
-        si_dir = storage_index_to_dir(storage_index)
-        self.incominghome = os.path.join(ss.incomingdir, si_dir, "%d" % shnum)
-        self.finalhome = os.path.join(ss.sharedir, si_dir, "%d" % shnum)
+        if bucket_dirs is None:
+            bucket_dirs = ss._bucket_dirs(storage_index)
+        # os.path.join's answer: neither directory ends in a separator.
+        name = "%s%d" % (os.sep, shnum)
+        self.incominghome = bucket_dirs[0] + name
+        self.finalhome = bucket_dirs[1] + name
         self.closed = False
         self.throw_out_all_data = ss.no_storage
         self._clock = clock
@@ -302,7 +309,7 @@ class StorageServer(_TahoeStorageServer):
             shared = None
         if shared is None or shared.server.closed:
             shared = _Shared(nodeid, discard_storage, durable)
-            shared.space.current = self.get_available_space
+            shared.space.current = self
             # Space is measured by Tahoe's own get_available_space of whichever drop-in
             # is calling (reserve and read-only applied there; tests replace its disk
             # statistics), so the core gets neither setting.
@@ -329,7 +336,7 @@ class StorageServer(_TahoeStorageServer):
         one retired by a newer node on its directory raises ServerClosed."""
         if self._shared.server.closed and not self._shared.retired:
             self._shared = self._attach(take_over=False)
-        self._shared.space.current = self.get_available_space
+        self._shared.space.current = self
         return self._shared.server
 
     @_native.setter
@@ -361,8 +368,9 @@ class StorageServer(_TahoeStorageServer):
         except _native.Error as e:
             raise _translate(e, self._bucket_path(storage_index)) from e
         bucketwriters = {}
+        dirs = self._bucket_dirs(storage_index) if allocated else None
         for shnum in sorted(allocated):
-            bw = BucketWriter(self, storage_index, shnum, secret, allocated_size, self._clock)
+            bw = BucketWriter(self, storage_index, shnum, secret, allocated_size, self._clock, dirs)
             bucketwriters[shnum] = bw
             self._bucket_writers[bw.incominghome] = bw
         self.add_latency("allocate", self._clock.seconds() - start)
@@ -370,6 +378,22 @@ class StorageServer(_TahoeStorageServer):
 
     def _bucket_path(self, storage_index: bytes) -> str:
         return os.path.join(self.sharedir, storage_index_to_dir(storage_index))
+
+    def _bucket_dirs(self, storage_index: bytes) -> tuple[str, str]:
+        """The incoming and the final bucket directory of a storage index, as Tahoe
+        names them."""
+        si_dir = storage_index_to_dir(storage_index)
+        return os.path.join(self.incomingdir, si_dir), os.path.join(self.sharedir, si_dir)
+
+    def add_latency(self, category: str, latency: float) -> None:
+        """Tahoe's ``add_latency``: keeps the latest 1000 samples of each category. Tahoe
+        keeps them by copying the latest 1000 into a new list on every call past the
+        1000th (~2 µs, seven times per small upload); this drops the oldest in place,
+        which leaves the same samples in the same order."""
+        samples = self.latencies[category]
+        samples.append(latency)
+        if len(samples) > 1000:
+            del samples[:-1000]
 
     def get_buckets(self, storage_index):
         start = self._clock.seconds()
@@ -421,19 +445,25 @@ class StorageServer(_TahoeStorageServer):
                                         read_vector, renew_leases=True):
         start = self._clock.seconds()
         self.count("writev")
-        tw = [
-            (shnum, ([(o, l, op, s) for (o, l, op, s) in testv],
-                     [(o, bytes(d)) for (o, d) in datav],
-                     new_length))
-            for shnum, (testv, datav, new_length) in test_and_write_vectors.items()
-        ]
         write_enabler, renew_secret, cancel_secret = secrets
+        if not isinstance(test_and_write_vectors, dict):
+            # Any mapping will do, as Tahoe's server only calls its items().
+            test_and_write_vectors = dict(test_and_write_vectors.items())
         try:
+            # The vectors go to the core as Tahoe's callers built them: the binding
+            # converts a dict of (tests, writes, new length) itself, without a copy of
+            # every vector in Python first.
             result = self._native.slot_testv_and_readv_and_writev(
-                storage_index, (write_enabler, renew_secret, cancel_secret), tw,
-                [(o, l) for (o, l) in read_vector],
+                storage_index, (write_enabler, renew_secret, cancel_secret),
+                test_and_write_vectors, read_vector,
                 renew_leases=bool(renew_leases), now=_now(self._clock),
             )
+        except TypeError:
+            # A malformed vector: the binding found it before reaching the core. Raise
+            # what Tahoe's server raises unpacking it (a ValueError for a wrong number of
+            # items), else the binding's TypeError.
+            _unpack_as_tahoe(test_and_write_vectors, read_vector)
+            raise
         except _native.Error as e:
             raise _translate(e, self._bucket_path(storage_index)) from e
         self.add_latency("writev", self._clock.seconds() - start)
@@ -445,7 +475,9 @@ class StorageServer(_TahoeStorageServer):
         for (_, length) in readv:
             precondition(length >= 0, length)
         try:
-            result = self._native.slot_readv(storage_index, set(shares), [(o, l) for (o, l) in readv])
+            # The read vector goes as the caller built it (the loop above has unpacked
+            # every pair as Tahoe's server does); the binding converts it.
+            result = self._native.slot_readv(storage_index, set(shares), readv)
         except _native.Error as e:
             raise _translate(e, self._bucket_path(storage_index)) from e
         self.add_latency("readv", self._clock.seconds() - start)
@@ -499,6 +531,18 @@ class StorageServer(_TahoeStorageServer):
             },
             b"application-version": allmydata.__full_version__.encode("utf-8"),
         }
+
+
+def _unpack_as_tahoe(test_and_write_vectors: dict, read_vector: Any) -> None:
+    """Unpacks test-and-write and read vectors as Tahoe's server does, raising what it
+    raises for a vector with the wrong number of items."""
+    for _shnum, (testv, datav, _new_length) in test_and_write_vectors.items():
+        for (_o, _l, _op, _s) in testv:
+            pass
+        for (_o, _d) in datav:
+            pass
+    for (_o, _l) in read_vector:
+        pass
 
 
 def _remote(f: Any, *args: Any, **kwargs: Any) -> defer.Deferred:
