@@ -100,9 +100,33 @@ fn stop(pair: Option<(Child, ChildStdin)>) {
     }
 }
 
-fn wait_port(port: u16, deadline: Instant, what: &str) {
+fn wait_port(port: u16, deadline: Instant, what: &str, dir: &Path) {
     while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "{what} did not listen on {port}");
+        if Instant::now() >= deadline {
+            let logs = std::fs::read_dir(dir)
+                .into_iter()
+                .flatten()
+                .flatten()
+                .filter_map(|e| {
+                    std::fs::read_to_string(
+                        e.path()
+                            .join(format!("{}.log", e.file_name().to_string_lossy())),
+                    )
+                    .ok()
+                })
+                .map(|t| {
+                    t.chars()
+                        .rev()
+                        .take(1500)
+                        .collect::<String>()
+                        .chars()
+                        .rev()
+                        .collect::<String>()
+                })
+                .collect::<Vec<_>>()
+                .join("\n----\n");
+            panic!("{what} did not listen on {port}; logs:\n{logs}");
+        }
         std::thread::sleep(Duration::from_millis(100));
     }
 }
@@ -180,6 +204,10 @@ impl Cluster {
                 s("-ip.bind=127.0.0.1"),
                 format!("-port={fp}"),
                 format!("-master=127.0.0.1:{mp}"),
+                format!(
+                    "-localSocket={}",
+                    dir.join("filer").join("filer.sock").display()
+                ),
             ],
         ));
         let config = dir.join("s3.json");
@@ -199,6 +227,12 @@ impl Cluster {
                 format!("-port={sp}"),
                 format!("-filer=127.0.0.1:{fp}"),
                 format!("-config={}", config.display()),
+                // The gateway's Iceberg and Lance catalogs listen on fixed ports by
+                // default (8181, 9101): a second cluster could not start.
+                s("-port.iceberg=0"),
+                s("-port.lance=0"),
+                // Its local socket would otherwise stay in /tmp after a kill.
+                format!("-localSocket={}", dir.join("s3").join("s3.sock").display()),
             ],
         ));
         let mut cluster = Self {
@@ -235,9 +269,9 @@ impl Cluster {
             .expect("spawn janitor");
         cluster.janitor = Some(janitor);
         let deadline = Instant::now() + Duration::from_secs(60);
-        wait_port(mp, deadline, "master");
-        wait_port(fp, deadline, "filer");
-        wait_port(sp, deadline, "s3 gateway");
+        wait_port(mp, deadline, "master", &dir);
+        wait_port(fp, deadline, "filer", &dir);
+        wait_port(sp, deadline, "s3 gateway", &dir);
         cluster
     }
 
@@ -282,5 +316,56 @@ impl Drop for Cluster {
             stop(r.child.take());
         }
         stop(self.janitor.take());
+    }
+}
+
+impl Cluster {
+    /// Creates `bucket`, retrying until the gateway and filer take it, then until a PUT
+    /// succeeds (the volume servers have registered).
+    pub fn create_bucket(&self, bucket: &str) {
+        use s3::bucket::Bucket;
+        use s3::bucket_ops::BucketConfiguration;
+        use s3::creds::Credentials;
+        use s3::region::Region;
+        let region = Region::Custom {
+            region: "us-east-1".to_string(),
+            endpoint: self.endpoint.clone(),
+        };
+        let creds = Credentials::new(Some(ACCESS_KEY), Some(SECRET_KEY), None, None, None)
+            .expect("credentials");
+        let deadline = Instant::now() + Duration::from_secs(90);
+        loop {
+            match Bucket::create_with_path_style(
+                bucket,
+                region.clone(),
+                creds.clone(),
+                BucketConfiguration::default(),
+            ) {
+                Ok(r) if r.success() || r.response_code == 409 => break,
+                other => {
+                    assert!(
+                        Instant::now() < deadline,
+                        "bucket {bucket} not created: {:?}",
+                        other.map(|r| (r.response_code, r.response_text))
+                    );
+                }
+            }
+            std::thread::sleep(Duration::from_millis(250));
+        }
+        let b = Bucket::new(bucket, region, creds)
+            .expect("bucket")
+            .with_path_style();
+        loop {
+            match b.put_object("/.ready", b"ok") {
+                Ok(r) if r.status_code() == 200 => break,
+                other => assert!(
+                    Instant::now() < deadline,
+                    "no PUT into {bucket}: {:?}",
+                    other.map(|r| r.status_code())
+                ),
+            }
+            std::thread::sleep(Duration::from_millis(250));
+        }
+        let _ = b.delete_object("/.ready");
     }
 }
