@@ -89,6 +89,10 @@ pub struct Config {
     pub request_timeout: Duration,
     /// The chunk size of new shares (a share keeps the size it was created with).
     pub chunk_size: u32,
+    /// How long a chunk object a commit stopped using stays for readers that opened the
+    /// share before (a read that outlives it fails with [`S3ErrorKind::Changed`]); it is
+    /// deleted by the first commit of the share after that.
+    pub superseded_grace: Duration,
 }
 
 impl Config {
@@ -110,6 +114,7 @@ impl Config {
             retry_base_delay: Duration::from_millis(100),
             request_timeout: Duration::from_secs(30),
             chunk_size: DEFAULT_CHUNK_SIZE,
+            superseded_grace: Duration::from_secs(60),
         }
     }
 
@@ -137,6 +142,7 @@ pub(crate) struct Inner {
     pub client: Client,
     pub conditional: ConditionalWrites,
     pub single_writer: bool,
+    pub grace: Duration,
 }
 
 impl Inner {
@@ -225,6 +231,7 @@ impl S3Store {
                 client,
                 conditional,
                 single_writer: config.single_writer,
+                grace: config.superseded_grace,
             }),
             root,
             chunk_size: config.chunk_size,
@@ -338,7 +345,12 @@ impl S3Store {
                         .and_then(|(i, v)| {
                             Some((i.parse::<usize>().ok()?, u64::from_str_radix(v, 16).ok()?))
                         })
-                        .is_some_and(|(i, v)| m.versions.get(i) == Some(&v))
+                        .is_some_and(|(i, v)| {
+                            m.versions.get(i) == Some(&v)
+                                || m.superseded
+                                    .iter()
+                                    .any(|g| g.index == i as u64 && g.version == v)
+                        })
                 });
                 if !named {
                     doomed.push(k.to_string());
@@ -616,5 +628,29 @@ impl ShareStore for S3Store {
 
     fn is_no_space(err: &S3Error) -> bool {
         err.kind() == S3ErrorKind::NoSpace
+    }
+}
+
+/// Runs `call` (a server call over an [`S3Store`]) again while it fails with
+/// [`S3ErrorKind::Conflict`] (another server's commit won the compare-and-swap) or
+/// [`S3ErrorKind::Changed`] (a chunk it was reading is gone), at most `attempts` times in
+/// all; then returns the last result, the typed error included.
+///
+/// Re-running is safe because each run re-reads the share and re-evaluates its tests
+/// against the state that won (docs/format.md §9.6).
+pub fn retry_conflicts<T>(
+    attempts: u32,
+    mut call: impl FnMut() -> Result<T, tahoe_shares::Error<S3Error>>,
+) -> Result<T, tahoe_shares::Error<S3Error>> {
+    let mut left = attempts.max(1);
+    loop {
+        let r = call();
+        left -= 1;
+        match &r {
+            Err(tahoe_shares::Error::Io(e))
+                if matches!(e.kind(), S3ErrorKind::Conflict | S3ErrorKind::Changed) && left > 0 => {
+            }
+            _ => return r,
+        }
     }
 }

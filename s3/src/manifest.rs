@@ -10,7 +10,9 @@
 //! 22      8     commit nonce (random; tells this commit from any other)
 //! 30      4     chunk count N = ceil(L / C)
 //! 34      8*N   version of chunk i (0: no object, the chunk reads as zeros)
-//! 34+8N   32    SHA-256 of bytes 0 .. 34+8N
+//! G0=34+8N 4    superseded count S (at most MAX_SUPERSEDED)
+//! G0+4    24*S  superseded chunk: index, version, time superseded (Unix seconds)
+//! G0+4+24S 32   SHA-256 of every byte before it
 //! ```
 
 use sha2::{Digest, Sha256};
@@ -23,6 +25,17 @@ const HEADER: usize = 34;
 /// The largest manifest this store reads: 8 Mi chunks (2 TiB at 256 KiB), so a length
 /// field never makes it allocate more than that.
 pub(crate) const MAX_CHUNKS: u64 = 8 << 20;
+/// The most superseded chunks a manifest lists (past it the oldest are deleted at once).
+pub(crate) const MAX_SUPERSEDED: usize = 4096;
+
+/// A chunk object the share no longer uses, kept for readers of older manifests until
+/// its grace period is over.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Superseded {
+    pub index: u64,
+    pub version: u64,
+    pub at: u64,
+}
 
 /// A decoded manifest.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -32,6 +45,8 @@ pub(crate) struct Manifest {
     pub nonce: u64,
     /// One entry per chunk, `ceil(len / chunk_size)` of them.
     pub versions: Vec<u64>,
+    /// Chunk objects superseded by recent commits, deleted once their grace is over.
+    pub superseded: Vec<Superseded>,
 }
 
 impl Manifest {
@@ -41,6 +56,7 @@ impl Manifest {
             len: 0,
             nonce: 0,
             versions: Vec::new(),
+            superseded: Vec::new(),
         }
     }
 
@@ -59,6 +75,13 @@ impl Manifest {
         out.extend_from_slice(&(self.versions.len() as u32).to_be_bytes());
         for v in &self.versions {
             out.extend_from_slice(&v.to_be_bytes());
+        }
+        // At most MAX_SUPERSEDED entries (the share trims the list).
+        out.extend_from_slice(&(self.superseded.len() as u32).to_be_bytes());
+        for g in &self.superseded {
+            out.extend_from_slice(&g.index.to_be_bytes());
+            out.extend_from_slice(&g.version.to_be_bytes());
+            out.extend_from_slice(&g.at.to_be_bytes());
         }
         let sum = Sha256::digest(&out);
         out.extend_from_slice(&sum);
@@ -89,19 +112,33 @@ impl Manifest {
             return Err(bad("chunk count does not match the length"));
         }
         let n = n as usize;
-        if bytes.len() != HEADER + 8 * n + 32 {
+        let g0 = HEADER + 8 * n;
+        let s = be32(field(g0, 4)?) as usize;
+        if s > MAX_SUPERSEDED {
+            return Err(bad("too many superseded chunks"));
+        }
+        if bytes.len() != g0 + 4 + 24 * s + 32 {
             return Err(bad("size"));
         }
-        let (body, sum) = bytes.split_at(HEADER + 8 * n);
+        let (body, sum) = bytes.split_at(g0 + 4 + 24 * s);
         if Sha256::digest(body).as_slice() != sum {
             return Err(bad("checksum"));
         }
-        let versions = body[HEADER..].chunks_exact(8).map(be64).collect();
+        let versions = body[HEADER..g0].chunks_exact(8).map(be64).collect();
+        let superseded = body[g0 + 4..]
+            .chunks_exact(24)
+            .map(|e| Superseded {
+                index: be64(&e[..8]),
+                version: be64(&e[8..16]),
+                at: be64(&e[16..]),
+            })
+            .collect();
         Ok(Self {
             chunk_size,
             len,
             nonce,
             versions,
+            superseded,
         })
     }
 }
@@ -117,6 +154,11 @@ mod tests {
             len: 9,
             nonce: 7,
             versions: vec![1, 0, 3],
+            superseded: vec![Superseded {
+                index: 5,
+                version: 6,
+                at: 7,
+            }],
         };
         let bytes = m.encode();
         assert_eq!(Manifest::decode(&bytes, "k").unwrap(), m);

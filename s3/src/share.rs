@@ -10,7 +10,7 @@ use tahoe_shares::io::{ErrorType, ShareIo};
 
 use crate::client::Cond;
 use crate::error::{S3Error, S3ErrorKind};
-use crate::manifest::{Manifest, MAX_CHUNKS};
+use crate::manifest::{Manifest, Superseded, MAX_CHUNKS, MAX_SUPERSEDED};
 use crate::{new_nonce, Inner};
 
 /// Changed chunks held in memory before the oldest is spilled to a chunk object: with
@@ -212,8 +212,8 @@ impl S3Share {
 
     /// The commit: uploads the dirty chunks, then PUTs the manifest with `If-Match` on
     /// the ETag this handle holds. On a lost race nothing is visible and the fresh chunks
-    /// are deleted; on success the chunks the old manifest named and the new one does not
-    /// are deleted (a crash before that leaves them as leftovers, never as share bytes).
+    /// are deleted; on success the chunks superseded longer ago than the grace period are
+    /// deleted (a crash before that leaves them as leftovers, never as share bytes).
     fn commit(&mut self) -> Result<(), S3Error> {
         self.check()?;
         if !self.changed() {
@@ -228,11 +228,43 @@ impl S3Share {
                 return Err(e);
             }
         }
+        // Chunks this commit stops using stay for readers of the old manifest, listed in
+        // the new one, until their grace is over; the next commit after that deletes them.
+        let now = unix_now();
+        let grace = self.inner.grace.as_secs();
+        let mut superseded = Vec::new();
+        let mut expired = Vec::new();
+        for g in &self.committed.superseded {
+            if now.saturating_sub(g.at) >= grace {
+                expired.push(*g);
+            } else {
+                superseded.push(*g);
+            }
+        }
+        for (i, &old) in self.committed.versions.iter().enumerate() {
+            if old != 0 && self.versions.get(i) != Some(&old) {
+                let g = Superseded {
+                    index: i as u64,
+                    version: old,
+                    at: now,
+                };
+                if grace == 0 {
+                    expired.push(g);
+                } else {
+                    superseded.push(g);
+                }
+            }
+        }
+        if superseded.len() > MAX_SUPERSEDED {
+            let cut = superseded.len() - MAX_SUPERSEDED;
+            expired.extend(superseded.drain(..cut));
+        }
         let m = Manifest {
             chunk_size: self.committed.chunk_size,
             len: self.len,
             nonce: new_nonce(),
             versions: self.versions.clone(),
+            superseded,
         };
         let body = m.encode();
         let cond = if self.inner.single_writer {
@@ -260,16 +292,23 @@ impl S3Share {
                 return Err(e);
             }
         };
-        for (i, &old) in self.committed.versions.iter().enumerate() {
-            if old != 0 && self.versions.get(i) != Some(&old) {
-                let _ = self.inner.client.delete(&self.chunk_key(i as u64, old));
-            }
+        for g in expired {
+            let _ = self
+                .inner
+                .client
+                .delete(&self.chunk_key(g.index, g.version));
         }
         self.etag = etag;
         self.committed = m;
         self.fresh.clear();
         Ok(())
     }
+}
+
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }
 
 impl ErrorType for S3Share {

@@ -59,6 +59,8 @@ fn keys(cfg: &Config) -> Vec<(String, u64)> {
 fn small_chunks(chunk: u32) -> (Config, S3Store) {
     let mut cfg = config(shared(), "tahoe");
     cfg.chunk_size = chunk;
+    // Superseded chunks go at once, so that the objects left can be counted.
+    cfg.superseded_grace = std::time::Duration::ZERO;
     let store = S3Store::open(&cfg).unwrap();
     (cfg, store)
 }
@@ -238,7 +240,7 @@ fn a_published_share_updates_in_place_and_shrinks_and_grows() {
     );
     drop(io);
     // The manifest and 3 chunks (the fourth is all zeros: no object): superseded chunks
-    // were deleted at commit.
+    // were deleted at commit (no grace in these tests).
     assert_eq!(keys(&cfg).len(), 4, "{:?}", keys(&cfg));
 }
 
@@ -267,6 +269,31 @@ fn two_handles_racing_on_one_share_one_commit_wins_the_other_changes_nothing() {
     drop(io);
     // The loser's fresh chunk is gone too: two chunks and the manifest.
     assert_eq!(keys(&cfg).len(), 3, "{:?}", keys(&cfg));
+}
+
+#[test]
+fn a_reader_keeps_the_version_it_opened_while_a_writer_commits() {
+    let mut cfg = config(shared(), "tahoe");
+    cfg.chunk_size = 1024;
+    let mut store = S3Store::open(&cfg).unwrap();
+    let old = bytes(7, 8 * 1024);
+    let mut io = store.create_incoming(&SI, sn(6)).unwrap();
+    io.write_at(0, &old).unwrap();
+    io.sync().unwrap();
+    drop(io);
+    store.publish(&SI, sn(6)).unwrap();
+    let mut reader = store.open(&SI, sn(6)).unwrap().unwrap();
+    let mut head = [0u8; 10];
+    reader.read_at(0, &mut head).unwrap();
+    let mut writer = store.open(&SI, sn(6)).unwrap().unwrap();
+    writer.write_at(0, &[0xee; 8 * 1024]).unwrap();
+    writer.sync().unwrap();
+    drop(writer);
+    // Every chunk was replaced; the reader still reads the share it opened, whole.
+    assert_eq!(read_all(&mut reader), old);
+    drop(reader);
+    let mut fresh = store.open(&SI, sn(6)).unwrap().unwrap();
+    assert_eq!(read_all(&mut fresh), vec![0xee; 8 * 1024]);
 }
 
 #[test]
