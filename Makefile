@@ -14,6 +14,7 @@ NOSTD_TARGET := thumbv7em-none-eabihf
 NOSTD_TARGET_RISCV := riscv32imc-unknown-none-elf
 export CARGO_TERM_COLOR := never
 
+.PHONY: seaweedfs test-s3
 .PHONY: test demo venv rust-targets strace-tool fmt-check clippy test-rust doc nostd test-python golden \
 	clean python-ext test-tahoe test-tahoe-full test-tahoe-baseline
 
@@ -147,6 +148,16 @@ test-tahoe-full: python-ext
 test-tahoe-baseline: venv
 	$(VPY) tests/tahoe/full_suite.py --no-drop-in --jobs $(TAHOE_FULL_JOBS) \
 		--scratch target/tahoe-full-baseline allmydata.test
+
+# The S3 store (s3/) on a real SeaweedFS cluster on loopback: master, three volume servers,
+# filer and S3 gateway, each its own process, started and stopped by the tests
+# (s3/tests/common/cluster.rs; nothing is left running).
+test-s3: seaweedfs
+	TS_WEED=$(WEED) $(CARGO) test -p tahoe-shares-s3
+	@# A test binary's shared cluster is stopped by its watchdogs as the binary exits;
+	@# wait (at most 10 s) until those weed processes are gone.
+	@for i in $$(seq 50); do pgrep -f '^$(WEED) ' >/dev/null || exit 0; sleep 0.2; done; \
+		echo "weed processes still running after make test-s3"; exit 1
 
 # Regenerates the golden files with Tahoe's own classes (they are committed).
 golden: venv

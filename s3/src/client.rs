@@ -1,8 +1,8 @@
 //! The S3 requests the store makes, each retried within a bound on transport faults and
 //! 5xx answers, and counted (requests, bytes sent and received) for the cost tests.
 
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
+use core::sync::atomic::{AtomicU64, Ordering};
+use core::time::Duration;
 
 use s3::bucket::Bucket;
 use s3::creds::Credentials;
@@ -262,7 +262,7 @@ impl Client {
     }
 
     /// Every key under `prefix` (with its size), or with `delimiter` the keys and the
-    /// common prefixes one level down; pages through ListObjectsV2 past 1000 keys.
+    /// common prefixes one level down; pages through `ListObjectsV2` past 1000 keys.
     pub(crate) fn list(
         &self,
         prefix: &str,

@@ -1,7 +1,7 @@
 //! The store's error: what failed (a typed kind), in which operation, on which key. Never
 //! holds a credential: texts that come from the S3 library are scrubbed of them first.
 
-use std::fmt;
+use core::fmt;
 
 use tahoe_shares::io::ErrorKind;
 
@@ -116,7 +116,7 @@ impl fmt::Display for S3Error {
     }
 }
 
-impl std::error::Error for S3Error {}
+impl core::error::Error for S3Error {}
 
 impl tahoe_shares::io::IoError for S3Error {
     fn kind(&self) -> ErrorKind {

@@ -3,7 +3,7 @@
 //! Shares keep Tahoe's names (`<prefix>/shares/<2-char prefix>/<storage index>/<shnum>`),
 //! each one a small manifest object plus chunk objects beneath it, so that a lease change
 //! rewrites one chunk and a mutable write what it touches, and every change becomes
-//! visible at once through a conditional PUT of the manifest (`If-Match` on its ETag,
+//! visible at once through a conditional PUT of the manifest (`If-Match` on its `ETag`,
 //! `If-None-Match: *` to create). `docs/format.md`, section "Object-store layout
 //! (tahoe-shares-s3)", is the design: the objects, the commit points, what a crash leaves.
 //!
@@ -17,11 +17,12 @@ mod error;
 mod manifest;
 mod share;
 
-use std::fmt;
-use std::hash::{BuildHasher, Hasher};
-use std::sync::atomic::{AtomicU64, Ordering};
+use core::fmt;
+use core::hash::{BuildHasher, Hasher};
+use core::sync::atomic::{AtomicU64, Ordering};
+use core::time::Duration;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use tahoe_shares::store::{ShareStore, StoreError, StoreResult};
 use tahoe_shares::types::{ShareNumber, ShareSet, StorageIndex};
@@ -301,7 +302,7 @@ impl S3Store {
         }
     }
 
-    /// The manifest at `key` and its ETag.
+    /// The manifest at `key` and its `ETag`.
     fn load(&self, key: &str) -> R<Option<(Manifest, String, Vec<u8>)>> {
         let Some(r) = io(self.inner.client.get(key))? else {
             return Ok(None);

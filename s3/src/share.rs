@@ -24,12 +24,12 @@ const MAX_CACHED: usize = 4;
 /// The state it reads and writes is the manifest it loaded at open plus its own changes;
 /// another writer's commit is not seen until the share is opened again, and makes this
 /// handle's next `sync` fail with [`S3ErrorKind::Conflict`] (compare-and-swap on the
-/// manifest's ETag) without changing anything.
+/// manifest's `ETag`) without changing anything.
 pub struct S3Share {
     inner: Arc<Inner>,
     manifest_key: String,
     chunk_prefix: String,
-    /// The ETag of the committed manifest (the `If-Match` of the next commit).
+    /// The `ETag` of the committed manifest (the `If-Match` of the next commit).
     etag: String,
     committed: Manifest,
     len: u64,
@@ -211,7 +211,7 @@ impl S3Share {
     }
 
     /// The commit: uploads the dirty chunks, then PUTs the manifest with `If-Match` on
-    /// the ETag this handle holds. On a lost race nothing is visible and the fresh chunks
+    /// the `ETag` this handle holds. On a lost race nothing is visible and the fresh chunks
     /// are deleted; on success the chunks superseded longer ago than the grace period are
     /// deleted (a crash before that leaves them as leftovers, never as share bytes).
     fn commit(&mut self) -> Result<(), S3Error> {
@@ -280,7 +280,7 @@ impl S3Share {
                 Some(r) if r.body == body => r.etag.unwrap_or_default(),
                 _ => {
                     self.poisoned = true;
-                    for (idx, v) in std::mem::take(&mut self.fresh) {
+                    for (idx, v) in core::mem::take(&mut self.fresh) {
                         let _ = self.inner.client.delete(&self.chunk_key(idx, v));
                     }
                     return Err(self.err(S3ErrorKind::Conflict, "sync"));

@@ -1,4 +1,4 @@
-//! Every `ShareStore` method of `S3Store` on a real SeaweedFS cluster (three volume servers,
+//! Every `ShareStore` method of `S3Store` on a real `SeaweedFS` cluster (three volume servers,
 //! replication 001; `common::cluster` starts it), with the objects each leaves checked by
 //! listing the bucket.
 
@@ -60,7 +60,7 @@ fn small_chunks(chunk: u32) -> (Config, S3Store) {
     let mut cfg = config(shared(), "tahoe");
     cfg.chunk_size = chunk;
     // Superseded chunks go at once, so that the objects left can be counted.
-    cfg.superseded_grace = std::time::Duration::ZERO;
+    cfg.superseded_grace = core::time::Duration::ZERO;
     let store = S3Store::open(&cfg).unwrap();
     (cfg, store)
 }
@@ -301,7 +301,7 @@ fn available_space_is_the_quota_minus_what_the_store_holds() {
     let mut cfg = config(shared(), "tahoe");
     cfg.chunk_size = 1024;
     cfg.quota = Some(1_000_000);
-    cfg.space_cache = std::time::Duration::ZERO;
+    cfg.space_cache = core::time::Duration::ZERO;
     let mut store = S3Store::open(&cfg).unwrap();
     assert_eq!(store.available_space().unwrap(), Some(1_000_000));
     let mut io = store.create_incoming(&SI, sn(5)).unwrap();
@@ -426,13 +426,13 @@ fn a_stopped_gateway_is_a_typed_transport_error_after_the_retries() {
     );
     // Back up: what was acknowledged is there.
     c.restart_role("s3");
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let deadline = std::time::Instant::now() + core::time::Duration::from_secs(60);
     let mut io = loop {
         match store.open(&SI, sn(0)) {
             Ok(io) => break io.unwrap(),
             Err(e) => {
                 assert!(std::time::Instant::now() < deadline, "{e}");
-                std::thread::sleep(std::time::Duration::from_millis(200));
+                std::thread::sleep(core::time::Duration::from_millis(200));
             }
         }
     };

@@ -1,4 +1,4 @@
-//! A real SeaweedFS cluster on loopback for the S3 store's tests: a master (telemetry off),
+//! A real `SeaweedFS` cluster on loopback for the S3 store's tests: a master (telemetry off),
 //! three volume servers, a filer and the S3 gateway, each its own `weed` process, on free
 //! ports, in a temporary directory.
 //!
@@ -17,12 +17,13 @@
 
 #![allow(dead_code)] // Each test binary uses part of the fixture.
 
+use core::sync::atomic::{AtomicU32, Ordering};
+use core::time::Duration;
 use std::io::Write;
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
-use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 /// The gateway's credentials (a test cluster's only identity).
 pub const ACCESS_KEY: &str = "ts-test-access";
@@ -54,7 +55,7 @@ pub fn weed_binary() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../.venv/bin/weed")
 }
 
-/// A port that is free now, and whose gRPC companion (`port + 10000`, SeaweedFS's default)
+/// A port that is free now, and whose gRPC companion (`port + 10000`, `SeaweedFS`'s default)
 /// is free too.
 fn free_port() -> u16 {
     static NEXT: AtomicU32 = AtomicU32::new(0);
@@ -137,7 +138,9 @@ impl Cluster {
         Self::start_with("001")
     }
 
-    /// Starts a cluster with replication `replication` (SeaweedFS's `XYZ`).
+    /// Starts a cluster with replication `replication` (`SeaweedFS`'s `XYZ`).
+    // One sequence, step by step: splitting it would hide the order it follows.
+    #[allow(clippy::too_many_lines)]
     pub fn start_with(replication: &str) -> Self {
         static SEQ: AtomicU32 = AtomicU32::new(0);
         let weed = weed_binary();

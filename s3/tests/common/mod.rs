@@ -4,7 +4,7 @@
 
 pub mod cluster;
 
-use std::sync::atomic::{AtomicU32, Ordering};
+use core::sync::atomic::{AtomicU32, Ordering};
 use std::sync::OnceLock;
 
 use tahoe_shares_s3::{Config, S3Store};
@@ -32,7 +32,7 @@ pub fn config(cluster: &Cluster, bucket: &str) -> Config {
         std::process::id(),
         SEQ.fetch_add(1, Ordering::Relaxed)
     );
-    c.retry_base_delay = std::time::Duration::from_millis(20);
+    c.retry_base_delay = core::time::Duration::from_millis(20);
     c
 }
 
