@@ -153,15 +153,18 @@ impl Client {
                     };
                 }
                 Err(e) => {
-                    let kind = match &e {
+                    // A listing whose body does not parse is most often an error page
+                    // (rust-s3 parses before it shows the status): retried like a 5xx.
+                    let (kind, again) = match &e {
                         s3::error::S3Error::Atto(_) | s3::error::S3Error::Io(_) => {
-                            S3ErrorKind::Transport
+                            (S3ErrorKind::Transport, true)
                         }
-                        _ => S3ErrorKind::Protocol,
+                        s3::error::S3Error::SerdeXml(_) => (S3ErrorKind::Protocol, true),
+                        _ => (S3ErrorKind::Protocol, false),
                     };
                     let err = S3Error::new(kind, op, Some(key))
                         .detail(&self.scrub(&format!("{e} (after {} attempts)", attempt + 1)));
-                    if kind != S3ErrorKind::Transport {
+                    if !again {
                         return Err(err);
                     }
                     last = Some(err);
