@@ -152,6 +152,9 @@ test-tahoe-baseline: venv
 # The S3 store (s3/) on a real SeaweedFS cluster on loopback: master, three volume servers,
 # filer and S3 gateway, each its own process, started and stopped by the tests
 # (s3/tests/common/cluster.rs; nothing is left running).
+# `cargo test --workspace` (test-rust) runs the S3 store's tests too: they need weed.
+test-rust: seaweedfs
+
 test-s3: seaweedfs
 	TS_WEED=$(WEED) $(CARGO) test -p tahoe-shares-s3
 	@# A test binary's shared cluster is stopped by its watchdogs as the binary exits;

@@ -302,6 +302,16 @@ impl S3Store {
         }
     }
 
+    /// After a create (`If-None-Match: *`) got 412: the object's `ETag` if it holds
+    /// exactly `body` (a retried PUT whose first attempt had landed: ours), else
+    /// [`StoreError::AlreadyExists`].
+    fn ours_after_412(&self, key: &str, body: &[u8]) -> R<String> {
+        match io(self.inner.client.get(key))? {
+            Some(r) if r.body == body => Ok(r.etag.unwrap_or_default()),
+            _ => Err(StoreError::AlreadyExists),
+        }
+    }
+
     /// The manifest at `key` and its `ETag`.
     fn load(&self, key: &str) -> R<Option<(Manifest, String, Vec<u8>)>> {
         let Some(r) = io(self.inner.client.get(key))? else {
@@ -405,7 +415,9 @@ impl ShareStore for S3Store {
         if io(self.inner.client.head(&self.share_key(si, shnum)))?.is_some() {
             return Err(StoreError::AlreadyExists);
         }
-        let m = Manifest::empty(self.chunk_size);
+        let mut m = Manifest::empty(self.chunk_size);
+        // A nonce of its own, so that a retried create can tell its own object.
+        m.nonce = new_nonce();
         let body = m.encode();
         let cond = if self.inner.single_writer {
             if io(self.inner.client.head(&key))?.is_some() {
@@ -415,8 +427,10 @@ impl ShareStore for S3Store {
         } else {
             Cond::Create
         };
-        let etag =
-            io(self.inner.client.put(&key, &body, cond))?.ok_or(StoreError::AlreadyExists)?;
+        let etag = match io(self.inner.client.put(&key, &body, cond))? {
+            Some(etag) => etag,
+            None => self.ours_after_412(&key, &body)?,
+        };
         Ok(S3Share::new(
             self.inner.clone(),
             key,
@@ -455,11 +469,7 @@ impl ShareStore for S3Store {
             Cond::Create
         };
         if io(self.inner.client.put(&pkey, &body, cond))?.is_none() {
-            // Ours already, if a retried PUT's first attempt had landed.
-            match io(self.inner.client.get(&pkey))? {
-                Some(r) if r.body == body => {}
-                _ => return Err(StoreError::AlreadyExists),
-            }
+            self.ours_after_412(&pkey, &body)?;
         }
         io(self.inner.client.delete(&ikey))?;
         io(self.inner.client.delete(&self.record_key(si, shnum)))?;
@@ -571,6 +581,8 @@ impl ShareStore for S3Store {
         } else {
             Cond::Create
         };
+        // Strict: two identical advisories of one name are still two (a retried create
+        // that had landed reports AlreadyExists, and the server picks the next name).
         io(self.inner.client.put(&key, body, cond))?.ok_or(StoreError::AlreadyExists)?;
         Ok(())
     }
