@@ -302,6 +302,18 @@ impl S3Store {
         }
     }
 
+    /// The condition of a create at `key`: `If-None-Match: *`, or in single-writer mode a
+    /// HEAD first (an existing object is [`StoreError::AlreadyExists`]) and a plain PUT.
+    fn create_cond(&self, key: &str) -> R<Cond<'static>> {
+        if !self.inner.single_writer {
+            return Ok(Cond::Create);
+        }
+        if io(self.inner.client.head(key))?.is_some() {
+            return Err(StoreError::AlreadyExists);
+        }
+        Ok(Cond::None)
+    }
+
     /// After a create (`If-None-Match: *`) got 412: the object's `ETag` if it holds
     /// exactly `body` (a retried PUT whose first attempt had landed: ours), else
     /// [`StoreError::AlreadyExists`].
@@ -419,14 +431,7 @@ impl ShareStore for S3Store {
         // A nonce of its own, so that a retried create can tell its own object.
         m.nonce = new_nonce();
         let body = m.encode();
-        let cond = if self.inner.single_writer {
-            if io(self.inner.client.head(&key))?.is_some() {
-                return Err(StoreError::AlreadyExists);
-            }
-            Cond::None
-        } else {
-            Cond::Create
-        };
+        let cond = self.create_cond(&key)?;
         let etag = match io(self.inner.client.put(&key, &body, cond))? {
             Some(etag) => etag,
             None => self.ours_after_412(&key, &body)?,
@@ -460,14 +465,7 @@ impl ShareStore for S3Store {
         let Some((_, _, body)) = self.load(&ikey)? else {
             return Err(StoreError::NoSuchShare);
         };
-        let cond = if self.inner.single_writer {
-            if io(self.inner.client.head(&pkey))?.is_some() {
-                return Err(StoreError::AlreadyExists);
-            }
-            Cond::None
-        } else {
-            Cond::Create
-        };
+        let cond = self.create_cond(&pkey)?;
         if io(self.inner.client.put(&pkey, &body, cond))?.is_none() {
             self.ours_after_412(&pkey, &body)?;
         }
@@ -573,14 +571,7 @@ impl ShareStore for S3Store {
         }
         let key = format!("{}corruption-advisories/{name}", self.root);
         self.need_cas("write_advisory", &key)?;
-        let cond = if self.inner.single_writer {
-            if io(self.inner.client.head(&key))?.is_some() {
-                return Err(StoreError::AlreadyExists);
-            }
-            Cond::None
-        } else {
-            Cond::Create
-        };
+        let cond = self.create_cond(&key)?;
         // Strict: two identical advisories of one name are still two (a retried create
         // that had landed reports AlreadyExists, and the server picks the next name).
         io(self.inner.client.put(&key, body, cond))?.ok_or(StoreError::AlreadyExists)?;

@@ -12,25 +12,16 @@ use tahoe_shares::io::ShareIo;
 use tahoe_shares::server::{AllocateRequest, Config, LeaseUpdate, Server, SlotSecrets, SlotWrite};
 use tahoe_shares::store::{Durability, FsStore, ShareStore};
 use tahoe_shares::{
-    CancelSecret, NodeId, RenewSecret, ShareNumber, ShareSet, StorageIndex, UploadSecret,
-    WriteEnabler,
+    CancelSecret, NodeId, RenewSecret, ShareSet, StorageIndex, UploadSecret, WriteEnabler,
 };
 use tahoe_shares_s3::{retry_conflicts, S3ErrorKind, S3Store};
 
-use common::{config, shared};
+use common::{bytes, config, set, shared, sn};
 
 const NOW: u64 = 1_700_000_000;
 const NODE: NodeId = NodeId([7; 20]);
 const SI: StorageIndex = StorageIndex::new([1; 16]);
 const MSI: StorageIndex = StorageIndex::new([9; 16]);
-
-fn sn(n: u8) -> ShareNumber {
-    ShareNumber(n)
-}
-
-fn set(ns: &[u8]) -> ShareSet {
-    ns.iter().map(|&n| sn(n)).collect()
-}
 
 fn secrets(we: u8) -> SlotSecrets {
     SlotSecrets {
@@ -47,18 +38,6 @@ fn eq(offset: u64, specimen: &[u8]) -> TestVector<'_> {
         operator: TestOperator::Eq,
         specimen,
     }
-}
-
-fn bytes(seed: u64, len: usize) -> Vec<u8> {
-    let mut x = seed | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect()
 }
 
 /// A scratch directory, removed on drop.
@@ -86,6 +65,42 @@ fn show<T: core::fmt::Debug, E: core::fmt::Display>(
         Ok(v) => format!("ok {v:?}"),
         Err(e) => format!("err {e}"),
     }
+}
+
+/// One share's entry of a test-and-write.
+fn entry<'a>(
+    n: u8,
+    tests: &'a [TestVector<'a>],
+    writes: &'a [(u64, &'a [u8])],
+    new_length: Option<u64>,
+) -> SlotWrite<'a> {
+    SlotWrite {
+        share_number: sn(n),
+        tests,
+        writes,
+        new_length,
+    }
+}
+
+/// One test-and-write on `MSI` with write enabler `we`, renewing leases: its answer as text.
+fn slot<S: ShareStore>(
+    s: &mut Server<S>,
+    we: u8,
+    writes: &[SlotWrite<'_>],
+    readv: &[(u64, u64)],
+    now: u64,
+) -> String
+where
+    S::Error: core::fmt::Display,
+{
+    show(s.slot_testv_and_readv_and_writev(
+        &MSI,
+        &secrets(we),
+        writes,
+        readv,
+        LeaseUpdate::AddOrRenew,
+        now,
+    ))
 }
 
 /// The same calls, whatever the store: every answer, as text.
@@ -151,81 +166,23 @@ where
     // Mutable slots: create two shares, test-and-write, a failing test, reads.
     let v1 = bytes(12, 3000);
     let w1 = [(0u64, &v1[..])];
-    let create: Vec<SlotWrite<'_>> = [0u8, 1]
-        .iter()
-        .map(|&n| SlotWrite {
-            share_number: sn(n),
-            tests: &[],
-            writes: &w1,
-            new_length: None,
-        })
-        .collect();
-    log.push(show(s.slot_testv_and_readv_and_writev(
-        &MSI,
-        &secrets(6),
-        &create,
-        &[(0, 10)],
-        LeaseUpdate::AddOrRenew,
-        NOW,
-    )));
+    let create: Vec<SlotWrite<'_>> = [0u8, 1].iter().map(|&n| entry(n, &[], &w1, None)).collect();
+    log.push(slot(s, 6, &create, &[(0, 10)], NOW));
     let t_ok = [eq(100, &v1[100..110])];
     let w2 = [(1000u64, &b"changed"[..]), (5000u64, &b"grown"[..])];
-    let ok = [SlotWrite {
-        share_number: sn(0),
-        tests: &t_ok,
-        writes: &w2,
-        new_length: None,
-    }];
-    log.push(show(s.slot_testv_and_readv_and_writev(
-        &MSI,
-        &secrets(6),
-        &ok,
-        &[(995, 15)],
-        LeaseUpdate::AddOrRenew,
-        NOW + 30,
-    )));
+    let ok = [entry(0, &t_ok, &w2, None)];
+    log.push(slot(s, 6, &ok, &[(995, 15)], NOW + 30));
     let t_bad = [eq(100, b"nope")];
-    let bad = [SlotWrite {
-        share_number: sn(1),
-        tests: &t_bad,
-        writes: &w2,
-        new_length: None,
-    }];
-    log.push(show(s.slot_testv_and_readv_and_writev(
-        &MSI,
-        &secrets(6),
-        &bad,
-        &[(0, 4)],
-        LeaseUpdate::AddOrRenew,
-        NOW + 40,
-    )));
-    log.push(show(s.slot_testv_and_readv_and_writev(
-        &MSI,
-        &secrets(7),
-        &ok,
-        &[],
-        LeaseUpdate::AddOrRenew,
-        NOW + 40,
-    )));
+    let bad = [entry(1, &t_bad, &w2, None)];
+    log.push(slot(s, 6, &bad, &[(0, 4)], NOW + 40));
+    log.push(slot(s, 7, &ok, &[], NOW + 40));
     log.push(show(s.slot_readv(
         &MSI,
         &ShareSet::new(),
         &[(990, 30), (4990, 20)],
     )));
-    let shrink = [SlotWrite {
-        share_number: sn(1),
-        tests: &[],
-        writes: &[],
-        new_length: Some(0),
-    }];
-    log.push(show(s.slot_testv_and_readv_and_writev(
-        &MSI,
-        &secrets(6),
-        &shrink,
-        &[],
-        LeaseUpdate::AddOrRenew,
-        NOW + 50,
-    )));
+    let shrink = [entry(1, &[], &[], Some(0))];
+    log.push(slot(s, 6, &shrink, &[], NOW + 50));
     log.push(format!("{:?}", s.store_mut().list(&MSI).map_err(|_| ())));
     log
 }
@@ -281,12 +238,7 @@ fn servers_racing_test_and_writes_on_one_bucket_apply_exactly_one_per_round() {
     let mut first =
         Server::new(S3Store::open(&cfg).unwrap(), NODE, Config::default(), NOW).unwrap();
     let initial = [(0u64, &[0u8; 64][..])];
-    let create = [SlotWrite {
-        share_number: sn(0),
-        tests: &[],
-        writes: &initial,
-        new_length: None,
-    }];
+    let create = [entry(0, &[], &initial, None)];
     assert!(
         first
             .slot_testv_and_readv_and_writev(
@@ -315,12 +267,7 @@ fn servers_racing_test_and_writes_on_one_bucket_apply_exactly_one_per_round() {
                     let mine = [round as u8 + 1, r as u8 + 1, 0, 0, 0, 0, 0, 0];
                     let tests = [eq(0, &expected)];
                     let writes = [(0u64, &mine[..])];
-                    let w = [SlotWrite {
-                        share_number: sn(0),
-                        tests: &tests,
-                        writes: &writes,
-                        new_length: None,
-                    }];
+                    let w = [entry(0, &tests, &writes, None)];
                     barrier.wait();
                     let out = retry_conflicts(5, || {
                         s.slot_testv_and_readv_and_writev(
@@ -360,12 +307,7 @@ fn servers_racing_test_and_writes_on_one_bucket_apply_exactly_one_per_round() {
         // Round r's winner wrote [r + 1, ...]: the next round's tests look for that.
         let next = [round as u8 + 1; 8];
         let fix = [(0u64, &next[..])];
-        let w = [SlotWrite {
-            share_number: sn(0),
-            tests: &[],
-            writes: &fix,
-            new_length: None,
-        }];
+        let w = [entry(0, &[], &fix, None)];
         assert!(
             s.slot_testv_and_readv_and_writev(
                 &MSI,

@@ -9,20 +9,12 @@ use s3::creds::Credentials;
 use s3::region::Region;
 use tahoe_shares::io::ShareIo;
 use tahoe_shares::store::{ShareStore, StoreError};
-use tahoe_shares::types::{ShareNumber, ShareSet, StorageIndex};
+use tahoe_shares::types::StorageIndex;
 use tahoe_shares_s3::{ConditionalWrites, Config, S3ErrorKind, S3Store};
 
-use common::{cluster, config, shared, Cluster};
+use common::{bytes, cluster, config, set, shared, sn, Cluster};
 
 const SI: StorageIndex = StorageIndex::new([1; 16]);
-
-fn sn(n: u8) -> ShareNumber {
-    ShareNumber(n)
-}
-
-fn set(ns: &[u8]) -> ShareSet {
-    ns.iter().map(|&n| sn(n)).collect()
-}
 
 /// The bucket, for looking at the raw objects.
 fn raw(cluster: &Cluster, bucket: &str) -> Box<Bucket> {
@@ -63,19 +55,6 @@ fn small_chunks(chunk: u32) -> (Config, S3Store) {
     cfg.superseded_grace = core::time::Duration::ZERO;
     let store = S3Store::open(&cfg).unwrap();
     (cfg, store)
-}
-
-/// A pseudo-random byte string (xorshift), the same for the same seed.
-fn bytes(seed: u64, len: usize) -> Vec<u8> {
-    let mut x = seed | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect()
 }
 
 fn read_all(io: &mut impl ShareIo<Error = tahoe_shares_s3::S3Error>) -> Vec<u8> {

@@ -271,7 +271,8 @@ impl Cluster {
             })
             .expect("spawn janitor");
         cluster.janitor = Some(janitor);
-        let deadline = Instant::now() + Duration::from_secs(60);
+        // Generous: on a loaded two-core machine a role can take long to come up.
+        let deadline = Instant::now() + Duration::from_secs(180);
         wait_port(mp, deadline, "master", &dir);
         wait_port(fp, deadline, "filer", &dir);
         wait_port(sp, deadline, "s3 gateway", &dir);
@@ -336,7 +337,7 @@ impl Cluster {
         };
         let creds = Credentials::new(Some(ACCESS_KEY), Some(SECRET_KEY), None, None, None)
             .expect("credentials");
-        let deadline = Instant::now() + Duration::from_secs(90);
+        let deadline = Instant::now() + Duration::from_secs(180);
         loop {
             match Bucket::create_with_path_style(
                 bucket,

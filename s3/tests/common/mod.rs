@@ -40,3 +40,26 @@ pub fn config(cluster: &Cluster, bucket: &str) -> Config {
 pub fn store() -> S3Store {
     S3Store::open(&config(shared(), "tahoe")).expect("open the S3 store")
 }
+
+/// Share number `n`.
+pub fn sn(n: u8) -> tahoe_shares::ShareNumber {
+    tahoe_shares::ShareNumber(n)
+}
+
+/// The set of share numbers `ns`.
+pub fn set(ns: &[u8]) -> tahoe_shares::ShareSet {
+    ns.iter().map(|&n| sn(n)).collect()
+}
+
+/// A pseudo-random byte string (xorshift), the same for the same seed.
+pub fn bytes(seed: u64, len: usize) -> Vec<u8> {
+    let mut x = seed | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect()
+}
