@@ -208,21 +208,35 @@ impl Client {
         cond: Cond<'_>,
     ) -> Result<Option<String>, S3Error> {
         let r = self.retry("put", key, body.len(), || {
-            let b = self.bucket.put_object_builder(key, body);
-            let b = match cond {
-                Cond::None => b,
-                Cond::Create => b.with_header("If-None-Match", "*")?,
-                Cond::Match(etag) => b.with_header("If-Match", etag)?,
-            };
-            b.execute().map(|r| {
-                let mut reply = Self::reply(&r);
-                // With `etag = true` rust-s3 hands the ETag back as the body.
-                if reply.etag.is_none() && r.status_code() == 200 {
-                    reply.etag = r.as_str().ok().map(str::to_string);
+            // The condition travels as an extra (signed) header of a per-request bucket.
+            let mut headers = http::HeaderMap::new();
+            match cond {
+                Cond::None => {}
+                Cond::Create => {
+                    headers.insert("If-None-Match", http::HeaderValue::from_static("*"));
                 }
-                reply.body.clear();
-                reply
-            })
+                Cond::Match(etag) => {
+                    headers.insert("If-Match", http::HeaderValue::from_str(etag)?);
+                }
+            }
+            let bucket = if headers.is_empty() {
+                None
+            } else {
+                Some(self.bucket.with_extra_headers(headers)?)
+            };
+            bucket
+                .as_ref()
+                .unwrap_or(&*self.bucket)
+                .put_object(key, body)
+                .map(|r| {
+                    let mut reply = Self::reply(&r);
+                    // With `etag = true` rust-s3 hands the ETag back as the body.
+                    if reply.etag.is_none() && r.status_code() == 200 {
+                        reply.etag = r.as_str().ok().map(str::to_string);
+                    }
+                    reply.body.clear();
+                    reply
+                })
         })?;
         match r.status {
             200 | 201 | 204 => Ok(Some(r.etag.unwrap_or_default())),
