@@ -314,7 +314,7 @@ impl Client {
                 return Err(S3Error::new(S3ErrorKind::Protocol, "list", Some(prefix)));
             };
             for o in &page.contents {
-                if !f(Entry::Key(&o.key, o.size)) {
+                if !f(Entry::Key(&o.key, o.size, &o.last_modified)) {
                     return Ok(());
                 }
             }
@@ -338,8 +338,8 @@ impl Client {
 
 /// One item of a listing.
 pub(crate) enum Entry<'a> {
-    /// An object key and its size.
-    Key(&'a str, u64),
+    /// An object key, its size and its `LastModified` (RFC 3339).
+    Key(&'a str, u64, &'a str),
     /// A common prefix (a "directory", listed with a delimiter).
     Prefix(&'a str),
 }

@@ -153,6 +153,37 @@ impl Inner {
     }
 }
 
+/// The key of chunk `index`, version `version`, under a share's chunk prefix.
+pub(crate) fn chunk_key(prefix: &str, index: u64, version: u64) -> String {
+    format!("{prefix}{index:010}-{version:016x}")
+}
+
+/// Parses a chunk object's name (after its share's prefix): `(index, version)`.
+fn parse_chunk_name(name: &str) -> Option<(u64, u64)> {
+    let (i, v) = name.split_once('-')?;
+    Some((i.parse().ok()?, u64::from_str_radix(v, 16).ok()?))
+}
+
+/// Seconds since the Unix epoch of an RFC 3339 UTC time (`2026-12-01T23:00:00.000Z`), as
+/// S3 listings give `LastModified`; `None` for anything else.
+fn parse_rfc3339_utc(t: &str) -> Option<u64> {
+    let num = |a: usize, b: usize| t.get(a..b)?.parse::<i64>().ok();
+    if t.get(4..5)? != "-" || t.get(10..11)? != "T" || !t.ends_with('Z') {
+        return None;
+    }
+    let (y, m, d) = (num(0, 4)?, num(5, 7)?, num(8, 10)?);
+    let (hh, mm, ss) = (num(11, 13)?, num(14, 16)?, num(17, 19)?);
+    // Days from the civil date (Howard Hinnant's algorithm).
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    u64::try_from(days * 86_400 + hh * 3600 + mm * 60 + ss).ok()
+}
+
 /// A random, non-zero 64-bit number (chunk versions, commit nonces, probe names).
 pub(crate) fn new_nonce() -> u64 {
     static COUNT: AtomicU64 = AtomicU64::new(0);
@@ -240,6 +271,67 @@ impl S3Store {
             space_cache: config.space_cache,
             held: Mutex::new(None),
         })
+    }
+
+    /// Deletes the chunk objects that no manifest names (left by a writer that crashed, or
+    /// lost a race, before its cleanup) and that are older than `min_age`, so that a
+    /// writer still about to commit them is not robbed; returns how many it deleted.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Io`] for a failed listing or deletion (what was deleted stays deleted).
+    pub fn sweep(&mut self, min_age: Duration) -> R<u64> {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        let shares = self.shares();
+        // (storage index, share number) -> old unnamed-so-far chunks: (index, version).
+        let mut candidates: std::collections::BTreeMap<
+            (StorageIndex, ShareNumber),
+            Vec<(u64, u64)>,
+        > = std::collections::BTreeMap::new();
+        io(self.inner.client.list(&shares, false, &mut |e| {
+            let Entry::Key(k, _, modified) = e else {
+                return true;
+            };
+            let old = parse_rfc3339_utc(modified)
+                .is_some_and(|t| now.saturating_sub(t) >= min_age.as_secs());
+            let mut parts = k.strip_prefix(&shares).unwrap_or("").split('/');
+            if let (Some(p), Some(si), Some(dir), Some(name), None) = (
+                parts.next(),
+                parts.next(),
+                parts.next(),
+                parts.next(),
+                parts.next(),
+            ) {
+                let parsed = (
+                    StorageIndex::from_base32(si.as_bytes()),
+                    dir.strip_suffix(".d")
+                        .and_then(|n| ShareNumber::from_file_name(n.as_bytes())),
+                    parse_chunk_name(name),
+                );
+                if let (2, true, (Ok(si), Some(n), Some(chunk))) = (p.len(), old, parsed) {
+                    candidates.entry((si, n)).or_default().push(chunk);
+                }
+            }
+            true
+        }))?;
+        let mut deleted = 0;
+        for ((si, n), chunks) in candidates {
+            let published = self.load_lenient(&self.share_key(&si, n))?;
+            let incoming = self.load_lenient(&self.incoming_key(&si, n))?;
+            let prefix = self.chunk_prefix(&si, n);
+            for (i, v) in chunks {
+                let named = published.as_ref().is_some_and(|m| m.names(i, v))
+                    || incoming.as_ref().is_some_and(|m| m.names(i, v));
+                if !named {
+                    io(self.inner.client.delete(&chunk_key(&prefix, i, v)))?;
+                    deleted += 1;
+                }
+            }
+        }
+        self.held.lock().map(|mut h| *h = None).ok();
+        Ok(deleted)
     }
 
     /// What the start-up probe found.
@@ -343,7 +435,7 @@ impl S3Store {
     fn shnums(&self, dir: &str) -> R<ShareSet> {
         let mut set = ShareSet::new();
         io(self.inner.client.list(dir, true, &mut |e| {
-            if let Entry::Key(k, _) = e {
+            if let Entry::Key(k, _, _) = e {
                 if let Some(n) = k
                     .strip_prefix(dir)
                     .and_then(|name| ShareNumber::from_file_name(name.as_bytes()))
@@ -356,35 +448,32 @@ impl S3Store {
         Ok(set)
     }
 
-    /// Deletes the chunk objects of share `n` that `keep` does not name.
-    fn delete_chunks(&self, si: &StorageIndex, n: ShareNumber, keep: Option<&Manifest>) -> R<()> {
+    /// Deletes the chunk objects of share `n` that `doomed` names and `keep` does not.
+    /// Chunks no manifest names (an interrupted writer's) are left to [`S3Store::sweep`],
+    /// which knows their age: another writer may still be about to name them.
+    fn delete_named(
+        &self,
+        si: &StorageIndex,
+        n: ShareNumber,
+        doomed: &Manifest,
+        keep: Option<&Manifest>,
+    ) -> R<()> {
         let prefix = self.chunk_prefix(si, n);
-        let mut doomed = Vec::new();
-        io(self.inner.client.list(&prefix, false, &mut |e| {
-            if let Entry::Key(k, _) = e {
-                let named = keep.is_some_and(|m| {
-                    k.strip_prefix(&prefix)
-                        .and_then(|rest| rest.split_once('-'))
-                        .and_then(|(i, v)| {
-                            Some((i.parse::<usize>().ok()?, u64::from_str_radix(v, 16).ok()?))
-                        })
-                        .is_some_and(|(i, v)| {
-                            m.versions.get(i) == Some(&v)
-                                || m.superseded
-                                    .iter()
-                                    .any(|g| g.index == i as u64 && g.version == v)
-                        })
-                });
-                if !named {
-                    doomed.push(k.to_string());
-                }
+        for (i, v) in doomed.named() {
+            if !keep.is_some_and(|m| m.names(i, v)) {
+                io(self.inner.client.delete(&chunk_key(&prefix, i, v)))?;
             }
-            true
-        }))?;
-        for k in doomed {
-            io(self.inner.client.delete(&k))?;
         }
         Ok(())
+    }
+
+    /// The manifest at `key`, `None` when absent or undecodable (cleanup goes on).
+    fn load_lenient(&self, key: &str) -> R<Option<Manifest>> {
+        match self.load(key) {
+            Ok(m) => Ok(m.map(|(m, _, _)| m)),
+            Err(StoreError::Io(e)) if e.kind() == S3ErrorKind::Corrupt => Ok(None),
+            Err(e) => Err(e),
+        }
     }
 
     fn visit_dirs(&self, dir: &str, f: &mut dyn FnMut(&str) -> bool) -> R<()> {
@@ -475,15 +564,19 @@ impl ShareStore for S3Store {
         Ok(())
     }
 
-    /// Deletes the incoming manifest (the commit point), the upload record, then every
-    /// chunk object of the share that a published manifest does not name.
+    /// Deletes the incoming manifest (the commit point), the upload record, then the chunk
+    /// objects the incoming manifest named that a published manifest does not.
     fn abort(&mut self, si: &StorageIndex, shnum: ShareNumber) -> R<()> {
         let ikey = self.incoming_key(si, shnum);
         let had = io(self.inner.client.head(&ikey))?.is_some();
+        let incoming = self.load_lenient(&ikey)?;
         io(self.inner.client.delete(&ikey))?;
         io(self.inner.client.delete(&self.record_key(si, shnum)))?;
-        let published = self.load(&self.share_key(si, shnum))?.map(|(m, _, _)| m);
-        self.delete_chunks(si, shnum, published.as_ref())?;
+        if let Some(m) = incoming {
+            let published = self.load_lenient(&self.share_key(si, shnum))?;
+            self.delete_named(si, shnum, &m, published.as_ref())?;
+        }
+        self.held.lock().map(|mut h| *h = None).ok();
         if had {
             Ok(())
         } else {
@@ -491,16 +584,19 @@ impl ShareStore for S3Store {
         }
     }
 
-    /// Deletes the published manifest (the commit point), then the share's chunk objects
-    /// that an incoming manifest does not name.
+    /// Deletes the published manifest (the commit point), then the chunk objects it named
+    /// that an incoming manifest does not.
     fn remove(&mut self, si: &StorageIndex, shnum: ShareNumber) -> R<()> {
         let pkey = self.share_key(si, shnum);
         if io(self.inner.client.head(&pkey))?.is_none() {
             return Err(StoreError::NoSuchShare);
         }
+        let published = self.load_lenient(&pkey)?;
         io(self.inner.client.delete(&pkey))?;
-        let incoming = self.load(&self.incoming_key(si, shnum))?.map(|(m, _, _)| m);
-        self.delete_chunks(si, shnum, incoming.as_ref())?;
+        if let Some(m) = published {
+            let incoming = self.load_lenient(&self.incoming_key(si, shnum))?;
+            self.delete_named(si, shnum, &m, incoming.as_ref())?;
+        }
         self.held.lock().map(|mut h| *h = None).ok();
         Ok(())
     }
@@ -552,7 +648,7 @@ impl ShareStore for S3Store {
         } else {
             let mut total = 0u64;
             io(self.inner.client.list(&self.root, false, &mut |e| {
-                if let Entry::Key(_, size) = e {
+                if let Entry::Key(_, size, _) = e {
                     total = total.saturating_add(size);
                 }
                 true
@@ -613,7 +709,7 @@ impl ShareStore for S3Store {
     fn for_each_incoming(&mut self, f: &mut dyn FnMut(StorageIndex, ShareNumber) -> bool) -> R<()> {
         let dir = format!("{}incoming/", self.shares());
         io(self.inner.client.list(&dir, false, &mut |e| {
-            if let Entry::Key(k, _) = e {
+            if let Entry::Key(k, _, _) = e {
                 let mut parts = k.strip_prefix(&dir).unwrap_or("").split('/');
                 if let (Some(_), Some(si), Some(n), None) =
                     (parts.next(), parts.next(), parts.next(), parts.next())
@@ -656,5 +752,25 @@ pub fn retry_conflicts<T>(
             }
             _ => return r,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_rfc3339_utc;
+
+    #[test]
+    fn listing_times_parse_to_unix_seconds() {
+        assert_eq!(parse_rfc3339_utc("1970-01-01T00:00:00Z"), Some(0));
+        assert_eq!(
+            parse_rfc3339_utc("2000-03-01T00:00:00.000Z"),
+            Some(951_868_800)
+        );
+        assert_eq!(
+            parse_rfc3339_utc("2026-12-01T23:00:05.123Z"),
+            Some(1_796_166_005)
+        );
+        assert_eq!(parse_rfc3339_utc("2026-12-01 23:00:05"), None);
+        assert_eq!(parse_rfc3339_utc(""), None);
     }
 }

@@ -60,6 +60,21 @@ impl Manifest {
         }
     }
 
+    /// Every chunk object the manifest names: `(index, version)`, current or superseded.
+    pub(crate) fn named(&self) -> impl Iterator<Item = (u64, u64)> + '_ {
+        self.versions
+            .iter()
+            .enumerate()
+            .filter(|(_, v)| **v != 0)
+            .map(|(i, v)| (i as u64, *v))
+            .chain(self.superseded.iter().map(|g| (g.index, g.version)))
+    }
+
+    /// Whether the manifest names chunk object `(index, version)`.
+    pub(crate) fn names(&self, index: u64, version: u64) -> bool {
+        self.named().any(|n| n == (index, version))
+    }
+
     pub(crate) fn chunks_for(len: u64, chunk_size: u32) -> u64 {
         len.div_ceil(u64::from(chunk_size))
     }

@@ -69,7 +69,7 @@ impl S3Share {
     }
 
     fn chunk_key(&self, idx: u64, version: u64) -> String {
-        format!("{}{idx:010}-{version:016x}", self.chunk_prefix)
+        crate::chunk_key(&self.chunk_prefix, idx, version)
     }
 
     fn err(&self, kind: S3ErrorKind, op: &'static str) -> S3Error {

@@ -143,6 +143,34 @@ fn an_upload_in_any_order_is_published_whole_and_leaves_only_its_objects() {
 }
 
 #[test]
+fn leftovers_of_a_crashed_writer_are_swept_once_old_enough() {
+    let (cfg, mut store) = small_chunks(1024);
+    let data = bytes(8, 4 * 1024);
+    let mut io = store.create_incoming(&SI, sn(7)).unwrap();
+    io.write_at(0, &data).unwrap();
+    io.sync().unwrap();
+    drop(io);
+    store.publish(&SI, sn(7)).unwrap();
+    // A writer that spills 12 fresh chunks (past the 8 it holds) and then dies: its
+    // handle is forgotten, as a crash would, so nothing commits or cleans up.
+    let mut io = store.open(&SI, sn(7)).unwrap().unwrap();
+    io.write_at(0, &bytes(9, 20 * 1024)).unwrap();
+    core::mem::forget(io);
+    let before = keys(&cfg).len();
+    assert_eq!(before, 1 + 4 + 12, "{:?}", keys(&cfg));
+    // Too young to be robbed from a live writer: kept.
+    assert_eq!(
+        store.sweep(core::time::Duration::from_secs(3600)).unwrap(),
+        0
+    );
+    assert_eq!(keys(&cfg).len(), before);
+    assert_eq!(store.sweep(core::time::Duration::ZERO).unwrap(), 12);
+    assert_eq!(keys(&cfg).len(), 5);
+    let mut io = store.open(&SI, sn(7)).unwrap().unwrap();
+    assert_eq!(read_all(&mut io), data);
+}
+
+#[test]
 fn create_incoming_is_exclusive() {
     let (_, mut store) = small_chunks(1024);
     let _io = store.create_incoming(&SI, sn(0)).unwrap();
@@ -161,7 +189,17 @@ fn abort_and_remove_leave_no_object_even_past_1000_keys() {
     io.write_at(0, &data).unwrap();
     io.sync().unwrap();
     drop(io);
-    assert!(keys(&cfg).len() > 1000);
+    let listed = keys(&cfg);
+    assert!(listed.len() > 1000);
+    // The store's own listing pages too: the space it reports counts every object.
+    let mut spaced = cfg.clone();
+    spaced.quota = Some(1 << 30);
+    spaced.space_cache = core::time::Duration::ZERO;
+    let held: u64 = listed.iter().map(|(_, size)| size).sum();
+    assert_eq!(
+        S3Store::open(&spaced).unwrap().available_space().unwrap(),
+        Some((1 << 30) - held)
+    );
     store.abort(&SI, sn(1)).unwrap();
     assert_eq!(keys(&cfg), vec![]);
     assert!(matches!(
