@@ -94,6 +94,13 @@ pub struct Config {
     /// share before (a read that outlives it fails with [`S3ErrorKind::Changed`]); it is
     /// deleted by the first commit of the share after that.
     pub superseded_grace: Duration,
+    /// Where this store keeps incoming shares: `None` for Tahoe's `shares/incoming/`, or
+    /// `shares/incoming-<name>/` (lower-case letters, digits, `-`, `_`; at most 64). Give
+    /// each server sharing a bucket its own name: a server discards the incoming shares it
+    /// finds at start-up, and must not discard another's uploads in progress. Two uploads
+    /// of one share under different names may then run at once; the first to publish wins
+    /// and the other's publish is [`StoreError::AlreadyExists`].
+    pub incoming_namespace: Option<String>,
 }
 
 impl Config {
@@ -116,6 +123,7 @@ impl Config {
             request_timeout: Duration::from_secs(30),
             chunk_size: DEFAULT_CHUNK_SIZE,
             superseded_grace: Duration::from_secs(60),
+            incoming_namespace: None,
         }
     }
 
@@ -205,6 +213,8 @@ pub(crate) fn new_nonce() -> u64 {
 pub struct S3Store {
     inner: Arc<Inner>,
     root: String,
+    /// `incoming/` or `incoming-<name>/`.
+    incoming: String,
     chunk_size: u32,
     quota: Option<u64>,
     space_cache: Duration,
@@ -248,6 +258,22 @@ impl S3Store {
         } else {
             format!("{prefix}/")
         };
+        let incoming = match &config.incoming_namespace {
+            None => "incoming/".to_string(),
+            Some(n)
+                if !n.is_empty()
+                    && n.len() <= 64
+                    && n.bytes().all(|c| {
+                        c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'-' || c == b'_'
+                    }) =>
+            {
+                format!("incoming-{n}/")
+            }
+            Some(_) => {
+                return Err(S3Error::new(S3ErrorKind::Config, "open", None)
+                    .detail("incoming namespace: 1 to 64 of a-z 0-9 - _"));
+            }
+        };
         let probe = format!("{root}.tahoe-shares-probe/{:016x}", new_nonce());
         let first = client.put(&probe, b"probe", Cond::Create)?;
         let second = client.put(&probe, b"probe", Cond::Create)?;
@@ -266,6 +292,7 @@ impl S3Store {
                 grace: config.superseded_grace,
             }),
             root,
+            incoming,
             chunk_size: config.chunk_size,
             quota: config.quota,
             space_cache: config.space_cache,
@@ -316,14 +343,27 @@ impl S3Store {
             }
             true
         }))?;
+        // Every server's incoming shares (`incoming/`, `incoming-<name>/`) name chunks too.
+        let mut roots = Vec::new();
+        self.visit_dirs(&shares, &mut |d| {
+            if d == "incoming" || d.starts_with("incoming-") {
+                roots.push(format!("{shares}{d}/"));
+            }
+            true
+        })?;
         let mut deleted = 0;
         for ((si, n), chunks) in candidates {
-            let published = self.load_lenient(&self.share_key(&si, n))?;
-            let incoming = self.load_lenient(&self.incoming_key(&si, n))?;
+            let mut manifests = Vec::new();
+            manifests.extend(self.load_lenient(&self.share_key(&si, n))?);
+            let b = si.to_base32();
+            let name = b.as_str();
+            for root in &roots {
+                let key = format!("{root}{}/{name}/{n}", name.get(..2).unwrap_or(name));
+                manifests.extend(self.load_lenient(&key)?);
+            }
             let prefix = self.chunk_prefix(&si, n);
             for (i, v) in chunks {
-                let named = published.as_ref().is_some_and(|m| m.names(i, v))
-                    || incoming.as_ref().is_some_and(|m| m.names(i, v));
+                let named = manifests.iter().any(|m| m.names(i, v));
                 if !named {
                     io(self.inner.client.delete(&chunk_key(&prefix, i, v)))?;
                     deleted += 1;
@@ -360,8 +400,9 @@ impl S3Store {
         let b = si.to_base32();
         let name = b.as_str();
         format!(
-            "{}incoming/{}/{name}/",
+            "{}{}{}/{name}/",
             self.shares(),
+            self.incoming,
             name.get(..2).unwrap_or(name)
         )
     }
@@ -707,7 +748,7 @@ impl ShareStore for S3Store {
     }
 
     fn for_each_incoming(&mut self, f: &mut dyn FnMut(StorageIndex, ShareNumber) -> bool) -> R<()> {
-        let dir = format!("{}incoming/", self.shares());
+        let dir = format!("{}{}", self.shares(), self.incoming);
         io(self.inner.client.list(&dir, false, &mut |e| {
             if let Entry::Key(k, _, _) = e {
                 let mut parts = k.strip_prefix(&dir).unwrap_or("").split('/');

@@ -171,6 +171,51 @@ fn leftovers_of_a_crashed_writer_are_swept_once_old_enough() {
 }
 
 #[test]
+fn servers_sharing_a_bucket_keep_their_uploads_apart_and_the_first_publish_wins() {
+    let mut cfg_a = config(shared(), "tahoe");
+    cfg_a.chunk_size = 1024;
+    cfg_a.incoming_namespace = Some("server-a".to_string());
+    let mut cfg_b = cfg_a.clone();
+    cfg_b.incoming_namespace = Some("server-b".to_string());
+    let mut a = S3Store::open(&cfg_a).unwrap();
+    let mut b = S3Store::open(&cfg_b).unwrap();
+    let mut ia = a.create_incoming(&SI, sn(0)).unwrap();
+    let mut ib = b.create_incoming(&SI, sn(0)).unwrap();
+    ia.write_at(0, &bytes(1, 5000)).unwrap();
+    ib.write_at(0, &bytes(2, 5000)).unwrap();
+    ia.sync().unwrap();
+    ib.sync().unwrap();
+    drop((ia, ib));
+    // Each sees its own upload only (a server discards what it lists at start-up).
+    let mut seen = Vec::new();
+    b.for_each_incoming(&mut |si, n| {
+        seen.push((si, n));
+        true
+    })
+    .unwrap();
+    assert_eq!(seen, vec![(SI, sn(0))]);
+    assert_eq!(a.list_incoming(&SI).unwrap(), set(&[0]));
+    // A sweep keeps the chunks of both uploads in progress.
+    assert_eq!(b.sweep(core::time::Duration::ZERO).unwrap(), 0);
+    a.publish(&SI, sn(0)).unwrap();
+    assert!(matches!(
+        b.publish(&SI, sn(0)),
+        Err(StoreError::AlreadyExists)
+    ));
+    b.abort(&SI, sn(0)).unwrap();
+    let mut io = b.open(&SI, sn(0)).unwrap().unwrap();
+    assert_eq!(read_all(&mut io), bytes(1, 5000));
+    drop(io);
+    // Nothing of the losing upload is left: the manifest and a's 5 chunks.
+    assert_eq!(keys(&cfg_a).len(), 6, "{:?}", keys(&cfg_a));
+    cfg_a.incoming_namespace = Some("Not/Valid".to_string());
+    assert_eq!(
+        S3Store::open(&cfg_a).unwrap_err().kind(),
+        S3ErrorKind::Config
+    );
+}
+
+#[test]
 fn create_incoming_is_exclusive() {
     let (_, mut store) = small_chunks(1024);
     let _io = store.create_incoming(&SI, sn(0)).unwrap();
