@@ -18,3 +18,15 @@ fn s3_store_keeps_the_contract() {
         S3Store::open(&cfg).unwrap()
     });
 }
+
+/// The documented single-writer mode (for services that ignore conditional writes, such as
+/// Garage): plain PUTs after a HEAD. On `SeaweedFS` it must keep the same contract.
+#[test]
+fn s3_store_in_single_writer_mode_keeps_the_contract() {
+    tahoe_shares_store_kit::run(&mut || {
+        let mut cfg = config(shared(), "tahoe");
+        cfg.chunk_size = 4096;
+        cfg.single_writer = true;
+        S3Store::open(&cfg).unwrap()
+    });
+}
