@@ -9,7 +9,9 @@ use std::sync::{Arc, Barrier};
 
 use tahoe_shares::container::{TestOperator, TestVector};
 use tahoe_shares::io::ShareIo;
-use tahoe_shares::server::{AllocateRequest, Config, LeaseUpdate, Server, SlotSecrets, SlotWrite};
+use tahoe_shares::server::{
+    AllocateRequest, Config, LeaseUpdate, Server, SlotSecrets, SlotWrite, TestWriteOutcome,
+};
 use tahoe_shares::store::{Durability, FsStore, ShareStore};
 use tahoe_shares::{
     CancelSecret, NodeId, RenewSecret, ShareSet, StorageIndex, UploadSecret, WriteEnabler,
@@ -65,6 +67,14 @@ fn show<T: core::fmt::Debug, E: core::fmt::Display>(
         Ok(v) => format!("ok {v:?}"),
         Err(e) => format!("err {e}"),
     }
+}
+
+/// A test-and-write on `MSI` (write enabler 6) that leaves the leases alone.
+fn plain_write(
+    s: &mut Server<S3Store>,
+    w: &[SlotWrite<'_>],
+) -> Result<TestWriteOutcome, tahoe_shares::Error<tahoe_shares_s3::S3Error>> {
+    s.slot_testv_and_readv_and_writev(&MSI, &secrets(6), w, &[], LeaseUpdate::NoChange, NOW)
 }
 
 /// One share's entry of a test-and-write.
@@ -239,19 +249,7 @@ fn servers_racing_test_and_writes_on_one_bucket_apply_exactly_one_per_round() {
         Server::new(S3Store::open(&cfg).unwrap(), NODE, Config::default(), NOW).unwrap();
     let initial = [(0u64, &[0u8; 64][..])];
     let create = [entry(0, &[], &initial, None)];
-    assert!(
-        first
-            .slot_testv_and_readv_and_writev(
-                &MSI,
-                &secrets(6),
-                &create,
-                &[],
-                LeaseUpdate::NoChange,
-                NOW
-            )
-            .unwrap()
-            .passed
-    );
+    assert!(plain_write(&mut first, &create).unwrap().passed);
     drop(first);
     let (mut applied_total, mut unknown_total) = (0, 0);
     for round in 0..ROUNDS {
@@ -269,16 +267,7 @@ fn servers_racing_test_and_writes_on_one_bucket_apply_exactly_one_per_round() {
                     let writes = [(0u64, &mine[..])];
                     let w = [entry(0, &tests, &writes, None)];
                     barrier.wait();
-                    let out = retry_conflicts(5, || {
-                        s.slot_testv_and_readv_and_writev(
-                            &MSI,
-                            &secrets(6),
-                            &w,
-                            &[],
-                            LeaseUpdate::NoChange,
-                            NOW,
-                        )
-                    });
+                    let out = retry_conflicts(5, || plain_write(&mut s, &w));
                     (mine, out.map(|o| o.passed).map_err(|e| e.to_string()))
                 })
             })
@@ -308,18 +297,7 @@ fn servers_racing_test_and_writes_on_one_bucket_apply_exactly_one_per_round() {
         let next = [round as u8 + 1; 8];
         let fix = [(0u64, &next[..])];
         let w = [entry(0, &[], &fix, None)];
-        assert!(
-            s.slot_testv_and_readv_and_writev(
-                &MSI,
-                &secrets(6),
-                &w,
-                &[],
-                LeaseUpdate::NoChange,
-                NOW
-            )
-            .unwrap()
-            .passed
-        );
+        assert!(plain_write(&mut s, &w).unwrap().passed);
     }
     eprintln!(
         "{ROUNDS} rounds of {RACERS} racers: {applied_total} acknowledged winners, \
