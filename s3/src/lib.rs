@@ -80,7 +80,8 @@ pub struct Config {
     /// How long a measured total of held bytes is reused before listing again.
     pub space_cache: Duration,
     /// Whether this store is the bucket's only writer: then a service that ignores
-    /// conditional writes is used with plain PUTs (documented single-writer mode).
+    /// conditional writes is used with HEAD-then-PUT instead of refused (documented
+    /// single-writer mode; where conditions work they are used anyway).
     pub single_writer: bool,
     /// Attempts of each request on transport faults and 5xx answers (at least 1).
     pub retry_attempts: u32,
@@ -158,6 +159,12 @@ impl Inner {
     /// Whether compare-and-swap commits may go ahead.
     pub(crate) fn cas_ok(&self) -> bool {
         self.conditional == ConditionalWrites::Honoured || self.single_writer
+    }
+
+    /// Whether PUTs carry their conditions: always where the service honours them, even
+    /// in single-writer mode (HEAD-then-PUT is only the fallback where it does not).
+    pub(crate) fn conditions(&self) -> bool {
+        self.conditional == ConditionalWrites::Honoured
     }
 }
 
@@ -435,10 +442,11 @@ impl S3Store {
         }
     }
 
-    /// The condition of a create at `key`: `If-None-Match: *`, or in single-writer mode a
-    /// HEAD first (an existing object is [`StoreError::AlreadyExists`]) and a plain PUT.
+    /// The condition of a create at `key`: `If-None-Match: *`, or (single-writer mode over
+    /// a service that ignores conditions) a HEAD first, an existing object being
+    /// [`StoreError::AlreadyExists`], and a plain PUT.
     fn create_cond(&self, key: &str) -> R<Cond<'static>> {
-        if !self.inner.single_writer {
+        if self.inner.conditions() {
             return Ok(Cond::Create);
         }
         if io(self.inner.client.head(key))?.is_some() {

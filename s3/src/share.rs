@@ -267,10 +267,10 @@ impl S3Share {
             superseded,
         };
         let body = m.encode();
-        let cond = if self.inner.single_writer {
-            Cond::None
-        } else {
+        let cond = if self.inner.conditions() {
             Cond::Match(&self.etag)
+        } else {
+            Cond::None
         };
         let put = self.inner.client.put(&self.manifest_key, &body, cond);
         let etag = match put {
@@ -298,9 +298,14 @@ impl S3Share {
                 .client
                 .delete(&self.chunk_key(g.index, g.version));
         }
+        // Fresh chunks the share no longer reaches (cut off by a shrink) were never named.
+        for (i, v) in core::mem::take(&mut self.fresh) {
+            if usize::try_from(i).ok().and_then(|i| self.versions.get(i)) != Some(&v) {
+                let _ = self.inner.client.delete(&self.chunk_key(i, v));
+            }
+        }
         self.etag = etag;
         self.committed = m;
-        self.fresh.clear();
         Ok(())
     }
 }
@@ -385,9 +390,13 @@ impl ShareIo for S3Share {
 /// in good order commits them, as a file's page cache would keep them: the containers
 /// leave their last truncation unsynced, and readers should not meet that journal. A
 /// failure here (a lost race included) leaves the committed state as it was.
+///
+/// Only where PUTs carry conditions: a handle of a share removed meanwhile then fails its
+/// `If-Match`, where a plain PUT (single-writer mode over a service without conditions)
+/// would bring the share back.
 impl Drop for S3Share {
     fn drop(&mut self) {
-        if !self.poisoned && self.changed() {
+        if !self.poisoned && self.changed() && self.inner.conditions() {
             let _ = self.commit();
         }
     }
