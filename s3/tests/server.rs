@@ -395,3 +395,40 @@ fn conflicts_are_retried_then_reported_typed() {
         other => panic!("{other:?}"),
     }
 }
+
+/// The requests and bytes sent by a 10-byte test-and-write into a mutable share of `size`.
+fn small_write_cost(size: usize) -> (u64, u64) {
+    let mut cfg = config(shared(), "tahoe");
+    cfg.chunk_size = 64 * 1024;
+    let mut s = Server::new(S3Store::open(&cfg).unwrap(), NODE, Config::default(), NOW).unwrap();
+    let data = bytes(size as u64, size);
+    let w = [(0u64, &data[..])];
+    assert!(
+        plain_write(&mut s, &[entry(0, &[], &w, None)])
+            .unwrap()
+            .passed
+    );
+    let before = s.store().stats();
+    let small = [(size as u64 / 2, &b"ten bytes!"[..])];
+    assert!(
+        plain_write(&mut s, &[entry(0, &[], &small, None)])
+            .unwrap()
+            .passed
+    );
+    let after = s.store().stats();
+    (
+        after.requests - before.requests,
+        after.bytes_sent - before.bytes_sent,
+    )
+}
+
+#[test]
+fn a_small_mutable_write_costs_what_it_touches_not_the_share_size() {
+    let small = small_write_cost(256 * 1024);
+    let large = small_write_cost(8 << 20);
+    // The chunks the write, the header and the journal fall in, and the manifests: the
+    // same number of requests; bytes bounded by a few chunks, not by the share's 8 MiB.
+    assert_eq!(small.0, large.0, "{small:?} {large:?}");
+    assert!(large.1 < 8 * 64 * 1024, "{large:?}");
+    eprintln!("10-byte mutable write (requests, bytes sent): 256 KiB {small:?}, 8 MiB {large:?}");
+}
