@@ -383,15 +383,14 @@ where
     );
 }
 
-/// Available space is answered (a number or unknown) and does not grow as shares arrive.
+/// Available space is answered (a number or unknown), before and after a share arrives.
+/// Nothing more is asked: a filesystem store reports the file system's free space, which
+/// other processes change at any time.
 pub fn space<S: ShareStore>(s: &mut S)
 where
     S::Error: Debug,
 {
-    let before = s.available_space().expect("available_space");
+    s.available_space().expect("available_space");
     put_share(s, &SI, 1, &pattern(1, 10_000));
-    let after = s.available_space().expect("available_space");
-    if let (Some(b), Some(a)) = (before, after) {
-        assert!(a <= b, "space: {a} after a share, {b} before");
-    }
+    s.available_space().expect("available_space");
 }
