@@ -66,8 +66,9 @@ clippy:
 	$(CARGO) clippy -p tahoe-shares --features _testing --all-targets -- -D warnings
 	cd fuzz && $(CARGO) clippy --all-targets -- -D warnings
 
-test-rust: strace-tool
-	$(CARGO) test --workspace --all-features
+test-rust: strace-tool seaweedfs
+	TS_WEED=$(WEED) $(CARGO) test --workspace --all-features
+	$(WAIT_WEED)
 
 doc:
 	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --workspace --no-deps --all-features
@@ -153,14 +154,14 @@ test-tahoe-baseline: venv
 # filer and S3 gateway, each its own process, started and stopped by the tests
 # (s3/tests/common/cluster.rs; nothing is left running).
 # `cargo test --workspace` (test-rust) runs the S3 store's tests too: they need weed.
-test-rust: seaweedfs
+# A test binary's shared cluster is stopped by its watchdogs as the binary exits;
+# WAIT_WEED waits (at most 10 s) until those weed processes are gone.
+WAIT_WEED = @for i in $$(seq 50); do pgrep -f '^$(WEED) ' >/dev/null || exit 0; sleep 0.2; done; \
+	echo "weed processes still running after the S3 store's tests"; exit 1
 
 test-s3: seaweedfs
 	TS_WEED=$(WEED) $(CARGO) test -p tahoe-shares-s3
-	@# A test binary's shared cluster is stopped by its watchdogs as the binary exits;
-	@# wait (at most 10 s) until those weed processes are gone.
-	@for i in $$(seq 50); do pgrep -f '^$(WEED) ' >/dev/null || exit 0; sleep 0.2; done; \
-		echo "weed processes still running after make test-s3"; exit 1
+	$(WAIT_WEED)
 
 # Regenerates the golden files with Tahoe's own classes (they are committed).
 golden: venv
