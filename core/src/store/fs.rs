@@ -564,6 +564,24 @@ impl FsStore {
         }
     }
 
+    /// fdatasyncs the incoming share at `path` (whose own syncs do nothing, see
+    /// [`ShareStore::create_incoming`]); [`StoreError::NoSuchShare`] when there is none.
+    fn sync_incoming_file(path: &Path) -> StoreResult<(), io::Error> {
+        // Read-only is enough for fdatasync; O_NONBLOCK: a FIFO put there by someone else
+        // would otherwise block the open. Only this store creates names in `incoming/`,
+        // all regular files: no fstat to check.
+        let file = match OpenOptions::new()
+            .read(true)
+            .custom_flags((OFlag::O_NOFOLLOW | OFlag::O_NONBLOCK).bits())
+            .open(path)
+        {
+            Ok(f) => f,
+            Err(e) if e.kind() == ErrorKind::NotFound => return Err(StoreError::NoSuchShare),
+            Err(e) => return Err(at(path)(e)),
+        };
+        file.sync_data().map_err(at(path))
+    }
+
     /// Removes the incoming directory of `si` and its prefix directory if they are empty.
     fn remove_incoming_dirs(&mut self, si: &StorageIndex) {
         Self::remove_empty_dirs(&self.incoming_dir(si), 2);
@@ -756,18 +774,7 @@ impl ShareStore for FsStore {
         let name = shnum.file_name();
         let from = self.incoming_dir(si).join(name.as_str());
         if self.durable() {
-            // Read-only is enough for fdatasync; O_NONBLOCK: a FIFO put there by someone
-            // else would otherwise block the open.
-            let file = match OpenOptions::new()
-                .read(true)
-                .custom_flags((OFlag::O_NOFOLLOW | OFlag::O_NONBLOCK).bits())
-                .open(&from)
-            {
-                Ok(f) => f,
-                Err(e) if e.kind() == ErrorKind::NotFound => return Err(StoreError::NoSuchShare),
-                Err(e) => return Err(at(&from)(e)),
-            };
-            file.sync_data().map_err(at(&from))?;
+            Self::sync_incoming_file(&from)?;
         }
         let bucket = self.bucket_dir(si);
         let to = bucket.join(name.as_str());
@@ -854,17 +861,7 @@ impl ShareStore for FsStore {
         let dir = self.incoming_dir(si);
         let share = dir.join(shnum.file_name().as_str());
         if self.durable() {
-            let file = match OpenOptions::new()
-                .read(true)
-                .custom_flags((OFlag::O_NOFOLLOW | OFlag::O_NONBLOCK).bits())
-                .open(&share)
-            {
-                Ok(f) if f.metadata().is_ok_and(|m| m.is_file()) => f,
-                Ok(_) => return Err(StoreError::NoSuchShare),
-                Err(e) if e.kind() == ErrorKind::NotFound => return Err(StoreError::NoSuchShare),
-                Err(e) => return Err(at(&share)(e)),
-            };
-            file.sync_data().map_err(at(&share))?;
+            Self::sync_incoming_file(&share)?;
             if !self.durable_incoming.contains(si) {
                 let prefix = dir.parent().ok_or(StoreError::Bug("incoming directory"))?;
                 self.sync_dir(prefix)?;
