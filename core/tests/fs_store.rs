@@ -1078,7 +1078,9 @@ fn a_resumable_upload_over_a_durable_store_resumes_after_a_restart() {
     drop(store);
     let store = FsStore::open(dir.path(), Durability::Durable).unwrap();
     let mut s = common::server_with(store, resuming());
-    assert_eq!(s.required_ranges(&SI, sn(4), &u).unwrap(), [1000..3000]);
+    let missing = s.required_ranges(&SI, sn(4), &u).unwrap();
+    assert_eq!(missing.len(), 1);
+    assert_eq!(missing[0], 1000..3000);
     s.write(&SI, sn(4), &u, 1000, &data[1000..], NOW).unwrap();
     s.close(&SI, sn(4), &u).unwrap();
     let b = s.get_buckets(&SI).unwrap();
