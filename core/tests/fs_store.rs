@@ -1057,3 +1057,36 @@ fn an_advisory_on_a_full_disk_is_dropped_without_a_partial_file() {
     assert_eq!(outcome, AdviseOutcome::NoSpace);
     assert_eq!(files_below(&advisories), vec![]);
 }
+
+/// With resumable uploads over a durable store: the incoming share's own syncs do nothing
+/// (the store defers them to the publish), so the upload record is what makes the written
+/// ranges durable; a restart resumes from it, and the resumed upload completes and reads
+/// back whole.
+#[test]
+fn a_resumable_upload_over_a_durable_store_resumes_after_a_restart() {
+    use tahoe_shares::server::Config;
+    let dir = TempDir::new("resume-durable");
+    let resuming = || Config::default().with_resume_uploads(true);
+    let data: Vec<u8> = (0..3000u32).map(|i| (i % 251) as u8).collect();
+    let u = upload_secret("resume");
+    let store = FsStore::open(dir.path(), Durability::Durable).unwrap();
+    let mut s = common::server_with(store, resuming());
+    s.allocate_buckets(&request(SI, &[4], 3000, "resume"), NOW)
+        .unwrap();
+    s.write(&SI, sn(4), &u, 0, &data[..1000], NOW).unwrap();
+    let store = s.into_store();
+    drop(store);
+    let store = FsStore::open(dir.path(), Durability::Durable).unwrap();
+    let mut s = common::server_with(store, resuming());
+    let missing = s.required_ranges(&SI, sn(4), &u).unwrap();
+    assert_eq!(missing.len(), 1);
+    assert_eq!(missing[0], 1000..3000);
+    s.write(&SI, sn(4), &u, 1000, &data[1000..], NOW).unwrap();
+    s.close(&SI, sn(4), &u).unwrap();
+    let b = s.get_buckets(&SI).unwrap();
+    assert_eq!(s.read_bucket_vec(&b[0], 0, 3000).unwrap(), data);
+    assert_eq!(
+        files_below(&dir.path().join("shares").join("incoming")),
+        vec![]
+    );
+}

@@ -11,6 +11,7 @@
 //! is ignored. Symbolic links are never followed and never served.
 
 use core::fmt;
+use std::collections::BTreeSet;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, ErrorKind, Read};
 use std::os::unix::fs::{FileExt, OpenOptionsExt};
@@ -81,6 +82,10 @@ pub struct FsStore {
     /// The write-ahead log (docs/format.md §5a) of a writer: recovered at the open, used
     /// by the published shares it opens when durable.
     wal: Option<SharedWal>,
+    /// Storage indexes whose `incoming/<pp>/<si>` entries (in `incoming/<pp>` and
+    /// `incoming/`) this store has made durable, for upload records (see
+    /// [`ShareStore::put_upload_record`]); forgotten when the directory is removed.
+    durable_incoming: BTreeSet<StorageIndex>,
 }
 
 /// How a store may use its directory.
@@ -348,6 +353,7 @@ impl FsStore {
             access: Access::ReadOnly,
             interrupted: false,
             wal: None,
+            durable_incoming: BTreeSet::new(),
         })
     }
 
@@ -380,9 +386,11 @@ impl FsStore {
             access,
             interrupted: false,
             wal: None,
+            durable_incoming: BTreeSet::new(),
         };
-        let incoming = store.incoming_root();
-        fs::create_dir_all(&incoming).map_err(at(&incoming))?;
+        // The parent of each directory made is synced: `shares/` holds every share, and
+        // nothing later syncs the storage directory.
+        store.make_dirs(&store.incoming_root(), true)?;
         // Whatever the durability: a log left by a durable writer that died holds
         // acknowledged updates, which are replayed before anything reads a share.
         let (wal, replayed) =
@@ -485,7 +493,8 @@ impl FsStore {
             .join(std::format!("{}.upload", shnum.file_name().as_str()))
     }
 
-    /// Removes an upload record if there is one, syncing its directory.
+    /// Removes an upload record if there is one, syncing its directory when there was
+    /// one (so that an aborted upload is never resumed after a crash).
     fn remove_record(&self, si: &StorageIndex, shnum: ShareNumber) -> StoreResult<(), io::Error> {
         let path = self.record_path(si, shnum);
         match fs::remove_file(&path) {
@@ -518,7 +527,9 @@ impl FsStore {
         }
         match opts.open(path) {
             Ok(file) => {
-                if !file.metadata().map_err(at(path))?.is_file() {
+                // A file this call created is a regular file: only an existing name can
+                // be something else.
+                if !create_new && !file.metadata().map_err(at(path))?.is_file() {
                     return Err(StoreError::NotAShare);
                 }
                 let io = FileIo::new(file)
@@ -545,50 +556,87 @@ impl FsStore {
         Ok(())
     }
 
-    /// Creates `dir` and any missing parents below the storage root, syncing the parent of
-    /// each directory created so that the new entries are durable.
-    fn make_dirs(&self, dir: &Path) -> StoreResult<(), io::Error> {
-        let mut missing = Vec::new();
-        let mut at_dir = dir;
-        while !at_dir.exists() {
-            missing.push(at_dir.to_path_buf());
-            match at_dir.parent() {
-                Some(p) => at_dir = p,
-                None => break,
+    /// Creates `dir` and any missing parents; returns whether `dir` itself was created.
+    /// With `sync_parents`, the parent of each directory created is synced, so that the new
+    /// entry is durable. The `mkdir` is tried first, so a directory that is there costs one
+    /// call and no `stat`; a parent is looked at only when the `mkdir` says it is missing.
+    fn make_dirs(&self, dir: &Path, sync_parents: bool) -> StoreResult<bool, io::Error> {
+        let mut attempts = 0;
+        loop {
+            match fs::create_dir(dir) {
+                Ok(()) => break,
+                Err(e) if e.kind() == ErrorKind::AlreadyExists => return Ok(false),
+                // The parent is missing, or another writer removed it again just after
+                // this made it (it removes directories it empties): make it, try again.
+                Err(e) if e.kind() == ErrorKind::NotFound && attempts < DIR_RACE_RETRIES => {
+                    attempts += 1;
+                    let Some(parent) = dir.parent() else {
+                        return Err(at(dir)(e));
+                    };
+                    // Bounded by the depth of the path: `/` exists.
+                    self.make_dirs(parent, sync_parents)?;
+                }
+                Err(e) => return Err(at(dir)(e)),
             }
         }
-        for d in missing.iter().rev() {
-            match fs::create_dir(d) {
-                Ok(()) => {}
-                Err(e) if e.kind() == ErrorKind::AlreadyExists => {}
-                Err(e) => return Err(at(d)(e)),
-            }
-            if let Some(p) = d.parent() {
+        if sync_parents {
+            if let Some(p) = dir.parent() {
                 self.sync_dir(p)?;
             }
         }
-        Ok(())
+        Ok(true)
     }
 
-    /// Creates `dir` (as [`Self::make_dirs`]) and runs `create` in it, trying again, a
-    /// bounded number of times, when another process removed the directory in between
-    /// (it removes directories it empties).
+    /// Runs `create` in `dir`, creating `dir` (as [`Self::make_dirs`]) when `create` fails
+    /// with `NotFound` and trying again, a bounded number of times (another process may
+    /// remove the directory in between: it removes directories it empties). A `NotFound`
+    /// that outlasts the bound is returned as it is.
     fn in_new_dir<T>(
         &self,
         dir: &Path,
+        sync_parents: bool,
         mut create: impl FnMut() -> StoreResult<T, io::Error>,
     ) -> StoreResult<T, io::Error> {
         let mut attempts = 0;
         loop {
-            match self.make_dirs(dir).and_then(|()| create()) {
+            match create() {
                 Err(StoreError::Io(e))
                     if e.kind() == ErrorKind::NotFound && attempts < DIR_RACE_RETRIES =>
                 {
                     attempts += 1;
+                    // Even when `dir` is there now (another writer may have just made
+                    // it): the bound ends a `NotFound` that is not about `dir`.
+                    self.make_dirs(dir, sync_parents)?;
                 }
                 r => return r,
             }
         }
+    }
+
+    /// fdatasyncs the incoming share at `path` (whose own syncs do nothing, see
+    /// [`ShareStore::create_incoming`]); [`StoreError::NoSuchShare`] when there is none.
+    fn sync_incoming_file(path: &Path) -> StoreResult<(), io::Error> {
+        // Read-only is enough for fdatasync; O_NONBLOCK: a FIFO put there by someone else
+        // would otherwise block the open. Only this store creates names in `incoming/`,
+        // all regular files: no fstat to check.
+        let file = match OpenOptions::new()
+            .read(true)
+            .custom_flags((OFlag::O_NOFOLLOW | OFlag::O_NONBLOCK).bits())
+            .open(path)
+        {
+            Ok(f) => f,
+            Err(e) if e.kind() == ErrorKind::NotFound => return Err(StoreError::NoSuchShare),
+            Err(e) => return Err(at(path)(e)),
+        };
+        file.sync_data().map_err(at(path))
+    }
+
+    /// Removes the incoming directory of `si` and its prefix directory if they are empty.
+    fn remove_incoming_dirs(&mut self, si: &StorageIndex) {
+        Self::remove_empty_dirs(&self.incoming_dir(si), 2);
+        // Whether or not it went, the next record syncs the entries again (cheap, and
+        // right if it went).
+        self.durable_incoming.remove(si);
     }
 
     fn list_dir(dir: &Path) -> StoreResult<ShareSet, io::Error> {
@@ -715,15 +763,19 @@ impl ShareStore for FsStore {
         Self::list_dir(&self.bucket_dir(si))
     }
 
+    /// Creates the incoming share, and the final bucket directory as Tahoe does (syncing
+    /// its parent when it is new, so that the publish needs only the bucket directory's
+    /// sync). The share's own syncs ([`crate::io::ShareIo::sync`] of the returned file) do
+    /// nothing, and the incoming directories are made without syncs: nothing in
+    /// `incoming/` needs to survive a crash, since a restart discards it (or, with
+    /// resumable uploads, trusts only what [`ShareStore::put_upload_record`] made durable),
+    /// and [`ShareStore::publish`] syncs the file before linking it.
     fn create_incoming(
         &mut self,
         si: &StorageIndex,
         shnum: ShareNumber,
     ) -> StoreResult<FileIo, io::Error> {
         self.writable()?;
-        if fs::symlink_metadata(self.share_path(si, shnum)).is_ok() {
-            return Err(StoreError::AlreadyExists);
-        }
         let bucket = self.bucket_dir(si);
         let dir = self.incoming_dir(si);
         let path = dir.join(shnum.file_name().as_str());
@@ -734,78 +786,98 @@ impl ShareStore for FsStore {
         // Another process publishing or aborting the last upload under the same prefix
         // may remove the directories between their creation and the file's.
         let created = self
-            .make_dirs(&bucket)
-            .and_then(|()| self.in_new_dir(&dir, || self.open_file(&path, true)))
+            .make_dirs(&bucket, true)
+            .and_then(|made| {
+                // Only a bucket directory that was there can hold the share already.
+                if !made && fs::symlink_metadata(self.share_path(si, shnum)).is_ok() {
+                    return Err(StoreError::AlreadyExists);
+                }
+                // A new bucket directory means a new upload: its incoming directory is
+                // missing too, so make it at once rather than after a failed create.
+                if made {
+                    self.make_dirs(&dir, false)?;
+                }
+                self.in_new_dir(&dir, false, || self.open_file(&path, true))
+            })
             .and_then(|f| f.ok_or(StoreError::Bug("create_new returned no file")));
         if matches!(&created, Err(StoreError::Io(_))) {
             // A full disk can fail the file after its directories: leave none behind
             // (a bucket directory that holds shares is not empty and stays).
-            Self::remove_empty_dirs(&dir, 2);
+            self.remove_incoming_dirs(si);
             Self::remove_empty_dirs(&bucket, 2);
         }
-        created
+        created.map(|io| io.with_durability(Durability::NoSync))
     }
 
+    /// Opens an incoming share; as for [`ShareStore::create_incoming`], its syncs do
+    /// nothing (what a resumed upload needs durable, [`ShareStore::put_upload_record`]
+    /// and [`ShareStore::publish`] sync).
     fn open_incoming(
         &mut self,
         si: &StorageIndex,
         shnum: ShareNumber,
     ) -> StoreResult<Option<FileIo>, io::Error> {
-        self.open_file(
-            &self.incoming_dir(si).join(shnum.file_name().as_str()),
-            false,
-        )
+        Ok(self
+            .open_file(
+                &self.incoming_dir(si).join(shnum.file_name().as_str()),
+                false,
+            )?
+            .map(|io| io.with_durability(Durability::NoSync)))
     }
 
     fn list_incoming(&mut self, si: &StorageIndex) -> StoreResult<ShareSet, io::Error> {
         Self::list_dir(&self.incoming_dir(si))
     }
 
-    /// Publishes with: fsync the file; create the bucket directory (fsyncing the parent
-    /// of each directory created); hard-link incoming to final, which fails rather than
-    /// replace an existing share; fsync the bucket directory; unlink the incoming name;
-    /// fsync the incoming directory. A crash after the link leaves both names, and the
-    /// incoming one is discarded at startup. When the directory or the link cannot be
-    /// made (a full disk), the directories made for it are removed again.
+    /// Publishes with: fdatasync the incoming file (its data and length; its name needs
+    /// no sync); hard-link it to its final name, which fails rather than replace an
+    /// existing share (making the bucket directory again, syncing its parent, if it is
+    /// gone); fsync the bucket directory (the one sync that makes the share's name
+    /// durable); then remove the upload record and the incoming name, without syncs. A
+    /// crash after the link leaves both names (and perhaps the record): a restart
+    /// discards the incoming one, as a share also published is never resumed. When the
+    /// directory or the link cannot be made (a full disk), the directories made for it are
+    /// removed again.
     fn publish(&mut self, si: &StorageIndex, shnum: ShareNumber) -> StoreResult<(), io::Error> {
         self.writable()?;
         let name = shnum.file_name();
-        let incoming_dir = self.incoming_dir(si);
-        let from = incoming_dir.join(name.as_str());
-        let Some(file) = self.open_file(&from, false)? else {
-            return Err(StoreError::NoSuchShare);
-        };
-        if fs::symlink_metadata(self.share_path(si, shnum)).is_ok() {
-            return Err(StoreError::AlreadyExists);
-        }
-        // The record goes first: a crash before the link leaves an incoming share
-        // without a record, which a restart discards (the close was not acknowledged).
-        self.remove_record(si, shnum)?;
+        let from = self.incoming_dir(si).join(name.as_str());
         if self.durable() {
-            file.file().sync_all().map_err(at(&from))?;
+            Self::sync_incoming_file(&from)?;
         }
-        drop(file);
         let bucket = self.bucket_dir(si);
         let to = bucket.join(name.as_str());
         // Another process removing the last share of this storage index may remove its
         // directory between its creation and the link.
-        let linked = self.in_new_dir(&bucket, || fs::hard_link(&from, &to).map_err(at_excl(&to)));
+        let linked = self.in_new_dir(&bucket, true, || {
+            fs::hard_link(&from, &to).map_err(at_excl(&to))
+        });
         if let Err(e) = linked {
+            let missing = matches!(&e, StoreError::Io(io) if io.kind() == ErrorKind::NotFound);
             if matches!(e, StoreError::Io(_)) {
                 // The bucket and prefix directories (made at allocation or here) go
                 // again if this share was to be their first.
                 Self::remove_empty_dirs(&bucket, 2);
             }
-            return Err(e);
+            // The bucket directory is there: the incoming share is not.
+            return Err(if missing { StoreError::NoSuchShare } else { e });
         }
         self.sync_dir(&bucket)?;
+        let record = self.record_path(si, shnum);
+        match fs::remove_file(&record) {
+            Ok(()) => {}
+            Err(e) if e.kind() == ErrorKind::NotFound => {}
+            Err(e) => return Err(at(&record)(e)),
+        }
         fs::remove_file(&from).map_err(at(&from))?;
-        self.sync_dir(&incoming_dir)?;
         // Tahoe removes the incoming bucket and prefix directories once empty.
-        Self::remove_empty_dirs(&incoming_dir, 2);
+        self.remove_incoming_dirs(si);
         Ok(())
     }
 
+    /// Removes the upload record (syncing its directory if there was one, so that a crash
+    /// never brings back an aborted upload with resumable uploads), then the incoming
+    /// share, without a sync: a restart discards an incoming share without a record.
     fn abort(&mut self, si: &StorageIndex, shnum: ShareNumber) -> StoreResult<(), io::Error> {
         self.writable()?;
         let dir = self.incoming_dir(si);
@@ -816,8 +888,7 @@ impl ShareStore for FsStore {
             Err(e) if e.kind() == ErrorKind::NotFound => return Err(StoreError::NoSuchShare),
             Err(e) => return Err(at(&path)(e)),
         }
-        self.sync_dir(&dir)?;
-        Self::remove_empty_dirs(&dir, 2);
+        self.remove_incoming_dirs(si);
         // The bucket directory made at allocation goes too if no share is in it (Tahoe
         // leaves it, empty; nothing reads an empty one, and `verify` reports it).
         Self::remove_empty_dirs(&self.bucket_dir(si), 1);
@@ -849,10 +920,14 @@ impl ShareStore for FsStore {
         Ok(())
     }
 
-    /// Writes `<shnum>.upload.tmp` beside the incoming share, syncs it, renames it over
-    /// `<shnum>.upload` and syncs the directory. Tahoe ignores both names (they are not
-    /// share numbers). A failed write (a full disk) removes the temporary file and keeps
-    /// the previous record.
+    /// Makes what the record describes durable first: fdatasyncs the incoming share (whose
+    /// own syncs do nothing, see [`ShareStore::create_incoming`]) and, the first time for
+    /// its storage index, the entries of its incoming directories (`incoming/<pp>` and
+    /// `incoming/`, made without syncs). Then writes `<shnum>.upload.tmp` beside the
+    /// share, syncs it, renames it over `<shnum>.upload` and syncs the directory (which
+    /// also makes the share's name durable). Tahoe ignores both names (they are not share
+    /// numbers). A failed write (a full disk) removes the temporary file and keeps the
+    /// previous record.
     fn put_upload_record(
         &mut self,
         si: &StorageIndex,
@@ -861,7 +936,16 @@ impl ShareStore for FsStore {
     ) -> StoreResult<(), io::Error> {
         self.writable()?;
         let dir = self.incoming_dir(si);
-        if !dir.join(shnum.file_name().as_str()).is_file() {
+        let share = dir.join(shnum.file_name().as_str());
+        if self.durable() {
+            Self::sync_incoming_file(&share)?;
+            if !self.durable_incoming.contains(si) {
+                let prefix = dir.parent().ok_or(StoreError::Bug("incoming directory"))?;
+                self.sync_dir(prefix)?;
+                self.sync_dir(&self.incoming_root())?;
+                self.durable_incoming.insert(*si);
+            }
+        } else if !fs::symlink_metadata(&share).is_ok_and(|m| m.is_file()) {
             return Err(StoreError::NoSuchShare);
         }
         let path = self.record_path(si, shnum);
@@ -875,7 +959,7 @@ impl ShareStore for FsStore {
             .map_err(at_excl(&tmp))?;
         let written = std::io::Write::write_all(&mut file, record).and_then(|()| {
             if self.durable() {
-                file.sync_all()
+                file.sync_data()
             } else {
                 Ok(())
             }
@@ -927,7 +1011,7 @@ impl ShareStore for FsStore {
             return Err(StoreError::InvalidArgument("advisory name"));
         }
         let dir = self.root.join("corruption-advisories");
-        self.make_dirs(&dir)?;
+        self.make_dirs(&dir, true)?;
         self.write_new_file(&dir.join(name), body)?;
         self.sync_dir(&dir)
     }

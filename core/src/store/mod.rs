@@ -75,6 +75,13 @@ pub trait ShareStore {
 
     /// Creates an empty incoming share, exclusively.
     ///
+    /// Nothing of an incoming share has to survive a crash (the server discards at startup
+    /// every incoming share it does not resume), so a store may make the device's
+    /// [`ShareIo::sync`] do nothing here, provided that [`Self::publish`] makes the share
+    /// durable before its name, and [`Self::put_upload_record`] makes the share durable
+    /// before the record (`FsStore` does this, saving every sync of an upload but the
+    /// publish's).
+    ///
     /// # Errors
     ///
     /// [`StoreError::AlreadyExists`] when an incoming or published share exists.
@@ -103,7 +110,10 @@ pub trait ShareStore {
     /// [`StoreError::NoSuchShare`] when there is no such incoming share.
     fn publish(&mut self, si: &StorageIndex, shnum: ShareNumber) -> StoreResult<(), Self::Error>;
 
-    /// Deletes an incoming share and its upload record, if any.
+    /// Deletes an incoming share and its upload record, if any. The record's removal must
+    /// be durable when this returns (a crash must not let an aborted upload be resumed);
+    /// the share's need not be, since an incoming share without a record is discarded at
+    /// startup.
     fn abort(&mut self, si: &StorageIndex, shnum: ShareNumber) -> StoreResult<(), Self::Error>;
 
     /// Deletes a published share (and its storage index's directory once empty).
