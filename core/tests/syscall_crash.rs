@@ -294,6 +294,22 @@ fn mutable_scenarios() -> Vec<Scenario> {
             op: Op::Call(|srv| write_slot(srv, SI_M, 1000, &bytes(0x98, 124), false, LATER)),
         },
         Scenario {
+            // An in-place write (a log record: the share is dirty), then a growing one:
+            // its own write of the share checkpoints the log first (syncfs, then a new
+            // epoch), so that no replay of the first record can undo the second write.
+            name: "log_checkpoint",
+            setup: |srv| new_slot(srv, SI_M, 1000),
+            op: Op::Call(|srv| {
+                write_slot(srv, SI_M, 100, &bytes(0x31, 100), false, LATER);
+                // Acknowledged: from here on no crash may lose it.
+                mark(
+                    Path::new(&std::env::var(ENV_WORK).unwrap()),
+                    trace::MARK_STEP,
+                );
+                write_slot(srv, SI_M, 1000, &bytes(0x32, 200), false, LATER);
+            }),
+        },
+        Scenario {
             name: "add_lease_mutable",
             setup: |srv| new_slot(srv, SI_M, 1000),
             op: Op::Call(|srv| new_lease(srv, SI_M, 0x52, 1)),
@@ -542,6 +558,7 @@ struct Expected {
 fn check_state(
     state: &State,
     acked: bool,
+    past_step: bool,
     Expected { old, new, step }: &Expected,
     scratch: &Path,
     dump_recovered: Option<&Path>,
@@ -566,6 +583,9 @@ fn check_state(
         let (got, o, n) = (shares.get(p), old.get(p), new.get(p));
         let ok = if acked {
             got == n
+        } else if past_step {
+            // The step was acknowledged: as after it, or after the whole operation.
+            got == n || (!step.is_empty() && got == step.get(p))
         } else {
             let at_step = !step.is_empty() && got == step.get(p);
             outcome.at_step |= at_step && got != o && got != n;
@@ -687,6 +707,7 @@ fn dump_state(state: &State, at: &Path) {
 fn step_of(name: &str) -> Option<fn(&mut Srv)> {
     match name {
         "mutable_in_place_renewing" => Some(|srv| tested_write(srv, false)),
+        "log_checkpoint" => Some(|srv| write_slot(srv, SI_M, 100, &bytes(0x31, 100), false, LATER)),
         _ => None,
     }
 }
@@ -737,7 +758,7 @@ fn check_all(name: &str, rec: &trace::Recorded, work: &Path, dump: bool) -> Figu
             write_shares(&expected.step, &d.join("step"));
         }
     }
-    let mut seen: HashSet<(u64, bool)> = HashSet::new();
+    let mut seen: HashSet<(u64, bool, bool)> = HashSet::new();
     let mut f = Figures {
         syscalls: rec.syscalls,
         events: n,
@@ -751,8 +772,9 @@ fn check_all(name: &str, rec: &trace::Recorded, work: &Path, dump: bool) -> Figu
         let acked = k == n;
         let (states, complete) = model::crash_states(rec, k, order, (cap, SEED));
         f.sampled += usize::from(!complete);
+        let past_step = rec.step_acked_at.is_some_and(|m| k >= m);
         for s in states {
-            if !seen.insert((s.key(), acked)) {
+            if !seen.insert((s.key(), acked, past_step)) {
                 continue;
             }
             let at = dump.as_ref().map(|d| {
@@ -763,7 +785,14 @@ fn check_all(name: &str, rec: &trace::Recorded, work: &Path, dump: bool) -> Figu
                 dump_state(&s, &at.join("crash"));
             }
             let recovered_at = at.as_ref().map(|at| at.join("recovered"));
-            match check_state(&s, acked, &expected, &scratch, recovered_at.as_deref()) {
+            match check_state(
+                &s,
+                acked,
+                past_step,
+                &expected,
+                &scratch,
+                recovered_at.as_deref(),
+            ) {
                 Ok(o) => {
                     f.at_step += usize::from(o.at_step);
                 }
@@ -824,6 +853,7 @@ fn a_missing_fsync_is_found() {
             contents: rec.contents.clone(),
             events: rec.events.clone(),
             syscalls: rec.syscalls,
+            step_acked_at: None,
         };
         weak.events.retain(|e| !strip(e));
         let f = check_all("weakened", &weak, work.path(), false);
@@ -856,6 +886,10 @@ fn fsync_budget() {
         // Growing: the in-file journal, synced, replayed, synced.
         ("mutable_grow_extra_leases", 2, 0, 69),
         ("mutable_grow_overlapping", 2, 0, 24),
+        // One record, then the checkpoint (one syncfs, counted as a sync of every file
+        // and directory of the tree), then the
+        // growing write's journal, synced, replayed, synced.
+        ("log_checkpoint", 9, 9, 39),
         // 2 shares: record, then count (§6.2).
         ("add_lease_immutable", 4, 0, 14),
         ("renew_immutable", 2, 0, 10),
@@ -916,6 +950,7 @@ scenario_tests!(
     mutable_in_place_renewing,
     mutable_grow_extra_leases,
     mutable_grow_overlapping,
+    log_checkpoint,
     add_lease_immutable,
     renew_immutable,
     add_lease_mutable,

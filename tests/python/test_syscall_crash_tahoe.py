@@ -54,6 +54,7 @@ SCENARIOS = [
     "mutable_in_place_renewing",
     "mutable_grow_extra_leases",
     "mutable_grow_overlapping",
+    "log_checkpoint",
     "add_lease_mutable",
     "renew_mutable",
     "mutable_delete",

@@ -183,10 +183,6 @@ impl ShareIo for FileIo {
     }
 
     fn log_applied(&mut self) -> io::Result<()> {
-        let Self { file, wal, .. } = self;
-        match wal {
-            Some(link) => link.applied(file),
-            None => Err(io::Error::other("the device has no write-ahead log")),
-        }
+        self.link()?.applied()
     }
 }

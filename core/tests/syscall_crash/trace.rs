@@ -11,13 +11,16 @@ use std::path::{Path, PathBuf};
 
 /// The system calls the child is traced for (`strace -e trace=`).
 pub const TRACED: &str = "open,openat,creat,write,pwrite64,writev,pwritev,pwritev2,\
-ftruncate,truncate,fsync,fdatasync,sync_file_range,fallocate,mkdir,mkdirat,rmdir,rename,\
+ftruncate,truncate,fsync,fdatasync,syncfs,sync_file_range,fallocate,mkdir,mkdirat,rmdir,rename,\
 renameat,renameat2,link,linkat,unlink,unlinkat,close";
 
 /// The file name of the mark opened just before the operation.
 pub const MARK_BEGIN: &str = "ts-syscall-mark-begin";
 /// The file name of the mark opened right after the operation returned.
 pub const MARK_ACK: &str = "ts-syscall-mark-ack";
+/// The file name of the mark an operation of two calls opens between them: what the first
+/// call acknowledged must survive every later crash.
+pub const MARK_STEP: &str = "ts-syscall-mark-step";
 
 /// A file's identity (its inode), stable across renames and links.
 pub type Ino = usize;
@@ -114,6 +117,8 @@ pub struct Recorded {
     /// How many traced system calls on the storage directory the operation made
     /// (failed ones and closes included).
     pub syscalls: usize,
+    /// How many events came before the step mark ([`MARK_STEP`]), if there was one.
+    pub step_acked_at: Option<usize>,
 }
 
 /// The parent of a relative path ("" for a top-level name).
@@ -314,6 +319,10 @@ impl Recorder<'_> {
                 self.fds.insert(fd, fd_is);
             }
             Some(false)
+        } else if name == MARK_STEP {
+            assert!(self.begun, "a step mark before the begin mark");
+            self.rec.step_acked_at = Some(self.rec.events.len());
+            Some(false)
         } else if name == MARK_ACK {
             assert!(self.begun, "acknowledged before the begin mark");
             Some(true)
@@ -328,6 +337,21 @@ impl Recorder<'_> {
             "open" | "openat" | "creat" if c.ret >= 0 => {
                 let (d, i) = path_arg(&c.name);
                 self.early.insert(c.ret, Self::path_at(c, d, i));
+            }
+            // syncfs: every file's data and every directory's entries, one by one (a
+            // crash may stop it part-way, as it may the real call).
+            "syncfs" if self.fd_of(c).is_some() => {
+                let nodes: Vec<(PathBuf, Node)> = self
+                    .live
+                    .iter()
+                    .map(|(p, n)| (p.clone(), n.clone()))
+                    .collect();
+                for (path, node) in nodes {
+                    match node {
+                        Node::File(ino) => self.push(Event::SyncFile(ino)),
+                        Node::Dir => self.push(Event::SyncDir(path)),
+                    }
+                }
             }
             "close" => {
                 if let Some(fd) = fd_num(&c.args[0]) {
@@ -482,6 +506,21 @@ impl Recorder<'_> {
                 Some(Fd::Dir(d)) => self.push(Event::SyncDir(d)),
                 None => {}
             },
+            // syncfs: every file's data and every directory's entries, one by one (a
+            // crash may stop it part-way, as it may the real call).
+            "syncfs" if self.fd_of(c).is_some() => {
+                let nodes: Vec<(PathBuf, Node)> = self
+                    .live
+                    .iter()
+                    .map(|(p, n)| (p.clone(), n.clone()))
+                    .collect();
+                for (path, node) in nodes {
+                    match node {
+                        Node::File(ino) => self.push(Event::SyncFile(ino)),
+                        Node::Dir => self.push(Event::SyncDir(path)),
+                    }
+                }
+            }
             "close" => {
                 if let Some(fd) = fd_num(&c.args[0]) {
                     self.fds.remove(&fd);
@@ -517,6 +556,7 @@ pub fn record(
             contents,
             events: Vec::new(),
             syscalls: 0,
+            step_acked_at: None,
         },
         early: HashMap::new(),
         fds: HashMap::new(),
