@@ -141,6 +141,47 @@ impl ShareIo for NativeIo {
             Self::Python(h) => call_handle(h, |h| h.call_method0("sync").map(drop)),
         }
     }
+
+    // The file store's write-ahead log (docs/format.md §5a) is the file's; a Python store
+    // has none, and its container journals in the share.
+    fn log_begin(&mut self, body_len: u64) -> std::result::Result<bool, NativeError> {
+        match self {
+            Self::File(f) => f.log_begin(body_len).map_err(NativeError::Os),
+            Self::Python(_) => Ok(false),
+        }
+    }
+
+    fn log_append(&mut self, bytes: &[u8]) -> std::result::Result<(), NativeError> {
+        match self {
+            Self::File(f) => f.log_append(bytes).map_err(NativeError::Os),
+            Self::Python(_) => Err(NativeError::Protocol("a Python store keeps no log")),
+        }
+    }
+
+    fn log_commit(
+        &mut self,
+        entries: u32,
+        target_len: u64,
+    ) -> std::result::Result<(), NativeError> {
+        match self {
+            Self::File(f) => f.log_commit(entries, target_len).map_err(NativeError::Os),
+            Self::Python(_) => Err(NativeError::Protocol("a Python store keeps no log")),
+        }
+    }
+
+    fn log_read(&mut self, offset: u64, buf: &mut [u8]) -> std::result::Result<(), NativeError> {
+        match self {
+            Self::File(f) => f.log_read(offset, buf).map_err(NativeError::Os),
+            Self::Python(_) => Err(NativeError::Protocol("a Python store keeps no log")),
+        }
+    }
+
+    fn log_applied(&mut self) -> std::result::Result<(), NativeError> {
+        match self {
+            Self::File(f) => f.log_applied().map_err(NativeError::Os),
+            Self::Python(_) => Err(NativeError::Protocol("a Python store keeps no log")),
+        }
+    }
 }
 
 /// The store of a server.

@@ -127,3 +127,62 @@ def test_durable_false_skips_fsync_as_tahoe_does(tmp_path):
     assert _fsyncs(tmp_path, "durable") > 0
     assert _fsyncs(tmp_path, "no-sync") == 0
     assert _fsyncs(tmp_path, "installed-no-sync") == 0
+
+
+_LOG_CHILD = r"""
+import os, sys
+import tahoe_shares.tahoe as t
+storage, renew = sys.argv[1], sys.argv[2] == "renew"
+ss = t.StorageServer(storage, b"N" * 20)
+secrets = (b"w" * 32, b"r" * 32, b"c" * 32)
+def write(data, renew_leases):
+    ok, _ = ss.slot_testv_and_readv_and_writev(
+        b"\x09" * 16, secrets, {0: ([], [(0, data)], None)}, [], renew_leases=renew_leases)
+    assert ok
+write(b"a" * 1000, True)
+write(b"b" * 1000, False)  # creates the log: its file and directory are synced once
+def mark(name):
+    try:
+        os.open(os.path.join(storage, name), os.O_RDONLY)
+    except FileNotFoundError:
+        pass
+mark("mark-begin")
+for i in range(3):
+    write(bytes([i + 1]) * 1000, renew)
+mark("mark-end")
+"""
+
+
+def _syncs_of_in_place_writes(tmp_path, renew):
+    """The files fsynced or fdatasynced by three in-place test-and-writes of a 1000-byte
+    slot through the drop-in, counted by strace between two marks."""
+    import shutil
+
+    strace = shutil.which("strace")
+    assert strace, "strace is needed (make strace-tool installs it)"
+    storage = tmp_path / ("renew" if renew else "plain")
+    out = tmp_path / f"{storage.name}.trace"
+    subprocess.run(
+        [strace, "-f", "-qq", "-y", "-e", "trace=openat,fsync,fdatasync", "-o", str(out),
+         sys.executable, "-c", _LOG_CHILD, str(storage), "renew" if renew else "plain"],
+        check=True,
+    )
+    lines = out.read_text().splitlines()
+    begin = next(i for i, l in enumerate(lines) if "mark-begin" in l)
+    end = next(i for i, l in enumerate(lines) if "mark-end" in l)
+    synced = []
+    for l in lines[begin:end]:
+        if "fsync(" in l or "fdatasync(" in l:
+            synced.append(l.split("<", 1)[1].split(">", 1)[0].rsplit("/", 1)[-1])
+    return synced
+
+
+def test_an_in_place_test_and_write_is_one_fdatasync_of_the_log(tmp_path):
+    """Through the drop-in as through the Rust server, an in-place test-and-write is one
+    record in the store's write-ahead log (docs/format.md §5a): one fdatasync of
+    tahoe-shares.wal, none of the share; a renewal with it is a second record (when the
+    clock has moved on by a second: an expiry that does not move forward is not
+    rewritten)."""
+    assert _syncs_of_in_place_writes(tmp_path, renew=False) == ["tahoe-shares.wal"] * 3
+    renewing = _syncs_of_in_place_writes(tmp_path, renew=True)
+    assert set(renewing) == {"tahoe-shares.wal"} and 3 <= len(renewing) <= 6, renewing
