@@ -169,3 +169,37 @@ fn without_fsync_nothing_is_logged_and_a_reader_never_replays() {
         fs::read(&share).unwrap()
     );
 }
+
+#[test]
+fn a_short_storage_index_is_logged_and_replayed() {
+    // Tahoe's own tests use storage indexes such as b"si1".
+    let si = StorageIndex::from_slice(b"si1").unwrap();
+    let (dir, copy) = (TempDir::new("wal-short"), TempDir::new("wal-short-copy"));
+    let mut srv = open(dir.path());
+    let w = |srv: &mut Server<FsStore>, data: &[u8]| {
+        let writes = [(0u64, data)];
+        let v = SlotWrite {
+            share_number: sn(0),
+            tests: &[],
+            writes: &writes,
+            new_length: None,
+        };
+        srv.slot_testv_and_readv_and_writev(
+            &si,
+            &slot_secrets(3),
+            &[v],
+            &[],
+            LeaseUpdate::AddOrRenew,
+            NOW,
+        )
+        .unwrap();
+    };
+    w(&mut srv, &[1; 500]);
+    let share = srv.store().share_path(&si, sn(0));
+    let old = fs::read(&share).unwrap();
+    w(&mut srv, &[2; 500]);
+    crash_copy(dir.path(), copy.path(), &share, &old);
+    let mut again = open(copy.path());
+    let r = again.slot_readv(&si, &set(&[0]), &[(0, 500)]).unwrap();
+    assert_eq!(r.into_iter().next().unwrap().1, vec![vec![2; 500]]);
+}

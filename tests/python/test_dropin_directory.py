@@ -186,3 +186,17 @@ def test_an_in_place_test_and_write_is_one_fdatasync_of_the_log(tmp_path):
     assert _syncs_of_in_place_writes(tmp_path, renew=False) == ["tahoe-shares.wal"] * 3
     renewing = _syncs_of_in_place_writes(tmp_path, renew=True)
     assert set(renewing) == {"tahoe-shares.wal"} and 3 <= len(renewing) <= 6, renewing
+
+
+def test_a_short_storage_index_goes_through_the_log(tmp_path):
+    """Tahoe's own tests use 3-byte storage indexes (b"si1"); an in-place write of such a
+    slot is a log record like any other (it once panicked in the record's encoding)."""
+    ss = StorageServer(str(tmp_path / "storage"), NODE)
+    secrets = (b"w" * 32, b"r" * 32, b"c" * 32)
+    for fill in (b"a", b"b", b"c"):
+        ok, _ = ss.slot_testv_and_readv_and_writev(
+            b"si1", secrets, {0: ([], [(0, fill * 100)], None)}, [])
+        assert ok
+    assert ss.slot_readv(b"si1", [0], [(0, 100)]) == {0: [b"c" * 100]}
+    assert (tmp_path / "storage" / "tahoe-shares.wal").exists()
+    ss.stopService()

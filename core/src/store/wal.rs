@@ -41,7 +41,7 @@ const RECORD_MAGIC: [u8; 8] = *b"TSWALREC";
 const VERSION: u32 = 1;
 /// Where the first record starts (the header has a block of its own).
 const FIRST_RECORD: u64 = 4096;
-const RECORD_HEADER: u64 = 64;
+const RECORD_HEADER: u64 = 80;
 const CHECKSUM: u64 = 32;
 /// The size of a new log.
 pub(crate) const DEFAULT_CAPACITY: u64 = 256 * 1024;
@@ -66,14 +66,24 @@ struct RecordHeader {
 impl RecordHeader {
     fn encode(&self) -> [u8; RECORD_HEADER as usize] {
         let mut out = [0u8; RECORD_HEADER as usize];
-        out[..8].copy_from_slice(&RECORD_MAGIC);
-        out[8..16].copy_from_slice(&self.epoch.to_be_bytes());
-        out[16..24].copy_from_slice(&self.seq.to_be_bytes());
-        out[24..40].copy_from_slice(self.si.as_bytes());
-        out[40..44].copy_from_slice(&u32::from(self.shnum.0).to_be_bytes());
-        out[44..48].copy_from_slice(&self.entries.to_be_bytes());
-        out[48..56].copy_from_slice(&self.body_len.to_be_bytes());
-        out[56..64].copy_from_slice(&self.target_len.to_be_bytes());
+        let si = self.si.as_bytes();
+        let fields: [(usize, &[u8]); 9] = [
+            (0, &RECORD_MAGIC),
+            (8, &self.epoch.to_be_bytes()),
+            (16, &self.seq.to_be_bytes()),
+            // 1 to 32 bytes (Tahoe's tests use short ones): the length, then the bytes.
+            (24, &[u8::try_from(si.len()).unwrap_or(0)]),
+            (25, &[self.shnum.0]),
+            (28, &self.entries.to_be_bytes()),
+            (32, &self.body_len.to_be_bytes()),
+            (40, &self.target_len.to_be_bytes()),
+            (48, si),
+        ];
+        for (at, bytes) in fields {
+            if let Some(dst) = out.get_mut(at..at + bytes.len()) {
+                dst.copy_from_slice(bytes);
+            }
+        }
         out
     }
 
@@ -83,23 +93,22 @@ impl RecordHeader {
                 .and_then(|b| b.try_into().ok())
                 .map(u64::from_be_bytes)
         };
-        let u32_at = |at: usize| {
-            raw.get(at..at + 4)
-                .and_then(|b| b.try_into().ok())
-                .map(u32::from_be_bytes)
-        };
         if raw.get(..8)? != RECORD_MAGIC {
             return None;
         }
-        let si: [u8; 16] = raw.get(24..40)?.try_into().ok()?;
+        let si_len = usize::from(*raw.get(24)?);
+        let si = StorageIndex::from_slice(raw.get(48..48 + si_len)?).ok()?;
         Some(Self {
             epoch: u64_at(8)?,
             seq: u64_at(16)?,
-            si: StorageIndex::new(si),
-            shnum: ShareNumber(u8::try_from(u32_at(40)?).ok()?),
-            entries: u32_at(44)?,
-            body_len: u64_at(48)?,
-            target_len: u64_at(56)?,
+            si,
+            shnum: ShareNumber(*raw.get(25)?),
+            entries: raw
+                .get(28..32)
+                .and_then(|b| b.try_into().ok())
+                .map(u32::from_be_bytes)?,
+            body_len: u64_at(32)?,
+            target_len: u64_at(40)?,
         })
     }
 
@@ -686,6 +695,14 @@ mod tests {
             target_len: 99_999,
         };
         assert_eq!(RecordHeader::decode(&h.encode()), Some(h));
+        // Storage indexes of 1 to 32 bytes (Tahoe's own tests use 3-byte ones).
+        for len in [1, 3, 16, 32] {
+            let short = RecordHeader {
+                si: StorageIndex::from_slice(&[7; 32][..len]).unwrap(),
+                ..h
+            };
+            assert_eq!(RecordHeader::decode(&short.encode()), Some(short));
+        }
         let other = RecordHeader { seq: 4, ..h };
         assert_ne!(h.checksum(&[1; 32]), other.checksum(&[1; 32]));
         assert_ne!(h.checksum(&[1; 32]), h.checksum(&[2; 32]));
