@@ -21,6 +21,9 @@ const SCRIPT: &str = concat!(
 );
 
 /// Every entry under `root` (directories too), with the contents of files.
+/// Every entry below `root`, with each file's bytes; the store's write-ahead log
+/// (`tahoe-shares.wal`, docs/format.md §5a) is bookkeeping, not share storage, and is left
+/// out (what it holds depends on the durability a driver chose, and on its epochs).
 fn tree(root: &Path) -> BTreeMap<PathBuf, Option<Vec<u8>>> {
     let mut out = BTreeMap::new();
     let mut stack = vec![root.to_path_buf()];
@@ -28,6 +31,9 @@ fn tree(root: &Path) -> BTreeMap<PathBuf, Option<Vec<u8>>> {
         for entry in fs::read_dir(&dir).expect("read_dir") {
             let path = entry.expect("entry").path();
             let rel = path.strip_prefix(root).expect("under root").to_path_buf();
+            if rel == Path::new("tahoe-shares.wal") {
+                continue;
+            }
             if path.is_dir() {
                 stack.push(path);
                 out.insert(rel, None);
