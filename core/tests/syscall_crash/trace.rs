@@ -338,21 +338,6 @@ impl Recorder<'_> {
                 let (d, i) = path_arg(&c.name);
                 self.early.insert(c.ret, Self::path_at(c, d, i));
             }
-            // syncfs: every file's data and every directory's entries, one by one (a
-            // crash may stop it part-way, as it may the real call).
-            "syncfs" if self.fd_of(c).is_some() => {
-                let nodes: Vec<(PathBuf, Node)> = self
-                    .live
-                    .iter()
-                    .map(|(p, n)| (p.clone(), n.clone()))
-                    .collect();
-                for (path, node) in nodes {
-                    match node {
-                        Node::File(ino) => self.push(Event::SyncFile(ino)),
-                        Node::Dir => self.push(Event::SyncDir(path)),
-                    }
-                }
-            }
             "close" => {
                 if let Some(fd) = fd_num(&c.args[0]) {
                     self.early.remove(&fd);
